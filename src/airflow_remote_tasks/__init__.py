@@ -1,0 +1,91 @@
+"""Apache Airflow provider for remote tasks: Flyte 2 / Union, Julep, Labelbox and Avala.
+
+Public names load lazily so that importing the package at DAG-parse time costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from airflow_remote_tasks.version import __version__
+
+if TYPE_CHECKING:
+    from airflow_remote_tasks.core.errors import (
+        ApiError,
+        AuthenticationError,
+        ConfigurationError,
+        InvalidInputsError,
+        NotFoundError,
+        OutputsTooLargeError,
+        RemoteRunError,
+        RemoteTaskError,
+        TransportError,
+    )
+    from airflow_remote_tasks.core.models import RunRef, RunStatus, TaskInterface
+    from airflow_remote_tasks.core.phases import Phase
+    from airflow_remote_tasks.hooks.base import RemoteTaskHook
+    from airflow_remote_tasks.hooks.flyte import FlyteHook
+    from airflow_remote_tasks.links.remote_run import RemoteRunLink
+    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator
+    from airflow_remote_tasks.sensors.remote_run import RemoteRunSensor
+    from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+
+_EXPORTS = {
+    "RemoteTaskOperator": "airflow_remote_tasks.operators.remote_task",
+    "RemoteRunSensor": "airflow_remote_tasks.sensors.remote_run",
+    "RemoteRunTrigger": "airflow_remote_tasks.triggers.remote_run",
+    "RemoteRunLink": "airflow_remote_tasks.links.remote_run",
+    "RemoteTaskHook": "airflow_remote_tasks.hooks.base",
+    "FlyteHook": "airflow_remote_tasks.hooks.flyte",
+    "Phase": "airflow_remote_tasks.core.phases",
+    "RunRef": "airflow_remote_tasks.core.models",
+    "RunStatus": "airflow_remote_tasks.core.models",
+    "TaskInterface": "airflow_remote_tasks.core.models",
+    "RemoteTaskError": "airflow_remote_tasks.core.errors",
+    "ConfigurationError": "airflow_remote_tasks.core.errors",
+    "InvalidInputsError": "airflow_remote_tasks.core.errors",
+    "TransportError": "airflow_remote_tasks.core.errors",
+    "ApiError": "airflow_remote_tasks.core.errors",
+    "AuthenticationError": "airflow_remote_tasks.core.errors",
+    "NotFoundError": "airflow_remote_tasks.core.errors",
+    "RemoteRunError": "airflow_remote_tasks.core.errors",
+    "OutputsTooLargeError": "airflow_remote_tasks.core.errors",
+}
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "FlyteHook",
+    "InvalidInputsError",
+    "NotFoundError",
+    "OutputsTooLargeError",
+    "Phase",
+    "RemoteRunError",
+    "RemoteRunLink",
+    "RemoteRunSensor",
+    "RemoteRunTrigger",
+    "RemoteTaskError",
+    "RemoteTaskHook",
+    "RemoteTaskOperator",
+    "RunRef",
+    "RunStatus",
+    "TaskInterface",
+    "TransportError",
+    "__version__",
+    "get_provider_info",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def get_provider_info() -> dict[str, Any]:
+    from airflow_remote_tasks.provider_info import provider_info
+
+    return provider_info()

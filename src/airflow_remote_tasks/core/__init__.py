@@ -1,0 +1,1 @@
+"""Platform-neutral core: phases, run references, errors, operations and their executors."""

@@ -1,0 +1,72 @@
+"""Credentials applied to an operation's requests, written once as an operation wrapper.
+
+An :class:`Auth` may itself need calls (token discovery, a token POST); it yields them like any
+operation, so one implementation serves the worker and the triggerer. Tokens are cached per process
+and shared by every hook and trigger that uses the same credentials.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol, TypeVar
+
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
+
+T = TypeVar("T")
+
+
+class Auth(Protocol):
+    def sign(self, request: HttpRequest) -> Operation[HttpRequest]:
+        """Return the request with credentials added, fetching a token first if needed."""
+        ...
+
+    def invalidate(self) -> bool:
+        """Forget a cached token after a 401. True when a fresh token may fix it (then the call is retried once)."""
+        ...
+
+
+class TokenCache:
+    """Tokens by credential key, shared across hooks and triggers of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._tokens.get(key)
+        if entry and entry[1] > time.monotonic():
+            return entry[0]
+        return None
+
+    def put(self, key: str, token: str, expires_in: float) -> None:
+        # Renew a little early so a token never expires between signing and arrival.
+        lifetime = max(expires_in - min(60.0, expires_in / 10), 1.0)
+        with self._lock:
+            self._tokens[key] = (token, time.monotonic() + lifetime)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)
+
+
+TOKENS = TokenCache()
+
+
+def authorized(operation: Operation[T], auth: Auth | None) -> Operation[T]:
+    """Run ``operation`` with credentials; on a 401, refresh the token and send the call once more."""
+    if auth is None:
+        return (yield from operation)
+    try:
+        request = next(operation)
+        while True:
+            if request.authenticate:
+                response: HttpResponse = yield (yield from auth.sign(request))
+                if response.status == 401 and auth.invalidate():
+                    response = yield (yield from auth.sign(request))
+            else:
+                response = yield request
+            request = operation.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]

@@ -1,0 +1,95 @@
+"""Operations: remote calls written once, as generators, with no I/O of their own.
+
+An operation yields :class:`HttpRequest` objects and is sent back :class:`HttpResponse` objects; its
+return value is the typed result. The sync executor (worker) and the async executor (triggerer) in
+:mod:`airflow_remote_tasks.core.executors` are the only code that touches a socket, so every platform
+call exists once and both wait modes drive the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """How to read a response body that may never end (a log tail)."""
+
+    idle_timeout: float = 3.0
+    max_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    # Safe to send twice: a read, or a write that carries an idempotency key. Only these are retried.
+    idempotent: bool = True
+    stream: StreamLimits | None = None
+    # Whether the connection's credentials go on this request (token endpoints and discovery: no).
+    authenticate: bool = True
+
+    def with_headers(self, extra: Mapping[str, str]) -> HttpRequest:
+        return HttpRequest(
+            method=self.method,
+            url=self.url,
+            headers={**self.headers, **extra},
+            content=self.content,
+            idempotent=self.idempotent,
+            stream=self.stream,
+            authenticate=self.authenticate,
+        )
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str = ""
+
+    @property
+    def content_type(self) -> str:
+        for key, value in self.headers.items():
+            if key.lower() == "content-type":
+                return value.split(";")[0].strip().lower()
+        return ""
+
+    def json(self) -> Any:
+        return json.loads(self.content) if self.content else None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
+Operation = Generator[HttpRequest, HttpResponse, T]
+
+
+def just(value: T) -> Operation[T]:
+    """An operation that needs no call."""
+    return value
+    yield  # pragma: no cover - makes this a generator
+
+
+def mapped(operation: Operation[T], function: Callable[[T], U]) -> Operation[U]:
+    """Apply ``function`` to an operation's result."""
+    return function((yield from operation))
+
+
+def run_with_responses(operation: Operation[T], responder: Callable[[HttpRequest], HttpResponse]) -> T:
+    """Drive an operation with a function as the server: for tests and offline tools."""
+    try:
+        request = next(operation)
+        while True:
+            request = operation.send(responder(request))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]

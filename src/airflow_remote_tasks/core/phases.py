@@ -1,0 +1,45 @@
+"""The unified phase model every platform maps its own states onto."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Phase(str, Enum):
+    """Where a remote run is in its life, the same words for every platform."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"  # waiting on a human or on input
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_PHASES
+
+    @property
+    def is_success(self) -> bool:
+        return self is Phase.SUCCEEDED
+
+
+TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
+FAILURE_PHASES = frozenset({Phase.FAILED, Phase.ABORTED, Phase.TIMED_OUT})
+
+
+def parse_phases(names: object) -> frozenset[Phase]:
+    """Read phase names given by a DAG author; an unknown name gets an error that lists the valid ones."""
+    if names is None:
+        return TERMINAL_PHASES
+    if isinstance(names, (str, Phase)):
+        names = [names]
+    phases = set()
+    for name in names:  # type: ignore[attr-defined]
+        try:
+            phases.add(Phase(name))
+        except ValueError:
+            valid = ", ".join(p.value for p in Phase)
+            raise ValueError(f"Unknown phase {name!r}; use one of: {valid}.") from None
+    return frozenset(phases)

@@ -1,0 +1,68 @@
+"""What the Airflow layer asks of a platform. Each platform answers with operations (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from airflow_remote_tasks.core.auth import Auth
+from airflow_remote_tasks.core.models import RunRef, RunStatus, TaskInterface
+from airflow_remote_tasks.core.operation import Operation
+from airflow_remote_tasks.core.transport import ClientSettings
+
+
+class Platform(Protocol):
+    """One configured platform: a connection's settings plus the platform's protocol."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def auth(self) -> Auth | None:
+        """Credentials for the platform's requests, or None when it needs none."""
+        ...
+
+    @property
+    def client_settings(self) -> ClientSettings: ...
+
+    def check_connection(self) -> Operation[str]:
+        """Make a real authenticated call; return a sentence saying what was reached."""
+        ...
+
+    def describe_task(self, task: str, version: str) -> Operation[TaskInterface]:
+        """Look the task up (``version`` may be "latest") and return its interface."""
+        ...
+
+    def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``inputs`` against the interface, fill defaults, encode for the wire. Raises InvalidInputsError."""
+        ...
+
+    def submit(
+        self,
+        interface: TaskInterface,
+        wire_inputs: dict[str, Any],
+        *,
+        idempotency_key: str,
+        labels: Mapping[str, str],
+        env: Mapping[str, str],
+    ) -> Operation[RunRef]:
+        """Start a run that is unique for ``idempotency_key``; attach to it if it exists already."""
+        ...
+
+    def find_run(self, run_id: str) -> Operation[RunRef]:
+        """A reference to a run started elsewhere, by the platform's run id or name."""
+        ...
+
+    def status(self, ref: RunRef) -> Operation[RunStatus]: ...
+
+    def outputs(self, ref: RunRef) -> Operation[dict[str, Any]]:
+        """Decoded outputs of a succeeded run, by output name."""
+        ...
+
+    def abort(self, ref: RunRef, reason: str) -> Operation[None]:
+        """Stop the run. A run that is gone or already finished is not an error."""
+        ...
+
+    def logs(self, ref: RunRef, status: RunStatus, max_lines: int) -> Operation[list[str]]:
+        """The last lines of the run's logs, or an empty list where the platform has none."""
+        ...

@@ -1,0 +1,114 @@
+"""Which failures are retried, and how long to wait: one policy for both executors."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import tenacity
+
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Errors where the request never left this machine: safe to resend even for a call that starts a run.
+UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class RetryableStatus(Exception):
+    """Raised inside the retry loop for a response worth another try."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(f"HTTP {response.status}")
+        self.response = response
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    initial_backoff: float = 0.5
+    max_backoff: float = 15.0
+    max_retry_after: float = 60.0
+
+    def should_retry(self, request: HttpRequest, error: BaseException) -> bool:
+        if isinstance(error, UNSENT_ERRORS):
+            return True
+        if not request.idempotent:
+            return False
+        return isinstance(error, (RetryableStatus, *TRANSIENT_ERRORS))
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RetryableStatus):
+            hinted = retry_after_seconds(error.response)
+            if hinted is not None:
+                return min(hinted, self.max_retry_after)
+        jitter = tenacity.wait_random_exponential(multiplier=self.initial_backoff, max=self.max_backoff)
+        return float(jitter(state))
+
+    def tenacity_arguments(self, request: HttpRequest) -> dict[str, Any]:
+        """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` around sending ``request`` once."""
+        return {
+            "stop": tenacity.stop_after_attempt(self.attempts),
+            "wait": self.wait,
+            "retry": tenacity.retry_if_exception(lambda error: self.should_retry(request, error)),
+            "before_sleep": _log_retry(request),
+            "retry_error_callback": _last_outcome,
+            "reraise": True,
+        }
+
+
+def check_status(response: HttpResponse) -> HttpResponse:
+    if response.status in RETRYABLE_STATUSES:
+        raise RetryableStatus(response)
+    return response
+
+
+def retry_after_seconds(response: HttpResponse) -> float | None:
+    value = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+
+
+def _last_outcome(state: tenacity.RetryCallState) -> HttpResponse:
+    """When retries run out on an error status, hand the response to the operation to explain."""
+    assert state.outcome is not None
+    error = state.outcome.exception()
+    if isinstance(error, RetryableStatus):
+        return error.response
+    return state.outcome.result()  # type: ignore[no-any-return]  # re-raises a transport error
+
+
+def _log_retry(request: HttpRequest) -> Any:
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s %s failed (%s); try %d, retrying in %.1fs",
+            request.method,
+            _path(request.url),
+            error,
+            state.attempt_number,
+            delay,
+        )
+
+    return before_sleep
+
+
+def _path(url: str) -> str:
+    return httpx.URL(url).path

@@ -1,0 +1,131 @@
+"""Waiting for a run, written once as a procedure and driven by the worker or the triggerer.
+
+A procedure yields operations (to be executed) and :class:`Sleep` steps; errors from an operation are
+thrown back into it, so the decision "transient, keep waiting" or "fatal, stop" lives here only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from airflow_remote_tasks.core.errors import ApiError, TransportError
+from airflow_remote_tasks.core.models import RunRef, RunStatus
+from airflow_remote_tasks.core.operation import Operation
+from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase
+from airflow_remote_tasks.core.platform import Platform
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+Step = Operation[Any] | Sleep
+Procedure = Generator[Step, Any, T]
+
+
+class WaitOutcome(BaseModel):
+    """How a wait ended. Travels as a trigger event payload, so it is plain JSON."""
+
+    outcome: Literal["reached", "timeout"]
+    ref: RunRef
+    status: RunStatus | None = None
+
+    def to_event(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, TransportError) or (isinstance(error, ApiError) and error.retryable)
+
+
+def wait_for_run(
+    platform: Platform,
+    ref: RunRef,
+    *,
+    poll_interval: float,
+    targets: frozenset[Phase] = TERMINAL_PHASES,
+    deadline: float | None = None,
+    transient_error_budget: float = 600.0,
+    logger: Any = log,
+) -> Procedure[WaitOutcome]:
+    """Poll until the run reaches a target phase (or any terminal one), or ``deadline`` (epoch seconds)."""
+    last: tuple[Phase, str] | None = None
+    failing_since: float | None = None
+    while True:
+        if deadline is not None and time.time() >= deadline:
+            return WaitOutcome(outcome="timeout", ref=ref, status=None)
+        try:
+            status: RunStatus = yield platform.status(ref)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since >= transient_error_budget:
+                raise
+            logger.warning("Could not read the state of run %s (%s); still waiting.", ref.run_id, error)
+            yield Sleep(min(poll_interval, 30.0))
+            continue
+        failing_since = None
+        if (status.phase, status.raw_phase) != last:
+            logger.info("Run %s is %s", ref.run_id, status.describe())
+            last = (status.phase, status.raw_phase)
+        if status.phase in targets or status.is_terminal:
+            return WaitOutcome(outcome="reached", ref=ref, status=status)
+        pause = poll_interval
+        if deadline is not None:
+            pause = max(min(pause, deadline - time.time()), 0.0)
+        yield Sleep(pause)
+
+
+def drive(
+    procedure: Procedure[T], run: Callable[[Operation[Any]], Any], sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """Run a procedure in this thread (the worker)."""
+    result: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = procedure.throw(error) if error is not None else procedure.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        result, error = None, None
+        if isinstance(step, Sleep):
+            sleep(step.seconds)
+            continue
+        try:
+            result = run(step)
+        except Exception as raised:
+            error = raised
+
+
+async def adrive(
+    procedure: Procedure[T],
+    run: Callable[[Operation[Any]], Awaitable[Any]],
+    sleep: Callable[[float], Awaitable[None]],
+) -> T:
+    """Run a procedure on the event loop (the triggerer)."""
+    result: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = procedure.throw(error) if error is not None else procedure.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        result, error = None, None
+        if isinstance(step, Sleep):
+            await sleep(step.seconds)
+            continue
+        try:
+            result = await run(step)
+        except Exception as raised:
+            error = raised

@@ -1,0 +1,109 @@
+"""The emulator's seeded tasks: their interfaces (as Flyte LiteralTypes) and what they compute."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+STR = {"simple": "STRING"}
+INT = {"simple": "INTEGER"}
+FLOAT = {"simple": "FLOAT"}
+BOOL = {"simple": "BOOLEAN"}
+STRUCT = {"simple": "STRUCT"}
+NONE = {"simple": "NONE", "structure": {"tag": "none"}}
+
+
+def optional(t: dict[str, Any], tag: str) -> dict[str, Any]:
+    return {"unionType": {"variants": [{**t, "structure": {"tag": tag}}, NONE]}}
+
+
+class TaskFailure(Exception):
+    """Raised by a seeded task: the run ends FAILED with this error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class SeedTask:
+    name: str
+    version: str
+    inputs: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any]]
+    compute: Callable[[dict[str, Any]], dict[str, Any]]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    # Seconds in RUNNING, from an input (e.g. a sleep task) or the emulator's default.
+    duration: Callable[[dict[str, Any]], float | None] = lambda inputs: None
+
+
+def _say_hello_v1(i: dict[str, Any]) -> dict[str, Any]:
+    return {"o0": f"Hello, {i['name']}!"}
+
+
+def _say_hello(i: dict[str, Any]) -> dict[str, Any]:
+    if i["n"] < 1:
+        raise TaskFailure("ValueError", f"ValueError: n must be positive, got {i['n']}")
+    return {"o0": " ".join([f"Hello, {i['name']}!"] * i["n"])}
+
+
+def _stats(i: dict[str, Any]) -> dict[str, Any]:
+    values = i["values"]
+    if not values:
+        raise TaskFailure("StatisticsError", "StatisticsError: mean requires at least one data point")
+    return {"mean": statistics.fmean(values), "maximum": max(values), "count": len(values)}
+
+
+def _fail(i: dict[str, Any]) -> dict[str, Any]:
+    raise TaskFailure("RuntimeError", f"RuntimeError: {i['message']}")
+
+
+def _describe(i: dict[str, Any]) -> dict[str, Any]:
+    config = dict(i["config"])
+    return {
+        "o0": {
+            "config": config,
+            "keys": sorted(config),
+            "tags": i["tags"] or [],
+            "scaled": {k: v * 2 for k, v in i["weights"].items()},
+        }
+    }
+
+
+SEED_TASKS = [
+    SeedTask("demo.say_hello", "v1", {"name": STR}, {"o0": STR}, _say_hello_v1),
+    SeedTask("demo.say_hello", "v2", {"name": STR, "n": INT}, {"o0": STR}, _say_hello, defaults={"n": 1}),
+    SeedTask(
+        "demo.stats",
+        "v1",
+        {"values": {"collectionType": FLOAT}},
+        {"mean": FLOAT, "maximum": FLOAT, "count": INT},
+        _stats,
+    ),
+    SeedTask(
+        "demo.fail", "v1", {"message": STR}, {}, _fail, defaults={"message": "the task failed on purpose"}
+    ),
+    SeedTask(
+        "demo.sleep",
+        "v1",
+        {"seconds": FLOAT},
+        {"o0": FLOAT},
+        lambda i: {"o0": i["seconds"]},
+        duration=lambda i: float(i["seconds"]),
+    ),
+    SeedTask("demo.big_output", "v1", {"size": INT}, {"o0": STR}, lambda i: {"o0": "x" * i["size"]}),
+    SeedTask(
+        "demo.describe",
+        "v1",
+        {
+            "config": STRUCT,
+            "tags": optional({"collectionType": STR}, "list"),
+            "weights": {"mapValueType": FLOAT},
+        },
+        {"o0": STRUCT},
+        _describe,
+        defaults={"tags": None, "weights": {}},
+    ),
+]

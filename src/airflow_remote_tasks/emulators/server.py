@@ -1,0 +1,201 @@
+"""Shared emulator plumbing: fault injection, control routes, and serving an ASGI app with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# (status, code, message) -> (content type, body): each platform's own error shape
+ErrorBody = Callable[[int, str, str], tuple[str, bytes]]
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and how often. Changed at run time through ``POST /_emulator/faults``."""
+
+    error_rate: float = 0.0  # share of API calls answered with ``error_status``
+    error_status: int = 503
+    fail_next: int = 0  # the next N API calls fail with ``error_status``
+    rate_limit_next: int = 0  # the next N API calls get 429 with Retry-After
+    fail_method: str = ""  # with fail_method_next: fail the next N calls of this one method
+    fail_method_next: int = 0
+    retry_after: float = 1.0
+    latency: float = 0.0  # seconds added to every API call
+    seed: int = 0
+
+    def update(self, changes: dict[str, Any]) -> None:
+        known = {f.name: f.type for f in fields(self)}
+        for key, value in changes.items():
+            if key not in known:
+                raise ValueError(f"unknown fault {key!r}; known: {', '.join(known)}")
+            setattr(self, key, type(getattr(self, key))(value))
+
+
+async def send_bytes(
+    send: Send, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
+) -> None:
+    raw_headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(send: Send, status: int, payload: Any) -> None:
+    await send_bytes(send, status, "application/json", json.dumps(payload, default=str).encode())
+
+
+async def read_body(receive: Receive) -> bytes:
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return bytes(body)
+
+
+class EmulatorApp:
+    """Wraps a platform's ASGI app with faults, call counting and the ``/_emulator`` control routes."""
+
+    def __init__(self, api: ASGIApp, error_body: ErrorBody, control: Callable[[str, str, Any], Any]) -> None:
+        self.api = api
+        self.error_body = error_body
+        self.control = control
+        self.faults = Faults()
+        self.calls: Counter[str] = Counter()
+        self._random = random.Random(0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path == "/healthz":
+            await send_json(send, 200, {"status": "ok"})
+            return
+        if path.startswith("/_emulator/"):
+            await self._control(scope, receive, send)
+            return
+        self.calls[path] += 1
+        fault = self._next_fault(path)
+        if self.faults.latency:
+            await asyncio.sleep(self.faults.latency)
+        if fault is not None:
+            status, headers = fault
+            content_type, body = self.error_body(status, _code_for(status), "injected fault")
+            await send_bytes(send, status, content_type, body, headers)
+            return
+        await self.api(scope, receive, send)
+
+    def _next_fault(self, path: str) -> tuple[int, dict[str, str]] | None:
+        f = self.faults
+        if f.fail_method_next > 0 and path.endswith("/" + f.fail_method):
+            f.fail_method_next -= 1
+            return f.error_status, {}
+        if f.rate_limit_next > 0:
+            f.rate_limit_next -= 1
+            return 429, {"Retry-After": f"{f.retry_after:g}"}
+        if f.fail_next > 0:
+            f.fail_next -= 1
+            return f.error_status, {}
+        if f.error_rate and self._random.random() < f.error_rate:
+            return f.error_status, {}
+        return None
+
+    async def _control(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"][len("/_emulator/") :]
+        body = await read_body(receive)
+        payload = json.loads(body) if body else None
+        try:
+            if name == "faults":
+                if scope["method"] == "POST":
+                    self.faults.update(payload or {})
+                    self._random.seed(self.faults.seed)
+                result: Any = asdict(self.faults)
+            elif name == "calls":
+                result = dict(self.calls)
+            else:
+                result = self.control(scope["method"], name, payload)
+        except KeyError as error:
+            await send_json(send, 404, {"error": f"unknown control route {error}"})
+            return
+        except ValueError as error:
+            await send_json(send, 400, {"error": str(error)})
+            return
+        await send_json(send, 200, result)
+
+
+def _code_for(status: int) -> str:
+    return {
+        429: "resource_exhausted",
+        503: "unavailable",
+        504: "deadline_exceeded",
+        401: "unauthenticated",
+    }.get(status, "internal")
+
+
+class ServerThread:
+    """Serve an ASGI app on loopback in a background thread (tests, the demo, notebooks)."""
+
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.host, self.port = self.sock.getsockname()[:2]
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, name=f"emulator:{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("emulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_forever(app: ASGIApp, host: str, port: int, announce: Callable[[str], None]) -> None:
+    """Serve in the foreground until interrupted; ``announce`` gets the base URL once listening."""
+    server = ServerThread(app, host, port).start()
+    announce(server.url)
+    try:
+        while server.thread.is_alive():
+            server.thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

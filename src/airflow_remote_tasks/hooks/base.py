@@ -1,0 +1,160 @@
+"""The hook every platform shares: lazy connection, one client, sync and async execution of operations."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+from airflow.sdk import BaseHook
+
+from airflow_remote_tasks.core.auth import authorized
+from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
+from airflow_remote_tasks.core.executors import aexecute, execute
+from airflow_remote_tasks.core.operation import Operation
+from airflow_remote_tasks.core.platform import Platform
+from airflow_remote_tasks.core.transport import shared_async_client, sync_client
+from airflow_remote_tasks.hooks import HOOKS_BY_CONN_TYPE, HOOKS_BY_PLATFORM
+
+T = TypeVar("T")
+
+
+class RemoteTaskHook(BaseHook):
+    """Base hook. Reads its connection on first use, never at DAG-parse time."""
+
+    conn_name_attr = "conn_id"
+    conn_type: ClassVar[str] = ""
+    hook_name: ClassVar[str] = ""
+    platform_name: ClassVar[str] = ""
+
+    def __init__(self, conn_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self._platform: Platform | None = None
+        self._client: httpx.Client | None = None
+
+    # -- subclasses --------------------------------------------------------------------------------
+
+    @classmethod
+    def platform_from_connection(cls, conn: Any) -> Platform:
+        raise NotImplementedError
+
+    # -- platform ----------------------------------------------------------------------------------
+
+    @property
+    def platform(self) -> Platform:
+        if self._platform is None:
+            self._platform = self._build(_get_connection(self.conn_id))
+        return self._platform
+
+    async def aplatform(self) -> Platform:
+        if self._platform is None:
+            self._platform = self._build(await _aget_connection(self.conn_id))
+        return self._platform
+
+    def _build(self, conn: Any) -> Platform:
+        if conn.conn_type != self.conn_type:
+            raise ConfigurationError(
+                f"Connection {self.conn_id!r} has type {conn.conn_type!r}; {type(self).__name__} needs a "
+                f"{self.conn_type!r} connection."
+            )
+        return self.platform_from_connection(conn)
+
+    # -- running operations ------------------------------------------------------------------------
+
+    def run(self, operation: Operation[T]) -> T:
+        """Run an operation in this process (the worker), on the hook's own pooled client."""
+        platform = self.platform
+        if self._client is None:
+            self._client = sync_client(platform.client_settings)
+        return execute(authorized(operation, platform.auth), self._client)
+
+    async def arun(self, operation: Operation[T]) -> T:
+        """Run an operation on the event loop's shared client (the triggerer)."""
+        platform = await self.aplatform()
+        client = shared_async_client(platform.client_settings)
+        return await aexecute(authorized(operation, platform.auth), client)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make a real authenticated call; the message says what to fix when it fails."""
+        try:
+            return True, self.run(self.platform.check_connection())
+        except RemoteTaskError as error:
+            return False, str(error)
+        finally:
+            self.close()
+
+
+def hook_class(path: str) -> type[RemoteTaskHook]:
+    module, _, name = path.rpartition(".")
+    cls: type[RemoteTaskHook] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def hook_for_platform(platform: str, conn_id: str) -> RemoteTaskHook:
+    path = HOOKS_BY_PLATFORM.get(platform)
+    if path is None:
+        raise ConfigurationError(f"Unknown platform {platform!r}; known: {', '.join(HOOKS_BY_PLATFORM)}.")
+    return hook_class(path)(conn_id)
+
+
+def hook_for_connection(conn_id: str) -> RemoteTaskHook:
+    """The hook that fits a connection's type, with an error that names the fix when none does."""
+    conn = _get_connection(conn_id)
+    path = HOOKS_BY_CONN_TYPE.get(conn.conn_type or "")
+    if path is None:
+        raise ConfigurationError(
+            f"Connection {conn_id!r} has type {conn.conn_type!r}, which this provider does not handle. "
+            f"Use a connection of type {', '.join(repr(t) for t in HOOKS_BY_CONN_TYPE)}."
+        )
+    hook = hook_class(path)(conn_id)
+    hook._platform = hook._build(conn)
+    return hook
+
+
+def _missing(conn_id: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"Connection {conn_id!r} is not defined. Add it under Admin > Connections, or set the environment "
+        f"variable AIRFLOW_CONN_{conn_id.upper()}."
+    )
+
+
+def _get_connection(conn_id: str) -> Any:
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise _missing(conn_id) from None
+
+
+async def _aget_connection(conn_id: str) -> Any:
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return await BaseHook.aget_connection(conn_id)
+    except AirflowNotFoundException:
+        raise _missing(conn_id) from None
+
+
+def connection_field(conn: Any, name: str, default: Any = None) -> Any:
+    """A declarative connection field, stored in extra under its plain name (or the legacy prefixed one)."""
+    extra = conn.extra_dejson or {}
+    for key in (name, f"extra__{conn.conn_type}__{name}"):
+        value = extra.get(key)
+        if value not in (None, ""):
+            return value
+    return default
+
+
+def as_bool(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

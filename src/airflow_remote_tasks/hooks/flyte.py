@@ -1,0 +1,86 @@
+"""Flyte 2 / Union connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.hooks.base import RemoteTaskHook, as_bool, connection_field
+from airflow_remote_tasks.platforms.flyte.config import (
+    FlyteConfig,
+    decode_api_key,
+    normalize_endpoint,
+    org_from_host,
+)
+from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform
+
+
+class FlyteHook(RemoteTaskHook):
+    """Talks to a Flyte 2 control plane (Union or open-source Flyte) over Connect."""
+
+    conn_type = "remote_tasks_flyte"
+    hook_name = "Flyte 2 / Union (remote tasks)"
+    platform_name = "flyte"
+    default_conn_name = "flyte_default"
+
+    @classmethod
+    def platform_from_connection(cls, conn: Any) -> FlytePlatform:
+        return FlytePlatform(
+            flyte_config(conn),
+            upload_inputs=as_bool(connection_field(conn, "upload_inputs"), False),
+        )
+
+    @property
+    def flyte(self) -> FlytePlatform:
+        platform = self.platform
+        assert isinstance(platform, FlytePlatform)
+        return platform
+
+
+def flyte_config(conn: Any) -> FlyteConfig:
+    host = (conn.host or "").strip()
+    if host and conn.port and "://" not in host and ":" not in host:
+        host = f"{host}:{conn.port}"
+    insecure = as_bool(connection_field(conn, "insecure"), False)
+    api_key = conn.password or connection_field(conn, "api_key") or ""
+    token = connection_field(conn, "access_token") or ""
+    client_id = conn.login or connection_field(conn, "client_id") or ""
+    client_secret = connection_field(conn, "client_secret") or ""
+    org = connection_field(conn, "org") or ""
+    if api_key and not token:
+        key_endpoint, client_id, client_secret, key_org = decode_api_key(api_key)
+        host = host or key_endpoint
+        org = org or key_org
+    if not host:
+        raise ConfigurationError(
+            f"Flyte connection {conn.conn_id!r} has no endpoint: set Host (e.g. "
+            "https://<tenant>.hosted.unionai.cloud) or an API key."
+        )
+    endpoint = normalize_endpoint(host, insecure)
+    if token:
+        mode = "token"
+    elif client_id and client_secret:
+        mode = "client_credentials"
+    elif client_id or client_secret:
+        raise ConfigurationError(
+            f"Flyte connection {conn.conn_id!r} has a client id or a client secret but not both; set both, "
+            "or use an API key."
+        )
+    else:
+        mode = "none"
+    return FlyteConfig(
+        endpoint=endpoint,
+        org=org or org_from_host(endpoint),
+        project=connection_field(conn, "project") or "flytesnacks",
+        domain=connection_field(conn, "domain") or "development",
+        auth_mode=mode,
+        client_id=client_id,
+        client_secret=SecretStr(client_secret),
+        token=SecretStr(token),
+        auth_header=connection_field(conn, "auth_header") or "",
+        scopes=connection_field(conn, "scopes") or "",
+        console_url=(connection_field(conn, "console_url") or "").rstrip("/"),
+        verify=as_bool(connection_field(conn, "verify_tls"), True),
+    )

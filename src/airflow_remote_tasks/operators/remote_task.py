@@ -1,0 +1,285 @@
+"""RemoteTaskOperator: run a task on a remote platform, wait for it, hand its outputs to XCom."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any, Literal
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.configuration import conf
+from pydantic import BaseModel
+
+from airflow_remote_tasks.core.errors import (
+    NotFoundError,
+    OutputsTooLargeError,
+    RemoteRunError,
+    RemoteTaskError,
+)
+from airflow_remote_tasks.core.models import RunRef, RunStatus
+from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.waiting import WaitOutcome, drive, wait_for_run
+from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_connection, hook_for_platform
+from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
+from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+
+STATE_KEY = "remote_run"
+RUN_ID_KEY = "run_id"
+FetchLogs = Literal["on_failure", "always", "never"]
+
+
+class RunRecord(BaseModel):
+    """What survives retries and clears in ``task_state_store``.
+
+    ``generation`` numbers the runs this task instance has started; it is part of the idempotency key,
+    so a resent submit attaches to the same run, and a new generation starts a new one. It is stored
+    *before* the submit, so a worker that dies in between reattaches on its next try.
+    """
+
+    generation: int = 0
+    ref: RunRef | None = None
+    delivered: bool = False
+    deadline: float | None = None
+
+
+class RemoteTaskOperator(BaseOperator):
+    """Submit ``task`` with ``inputs`` on the platform named by ``conn_id``'s type and wait for it.
+
+    :param conn_id: connection of one of this provider's types (e.g. ``remote_tasks_flyte``).
+    :param task: the platform's task name (Flyte: ``environment.function``).
+    :param inputs: task inputs; checked against the task's interface before anything is submitted.
+    :param version: task version, or ``"latest"``.
+    :param labels: labels put on the remote run.
+    :param env: environment variables for the remote run.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status reads.
+    :param timeout: the run's own time limit; when it passes the run is aborted and the task fails.
+    :param max_output_bytes: fail instead of writing outputs larger than this (JSON size) to XCom.
+    :param fetch_logs: copy the tail of the remote logs into the task log: on failure, always, or never.
+    :param log_lines: how many remote log lines to copy.
+    :param transient_error_budget: seconds of consecutive transient API errors tolerated while waiting.
+
+    Returns the outputs: the value itself when the task has exactly one output, else a dict by output name
+    (set ``multiple_outputs=True`` to get one XCom per output).
+    """
+
+    template_fields: Sequence[str] = ("task", "version", "inputs", "labels", "env")
+    template_fields_renderers = {"inputs": "json", "labels": "json", "env": "json"}
+    operator_extra_links = (RemoteRunLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        task: str,
+        inputs: Mapping[str, Any] | None = None,
+        version: str = "latest",
+        labels: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 10.0,
+        timeout: timedelta | float | None = None,
+        max_output_bytes: int = 256 * 1024,
+        fetch_logs: FetchLogs = "on_failure",
+        log_lines: int = 50,
+        transient_error_budget: float = 600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if fetch_logs not in ("on_failure", "always", "never"):
+            raise ValueError(f"fetch_logs must be 'on_failure', 'always' or 'never', not {fetch_logs!r}.")
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be a positive number of seconds.")
+        self.conn_id = conn_id
+        self.task = task
+        self.inputs = dict(inputs or {})
+        self.version = version
+        self.labels = dict(labels or {})
+        self.env = dict(env or {})
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.max_output_bytes = max_output_bytes
+        self.fetch_logs = fetch_logs
+        self.log_lines = log_lines
+        self.transient_error_budget = transient_error_budget
+        self._hook: RemoteTaskHook | None = None
+        self._ref: RunRef | None = None
+
+    @property
+    def hook(self) -> RemoteTaskHook:
+        if self._hook is None:
+            self._hook = hook_for_connection(self.conn_id)
+        return self._hook
+
+    # -- submit or reattach ------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        store = context["task_state_store"]
+        record = RunRecord.model_validate(store.get(STATE_KEY) or {})
+        ref = self._reattach(context, record)
+        if ref is None:
+            ref = self._submit(context, record)
+        self._ref = ref
+        ti = context["ti"]
+        ti.xcom_push(key=RUN_ID_KEY, value=ref.run_id)
+        ti.xcom_push(key=RUN_URL_KEY, value=ref.url)
+        if self.deferrable:
+            self.defer(
+                trigger=RemoteRunTrigger(
+                    conn_id=self.conn_id,
+                    ref=ref.to_json(),
+                    poll_interval=self.poll_interval,
+                    deadline=record.deadline,
+                    transient_error_budget=self.transient_error_budget,
+                ),
+                method_name="execute_complete",
+                # No framework timeout: it would fail the task but leave the remote run going.
+                timeout=None,
+            )
+        outcome = drive(
+            wait_for_run(
+                self.hook.platform,
+                ref,
+                poll_interval=self.poll_interval,
+                deadline=record.deadline,
+                transient_error_budget=self.transient_error_budget,
+                logger=self.log,
+            ),
+            self.hook.run,
+        )
+        return self._finish(context, outcome)
+
+    def _reattach(self, context: Context, record: RunRecord) -> RunRef | None:
+        """The earlier try's run, if it can still deliver; ``record`` moves to a new generation otherwise."""
+        if record.ref is None or record.delivered:
+            if record.delivered:  # outputs already handed over: a clear or a new try runs the task again
+                record.generation += 1
+                record.ref, record.delivered, record.deadline = None, False, None
+            return None
+        try:
+            status = self.hook.run(self.hook.platform.status(record.ref))
+        except NotFoundError:
+            status = None
+        if status is not None and (not status.is_terminal or status.phase.is_success):
+            self.log.info(
+                "Reattaching to run %s from an earlier try (%s): %s",
+                record.ref.run_id,
+                status.describe(),
+                record.ref.url,
+            )
+            return record.ref
+        self.log.info(
+            "The earlier try's run %s ended %s; starting a new run.",
+            record.ref.run_id,
+            status.describe() if status else "and is gone",
+        )
+        record.generation += 1
+        record.ref, record.deadline = None, None
+        return None
+
+    def _submit(self, context: Context, record: RunRecord) -> RunRef:
+        platform = self.hook.platform
+        interface = self.hook.run(platform.describe_task(self.task, self.version))
+        wire_inputs = platform.prepare_inputs(interface, self.inputs)
+        store = context["task_state_store"]
+        if record.deadline is None and self.timeout is not None:
+            record.deadline = time.time() + self.timeout
+        store.set(STATE_KEY, record.model_dump(mode="json"))
+        ref = self.hook.run(
+            platform.submit(
+                interface,
+                wire_inputs,
+                idempotency_key=self._idempotency_key(context, record.generation),
+                labels={"created-by": "airflow", **self.labels},
+                env=self.env,
+            )
+        )
+        record.ref = ref
+        store.set(STATE_KEY, record.model_dump(mode="json"))
+        self.log.info(
+            "Started run %s of %s (version %s): %s", ref.run_id, self.task, interface.version, ref.url
+        )
+        return ref
+
+    def _idempotency_key(self, context: Context, generation: int) -> str:
+        ti = context["ti"]
+        return "|".join(str(part) for part in (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, generation))
+
+    # -- finish ------------------------------------------------------------------------------------
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        if event.get("outcome") == "error":
+            raise RemoteTaskError(f"Waiting for run failed: {event.get('message')}")
+        if self._hook is None and "ref" in event:
+            self._hook = hook_for_platform(event["ref"]["platform"], self.conn_id)
+        return self._finish(context, WaitOutcome.model_validate(event))
+
+    def _finish(self, context: Context, outcome: WaitOutcome) -> Any:
+        ref = outcome.ref
+        platform = self.hook.platform
+        if outcome.outcome == "timeout":
+            self.hook.run(platform.abort(ref, f"Aborted by Airflow: timeout of {self.timeout}s passed."))
+            raise RemoteRunError(
+                f"Run {ref.run_id} did not finish within the operator's timeout of {self.timeout}s; it was "
+                f"aborted. {ref.url}",
+                phase=Phase.ABORTED.value,
+                url=ref.url,
+            )
+        status = outcome.status
+        assert status is not None
+        if not status.phase.is_success:
+            self._copy_logs(ref, status, wanted=self.fetch_logs != "never")
+            kind = (
+                f" [{status.error_kind or status.error_code}]"
+                if (status.error_kind or status.error_code)
+                else ""
+            )
+            raise RemoteRunError(
+                f"Run {ref.run_id} of {self.task} ended {status.phase.value} ({status.raw_phase}){kind}: "
+                f"{status.message or 'no error message was reported'}. {ref.url}",
+                phase=status.phase.value,
+                kind=status.error_kind,
+                url=ref.url,
+            )
+        self._copy_logs(ref, status, wanted=self.fetch_logs == "always")
+        outputs = self.hook.run(platform.outputs(ref))
+        value: Any = outputs if self.multiple_outputs or len(outputs) != 1 else next(iter(outputs.values()))
+        self._check_size(ref, value)
+        store = context["task_state_store"]
+        record = RunRecord.model_validate(store.get(STATE_KEY) or {})
+        record.ref, record.delivered = ref, True
+        store.set(STATE_KEY, record.model_dump(mode="json"))
+        self._ref = None
+        return value
+
+    def _check_size(self, ref: RunRef, value: Any) -> None:
+        size = len(json.dumps(value, default=str).encode())
+        if size > self.max_output_bytes:
+            raise OutputsTooLargeError(
+                f"Run {ref.run_id} succeeded but its outputs are {size:,} bytes, over max_output_bytes="
+                f"{self.max_output_bytes:,}; they were not written to XCom. Have the task write large results "
+                f"to storage and return their URI, or raise max_output_bytes. {ref.url}"
+            )
+
+    def _copy_logs(self, ref: RunRef, status: RunStatus, *, wanted: bool) -> None:
+        if not wanted or self.log_lines <= 0:
+            return
+        try:
+            lines = self.hook.run(self.hook.platform.logs(ref, status, self.log_lines))
+        except RemoteTaskError as error:
+            self.log.warning("Could not read the remote logs of run %s: %s", ref.run_id, error)
+            return
+        if lines:
+            self.log.info("Last %d log lines of run %s:\n%s", len(lines), ref.run_id, "\n".join(lines))
+
+    def on_kill(self) -> None:
+        """The worker is stopping this task: stop the remote run it is waiting on."""
+        if self._ref is not None:
+            self.hook.run(
+                self.hook.platform.abort(self._ref, "Aborted by Airflow: the task instance was killed.")
+            )
+            self.log.info("Aborted run %s", self._ref.run_id)

@@ -1,0 +1,1 @@
+"""One package per platform, each holding that platform's whole wire protocol and nothing else."""

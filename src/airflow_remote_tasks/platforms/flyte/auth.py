@@ -1,0 +1,118 @@
+"""Flyte credentials: OAuth2 client credentials with server discovery, or a pre-minted token.
+
+The header name comes from the server (``authorizationMetadataKey``); it is not always ``authorization``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from dataclasses import dataclass
+from urllib.parse import quote_plus, urlencode
+
+from airflow_remote_tasks.core.auth import TOKENS
+from airflow_remote_tasks.core.errors import AuthenticationError, TransportError
+from airflow_remote_tasks.core.operation import HttpRequest, Operation
+from airflow_remote_tasks.platforms.flyte import connect
+from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
+
+GET_OAUTH2_METADATA = "flyteidl2.auth.AuthMetadataService/GetOAuth2Metadata"
+GET_PUBLIC_CLIENT_CONFIG = "flyteidl2.auth.AuthMetadataService/GetPublicClientConfig"
+
+
+@dataclass(frozen=True)
+class AuthMetadata:
+    token_endpoint: str
+    header: str
+    scopes: tuple[str, ...]
+    audience: str
+
+
+_discovered: dict[str, AuthMetadata] = {}
+_discovered_lock = threading.Lock()
+
+
+def discover(endpoint: str) -> Operation[AuthMetadata]:
+    with _discovered_lock:
+        known = _discovered.get(endpoint)
+    if known is not None:
+        return known
+    oauth = yield from connect.unary(endpoint, GET_OAUTH2_METADATA, {}, authenticate=False)
+    client = yield from connect.unary(endpoint, GET_PUBLIC_CLIENT_CONFIG, {}, authenticate=False)
+    metadata = AuthMetadata(
+        token_endpoint=str(oauth.get("tokenEndpoint", "")),
+        header=str(client.get("authorizationMetadataKey") or "authorization"),
+        scopes=tuple(client.get("scopes") or ()),
+        audience=str(client.get("audience", "")),
+    )
+    with _discovered_lock:
+        _discovered[endpoint] = metadata
+    return metadata
+
+
+class FlyteAuth:
+    def __init__(self, config: FlyteConfig) -> None:
+        self.config = config
+        identity = f"{config.endpoint}|{config.client_id}|{config.client_secret.get_secret_value()}"
+        # The cache key must differ per credential without holding the secret in clear.
+        self._cache_key = "flyte:" + hashlib.sha256(identity.encode()).hexdigest()
+
+    def sign(self, request: HttpRequest) -> Operation[HttpRequest]:
+        config = self.config
+        if config.auth_mode == "token":
+            header = config.auth_header or (yield from discover(config.endpoint)).header
+            return request.with_headers({header: f"Bearer {config.token.get_secret_value()}"})
+        metadata = yield from discover(config.endpoint)
+        token = TOKENS.get(self._cache_key)
+        if token is None:
+            token = yield from self._fetch_token(metadata)
+        return request.with_headers({config.auth_header or metadata.header: f"Bearer {token}"})
+
+    def invalidate(self) -> bool:
+        TOKENS.drop(self._cache_key)
+        return self.config.auth_mode == "client_credentials"
+
+    def _fetch_token(self, metadata: AuthMetadata) -> Operation[str]:
+        config = self.config
+        if not metadata.token_endpoint:
+            raise AuthenticationError(
+                f"{config.endpoint} advertises no OAuth2 token endpoint; use a pre-minted token instead.",
+                status=0,
+            )
+        secret = quote_plus(config.client_secret.get_secret_value())
+        basic = base64.b64encode(f"{config.client_id}:{secret}".encode()).decode()
+        form = {"grant_type": "client_credentials"}
+        scopes = config.scopes or " ".join(metadata.scopes)
+        if scopes:
+            form["scope"] = scopes
+        if metadata.audience:
+            form["audience"] = metadata.audience
+        response = yield HttpRequest(
+            "POST",
+            metadata.token_endpoint,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "Authorization": f"Basic {basic}",
+            },
+            content=urlencode(form).encode(),
+            authenticate=False,
+        )
+        if response.status in (400, 401, 403):
+            raise AuthenticationError(
+                f"The token endpoint refused client {config.client_id!r} (HTTP {response.status}). "
+                "Check the connection's API key or client id and secret.",
+                status=response.status,
+                code="unauthenticated",
+            )
+        try:
+            body = response.json()
+            token = str(body["access_token"])
+        except (ValueError, KeyError, TypeError):
+            raise TransportError(
+                f"The token endpoint {metadata.token_endpoint} answered HTTP {response.status} without an "
+                "access_token."
+            ) from None
+        TOKENS.put(self._cache_key, token, float(body.get("expires_in") or 3600))
+        return token

@@ -1,0 +1,90 @@
+"""A Flyte connection's settings: endpoint, scope, credentials, and the URLs derived from them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, SecretStr
+
+from airflow_remote_tasks.core.errors import ConfigurationError
+
+AuthMode = Literal["none", "client_credentials", "token"]
+
+
+class FlyteConfig(BaseModel):
+    endpoint: str
+    org: str = ""
+    project: str = "flytesnacks"
+    domain: str = "development"
+    auth_mode: AuthMode = "none"
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    token: SecretStr = SecretStr("")
+    # Header name for a pre-minted token when discovery is not wanted; empty means "ask the server".
+    auth_header: str = ""
+    scopes: str = ""
+    console_url: str = ""
+    verify: bool = True
+
+    @property
+    def insecure(self) -> bool:
+        return self.endpoint.startswith("http://")
+
+    @property
+    def console(self) -> str:
+        return (self.console_url or self.endpoint).rstrip("/")
+
+    def run_url(self, project: str, domain: str, name: str) -> str:
+        return f"{self.console}/v2/domain/{domain}/project/{project}/runs/{name}"
+
+
+def normalize_endpoint(endpoint: str, insecure: bool = False) -> str:
+    """``dns:///host:port``, ``host:port`` or a URL, as ``scheme://host[:port]`` with no path."""
+    text = endpoint.strip().rstrip("/")
+    if not text:
+        raise ConfigurationError(
+            "The Flyte connection has no endpoint. Set Host to the control plane URL, e.g. "
+            "https://<tenant>.hosted.unionai.cloud, or put an API key in the connection."
+        )
+    if text.startswith("dns:///"):
+        text = text[len("dns:///") :]
+    if "://" not in text:
+        text = f"{'http' if insecure else 'https'}://{text}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"Flyte endpoint {endpoint!r} is not an http(s) URL or host[:port].")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def decode_api_key(api_key: str) -> tuple[str, str, str, str]:
+    """(endpoint, client_id, client_secret, org) from ``base64(endpoint:client_id:client_secret:org)``.
+
+    Split from the right: the endpoint may itself contain ':' (a port or a scheme).
+    """
+    try:
+        text = base64.b64decode(api_key.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ConfigurationError(
+            "The Flyte API key is not valid base64. Paste the key exactly as Union printed it "
+            "(it encodes endpoint:client_id:client_secret:org)."
+        ) from None
+    parts = text.rsplit(":", 3)
+    if len(parts) != 4 or not all(parts[:3]):
+        raise ConfigurationError(
+            "The Flyte API key does not hold endpoint:client_id:client_secret:org. Create a new key with "
+            "'flyte create api-key' or use client id and secret fields instead."
+        )
+    endpoint, client_id, client_secret, org = parts
+    return endpoint, client_id, client_secret, "" if org == "None" else org
+
+
+def org_from_host(endpoint: str) -> str:
+    """The first DNS label when the host has more than two (acme.hosted.unionai.cloud -> acme)."""
+    host = urlsplit(endpoint).hostname or ""
+    labels = host.split(".")
+    if len(labels) > 2 and not host.replace(".", "").isdigit():
+        return labels[0]
+    return ""

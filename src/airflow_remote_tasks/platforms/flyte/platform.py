@@ -1,0 +1,344 @@
+"""Flyte 2 / Union: every operation the provider needs, as request builders and response parsers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_remote_tasks.core.errors import (
+    AlreadyExistsError,
+    ApiError,
+    InvalidInputsError,
+    NotFoundError,
+)
+from airflow_remote_tasks.core.models import InputSpec, RunRef, RunStatus, TaskInterface
+from airflow_remote_tasks.core.operation import Operation, StreamLimits
+from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.transport import ClientSettings
+from airflow_remote_tasks.platforms.flyte import connect, literals
+from airflow_remote_tasks.platforms.flyte.auth import FlyteAuth
+from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
+
+RUN_SERVICE = "flyteidl2.workflow.RunService"
+TASK_SERVICE = "flyteidl2.task.TaskService"
+DATA_PROXY = "flyteidl2.dataproxy.DataProxyService"
+SELECT_CLUSTER = "flyteidl2.cluster.ClusterService/SelectCluster"
+ROOT_ACTION = "a0"
+
+PHASES: dict[str, Phase] = {
+    "ACTION_PHASE_UNSPECIFIED": Phase.QUEUED,
+    "ACTION_PHASE_QUEUED": Phase.QUEUED,
+    "ACTION_PHASE_WAITING_FOR_RESOURCES": Phase.QUEUED,
+    "ACTION_PHASE_INITIALIZING": Phase.RUNNING,
+    "ACTION_PHASE_RUNNING": Phase.RUNNING,
+    "ACTION_PHASE_SUCCEEDED": Phase.SUCCEEDED,
+    "ACTION_PHASE_FAILED": Phase.FAILED,
+    "ACTION_PHASE_ABORTED": Phase.ABORTED,
+    "ACTION_PHASE_TIMED_OUT": Phase.TIMED_OUT,
+    "ACTION_PHASE_PAUSED": Phase.PAUSED,
+    "ACTION_PHASE_RECOVERED": Phase.SUCCEEDED,  # reused from an earlier run: success
+}
+PHASE_NAMES = list(PHASES)  # the enum's numbers are the list positions
+
+
+def phase_name(value: object) -> str:
+    """Enum names come as strings; integers are accepted too (proto3 JSON allows both)."""
+    if isinstance(value, int):
+        return PHASE_NAMES[value] if 0 <= value < len(PHASE_NAMES) else f"ACTION_PHASE_{value}"
+    return str(value or "ACTION_PHASE_UNSPECIFIED")
+
+
+def run_name(idempotency_key: str) -> str:
+    """A deterministic run name: at most 30 characters, a DNS-1035 label, whatever the key holds."""
+    return "af-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
+
+
+class FlytePlatform:
+    name = "flyte"
+
+    def __init__(
+        self,
+        config: FlyteConfig,
+        *,
+        upload_inputs: bool = False,
+        client_settings: ClientSettings | None = None,
+    ) -> None:
+        self.config = config
+        self.upload_inputs = upload_inputs
+        self.auth = None if config.auth_mode == "none" else FlyteAuth(config)
+        self.client_settings = client_settings or ClientSettings(verify=config.verify)
+
+    # -- identifiers ---------------------------------------------------------------------------
+
+    @property
+    def _project_id(self) -> dict[str, str]:
+        return {"organization": self.config.org, "name": self.config.project, "domain": self.config.domain}
+
+    def _run_id(self, ref: RunRef) -> dict[str, str]:
+        scope = ref.scope
+        return {
+            "org": scope.get("org", ""),
+            "project": scope["project"],
+            "domain": scope["domain"],
+            "name": ref.run_id,
+        }
+
+    def _action_id(self, ref: RunRef) -> dict[str, Any]:
+        return {"run": self._run_id(ref), "name": ref.scope.get("action", ROOT_ACTION)}
+
+    def ref_for(self, name: str, action: str = ROOT_ACTION) -> RunRef:
+        c = self.config
+        return RunRef(
+            platform=self.name,
+            run_id=name,
+            scope={"org": c.org, "project": c.project, "domain": c.domain, "action": action},
+            url=c.run_url(c.project, c.domain, name),
+        )
+
+    def _call(
+        self, method: str, message: dict[str, Any], *, base: str = "", idempotent: bool = True
+    ) -> Operation[dict[str, Any]]:
+        return connect.unary(base or self.config.endpoint, method, message, idempotent=idempotent)
+
+    # -- connection ----------------------------------------------------------------------------
+
+    def check_connection(self) -> Operation[str]:
+        c = self.config
+        body = yield from self._call(
+            f"{TASK_SERVICE}/ListTasks", {"projectId": self._project_id, "request": {"limit": 1}}
+        )
+        seen = "tasks are deployed" if body.get("tasks") else "no tasks are deployed yet"
+        return f"Connected to Flyte at {c.endpoint}: project {c.project}/{c.domain} answers, {seen}."
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def describe_task(self, task: str, version: str) -> Operation[TaskInterface]:
+        c = self.config
+        where = f"project {c.project!r}, domain {c.domain!r}"
+        if version in ("", "latest"):
+            listed = yield from self._call(
+                f"{TASK_SERVICE}/ListTasks",
+                {
+                    "projectId": self._project_id,
+                    "request": {
+                        "limit": 1,
+                        "sortBy": {"key": "created_at", "direction": "DESCENDING"},
+                        "filters": [{"function": "EQUAL", "field": "name", "values": [task]}],
+                    },
+                },
+            )
+            tasks = listed.get("tasks") or []
+            if not tasks:
+                raise NotFoundError(
+                    f"No Flyte task named {task!r} in {where}. Task names look like "
+                    "'<environment>.<function>'; deploy it first or fix the name.",
+                    status=404,
+                    code="not_found",
+                )
+            version = str(tasks[0].get("taskId", {}).get("version", ""))
+        task_id = {"org": c.org, "project": c.project, "domain": c.domain, "name": task, "version": version}
+        try:
+            body = yield from self._call(f"{TASK_SERVICE}/GetTaskDetails", {"taskId": task_id})
+        except NotFoundError:
+            raise NotFoundError(
+                f"Flyte task {task!r} version {version!r} does not exist in {where}. Use version='latest' "
+                "or a deployed version.",
+                status=404,
+                code="not_found",
+            ) from None
+        return parse_task_details(task, version, task_id, body.get("details", {}))
+
+    def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        expected = {spec.name: spec for spec in interface.inputs}
+        problems = [f"unknown input {name!r}" for name in inputs if name not in expected]
+        literals_out = []
+        for name, spec in expected.items():
+            if name in inputs:
+                try:
+                    literals_out.append(
+                        {"name": name, "value": literals.encode(inputs[name], spec.wire_type, name)}
+                    )
+                except literals.LiteralError as error:
+                    problems.append(str(error))
+            elif spec.has_default:
+                literals_out.append({"name": name, "value": interface.wire["defaults"][name]})
+            elif not spec.required:
+                literals_out.append({"name": name, "value": literals.encode(None, spec.wire_type, name)})
+            else:
+                problems.append(f"missing input {name!r}")
+        if problems:
+            raise InvalidInputsError(
+                f"Inputs for Flyte task {interface.task!r} (version {interface.version}) do not match its "
+                "interface; nothing was submitted.\n"
+                + "\n".join(f"- {p}" for p in problems)
+                + f"\nExpected inputs:\n{interface.describe_inputs()}"
+            )
+        return {"literals": literals_out}
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        interface: TaskInterface,
+        wire_inputs: dict[str, Any],
+        *,
+        idempotency_key: str,
+        labels: Mapping[str, str],
+        env: Mapping[str, str],
+    ) -> Operation[RunRef]:
+        ref = self.ref_for(run_name(idempotency_key))
+        run_id = self._run_id(ref)
+        request: dict[str, Any] = {"runId": run_id, "taskId": interface.wire["taskId"]}
+        run_spec: dict[str, Any] = {}
+        if labels:
+            run_spec["labels"] = {"values": dict(labels)}
+        if env:
+            run_spec["envs"] = {"values": [{"key": k, "value": v} for k, v in env.items()]}
+        if run_spec:
+            request["runSpec"] = run_spec
+        if self.upload_inputs:
+            base = yield from self._select_cluster("OPERATION_UPLOAD_INPUTS", {"projectId": self._project_id})
+            uploaded = yield from self._call(
+                f"{DATA_PROXY}/UploadInputs",
+                {"runId": run_id, "taskId": interface.wire["taskId"], "inputs": wire_inputs},
+                base=base,
+            )
+            request["offloadedInputData"] = uploaded.get("offloadedInputData", {})
+        else:
+            request["inputs"] = wire_inputs
+        try:
+            # The name is derived from the task instance, so a resent CreateRun cannot start a second run.
+            created = yield from self._call(f"{RUN_SERVICE}/CreateRun", request)
+        except AlreadyExistsError:
+            return ref  # an earlier try (or a lost response) started it: attach
+        action = created.get("run", {}).get("action", {}).get("id", {}).get("name") or ROOT_ACTION
+        return self.ref_for(ref.run_id, action)
+
+    def find_run(self, run_id: str) -> Operation[RunRef]:
+        ref = self.ref_for(run_id)
+        try:
+            yield from self._call(f"{RUN_SERVICE}/GetRunDetails", {"runId": self._run_id(ref)})
+        except NotFoundError:
+            c = self.config
+            raise NotFoundError(
+                f"No Flyte run named {run_id!r} in project {c.project!r}, domain {c.domain!r}.",
+                status=404,
+                code="not_found",
+            ) from None
+        return ref
+
+    def status(self, ref: RunRef) -> Operation[RunStatus]:
+        body = yield from self._call(f"{RUN_SERVICE}/GetRunDetails", {"runId": self._run_id(ref)})
+        action = body.get("details", {}).get("action", {})
+        status = parse_action_status(action)
+        if status.phase in (Phase.FAILED, Phase.TIMED_OUT) and not status.message:
+            # Union may leave the root action's error out of GetRunDetails; the action details carry it.
+            details = yield from self._call(
+                f"{RUN_SERVICE}/GetActionDetails", {"actionId": self._action_id(ref)}
+            )
+            status = parse_action_status(details.get("details", {}))
+        return status
+
+    def abort(self, ref: RunRef, reason: str) -> Operation[None]:
+        try:
+            yield from self._call(f"{RUN_SERVICE}/AbortRun", {"runId": self._run_id(ref), "reason": reason})
+        except NotFoundError:
+            return None
+        except ApiError as error:
+            if error.code != "failed_precondition":  # already terminal
+                raise
+        return None
+
+    def outputs(self, ref: RunRef) -> Operation[dict[str, Any]]:
+        action_id = self._action_id(ref)
+        base = yield from self._select_cluster("OPERATION_GET_ACTION_DATA", {"actionId": action_id})
+        body = yield from self._call(f"{DATA_PROXY}/GetActionData", {"actionId": action_id}, base=base)
+        return {
+            item["name"]: literals.decode(item.get("value", {}))
+            for item in body.get("outputs", {}).get("literals", [])
+        }
+
+    def logs(self, ref: RunRef, status: RunStatus, max_lines: int) -> Operation[list[str]]:
+        action_id = self._action_id(ref)
+        try:
+            base = yield from self._select_cluster("OPERATION_TAIL_LOGS", {"actionId": action_id})
+            messages = yield from connect.server_stream(
+                base,
+                f"{DATA_PROXY}/TailLogs",
+                {"actionId": action_id, "attempt": max(status.attempts, 1)},
+                # The stream stays open after the pod exits: stop once it goes quiet.
+                StreamLimits(idle_timeout=3.0, max_bytes=2 << 20),
+            )
+        except NotFoundError:
+            return []
+        lines = [
+            str(line.get("message", "")).rstrip("\n")
+            for message in messages
+            for batch in message.get("logs", [])
+            for line in batch.get("lines", [])
+        ]
+        return lines[-max_lines:]
+
+    def _select_cluster(self, operation: str, resource: dict[str, Any]) -> Operation[str]:
+        body = yield from self._call(SELECT_CLUSTER, {"operation": operation, **resource})
+        endpoint = str(body.get("clusterEndpoint", "")).rstrip("/")
+        return endpoint if endpoint and endpoint != self.config.endpoint else self.config.endpoint
+
+
+def parse_task_details(
+    task: str, version: str, task_id: dict[str, str], details: dict[str, Any]
+) -> TaskInterface:
+    spec = details.get("spec", {})
+    interface = spec.get("taskTemplate", {}).get("interface", {})
+    defaults = {d["name"]: d.get("parameter", {}) for d in spec.get("defaultInputs", []) if "name" in d}
+    inputs = []
+    default_literals = {}
+    for variable in interface.get("inputs", {}).get("variables", []):
+        name = variable["key"]
+        wire_type = variable.get("value", {}).get("type", {})
+        parameter = defaults.get(name, {})
+        has_default = "default" in parameter
+        if has_default:
+            default_literals[name] = parameter["default"]
+        optional = "unionType" in wire_type and any(
+            literals.simple_of(v) == "NONE" for v in wire_type["unionType"].get("variants", [])
+        )
+        inputs.append(
+            InputSpec(
+                name=name,
+                type=literals.render_type(wire_type),
+                required=not (has_default or optional),
+                has_default=has_default,
+                default=literals.decode(parameter["default"]) if has_default else None,
+                wire_type=wire_type,
+            )
+        )
+    outputs = [v["key"] for v in interface.get("outputs", {}).get("variables", [])]
+    return TaskInterface(
+        platform="flyte",
+        task=task,
+        version=version,
+        inputs=inputs,
+        outputs=outputs,
+        wire={"taskId": task_id, "defaults": default_literals},
+    )
+
+
+def parse_action_status(action: dict[str, Any]) -> RunStatus:
+    status = action.get("status", {})
+    raw = phase_name(status.get("phase"))
+    error = action.get("errorInfo") or {}
+    attempts = action.get("attempts") or []
+    if not error and attempts:
+        error = attempts[-1].get("errorInfo") or {}
+    abort = action.get("abortInfo") or {}
+    message = str(error.get("message") or abort.get("reason") or "")
+    return RunStatus(
+        phase=PHASES.get(raw, Phase.RUNNING),
+        raw_phase=raw,
+        message=message,
+        error_kind=str(error.get("kind", "")),
+        error_code=str(error.get("code", "")),
+        attempts=int(status.get("attempts") or 0),
+    )

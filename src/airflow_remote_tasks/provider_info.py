@@ -1,0 +1,118 @@
+"""What ``get_provider_info`` returns: registration, connection types and their declarative form fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_remote_tasks.version import __version__
+
+SECRET = {"type": ["string", "null"], "format": "password"}
+TEXT = {"type": ["string", "null"]}
+
+
+def _flyte_connection() -> dict[str, Any]:
+    return {
+        "connection-type": "remote_tasks_flyte",
+        "hook-class-name": "airflow_remote_tasks.hooks.flyte.FlyteHook",
+        "hook-name": "Flyte 2 / Union (remote tasks)",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login", "extra"],
+            "relabeling": {"host": "Endpoint", "password": "API key"},
+            "placeholders": {
+                "host": "https://<tenant>.hosted.unionai.cloud or http://localhost:30080",
+                "password": "from 'flyte create api-key' (holds endpoint, client id, secret and org)",
+            },
+        },
+        "conn-fields": {
+            "project": {"label": "Project", "schema": {**TEXT, "default": "flytesnacks"}},
+            "domain": {
+                "label": "Domain",
+                "schema": {
+                    **TEXT,
+                    "default": "development",
+                    "enum": ["development", "staging", "production"],
+                },
+            },
+            "org": {
+                "label": "Organization",
+                "description": "Defaults to the API key's org, or the first label of the endpoint's host.",
+                "schema": TEXT,
+            },
+            "client_id": {
+                "label": "Client ID",
+                "description": "OAuth2 client credentials, instead of an API key.",
+                "schema": TEXT,
+            },
+            "client_secret": {"label": "Client secret", "schema": SECRET},
+            "access_token": {
+                "label": "Access token",
+                "description": "A pre-minted bearer token; no OAuth2 flow is run.",
+                "schema": SECRET,
+            },
+            "auth_header": {
+                "label": "Auth header name",
+                "description": "Leave empty to use the name the server advertises.",
+                "schema": TEXT,
+            },
+            "console_url": {
+                "label": "Console URL",
+                "description": "Where run links point, when the UI is not on the endpoint's host.",
+                "schema": {**TEXT, "format": "url"},
+            },
+            "insecure": {
+                "label": "Plain HTTP",
+                "description": "Use http:// for a bare host:port (local devbox).",
+                "schema": {"type": "boolean", "default": False},
+            },
+            "verify_tls": {
+                "label": "Verify TLS certificates",
+                "schema": {"type": "boolean", "default": True},
+            },
+            "upload_inputs": {
+                "label": "Upload inputs before CreateRun",
+                "description": "Offload inputs through DataProxyService/UploadInputs (zero-trust "
+                "tenants) instead of sending them inline.",
+                "schema": {"type": "boolean", "default": False},
+            },
+        },
+    }
+
+
+def provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-remote-tasks",
+        "name": "Remote Tasks",
+        "description": "Run tasks on Flyte 2 / Union, Julep, Labelbox and Avala from Airflow, and wait for them "
+        "in the worker or the triggerer.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Flyte 2 / Union",
+                "external-doc-url": "https://www.union.ai/docs/",
+                "tags": ["service"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Flyte 2 / Union",
+                "python-modules": ["airflow_remote_tasks.operators.remote_task"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Flyte 2 / Union",
+                "python-modules": ["airflow_remote_tasks.sensors.remote_run"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Flyte 2 / Union", "python-modules": ["airflow_remote_tasks.hooks.flyte"]}
+        ],
+        "triggers": [
+            {
+                "integration-name": "Flyte 2 / Union",
+                "python-modules": ["airflow_remote_tasks.triggers.remote_run"],
+            }
+        ],
+        "extra-links": ["airflow_remote_tasks.links.remote_run.RemoteRunLink"],
+        "connection-types": [_flyte_connection()],
+    }

@@ -1,0 +1,120 @@
+"""RemoteRunSensor: wait for a run that something else started."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, Context
+from airflow.sdk.configuration import conf
+
+from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError
+from airflow_remote_tasks.core.models import RunRef, RunStatus
+from airflow_remote_tasks.core.phases import FAILURE_PHASES, TERMINAL_PHASES, parse_phases
+from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_connection
+from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
+from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+
+
+class RemoteRunSensor(BaseSensorOperator):
+    """Succeeds when run ``run_id`` reaches one of ``target_phases`` (default: any terminal phase).
+
+    A run that ends failed, aborted or timed out fails the sensor unless ``fail_on_failure=False`` or that
+    phase is itself a target. A run that ends before reaching a target fails the sensor.
+    """
+
+    template_fields: Sequence[str] = ("run_id",)
+    operator_extra_links = (RemoteRunLink(),)
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        run_id: str,
+        target_phases: Iterable[str] | None = None,
+        fail_on_failure: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.run_id = run_id
+        self.targets = parse_phases(list(target_phases) if target_phases is not None else None)
+        self.fail_on_failure = fail_on_failure
+        self.deferrable = deferrable
+        self._hook: RemoteTaskHook | None = None
+        self._ref: RunRef | None = None
+
+    @property
+    def hook(self) -> RemoteTaskHook:
+        if self._hook is None:
+            self._hook = hook_for_connection(self.conn_id)
+        return self._hook
+
+    def _find(self, context: Context) -> RunRef:
+        if self._ref is None:
+            self._ref = self.hook.run(self.hook.platform.find_run(self.run_id))
+            context["ti"].xcom_push(key=RUN_URL_KEY, value=self._ref.url)
+        return self._ref
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        ref = self._find(context)
+        self.defer(
+            trigger=RemoteRunTrigger(
+                conn_id=self.conn_id,
+                ref=ref.to_json(),
+                poll_interval=self.poke_interval,
+                deadline=time.time() + self.timeout if self.timeout else None,
+                target_phases=sorted(p.value for p in self.targets),
+                abort_on_kill=False,
+            ),
+            method_name="execute_complete",
+            timeout=None,
+        )
+
+    def poke(self, context: Context) -> bool:
+        ref = self._find(context)
+        status = self.hook.run(self.hook.platform.status(ref))
+        self.log.info("Run %s is %s", ref.run_id, status.describe())
+        return self._reached(ref, status)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
+        if event.get("outcome") == "error":
+            raise RemoteTaskError(f"Waiting for run {self.run_id} failed: {event.get('message')}")
+        ref = RunRef.model_validate(event["ref"])
+        if event.get("outcome") == "timeout":
+            raise RemoteRunError(
+                f"Run {ref.run_id} did not reach {self._target_text()} in time. {ref.url}",
+                phase="",
+                url=ref.url,
+            )
+        status = RunStatus.model_validate(event["status"])
+        self._reached(ref, status)
+
+    def _reached(self, ref: RunRef, status: RunStatus) -> bool:
+        phase = status.phase
+        if phase in FAILURE_PHASES and phase not in self.targets and self.fail_on_failure:
+            raise RemoteRunError(
+                f"Run {ref.run_id} ended {phase.value} ({status.raw_phase}): "
+                f"{status.message or 'no error message was reported'}. {ref.url}",
+                phase=phase.value,
+                kind=status.error_kind,
+                url=ref.url,
+            )
+        if phase in self.targets:
+            return True
+        if phase in TERMINAL_PHASES:
+            if not self.fail_on_failure:
+                return True
+            raise RemoteRunError(
+                f"Run {ref.run_id} ended {phase.value} without reaching {self._target_text()}. {ref.url}",
+                phase=phase.value,
+                url=ref.url,
+            )
+        return False
+
+    def _target_text(self) -> str:
+        return " or ".join(sorted(p.value for p in self.targets))
