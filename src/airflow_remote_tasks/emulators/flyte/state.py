@@ -135,6 +135,8 @@ class FlyteState:
         self.runs: dict[tuple[str, str, str], EmulatedRun] = {}
         self.uploads: dict[str, list[dict[str, Any]]] = {}
         self.started = time.time()
+        # GUESS (brief §11): Union leaves the root action's error out of GetRunDetails.
+        self.omit_run_error_info = False
 
     # -- lookups -------------------------------------------------------------------------------
 
