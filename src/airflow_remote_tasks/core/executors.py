@@ -26,7 +26,7 @@ def execute(operation: Operation[T], client: httpx.Client, policy: RetryPolicy =
         request = next(operation)
         while True:
             retrying = tenacity.Retrying(**policy.tenacity_arguments(request))
-            request = operation.send(retrying(lambda: check_status(_send(client, request))))
+            request = operation.send(retrying(lambda: check_status(request, _send(client, request))))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     except httpx.HTTPError as error:
@@ -49,7 +49,7 @@ async def aexecute(
 
 
 async def _asend_checked(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:
-    return check_status(await _asend(client, request))
+    return check_status(request, await _asend(client, request))
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:

@@ -64,8 +64,9 @@ class RetryPolicy:
         }
 
 
-def check_status(response: HttpResponse) -> HttpResponse:
-    if response.status in RETRYABLE_STATUSES:
+def check_status(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Turn a retryable status into an exception for tenacity; a call that is unsafe to repeat keeps it."""
+    if request.idempotent and response.status in RETRYABLE_STATUSES:
         raise RetryableStatus(response)
     return response
 

@@ -11,14 +11,16 @@ from airflow.sdk.configuration import conf
 
 from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError
 from airflow_remote_tasks.core.models import RunRef, RunStatus
-from airflow_remote_tasks.core.phases import FAILURE_PHASES, TERMINAL_PHASES, parse_phases
+from airflow_remote_tasks.core.phases import FAILURE_PHASES, TERMINAL_PHASES, Phase, parse_phases
 from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_connection
 from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 
+SUCCESS = frozenset({Phase.SUCCEEDED})
+
 
 class RemoteRunSensor(BaseSensorOperator):
-    """Succeeds when run ``run_id`` reaches one of ``target_phases`` (default: any terminal phase).
+    """Succeeds when run ``run_id`` reaches one of ``target_phases`` (default: succeeded).
 
     A run that ends failed, aborted or timed out fails the sensor unless ``fail_on_failure=False`` or that
     phase is itself a target. A run that ends before reaching a target fails the sensor.
@@ -40,7 +42,8 @@ class RemoteRunSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.run_id = run_id
-        self.targets = parse_phases(list(target_phases) if target_phases is not None else None)
+        # By default a run is awaited until it ends; only success counts as reaching the target.
+        self.targets = parse_phases(list(target_phases)) if target_phases is not None else SUCCESS
         self.fail_on_failure = fail_on_failure
         self.deferrable = deferrable
         self._hook: RemoteTaskHook | None = None
