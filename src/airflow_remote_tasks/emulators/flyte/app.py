@@ -32,7 +32,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from airflow_remote_tasks.emulators.flyte.state import EmulatedRun, FlyteState, Rejected
-from airflow_remote_tasks.emulators.flyte.tasks import SeedTask
+from airflow_remote_tasks.emulators.flyte.tasks import SeedTask, task_spec
 from airflow_remote_tasks.emulators.server import (
     ASGIApp,
     EmulatorApp,
@@ -113,43 +113,10 @@ class Services(_Unimplemented):
     ) -> ts.GetTaskDetailsResponse:
         task_id = to_dict(request.task_id)
         task = _found(lambda: self.state.find_task(task_id.get("name", ""), task_id.get("version", "")))
-        from airflow_remote_tasks.platforms.flyte import literals
-
-        interface = {
-            "inputs": {"variables": [{"key": k, "value": {"type": t}} for k, t in task.inputs.items()]},
-            "outputs": {"variables": [{"key": k, "value": {"type": t}} for k, t in task.outputs.items()]},
-        }
-        defaults = [
-            {
-                "name": k,
-                "parameter": {
-                    "var": {"type": task.inputs[k]},
-                    "default": literals.encode(v, task.inputs[k], k),
-                },
-            }
-            for k, v in task.defaults.items()
-        ]
-        template = {
-            "id": {
-                "resourceType": "TASK",
-                "project": task_id.get("project", ""),
-                "domain": task_id.get("domain", ""),
-                "name": task.name,
-                "version": task.version,
-            },
-            "type": "python",
-            "interface": interface,
-            "metadata": {"runtime": {"type": "FLYTE_SDK", "flavor": "python"}, "retries": {}},
-            "container": {"image": "emulator/demo:latest", "args": ["pyflyte-execute"]},
-        }
         details = {
             "taskId": task_id,
             "metadata": {"shortName": task.name.split(".")[-1], "environmentName": task.name.split(".")[0]},
-            "spec": {
-                "taskTemplate": template,
-                "defaultInputs": defaults,
-                "shortName": task.name.split(".")[-1],
-            },
+            "spec": task_spec(task, task_id.get("project", ""), task_id.get("domain", "")),
         }
         return from_dict({"details": details}, ts.GetTaskDetailsResponse())
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_remote_tasks.emulators.flyte.tasks import SEED_TASKS, SeedTask, TaskFailure
+from airflow_remote_tasks.emulators.flyte.tasks import SEED_TASKS, SeedTask, TaskFailure, task_spec
 from airflow_remote_tasks.platforms.flyte import literals
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -98,6 +98,7 @@ class EmulatedRun:
             },
             "status": status,
             "attempts": [attempt],
+            "task": task_spec(self.task, self.project, self.domain),
         }
         if phase == "ACTION_PHASE_FAILED" and self.failure:
             error = {"message": str(self.failure), "kind": "KIND_USER", "code": self.failure.code}

@@ -39,6 +39,29 @@ class SeedTask:
     duration: Callable[[dict[str, Any]], float | None] = lambda inputs: None
 
 
+def task_spec(task: SeedTask, project: str, domain: str) -> dict[str, Any]:
+    """The TaskSpec (proto3 JSON) of a seeded task: interface, defaults, a container template."""
+    from airflow_remote_tasks.platforms.flyte import literals
+
+    interface = {
+        "inputs": {"variables": [{"key": k, "value": {"type": t}} for k, t in task.inputs.items()]},
+        "outputs": {"variables": [{"key": k, "value": {"type": t}} for k, t in task.outputs.items()]},
+    }
+    defaults = [
+        {"name": k, "parameter": {"var": {"type": task.inputs[k]}, "default": literals.encode(v, task.inputs[k], k)}}
+        for k, v in task.defaults.items()
+    ]
+    template = {
+        "id": {"resourceType": "TASK", "project": project, "domain": domain, "name": task.name,
+               "version": task.version},
+        "type": "python",
+        "interface": interface,
+        "metadata": {"runtime": {"type": "FLYTE_SDK", "flavor": "python"}, "retries": {}},
+        "container": {"image": "emulator/demo:latest", "args": ["pyflyte-execute"]},
+    }
+    return {"taskTemplate": template, "defaultInputs": defaults, "shortName": task.name.split(".")[-1]}
+
+
 def _say_hello_v1(i: dict[str, Any]) -> dict[str, Any]:
     return {"o0": f"Hello, {i['name']}!"}
 
