@@ -71,8 +71,13 @@ def flyte() -> Iterator[RunningFlyte]:
 
 @pytest.fixture
 def flyte_with_auth() -> Iterator[RunningFlyte]:
-    emulator = FlyteEmulator(queue_seconds=0.1, run_seconds=0.4, client_id="airflow",
-                             client_secret="s3cr3t-VALUE-42", auth_header="flyte-authorization")
+    emulator = FlyteEmulator(
+        queue_seconds=0.1,
+        run_seconds=0.4,
+        client_id="airflow",
+        client_secret="s3cr3t-VALUE-42",
+        auth_header="flyte-authorization",
+    )
     with ServerThread(emulator.app) as server:
         yield RunningFlyte(emulator, server)
     os.environ.pop("AIRFLOW_CONN_FLYTE_DEFAULT", None)

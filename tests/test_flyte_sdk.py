@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.sdk, pytest.mark.usefixtures("airflow_db")]
 
 @pytest.fixture
 def sdk(flyte):
-    flyte_sdk.init(endpoint=flyte.url.removeprefix("http://"), insecure=True, project="flytesnacks",
-                   domain="development")
+    flyte_sdk.init(
+        endpoint=flyte.url.removeprefix("http://"), insecure=True, project="flytesnacks", domain="development"
+    )
     return flyte
 
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import flyteidl2.cluster.service_pb2
+import flyteidl2.dataproxy.dataproxy_service_pb2
+import flyteidl2.task.task_service_pb2
+import flyteidl2.workflow.run_service_pb2  # noqa: F401
 import httpx
 import pytest
 from google.protobuf import descriptor_pool, json_format, message_factory
 
-import flyteidl2.dataproxy.dataproxy_service_pb2  # noqa: F401  (registers descriptors)
-import flyteidl2.task.task_service_pb2  # noqa: F401
-import flyteidl2.workflow.run_service_pb2  # noqa: F401
-import flyteidl2.cluster.service_pb2  # noqa: F401
-from airflow_remote_tasks.core.models import RunStatus
 from airflow_remote_tasks.core.executors import execute
+from airflow_remote_tasks.core.models import RunStatus
 from airflow_remote_tasks.core.operation import HttpResponse
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
 from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform, parse_action_status, run_name
-
 from conftest import SHARED
 
 EXAMPLES = SHARED / "protocols" / "flyte-examples"
@@ -57,7 +56,8 @@ def test_every_request_parses_strictly_as_its_flyteidl2_message(flyte):
         interface = record(platform.describe_task("demo.describe", "latest"))
         wire = platform.prepare_inputs(interface, {"config": {"a": [1, 2]}, "weights": {"x": 1.0}})
         ref = record(
-            platform.submit(interface, wire, idempotency_key="k", labels={"team": "ml"}, env={"A": "1"}))
+            platform.submit(interface, wire, idempotency_key="k", labels={"team": "ml"}, env={"A": "1"})
+        )
         record(uploading.submit(interface, wire, idempotency_key="k2", labels={}, env={}))
         pinned = record(platform.describe_task("demo.say_hello", "v1"))
         assert pinned.version == "v1"
@@ -66,9 +66,15 @@ def test_every_request_parses_strictly_as_its_flyteidl2_message(flyte):
         record(platform.check_connection())
         record(platform.abort(ref, "test"))
         record(platform.logs(ref, status, 5))
-        failed = record(platform.submit(
-            record(platform.describe_task("demo.fail", "v1")),
-            {"literals": []}, idempotency_key="f", labels={}, env={}))
+        failed = record(
+            platform.submit(
+                record(platform.describe_task("demo.fail", "v1")),
+                {"literals": []},
+                idempotency_key="f",
+                labels={},
+                env={},
+            )
+        )
         import time
 
         time.sleep(0.7)
@@ -80,8 +86,18 @@ def test_every_request_parses_strictly_as_its_flyteidl2_message(flyte):
         stream = request.headers["content-type"] == "application/connect+json"
         strict_parse(path, request.content, stream=stream)
         methods.add(path.rsplit("/", 1)[1])
-    assert {"ListTasks", "GetTaskDetails", "CreateRun", "UploadInputs", "SelectCluster", "GetRunDetails",
-            "GetActionDetails", "AbortRun", "TailLogs", "GetActionData"} <= methods
+    assert {
+        "ListTasks",
+        "GetTaskDetails",
+        "CreateRun",
+        "UploadInputs",
+        "SelectCluster",
+        "GetRunDetails",
+        "GetActionDetails",
+        "AbortRun",
+        "TailLogs",
+        "GetActionData",
+    } <= methods
 
 
 def test_negative_example_is_rejected_by_the_strict_parse():

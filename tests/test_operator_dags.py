@@ -79,8 +79,12 @@ def test_multiple_outputs_become_separate_xcoms(flyte):
 
 def test_struct_and_optional_inputs_round_trip(flyte):
     value = run_dag("t_struct").xcom("collect")
-    assert value == {"config": {"lr": 0.1, "layers": [64, 32]}, "keys": ["layers", "lr"], "tags": ["a"],
-                     "scaled": {}}
+    assert value == {
+        "config": {"lr": 0.1, "layers": [64, 32]},
+        "keys": ["layers", "lr"],
+        "tags": ["a"],
+        "scaled": {},
+    }
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,8 @@ def test_sensor_fails_on_a_failed_run_and_on_an_unknown_one(flyte, capfd):
     assert result.task_state("sensor_deferred") == "failed"
     assert result.task_state("sensor_poke") == "failed"
     assert "ended failed (ACTION_PHASE_FAILED): RuntimeError: the task failed on purpose" in "".join(
-        capfd.readouterr())
+        capfd.readouterr()
+    )
     result = run_dag("t_sensor", conf={"run": "nope"})
     assert result.task_state("sensor_poke") == "failed"
     assert "No Flyte run named 'nope'" in "".join(capfd.readouterr())

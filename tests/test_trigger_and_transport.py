@@ -23,8 +23,11 @@ def start_run(task: str, inputs: dict, key: str):
     hook = FlyteHook("flyte_default")
     platform = hook.platform
     interface = hook.run(platform.describe_task(task, "latest"))
-    ref = hook.run(platform.submit(interface, platform.prepare_inputs(interface, inputs), idempotency_key=key,
-                                   labels={}, env={}))
+    ref = hook.run(
+        platform.submit(
+            interface, platform.prepare_inputs(interface, inputs), idempotency_key=key, labels={}, env={}
+        )
+    )
     return hook, ref
 
 
@@ -49,8 +52,9 @@ def test_transient_errors_inside_the_budget_do_not_fail_the_wait(flyte):
     _, ref = start_run("demo.say_hello", {"name": "t"}, "transient")
     # more failures than one call's retries: the wait itself must ride them out
     flyte.emulator.app.faults.update({"fail_method": "GetRunDetails", "fail_method_next": 7})
-    trigger = RemoteRunTrigger(conn_id="flyte_default", ref=ref.to_json(), poll_interval=0.1,
-                               transient_error_budget=60)
+    trigger = RemoteRunTrigger(
+        conn_id="flyte_default", ref=ref.to_json(), poll_interval=0.1, transient_error_budget=60
+    )
     [event] = asyncio.run(events_of(trigger))
     assert event["status"]["phase"] == "succeeded"
     assert flyte.emulator.app.calls["/flyteidl2.workflow.RunService/GetRunDetails"] >= 8
@@ -72,8 +76,13 @@ def test_a_run_starting_call_is_not_retried_blindly(flyte):
     flyte.emulator.app.faults.update({"fail_method": "CreateRun", "fail_method_next": 1})
 
     def create_without_key():
-        response = yield HttpRequest("POST", f"{flyte.url}/flyteidl2.workflow.RunService/CreateRun",
-                                     headers={"Content-Type": "application/json"}, content=b"{}", idempotent=False)
+        response = yield HttpRequest(
+            "POST",
+            f"{flyte.url}/flyteidl2.workflow.RunService/CreateRun",
+            headers={"Content-Type": "application/json"},
+            content=b"{}",
+            idempotent=False,
+        )
         return response.status
 
     assert hook.run(create_without_key()) == 503
@@ -108,7 +117,9 @@ def test_triggers_share_one_client_per_loop(flyte):
     refs = [start_run("demo.say_hello", {"name": str(i)}, f"shared-{i}")[1] for i in range(20)]
 
     async def scenario():
-        triggers = [RemoteRunTrigger(conn_id="flyte_default", ref=r.to_json(), poll_interval=0.1) for r in refs]
+        triggers = [
+            RemoteRunTrigger(conn_id="flyte_default", ref=r.to_json(), poll_interval=0.1) for r in refs
+        ]
         results = await asyncio.gather(*[events_of_open(t) for t in triggers])
         hook = FlyteHook("flyte_default")
         settings = (await hook.aplatform()).client_settings

@@ -12,7 +12,7 @@ from airflow.sdk import DAG, task
 from airflow_remote_tasks import RemoteRunSensor, RemoteTaskOperator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "example_dags"))
-from example_flyte import example_flyte_dag  # noqa: E402  (the example, in this bundle too)
+from example_flyte import example_flyte_dag
 
 START = datetime(2026, 1, 1)
 ALL_DAGS: dict[str, DAG] = {"example_flyte": example_flyte_dag}
@@ -43,27 +43,53 @@ def remote_dag(dag_id: str, *, retries: int = 0, collect: bool = True, **operato
 
 for deferrable in (True, False):
     mode = "deferred" if deferrable else "worker"
-    remote_dag(f"t_hello_{mode}", task="demo.say_hello", inputs={"name": "Grace", "n": 2}, deferrable=deferrable)
+    remote_dag(
+        f"t_hello_{mode}", task="demo.say_hello", inputs={"name": "Grace", "n": 2}, deferrable=deferrable
+    )
     remote_dag(f"t_fail_{mode}", task="demo.fail", inputs={"message": "disk full"}, deferrable=deferrable)
-    remote_dag(f"t_timeout_{mode}", task="demo.sleep", inputs={"seconds": 60}, timeout=1.0, deferrable=deferrable)
-    remote_dag(f"t_retry_{mode}", task="demo.say_hello", inputs={"name": "retry"}, retries=1,
-               transient_error_budget=0, deferrable=deferrable)
+    remote_dag(
+        f"t_timeout_{mode}", task="demo.sleep", inputs={"seconds": 60}, timeout=1.0, deferrable=deferrable
+    )
+    remote_dag(
+        f"t_retry_{mode}",
+        task="demo.say_hello",
+        inputs={"name": "retry"},
+        retries=1,
+        transient_error_budget=0,
+        deferrable=deferrable,
+    )
 
 remote_dag("t_version_v1", task="demo.say_hello", version="v1", inputs={"name": "old"})
-remote_dag("t_stats", task="demo.stats", inputs={"values": [1.0, 2.0, 6.0]}, multiple_outputs=True, collect=False)
-remote_dag("t_struct", task="demo.describe", inputs={"config": {"lr": 0.1, "layers": [64, 32]}, "tags": ["a"]})
+remote_dag(
+    "t_stats", task="demo.stats", inputs={"values": [1.0, 2.0, 6.0]}, multiple_outputs=True, collect=False
+)
+remote_dag(
+    "t_struct", task="demo.describe", inputs={"config": {"lr": 0.1, "layers": [64, 32]}, "tags": ["a"]}
+)
 remote_dag("t_bad_inputs", task="demo.say_hello", inputs={"name": 42, "count": 3})
 remote_dag("t_unjsonable", task="demo.describe", inputs={"config": {"when": object()}})
 remote_dag("t_unknown_task", task="demo.nope", inputs={})
 remote_dag("t_unknown_version", task="demo.say_hello", version="v9", inputs={"name": "x"})
 remote_dag("t_big_output", task="demo.big_output", inputs={"size": 300_000})
 remote_dag("t_other_conn", task="demo.say_hello", inputs={"name": "x"}, conn_id="other")
-remote_dag("t_templated", task="{{ params.task }}", inputs={"name": "{{ params.who }}", "n": "{{ params.n }}"},
-           params={"task": "demo.say_hello", "who": "Jinja", "n": 2})
+remote_dag(
+    "t_templated",
+    task="{{ params.task }}",
+    inputs={"name": "{{ params.who }}", "n": "{{ params.n }}"},
+    params={"task": "demo.say_hello", "who": "Jinja", "n": 2},
+)
 remote_dag("t-Hostile.IDS--x", task="demo.say_hello", inputs={"name": "x"}, task_id="Weird.Task-ID__x")
 
-with DAG("t_sensor", start_date=START, schedule=None, catchup=False, params={"run": "", "targets": None}) as dag:
+with DAG(
+    "t_sensor", start_date=START, schedule=None, catchup=False, params={"run": "", "targets": None}
+) as dag:
     for deferrable in (True, False):
-        RemoteRunSensor(task_id=f"sensor_{'deferred' if deferrable else 'poke'}", conn_id="flyte_default",
-                        run_id="{{ params.run }}", poke_interval=0.2, timeout=30, deferrable=deferrable)
+        RemoteRunSensor(
+            task_id=f"sensor_{'deferred' if deferrable else 'poke'}",
+            conn_id="flyte_default",
+            run_id="{{ params.run }}",
+            poke_interval=0.2,
+            timeout=30,
+            deferrable=deferrable,
+        )
 ALL_DAGS["t_sensor"] = dag

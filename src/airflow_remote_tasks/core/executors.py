@@ -26,7 +26,7 @@ def execute(operation: Operation[T], client: httpx.Client, policy: RetryPolicy =
         request = next(operation)
         while True:
             retrying = tenacity.Retrying(**policy.tenacity_arguments(request))
-            request = operation.send(retrying(lambda: check_status(request, _send(client, request))))
+            request = operation.send(retrying(_send_checked, client, request))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     except httpx.HTTPError as error:
@@ -46,6 +46,10 @@ async def aexecute(
         return stop.value  # type: ignore[no-any-return]
     except httpx.HTTPError as error:
         raise _transport_error(request, error) from error
+
+
+def _send_checked(client: httpx.Client, request: HttpRequest) -> HttpResponse:
+    return check_status(request, _send(client, request))
 
 
 async def _asend_checked(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:

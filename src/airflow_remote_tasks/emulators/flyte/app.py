@@ -174,7 +174,9 @@ class Services(_Unimplemented):
     async def get_run_details(self, request: rs.GetRunDetailsRequest, ctx: Any) -> rs.GetRunDetailsResponse:
         run = self._run_of(to_dict(request.run_id))
         action = run.action_details()
-        if self.state.omit_run_error_info:  # as the SDK says Union does: the error is in GetActionDetails only
+        if (
+            self.state.omit_run_error_info
+        ):  # as the SDK says Union does: the error is in GetActionDetails only
             action.pop("errorInfo", None)
             for attempt in action["attempts"]:
                 attempt.pop("errorInfo", None)

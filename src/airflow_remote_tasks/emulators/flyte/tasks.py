@@ -48,12 +48,20 @@ def task_spec(task: SeedTask, project: str, domain: str) -> dict[str, Any]:
         "outputs": {"variables": [{"key": k, "value": {"type": t}} for k, t in task.outputs.items()]},
     }
     defaults = [
-        {"name": k, "parameter": {"var": {"type": task.inputs[k]}, "default": literals.encode(v, task.inputs[k], k)}}
+        {
+            "name": k,
+            "parameter": {"var": {"type": task.inputs[k]}, "default": literals.encode(v, task.inputs[k], k)},
+        }
         for k, v in task.defaults.items()
     ]
     template = {
-        "id": {"resourceType": "TASK", "project": project, "domain": domain, "name": task.name,
-               "version": task.version},
+        "id": {
+            "resourceType": "TASK",
+            "project": project,
+            "domain": domain,
+            "name": task.name,
+            "version": task.version,
+        },
         "type": "python",
         "interface": interface,
         "metadata": {"runtime": {"type": "FLYTE_SDK", "flavor": "python"}, "retries": {}},
