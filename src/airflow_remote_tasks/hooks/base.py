@@ -90,6 +90,19 @@ class RemoteTaskHook(BaseHook):
             self.close()
 
 
+class UsesRemoteHook:
+    """For operators and sensors: the hook for ``conn_id``, resolved from the connection's type on first use."""
+
+    conn_id: str
+    _hook: RemoteTaskHook | None = None
+
+    @property
+    def hook(self) -> RemoteTaskHook:
+        if self._hook is None:
+            self._hook = hook_for_connection(self.conn_id)
+        return self._hook
+
+
 def hook_class(path: str) -> type[RemoteTaskHook]:
     module, _, name = path.rpartition(".")
     cls: type[RemoteTaskHook] = getattr(importlib.import_module(module), name)

@@ -21,7 +21,7 @@ from airflow_remote_tasks.core.errors import (
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.waiting import WaitOutcome, drive, wait_for_run
-from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_connection, hook_for_platform
+from airflow_remote_tasks.hooks.base import UsesRemoteHook, hook_for_platform
 from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 
@@ -44,7 +44,7 @@ class RunRecord(BaseModel):
     deadline: float | None = None
 
 
-class RemoteTaskOperator(BaseOperator):
+class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
     """Submit ``task`` with ``inputs`` on the platform named by ``conn_id``'s type and wait for it.
 
     :param conn_id: connection of one of this provider's types (e.g. ``remote_tasks_flyte``).
@@ -106,14 +106,7 @@ class RemoteTaskOperator(BaseOperator):
         self.fetch_logs = fetch_logs
         self.log_lines = log_lines
         self.transient_error_budget = transient_error_budget
-        self._hook: RemoteTaskHook | None = None
         self._ref: RunRef | None = None
-
-    @property
-    def hook(self) -> RemoteTaskHook:
-        if self._hook is None:
-            self._hook = hook_for_connection(self.conn_id)
-        return self._hook
 
     # -- submit or reattach ------------------------------------------------------------------------
 

@@ -12,14 +12,14 @@ from airflow.sdk.configuration import conf
 from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.phases import FAILURE_PHASES, TERMINAL_PHASES, Phase, parse_phases
-from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_connection
+from airflow_remote_tasks.hooks.base import UsesRemoteHook
 from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 
 SUCCESS = frozenset({Phase.SUCCEEDED})
 
 
-class RemoteRunSensor(BaseSensorOperator):
+class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
     """Succeeds when run ``run_id`` reaches one of ``target_phases`` (default: succeeded).
 
     A run that ends failed, aborted or timed out fails the sensor unless ``fail_on_failure=False`` or that
@@ -46,14 +46,7 @@ class RemoteRunSensor(BaseSensorOperator):
         self.targets = parse_phases(list(target_phases)) if target_phases is not None else SUCCESS
         self.fail_on_failure = fail_on_failure
         self.deferrable = deferrable
-        self._hook: RemoteTaskHook | None = None
         self._ref: RunRef | None = None
-
-    @property
-    def hook(self) -> RemoteTaskHook:
-        if self._hook is None:
-            self._hook = hook_for_connection(self.conn_id)
-        return self._hook
 
     def _find(self, context: Context) -> RunRef:
         if self._ref is None:
