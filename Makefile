@@ -3,15 +3,20 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 STAMP := $(VENV)/.installed
+# uv from PATH, or installed with pip on first use and run as a module (no PATH changes needed).
+ifeq ($(shell command -v uv 2>/dev/null),)
+UV := $(PYTHON) -m uv
+UV_SETUP := $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+else
+UV := uv
+UV_SETUP := true
+endif
 
 .PHONY: demo test lint typecheck unit lock emulator clean
 
-$(UV):
-	$(PYTHON) -m pip install --user --quiet uv
-
-$(STAMP): constraints.txt pyproject.toml | $(UV)
+$(STAMP): constraints.txt pyproject.toml
+	$(UV_SETUP)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
 	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
@@ -33,7 +38,8 @@ emulator: $(STAMP)
 	$(BIN)/remote-tasks emulator flyte --port 8089
 
 # Re-pin every dependency (records versions only, no registry address).
-lock: | $(UV)
+lock:
+	$(UV_SETUP)
 	$(UV) pip compile --quiet --no-emit-index-url --no-emit-find-links --python-version 3.11 \
 		--extra dev --extra emulator pyproject.toml -o constraints.txt
 
