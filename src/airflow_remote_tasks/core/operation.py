@@ -9,12 +9,11 @@ call exists once and both wait modes drive the same code.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -72,24 +71,3 @@ class HttpResponse:
 
 
 Operation = Generator[HttpRequest, HttpResponse, T]
-
-
-def just(value: T) -> Operation[T]:
-    """An operation that needs no call."""
-    return value
-    yield  # pragma: no cover - makes this a generator
-
-
-def mapped(operation: Operation[T], function: Callable[[T], U]) -> Operation[U]:
-    """Apply ``function`` to an operation's result."""
-    return function((yield from operation))
-
-
-def run_with_responses(operation: Operation[T], responder: Callable[[HttpRequest], HttpResponse]) -> T:
-    """Drive an operation with a function as the server: for tests and offline tools."""
-    try:
-        request = next(operation)
-        while True:
-            request = operation.send(responder(request))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]

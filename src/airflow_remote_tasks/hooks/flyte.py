@@ -32,12 +32,6 @@ class FlyteHook(RemoteTaskHook):
             upload_inputs=as_bool(connection_field(conn, "upload_inputs"), False),
         )
 
-    @property
-    def flyte(self) -> FlytePlatform:
-        platform = self.platform
-        assert isinstance(platform, FlytePlatform)
-        return platform
-
 
 def flyte_config(conn: Any) -> FlyteConfig:
     host = (conn.host or "").strip()

@@ -113,7 +113,7 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
     def execute(self, context: Context) -> Any:
         store = context["task_state_store"]
         record = RunRecord.model_validate(store.get(STATE_KEY) or {})
-        ref = self._reattach(context, record)
+        ref = self._reattach(record)
         if ref is None:
             ref = self._submit(context, record)
         self._ref = ref
@@ -146,7 +146,7 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
         )
         return self._finish(context, outcome)
 
-    def _reattach(self, context: Context, record: RunRecord) -> RunRef | None:
+    def _reattach(self, record: RunRecord) -> RunRef | None:
         """The earlier try's run, if it can still deliver; ``record`` moves to a new generation otherwise."""
         if record.ref is None or record.delivered:
             if record.delivered:  # outputs already handed over: a clear or a new try runs the task again

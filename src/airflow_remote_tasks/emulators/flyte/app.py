@@ -288,8 +288,8 @@ class Services(_Unimplemented):
         self, request: payload_pb2.SelectClusterRequest, ctx: Any
     ) -> payload_pb2.SelectClusterResponse:
         host = ctx.request_headers().get("host", "")
-        scheme = "http"
-        return payload_pb2.SelectClusterResponse(cluster_endpoint=f"{scheme}://{host}", cluster="emulator")
+        # Like OSS: the data plane is the endpoint the caller used.
+        return payload_pb2.SelectClusterResponse(cluster_endpoint=f"http://{host}", cluster="emulator")
 
     # -- AuthMetadataService, IdentityService ---------------------------------------------------
 
