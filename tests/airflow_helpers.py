@@ -15,9 +15,12 @@ def load_dag(dag_id: str) -> DAG:
     import importlib
 
     sys.path.insert(0, str(DAGS))
-    module = importlib.import_module("flyte_test_dags")
-    dag: DAG = module.ALL_DAGS[dag_id]
-    return dag
+    for name in ("flyte_test_dags", "julep_test_dags"):
+        dags = importlib.import_module(name).ALL_DAGS
+        if dag_id in dags:
+            dag: DAG = dags[dag_id]
+            return dag
+    raise KeyError(dag_id)
 
 
 class DagResult:

@@ -26,6 +26,7 @@ os.environ.update(
 sys.path.insert(0, str(ROOT / "example_dags"))
 
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator  # noqa: E402
+from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.server import ServerThread  # noqa: E402
 
 
@@ -81,3 +82,39 @@ def flyte_with_auth() -> Iterator[RunningFlyte]:
     with ServerThread(emulator.app) as server:
         yield RunningFlyte(emulator, server)
     os.environ.pop("AIRFLOW_CONN_FLYTE_DEFAULT", None)
+
+
+JULEP_KEY = "jk-SECRET-value-7"
+
+
+class RunningJulep:
+    def __init__(self, emulator: JulepEmulator, server: ServerThread) -> None:
+        self.emulator = emulator
+        self.server = server
+        self.url = server.url + "/api"
+
+    @property
+    def executions(self) -> list[dict[str, object]]:
+        return self.emulator.state.summary()
+
+    def connect(self, conn_id: str = "julep_default", **fields: object) -> None:
+        extra = {"agent_id": DEMO_AGENT_ID}
+        extra.update({k: v for k, v in fields.items() if k not in ("host", "password")})  # type: ignore[misc]
+        conn = {
+            "conn_type": "remote_tasks_julep",
+            "host": fields.get("host", self.url),
+            "password": fields.get("password", JULEP_KEY),
+            "extra": extra,
+        }
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+
+
+@pytest.fixture
+def julep() -> Iterator[RunningJulep]:
+    """A fresh Julep emulator per test, recording every exchange for the OpenAPI checks."""
+    emulator = JulepEmulator(api_key=JULEP_KEY, step_seconds=0.05, record_exchanges=True)
+    with ServerThread(emulator.app) as server:
+        running = RunningJulep(emulator, server)
+        running.connect()
+        yield running
+    os.environ.pop("AIRFLOW_CONN_JULEP_DEFAULT", None)

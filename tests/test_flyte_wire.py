@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import descriptor_pool, json_format, message_factory
 
 from airflow_remote_tasks.core.executors import execute
-from airflow_remote_tasks.core.models import RunStatus
+from airflow_remote_tasks.core.models import RunOrigin, RunStatus
 from airflow_remote_tasks.core.operation import HttpResponse
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.platforms.flyte import connect
@@ -53,13 +53,23 @@ def test_every_request_parses_strictly_as_its_flyteidl2_message(flyte):
         def record(operation):
             return execute(operation, client)
 
-        interface = record(platform.describe_task("demo.describe", "latest"))
+        interface = record(platform.resolve_task("demo.describe", "latest"))
         wire = platform.prepare_inputs(interface, {"config": {"a": [1, 2]}, "weights": {"x": 1.0}})
         ref = record(
-            platform.submit(interface, wire, idempotency_key="k", labels={"team": "ml"}, env={"A": "1"})
+            platform.submit(
+                interface,
+                wire,
+                origin=RunOrigin(dag_id="d", run_id="r", task_id="k"),
+                labels={"team": "ml"},
+                env={"A": "1"},
+            )
         )
-        record(uploading.submit(interface, wire, idempotency_key="k2", labels={}, env={}))
-        pinned = record(platform.describe_task("demo.say_hello", "v1"))
+        record(
+            uploading.submit(
+                interface, wire, origin=RunOrigin(dag_id="d", run_id="r", task_id="k2"), labels={}, env={}
+            )
+        )
+        pinned = record(platform.resolve_task("demo.say_hello", "v1"))
         assert pinned.version == "v1"
         status = record(platform.status(ref))
         record(platform.find_run(ref.run_id))
@@ -68,9 +78,9 @@ def test_every_request_parses_strictly_as_its_flyteidl2_message(flyte):
         record(platform.logs(ref, status, 5))
         failed = record(
             platform.submit(
-                record(platform.describe_task("demo.fail", "v1")),
+                record(platform.resolve_task("demo.fail", "v1")),
                 {"literals": []},
-                idempotency_key="f",
+                origin=RunOrigin(dag_id="d", run_id="r", task_id="f"),
                 labels={},
                 env={},
             )

@@ -20,9 +20,11 @@ def test_entry_point_and_provider_info():
     ]
     info = entry.load()()
     assert info["package-name"] == "airflow-provider-remote-tasks"
-    [flyte] = info["connection-types"]
+    flyte, julep = info["connection-types"]
     assert flyte["connection-type"] == "remote_tasks_flyte"
     assert flyte["conn-fields"]["client_secret"]["schema"]["format"] == "password"
+    assert julep["connection-type"] == "remote_tasks_julep"
+    assert julep["ui-field-behaviour"]["relabeling"]["password"] == "API key"
 
 
 def test_airflow_sees_the_declarative_connection_form(airflow_db):
@@ -35,6 +37,8 @@ def test_airflow_sees_the_declarative_connection_form(airflow_db):
         "assert 'extra__remote_tasks_flyte__client_secret' in fields, sorted(fields)\n"
         "behaviour = pm.field_behaviours['remote_tasks_flyte']\n"
         "assert behaviour['relabeling']['password'] == 'API key'\n"
+        "assert 'extra__remote_tasks_julep__agent_id' in fields, sorted(fields)\n"
+        "assert pm.hooks['remote_tasks_julep'].hook_class_name.endswith('JulepHook')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from airflow_helpers import run_dag
+from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.hooks.flyte import FlyteHook
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
@@ -41,9 +42,13 @@ def test_secrets_never_reach_logs_xcom_or_trigger_rows(flyte_with_auth, capfd):
 def started_run(task: str, inputs: dict, key: str) -> str:
     hook = FlyteHook("flyte_default")
     platform = hook.platform
-    interface = hook.run(platform.describe_task(task, "latest"))
+    interface = hook.run(platform.resolve_task(task, "latest"))
     wire = platform.prepare_inputs(interface, inputs)
-    return hook.run(platform.submit(interface, wire, idempotency_key=key, labels={}, env={})).run_id
+    return hook.run(
+        platform.submit(
+            interface, wire, origin=RunOrigin(dag_id="d", run_id="r", task_id=key), labels={}, env={}
+        )
+    ).run_id
 
 
 def test_sensor_waits_for_a_run_started_elsewhere(flyte):

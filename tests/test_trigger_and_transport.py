@@ -12,6 +12,7 @@ import pytest
 
 from airflow_remote_tasks.core.errors import AuthenticationError
 from airflow_remote_tasks.core.executors import execute
+from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.core.transport import close_shared_clients, shared_async_client
 from airflow_remote_tasks.hooks.flyte import FlyteHook
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
@@ -22,10 +23,14 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 def start_run(task: str, inputs: dict, key: str):
     hook = FlyteHook("flyte_default")
     platform = hook.platform
-    interface = hook.run(platform.describe_task(task, "latest"))
+    interface = hook.run(platform.resolve_task(task, "latest"))
     ref = hook.run(
         platform.submit(
-            interface, platform.prepare_inputs(interface, inputs), idempotency_key=key, labels={}, env={}
+            interface,
+            platform.prepare_inputs(interface, inputs),
+            origin=RunOrigin(dag_id="d", run_id="r", task_id=key),
+            labels={},
+            env={},
         )
     )
     return hook, ref
@@ -189,6 +194,6 @@ def test_bad_static_token_is_refused_with_one_call(flyte_with_auth):
 def test_sync_executor_drives_the_same_operation(flyte):
     hook = FlyteHook("flyte_default")
     with httpx.Client() as client:
-        interface = execute(hook.platform.describe_task("demo.stats", "v1"), client)
+        interface = execute(hook.platform.resolve_task("demo.stats", "v1"), client)
     assert [spec.name for spec in interface.inputs] == ["values"]
     assert interface.outputs == ["mean", "maximum", "count"]

@@ -22,23 +22,29 @@ if TYPE_CHECKING:
         RemoteTaskError,
         TransportError,
     )
-    from airflow_remote_tasks.core.models import RunRef, RunStatus, TaskInterface
+    from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, TaskInterface
     from airflow_remote_tasks.core.phases import Phase
     from airflow_remote_tasks.hooks.base import RemoteTaskHook
     from airflow_remote_tasks.hooks.flyte import FlyteHook
+    from airflow_remote_tasks.hooks.julep import JulepHook
     from airflow_remote_tasks.links.remote_run import RemoteRunLink
-    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator
+    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator, WaitsForRun
+    from airflow_remote_tasks.operators.resume_run import ResumeRunOperator
     from airflow_remote_tasks.sensors.remote_run import RemoteRunSensor
     from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 
 _EXPORTS = {
     "RemoteTaskOperator": "airflow_remote_tasks.operators.remote_task",
+    "WaitsForRun": "airflow_remote_tasks.operators.remote_task",
+    "ResumeRunOperator": "airflow_remote_tasks.operators.resume_run",
     "RemoteRunSensor": "airflow_remote_tasks.sensors.remote_run",
     "RemoteRunTrigger": "airflow_remote_tasks.triggers.remote_run",
     "RemoteRunLink": "airflow_remote_tasks.links.remote_run",
     "RemoteTaskHook": "airflow_remote_tasks.hooks.base",
     "FlyteHook": "airflow_remote_tasks.hooks.flyte",
+    "JulepHook": "airflow_remote_tasks.hooks.julep",
     "Phase": "airflow_remote_tasks.core.phases",
+    "RunOrigin": "airflow_remote_tasks.core.models",
     "RunRef": "airflow_remote_tasks.core.models",
     "RunStatus": "airflow_remote_tasks.core.models",
     "TaskInterface": "airflow_remote_tasks.core.models",
@@ -59,6 +65,7 @@ __all__ = [
     "ConfigurationError",
     "FlyteHook",
     "InvalidInputsError",
+    "JulepHook",
     "NotFoundError",
     "OutputsTooLargeError",
     "Phase",
@@ -69,10 +76,13 @@ __all__ = [
     "RemoteTaskError",
     "RemoteTaskHook",
     "RemoteTaskOperator",
+    "ResumeRunOperator",
+    "RunOrigin",
     "RunRef",
     "RunStatus",
     "TaskInterface",
     "TransportError",
+    "WaitsForRun",
     "__version__",
     "get_provider_info",
 ]

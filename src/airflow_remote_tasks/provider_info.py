@@ -78,6 +78,43 @@ def _flyte_connection() -> dict[str, Any]:
     }
 
 
+def _julep_connection() -> dict[str, Any]:
+    return {
+        "connection-type": "remote_tasks_julep",
+        "hook-class-name": "airflow_remote_tasks.hooks.julep.JulepHook",
+        "hook-name": "Julep (remote tasks)",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login", "extra"],
+            "relabeling": {"host": "Base URL (custom)", "password": "API key"},
+            "placeholders": {
+                "host": "leave empty for the environment's URL; self-hosted: https://julep.example.com/api",
+                "password": "Julep API key",
+            },
+        },
+        "conn-fields": {
+            "environment": {
+                "label": "Environment",
+                "description": "Used when Base URL is empty.",
+                "schema": {**TEXT, "default": "production", "enum": ["production", "dev"]},
+            },
+            "agent_id": {
+                "label": "Agent ID",
+                "description": "Default agent for task definitions and for looking tasks up by name.",
+                "schema": TEXT,
+            },
+            "auth_header": {
+                "label": "Auth header name",
+                "description": "Authorization (sends 'Bearer <key>'); a self-hosted server may use X-Auth-Key.",
+                "schema": {**TEXT, "default": "Authorization"},
+            },
+            "verify_tls": {
+                "label": "Verify TLS certificates",
+                "schema": {"type": "boolean", "default": True},
+            },
+        },
+    }
+
+
 def provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-remote-tasks",
@@ -86,33 +123,39 @@ def provider_info() -> dict[str, Any]:
         "in the worker or the triggerer.",
         "versions": [__version__],
         "integrations": [
+            {"integration-name": "Remote Tasks", "tags": ["service"]},
             {
                 "integration-name": "Flyte 2 / Union",
                 "external-doc-url": "https://www.union.ai/docs/",
                 "tags": ["service"],
-            }
+            },
+            {"integration-name": "Julep", "external-doc-url": "https://docs.julep.ai", "tags": ["service"]},
         ],
         "operators": [
             {
-                "integration-name": "Flyte 2 / Union",
-                "python-modules": ["airflow_remote_tasks.operators.remote_task"],
+                "integration-name": "Remote Tasks",
+                "python-modules": [
+                    "airflow_remote_tasks.operators.remote_task",
+                    "airflow_remote_tasks.operators.resume_run",
+                ],
             }
         ],
         "sensors": [
             {
-                "integration-name": "Flyte 2 / Union",
+                "integration-name": "Remote Tasks",
                 "python-modules": ["airflow_remote_tasks.sensors.remote_run"],
             }
         ],
         "hooks": [
-            {"integration-name": "Flyte 2 / Union", "python-modules": ["airflow_remote_tasks.hooks.flyte"]}
+            {"integration-name": "Flyte 2 / Union", "python-modules": ["airflow_remote_tasks.hooks.flyte"]},
+            {"integration-name": "Julep", "python-modules": ["airflow_remote_tasks.hooks.julep"]},
         ],
         "triggers": [
             {
-                "integration-name": "Flyte 2 / Union",
+                "integration-name": "Remote Tasks",
                 "python-modules": ["airflow_remote_tasks.triggers.remote_run"],
             }
         ],
         "extra-links": ["airflow_remote_tasks.links.remote_run.RemoteRunLink"],
-        "connection-types": [_flyte_connection()],
+        "connection-types": [_flyte_connection(), _julep_connection()],
     }

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Protocol, TypeVar
 
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, answer
 
 T = TypeVar("T")
 
@@ -61,12 +61,37 @@ def authorized(operation: Operation[T], auth: Auth | None) -> Operation[T]:
     try:
         request = next(operation)
         while True:
-            if request.authenticate:
-                response: HttpResponse = yield (yield from auth.sign(request))
-                if response.status == 401 and auth.invalidate():
-                    response = yield (yield from auth.sign(request))
-            else:
-                response = yield request
+            try:
+                response = yield from _signed_exchange(request, auth)
+            except Exception as error:  # a transport error: the operation may handle it
+                request = operation.throw(error)
+                continue
             request = operation.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+
+
+def _signed_exchange(request: HttpRequest, auth: Auth) -> Operation[HttpResponse]:
+    if not request.authenticate:
+        return (yield request)
+    response: HttpResponse = yield (yield from auth.sign(request))
+    if response.status == 401 and auth.invalidate():
+        response = yield (yield from auth.sign(request))
+    return response
+
+
+class HeaderAuth:
+    """A fixed credential in one header (an API key). A 401 cannot be fixed by asking again."""
+
+    def __init__(self, header: str, value: str) -> None:
+        self._header = header
+        self._value = value
+
+    def sign(self, request: HttpRequest) -> Operation[HttpRequest]:
+        return answer(request.with_headers({self._header: self._value}))
+
+    def invalidate(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth({self._header!r}, '***')"

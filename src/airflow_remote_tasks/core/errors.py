@@ -55,3 +55,8 @@ class RemoteRunError(RemoteTaskError):
 
 class OutputsTooLargeError(RemoteTaskError):
     """The run's outputs are bigger than the operator's XCom size guard."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Worth asking again later: the platform was unreachable, overloaded or rate-limited."""
+    return isinstance(error, TransportError) or (isinstance(error, ApiError) and error.retryable)

@@ -26,11 +26,15 @@ def execute(operation: Operation[T], client: httpx.Client, policy: RetryPolicy =
         request = next(operation)
         while True:
             retrying = tenacity.Retrying(**policy.tenacity_arguments(request))
-            request = operation.send(retrying(_send_checked, client, request))
+            try:
+                response = retrying(_send_checked, client, request)
+            except httpx.HTTPError as error:
+                # The operation decides: a submit looks its run up before trying again.
+                request = operation.throw(_transport_error(request, error))
+                continue
+            request = operation.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
-    except httpx.HTTPError as error:
-        raise _transport_error(request, error) from error
 
 
 async def aexecute(
@@ -41,11 +45,14 @@ async def aexecute(
         request = next(operation)
         while True:
             retrying = tenacity.AsyncRetrying(**policy.tenacity_arguments(request))
-            request = operation.send(await retrying(_asend_checked, client, request))
+            try:
+                response: HttpResponse = await retrying(_asend_checked, client, request)
+            except httpx.HTTPError as error:
+                request = operation.throw(_transport_error(request, error))
+                continue
+            request = operation.send(response)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
-    except httpx.HTTPError as error:
-        raise _transport_error(request, error) from error
 
 
 def _send_checked(client: httpx.Client, request: HttpRequest) -> HttpResponse:

@@ -27,6 +27,25 @@ class RunRef(BaseModel):
         return self.model_dump(mode="json")
 
 
+class RunOrigin(BaseModel):
+    """The Airflow task instance a run is started for, and which of its runs this is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+    generation: int = Field(default=0, description="Counts the runs started for this task instance.")
+
+    @property
+    def key(self) -> str:
+        """Unique per run to start: a resent submit with the same key must attach, not start another."""
+        return "|".join(
+            str(p) for p in (self.dag_id, self.run_id, self.task_id, self.map_index, self.generation)
+        )
+
+
 class RunStatus(BaseModel):
     """One observation of a run."""
 
@@ -36,6 +55,9 @@ class RunStatus(BaseModel):
     error_kind: str = ""
     error_code: str = ""
     attempts: int = 0
+    steps: int = Field(
+        default=0, description="Progress events recorded so far (Julep transitions); 0 where none."
+    )
 
     @property
     def is_terminal(self) -> bool:
@@ -46,6 +68,13 @@ class RunStatus(BaseModel):
         if self.message:
             text += f": {self.message}"
         return text
+
+
+class Progress(BaseModel):
+    """Progress events of a run after a given count, as log lines."""
+
+    lines: list[str] = Field(default_factory=list)
+    seen: int = Field(default=0, description="How many events have now been read; pass it back next time.")
 
 
 class InputSpec(BaseModel):

@@ -71,3 +71,9 @@ class HttpResponse:
 
 
 Operation = Generator[HttpRequest, HttpResponse, T]
+
+
+def answer(value: T) -> Operation[T]:
+    """An operation that needs no call: it returns ``value`` at once."""
+    return value
+    yield  # unreachable; makes this function a generator

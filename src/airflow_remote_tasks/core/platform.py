@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from airflow_remote_tasks.core.auth import Auth
-from airflow_remote_tasks.core.models import RunRef, RunStatus, TaskInterface
+from airflow_remote_tasks.core.models import Progress, RunOrigin, RunRef, RunStatus, TaskInterface
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.transport import ClientSettings
 
@@ -29,8 +29,9 @@ class Platform(Protocol):
         """Make a real authenticated call; return a sentence saying what was reached."""
         ...
 
-    def describe_task(self, task: str, version: str) -> Operation[TaskInterface]:
-        """Look the task up (``version`` may be "latest") and return its interface."""
+    def resolve_task(self, task: str | Mapping[str, Any], version: str) -> Operation[TaskInterface]:
+        """The task's interface: look ``task`` up by name or id (``version`` may be "latest"), or, where the
+        platform supports tasks as code, create or update it from a definition."""
         ...
 
     def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,11 +43,11 @@ class Platform(Protocol):
         interface: TaskInterface,
         wire_inputs: dict[str, Any],
         *,
-        idempotency_key: str,
+        origin: RunOrigin,
         labels: Mapping[str, str],
         env: Mapping[str, str],
     ) -> Operation[RunRef]:
-        """Start a run that is unique for ``idempotency_key``; attach to it if it exists already."""
+        """Start a run that is unique for ``origin.key``; attach to it if it exists already."""
         ...
 
     def find_run(self, run_id: str) -> Operation[RunRef]:
@@ -55,8 +56,16 @@ class Platform(Protocol):
 
     def status(self, ref: RunRef) -> Operation[RunStatus]: ...
 
-    def outputs(self, ref: RunRef) -> Operation[dict[str, Any]]:
-        """Decoded outputs of a succeeded run, by output name."""
+    def outputs(self, ref: RunRef) -> Operation[Any]:
+        """What a succeeded run returned, decoded: the value handed to XCom. For a paused run, what it waits for."""
+        ...
+
+    def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
+        """Progress events after the first ``seen`` ones, as log lines (called when ``RunStatus.steps`` grows)."""
+        ...
+
+    def resume(self, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
+        """Give a paused run the input it waits for. Raises ConfigurationError where runs cannot be resumed."""
         ...
 
     def abort(self, ref: RunRef, reason: str) -> Operation[None]:

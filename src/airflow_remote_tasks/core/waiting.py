@@ -14,14 +14,16 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from airflow_remote_tasks.core.errors import ApiError, TransportError
-from airflow_remote_tasks.core.models import RunRef, RunStatus
+from airflow_remote_tasks.core.errors import RemoteTaskError, is_transient
+from airflow_remote_tasks.core.models import Progress, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase
 from airflow_remote_tasks.core.platform import Platform
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# Progress lines logged per poll at most; the rest are counted, so a busy run cannot flood the task log.
+MAX_PROGRESS_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,6 @@ class WaitOutcome(BaseModel):
         return self.model_dump(mode="json")
 
 
-def is_transient(error: BaseException) -> bool:
-    return isinstance(error, TransportError) or (isinstance(error, ApiError) and error.retryable)
-
-
 def wait_for_run(
     platform: Platform,
     ref: RunRef,
@@ -61,6 +59,7 @@ def wait_for_run(
     """Poll until the run reaches a target phase (or any terminal one), or ``deadline`` (epoch seconds)."""
     last: tuple[Phase, str] | None = None
     failing_since: float | None = None
+    seen_steps = 0
     while True:
         if deadline is not None and time.time() >= deadline:
             return WaitOutcome(outcome="timeout", ref=ref, status=None)
@@ -76,6 +75,8 @@ def wait_for_run(
             yield Sleep(min(poll_interval, 30.0))
             continue
         failing_since = None
+        if status.steps > seen_steps:
+            seen_steps = yield from _log_progress(platform, ref, seen_steps, logger)
         if (status.phase, status.raw_phase) != last:
             logger.info("Run %s is %s", ref.run_id, status.describe())
             last = (status.phase, status.raw_phase)
@@ -85,6 +86,21 @@ def wait_for_run(
         if deadline is not None:
             pause = max(min(pause, deadline - time.time()), 0.0)
         yield Sleep(pause)
+
+
+def _log_progress(platform: Platform, ref: RunRef, seen: int, logger: Any) -> Procedure[int]:
+    """Log the run's new progress events, a bounded number per poll; progress is never worth a failure."""
+    try:
+        progress: Progress = yield platform.progress(ref, seen)
+    except RemoteTaskError as error:
+        logger.warning("Could not read the progress of run %s (%s).", ref.run_id, error)
+        return seen
+    lines = progress.lines
+    for line in lines[:MAX_PROGRESS_LINES]:
+        logger.info("Run %s: %s", ref.run_id, line)
+    if len(lines) > MAX_PROGRESS_LINES:
+        logger.info("Run %s: ... and %d more steps", ref.run_id, len(lines) - MAX_PROGRESS_LINES)
+    return progress.seen
 
 
 def drive(

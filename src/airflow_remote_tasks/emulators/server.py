@@ -29,7 +29,9 @@ class Faults:
     error_status: int = 503
     fail_next: int = 0  # the next N API calls fail with ``error_status``
     rate_limit_next: int = 0  # the next N API calls get 429 with Retry-After
-    fail_method: str = ""  # with fail_method_next: fail the next N calls of this one method
+    # with fail_method_next: fail the next N calls of one method: a Connect method name ("GetRunDetails"),
+    # or an HTTP verb and path prefix ("GET /api/executions/")
+    fail_method: str = ""
     fail_method_next: int = 0
     retry_after: float = 1.0
     latency: float = 0.0  # seconds added to every API call
@@ -87,7 +89,7 @@ class EmulatorApp:
             await self._control(scope, receive, send)
             return
         self.calls[path] += 1
-        fault = self._next_fault(path)
+        fault = self._next_fault(scope["method"], path)
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
         if fault is not None:
@@ -97,9 +99,15 @@ class EmulatorApp:
             return
         await self.api(scope, receive, send)
 
-    def _next_fault(self, path: str) -> tuple[int, dict[str, str]] | None:
+    def _matches(self, method: str, path: str) -> bool:
+        verb, _, prefix = self.faults.fail_method.partition(" ")
+        if prefix:
+            return method == verb and path.startswith(prefix)
+        return path.endswith("/" + self.faults.fail_method)
+
+    def _next_fault(self, method: str, path: str) -> tuple[int, dict[str, str]] | None:
         f = self.faults
-        if f.fail_method_next > 0 and path.endswith("/" + f.fail_method):
+        if f.fail_method_next > 0 and self._matches(method, path):
             f.fail_method_next -= 1
             return f.error_status, {}
         if f.rate_limit_next > 0:

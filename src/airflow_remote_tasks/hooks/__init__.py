@@ -6,7 +6,9 @@ from __future__ import annotations
 # other providers (flyteorg's own provider registers plain "flyte").
 HOOKS_BY_CONN_TYPE = {
     "remote_tasks_flyte": "airflow_remote_tasks.hooks.flyte.FlyteHook",
+    "remote_tasks_julep": "airflow_remote_tasks.hooks.julep.JulepHook",
 }
 HOOKS_BY_PLATFORM = {
     "flyte": "airflow_remote_tasks.hooks.flyte.FlyteHook",
+    "julep": "airflow_remote_tasks.hooks.julep.JulepHook",
 }

@@ -18,8 +18,8 @@ from airflow_remote_tasks.core.errors import (
     RemoteRunError,
     RemoteTaskError,
 )
-from airflow_remote_tasks.core.models import RunRef, RunStatus
-from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus
+from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase
 from airflow_remote_tasks.core.waiting import WaitOutcome, drive, wait_for_run
 from airflow_remote_tasks.hooks.base import UsesRemoteHook, hook_for_platform
 from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
@@ -28,6 +28,7 @@ from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 STATE_KEY = "remote_run"
 RUN_ID_KEY = "run_id"
 FetchLogs = Literal["on_failure", "always", "never"]
+OnPaused = Literal["wait", "fail", "succeed"]
 
 
 class RunRecord(BaseModel):
@@ -44,44 +45,32 @@ class RunRecord(BaseModel):
     deadline: float | None = None
 
 
-class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
-    """Submit ``task`` with ``inputs`` on the platform named by ``conn_id``'s type and wait for it.
+class WaitsForRun(UsesRemoteHook, BaseOperator):
+    """What the operators that wait on a remote run share: waiting in the worker or the triggerer, turning
+    the final state into outputs or an error, the link to the run, and aborting the run when killed.
 
-    :param conn_id: connection of one of this provider's types (e.g. ``remote_tasks_flyte``).
-    :param task: the platform's task name (Flyte: ``environment.function``).
-    :param inputs: task inputs; checked against the task's interface before anything is submitted.
-    :param version: task version, or ``"latest"``.
-    :param labels: labels put on the remote run.
-    :param env: environment variables for the remote run.
+    :param conn_id: connection of one of this provider's types (``remote_tasks_flyte``, ``remote_tasks_julep``).
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status reads.
     :param timeout: the run's own time limit; when it passes the run is aborted and the task fails.
+    :param on_paused: when the run waits for input (Julep ``awaiting_input``): keep ``"wait"``-ing, ``"fail"``,
+        or ``"succeed"`` returning the pending state (``run_id``, ``phase``, ``waiting_for``).
     :param max_output_bytes: fail instead of writing outputs larger than this (JSON size) to XCom.
     :param fetch_logs: copy the tail of the remote logs into the task log: on failure, always, or never.
     :param log_lines: how many remote log lines to copy.
     :param transient_error_budget: seconds of consecutive transient API errors tolerated while waiting.
-
-    Returns the outputs: the value itself when the task has exactly one output, else a dict by output name
-    (set ``multiple_outputs=True`` to get one XCom per output).
     """
 
-    template_fields: Sequence[str] = ("task", "version", "inputs", "labels", "env")
-    template_fields_renderers = {"inputs": "json", "labels": "json", "env": "json"}
     operator_extra_links = (RemoteRunLink(),)
-    ui_color = "#e8f0fe"
 
     def __init__(
         self,
         *,
         conn_id: str,
-        task: str,
-        inputs: Mapping[str, Any] | None = None,
-        version: str = "latest",
-        labels: Mapping[str, str] | None = None,
-        env: Mapping[str, str] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 10.0,
         timeout: timedelta | float | None = None,
+        on_paused: OnPaused = "wait",
         max_output_bytes: int = 256 * 1024,
         fetch_logs: FetchLogs = "on_failure",
         log_lines: int = 50,
@@ -91,31 +80,27 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
         super().__init__(**kwargs)
         if fetch_logs not in ("on_failure", "always", "never"):
             raise ValueError(f"fetch_logs must be 'on_failure', 'always' or 'never', not {fetch_logs!r}.")
+        if on_paused not in ("wait", "fail", "succeed"):
+            raise ValueError(f"on_paused must be 'wait', 'fail' or 'succeed', not {on_paused!r}.")
         if poll_interval <= 0:
             raise ValueError("poll_interval must be a positive number of seconds.")
         self.conn_id = conn_id
-        self.task = task
-        self.inputs = dict(inputs or {})
-        self.version = version
-        self.labels = dict(labels or {})
-        self.env = dict(env or {})
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.on_paused = on_paused
         self.max_output_bytes = max_output_bytes
         self.fetch_logs = fetch_logs
         self.log_lines = log_lines
         self.transient_error_budget = transient_error_budget
         self._ref: RunRef | None = None
 
-    # -- submit or reattach ------------------------------------------------------------------------
+    @property
+    def _targets(self) -> frozenset[Phase]:
+        return TERMINAL_PHASES if self.on_paused == "wait" else TERMINAL_PHASES | {Phase.PAUSED}
 
-    def execute(self, context: Context) -> Any:
-        store = context["task_state_store"]
-        record = RunRecord.model_validate(store.get(STATE_KEY) or {})
-        ref = self._reattach(record)
-        if ref is None:
-            ref = self._submit(context, record)
+    def _wait(self, context: Context, ref: RunRef, deadline: float | None) -> Any:
+        """Publish the run's id and link, then wait for it here or in the triggerer."""
         self._ref = ref
         ti = context["ti"]
         ti.xcom_push(key=RUN_ID_KEY, value=ref.run_id)
@@ -126,7 +111,8 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
                     conn_id=self.conn_id,
                     ref=ref.to_json(),
                     poll_interval=self.poll_interval,
-                    deadline=record.deadline,
+                    deadline=deadline,
+                    target_phases=sorted(p.value for p in self._targets),
                     transient_error_budget=self.transient_error_budget,
                 ),
                 method_name="execute_complete",
@@ -138,71 +124,14 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
                 self.hook.platform,
                 ref,
                 poll_interval=self.poll_interval,
-                deadline=record.deadline,
+                targets=self._targets,
+                deadline=deadline,
                 transient_error_budget=self.transient_error_budget,
                 logger=self.log,
             ),
             self.hook.run,
         )
         return self._finish(context, outcome)
-
-    def _reattach(self, record: RunRecord) -> RunRef | None:
-        """The earlier try's run, if it can still deliver; ``record`` moves to a new generation otherwise."""
-        if record.ref is None or record.delivered:
-            if record.delivered:  # outputs already handed over: a clear or a new try runs the task again
-                record.generation += 1
-                record.ref, record.delivered, record.deadline = None, False, None
-            return None
-        try:
-            status = self.hook.run(self.hook.platform.status(record.ref))
-        except NotFoundError:
-            status = None
-        if status is not None and (not status.is_terminal or status.phase.is_success):
-            self.log.info(
-                "Reattaching to run %s from an earlier try (%s): %s",
-                record.ref.run_id,
-                status.describe(),
-                record.ref.url,
-            )
-            return record.ref
-        self.log.info(
-            "The earlier try's run %s ended %s; starting a new run.",
-            record.ref.run_id,
-            status.describe() if status else "and is gone",
-        )
-        record.generation += 1
-        record.ref, record.deadline = None, None
-        return None
-
-    def _submit(self, context: Context, record: RunRecord) -> RunRef:
-        platform = self.hook.platform
-        interface = self.hook.run(platform.describe_task(self.task, self.version))
-        wire_inputs = platform.prepare_inputs(interface, self.inputs)
-        store = context["task_state_store"]
-        if record.deadline is None and self.timeout is not None:
-            record.deadline = time.time() + self.timeout
-        store.set(STATE_KEY, record.model_dump(mode="json"))
-        ref = self.hook.run(
-            platform.submit(
-                interface,
-                wire_inputs,
-                idempotency_key=self._idempotency_key(context, record.generation),
-                labels={"created-by": "airflow", **self.labels},
-                env=self.env,
-            )
-        )
-        record.ref = ref
-        store.set(STATE_KEY, record.model_dump(mode="json"))
-        self.log.info(
-            "Started run %s of %s (version %s): %s", ref.run_id, self.task, interface.version, ref.url
-        )
-        return ref
-
-    def _idempotency_key(self, context: Context, generation: int) -> str:
-        ti = context["ti"]
-        return "|".join(str(part) for part in (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, generation))
-
-    # -- finish ------------------------------------------------------------------------------------
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         if event.get("outcome") == "error":
@@ -224,6 +153,8 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
             )
         status = outcome.status
         assert status is not None
+        if status.phase is Phase.PAUSED:
+            return self._paused(context, ref, status)
         if not status.phase.is_success:
             self._copy_logs(ref, status, wanted=self.fetch_logs != "never")
             kind = (
@@ -232,22 +163,41 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
                 else ""
             )
             raise RemoteRunError(
-                f"Run {ref.run_id} of {self.task} ended {status.phase.value} ({status.raw_phase}){kind}: "
-                f"{status.message or 'no error message was reported'}. {ref.url}",
+                f"Run {ref.run_id} ended {status.phase.value} ({status.raw_phase}){kind}: "
+                f"{status.message or 'no error message was reported'}. {ref.url}".rstrip(),
                 phase=status.phase.value,
                 kind=status.error_kind,
                 url=ref.url,
             )
         self._copy_logs(ref, status, wanted=self.fetch_logs == "always")
-        outputs = self.hook.run(platform.outputs(ref))
-        value: Any = outputs if self.multiple_outputs or len(outputs) != 1 else next(iter(outputs.values()))
+        value = self.hook.run(platform.outputs(ref))
         self._check_size(ref, value)
-        store = context["task_state_store"]
-        record = RunRecord.model_validate(store.get(STATE_KEY) or {})
-        record.ref, record.delivered = ref, True
-        store.set(STATE_KEY, record.model_dump(mode="json"))
+        self._delivered(context, ref)
         self._ref = None
         return value
+
+    def _paused(self, context: Context, ref: RunRef, status: RunStatus) -> Any:
+        if self.on_paused == "fail":
+            raise RemoteRunError(
+                f"Run {ref.run_id} is {status.describe()}, and on_paused='fail'. It was left waiting: resume "
+                f"it (ResumeRunOperator) or cancel it, or set on_paused='wait'. {ref.url}".rstrip(),
+                phase=status.phase.value,
+                url=ref.url,
+            )
+        pending = {
+            "run_id": ref.run_id,
+            "phase": status.phase.value,
+            "raw_phase": status.raw_phase,
+            "waiting_for": self.hook.run(self.hook.platform.outputs(ref)),
+        }
+        self.log.info("Run %s waits for input; returning its pending state.", ref.run_id)
+        self._check_size(ref, pending)
+        self._delivered(context, ref)
+        self._ref = None  # the run is meant to go on: killing this task must not cancel it now
+        return pending
+
+    def _delivered(self, context: Context, ref: RunRef) -> None:
+        """The outputs are about to reach XCom."""
 
     def _check_size(self, ref: RunRef, value: Any) -> None:
         size = len(json.dumps(value, default=str).encode())
@@ -255,7 +205,7 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
             raise OutputsTooLargeError(
                 f"Run {ref.run_id} succeeded but its outputs are {size:,} bytes, over max_output_bytes="
                 f"{self.max_output_bytes:,}; they were not written to XCom. Have the task write large results "
-                f"to storage and return their URI, or raise max_output_bytes. {ref.url}"
+                f"to storage and return their URI, or raise max_output_bytes. {ref.url}".rstrip()
             )
 
     def _copy_logs(self, ref: RunRef, status: RunStatus, *, wanted: bool) -> None:
@@ -276,3 +226,114 @@ class RemoteTaskOperator(UsesRemoteHook, BaseOperator):
                 self.hook.platform.abort(self._ref, "Aborted by Airflow: the task instance was killed.")
             )
             self.log.info("Aborted run %s", self._ref.run_id)
+
+
+class RemoteTaskOperator(WaitsForRun):
+    """Submit ``task`` with ``inputs`` on the platform named by ``conn_id``'s type and wait for it.
+
+    :param task: the platform's task: Flyte ``environment.function``; Julep a task id, a task name on the
+        connection's agent, or a task definition (a dict with ``name``, ``main``, ``input_schema``...; created,
+        or updated when it changed).
+    :param inputs: task inputs; checked against the task's interface before anything is submitted.
+    :param version: task version, or ``"latest"`` (Flyte).
+    :param labels: labels put on the remote run (Julep: execution metadata).
+    :param env: environment variables for the remote run (Flyte).
+
+    The other arguments are :class:`WaitsForRun`'s. Returns the run's outputs: Flyte, the value of a single
+    output or a dict by output name (``multiple_outputs=True`` makes one XCom each); Julep, the execution's
+    ``output``.
+    """
+
+    template_fields: Sequence[str] = ("task", "version", "inputs", "labels", "env")
+    template_fields_renderers = {"task": "json", "inputs": "json", "labels": "json", "env": "json"}
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        task: str | Mapping[str, Any],
+        inputs: Mapping[str, Any] | None = None,
+        version: str = "latest",
+        labels: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.task = task if isinstance(task, str) else dict(task)
+        self.inputs = dict(inputs or {})
+        self.version = version
+        self.labels = dict(labels or {})
+        self.env = dict(env or {})
+
+    def execute(self, context: Context) -> Any:
+        store = context["task_state_store"]
+        record = RunRecord.model_validate(store.get(STATE_KEY) or {})
+        ref = self._reattach(record)
+        if ref is None:
+            ref = self._submit(context, record)
+        return self._wait(context, ref, record.deadline)
+
+    def _reattach(self, record: RunRecord) -> RunRef | None:
+        """The earlier try's run, if it can still deliver; ``record`` moves to a new generation otherwise."""
+        if record.ref is None or record.delivered:
+            if record.delivered:  # outputs already handed over: a clear or a new try runs the task again
+                record.generation += 1
+                record.ref, record.delivered, record.deadline = None, False, None
+            return None
+        try:
+            status = self.hook.run(self.hook.platform.status(record.ref))
+        except NotFoundError:
+            status = None
+        if status is not None and (not status.is_terminal or status.phase.is_success):
+            self.log.info(
+                "Reattaching to run %s from an earlier try (%s) %s",
+                record.ref.run_id,
+                status.describe(),
+                record.ref.url,
+            )
+            return record.ref
+        self.log.info(
+            "The earlier try's run %s ended %s; starting a new run.",
+            record.ref.run_id,
+            status.describe() if status else "and is gone",
+        )
+        record.generation += 1
+        record.ref, record.deadline = None, None
+        return None
+
+    def _submit(self, context: Context, record: RunRecord) -> RunRef:
+        platform = self.hook.platform
+        interface = self.hook.run(platform.resolve_task(self.task, self.version))
+        wire_inputs = platform.prepare_inputs(interface, self.inputs)
+        store = context["task_state_store"]
+        if record.deadline is None and self.timeout is not None:
+            record.deadline = time.time() + self.timeout
+        store.set(STATE_KEY, record.model_dump(mode="json"))
+        ti = context["ti"]
+        origin = RunOrigin(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+            generation=record.generation,
+        )
+        ref = self.hook.run(
+            platform.submit(
+                interface,
+                wire_inputs,
+                origin=origin,
+                labels={"created-by": "airflow", **self.labels},
+                env=self.env,
+            )
+        )
+        record.ref = ref
+        store.set(STATE_KEY, record.model_dump(mode="json"))
+        version = f" (version {interface.version})" if interface.version else ""
+        self.log.info("Started run %s of %s%s %s", ref.run_id, interface.task, version, ref.url)
+        return ref
+
+    def _delivered(self, context: Context, ref: RunRef) -> None:
+        store = context["task_state_store"]
+        record = RunRecord.model_validate(store.get(STATE_KEY) or {})
+        record.ref, record.delivered = ref, True
+        store.set(STATE_KEY, record.model_dump(mode="json"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.configuration import conf
@@ -24,6 +24,8 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
 
     A run that ends failed, aborted or timed out fails the sensor unless ``fail_on_failure=False`` or that
     phase is itself a target. A run that ends before reaching a target fails the sensor.
+    ``on_paused`` says what a run that waits for input (Julep ``awaiting_input``) means: keep ``"wait"``-ing,
+    ``"fail"``, or ``"succeed"``.
     """
 
     template_fields: Sequence[str] = ("run_id",)
@@ -36,6 +38,7 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         run_id: str,
         target_phases: Iterable[str] | None = None,
         fail_on_failure: bool = True,
+        on_paused: Literal["wait", "fail", "succeed"] = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -45,6 +48,11 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         # By default a run is awaited until it ends; only success counts as reaching the target.
         self.targets = parse_phases(list(target_phases)) if target_phases is not None else SUCCESS
         self.fail_on_failure = fail_on_failure
+        if on_paused not in ("wait", "fail", "succeed"):
+            raise ValueError(f"on_paused must be 'wait', 'fail' or 'succeed', not {on_paused!r}.")
+        if on_paused == "succeed":
+            self.targets |= {Phase.PAUSED}
+        self.on_paused = on_paused
         self.deferrable = deferrable
         self._ref: RunRef | None = None
 
@@ -64,7 +72,10 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
                 ref=ref.to_json(),
                 poll_interval=self.poke_interval,
                 deadline=time.time() + self.timeout if self.timeout else None,
-                target_phases=sorted(p.value for p in self.targets),
+                target_phases=sorted(
+                    p.value
+                    for p in (self.targets | {Phase.PAUSED} if self.on_paused == "fail" else self.targets)
+                ),
                 abort_on_kill=False,
             ),
             method_name="execute_complete",
@@ -102,6 +113,12 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
             )
         if phase in self.targets:
             return True
+        if phase is Phase.PAUSED and self.on_paused == "fail":
+            raise RemoteRunError(
+                f"Run {ref.run_id} is {status.describe()}, and on_paused='fail'. {ref.url}".rstrip(),
+                phase=phase.value,
+                url=ref.url,
+            )
         if phase in TERMINAL_PHASES:
             if not self.fail_on_failure:
                 return True

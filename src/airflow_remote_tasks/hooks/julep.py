@@ -1,0 +1,53 @@
+"""Julep connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.hooks.base import RemoteTaskHook, as_bool, connection_field
+from airflow_remote_tasks.platforms.julep.config import ENVIRONMENTS, JulepConfig
+from airflow_remote_tasks.platforms.julep.platform import JulepPlatform
+
+
+class JulepHook(RemoteTaskHook):
+    """Talks to the Julep REST API (hosted production or dev, or a self-hosted server)."""
+
+    conn_type = "remote_tasks_julep"
+    hook_name = "Julep (remote tasks)"
+    platform_name = "julep"
+    default_conn_name = "julep_default"
+
+    @classmethod
+    def platform_from_connection(cls, conn: Any) -> JulepPlatform:
+        return JulepPlatform(julep_config(conn))
+
+
+def julep_config(conn: Any) -> JulepConfig:
+    environment = str(connection_field(conn, "environment") or "production")
+    host = (conn.host or "").strip()
+    if host:  # a custom base URL wins over the environment
+        if "://" not in host:
+            host = f"https://{host}"
+        base_url = host.rstrip("/")
+    elif environment in ENVIRONMENTS:
+        base_url = ENVIRONMENTS[environment]
+    else:
+        raise ConfigurationError(
+            f"Julep connection {conn.conn_id!r} uses environment {environment!r} but has no Base URL: set "
+            f"Base URL, or pick one of {', '.join(ENVIRONMENTS)}."
+        )
+    api_key = conn.password or connection_field(conn, "api_key") or ""
+    if not api_key:
+        raise ConfigurationError(
+            f"Julep connection {conn.conn_id!r} has no API key: put it in the connection's API key field."
+        )
+    return JulepConfig(
+        base_url=base_url,
+        api_key=SecretStr(api_key),
+        auth_header=connection_field(conn, "auth_header") or "Authorization",
+        agent_id=connection_field(conn, "agent_id") or "",
+        verify=as_bool(connection_field(conn, "verify_tls"), True),
+    )

@@ -1,0 +1,1 @@
+"""Julep: REST API of tasks and executions (``/tasks``, ``/executions``), bearer API key."""

@@ -1,0 +1,128 @@
+"""Julep's REST conventions: JSON bodies, ``{"items": [...]}`` pages, ``{"detail": ...}`` errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from airflow_remote_tasks.core.errors import (
+    AlreadyExistsError,
+    ApiError,
+    AuthenticationError,
+    NotFoundError,
+    TransportError,
+)
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
+from airflow_remote_tasks.platforms.julep.config import JulepConfig
+
+JSON_HEADERS = {"Accept": "application/json"}
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+PAGE_SIZE = 100  # the server's maximum for tasks and executions
+
+
+def call(
+    config: JulepConfig,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    query: Mapping[str, Any] | None = None,
+    idempotent: bool = True,
+) -> Operation[Any]:
+    """One REST call; returns the decoded JSON body (``None`` for a ``null`` body) or raises a clear error."""
+    url = config.url(path)
+    if query:
+        url += "?" + urlencode(query)
+    headers = dict(JSON_HEADERS)
+    content = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        content = json.dumps(body, separators=(",", ":")).encode()
+    response = yield HttpRequest(method, url, headers=headers, content=content, idempotent=idempotent)
+    if 200 <= response.status < 300 and response.content_type == "application/json":
+        return response.json()
+    raise error_from_response(config, method, path, response)
+
+
+def list_items(
+    config: JulepConfig,
+    path: str,
+    *,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+    newest_first: bool = True,
+) -> Operation[list[dict[str, Any]]]:
+    """One offset page of a list. The server ends every list with an empty page."""
+    query = {
+        "limit": limit,
+        "offset": offset,
+        "sort_by": "created_at",
+        "direction": "desc" if newest_first else "asc",
+    }
+    body = yield from call(config, "GET", path, query=query)
+    items = body.get("items") if isinstance(body, dict) else None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def pages(
+    config: JulepConfig, path: str, *, max_pages: int = 10
+) -> Iterator[Operation[list[dict[str, Any]]]]:
+    """The pages of a list, newest first, each an operation to run."""
+    for number in range(max_pages):
+        yield list_items(config, path, offset=number * PAGE_SIZE)
+
+
+def detail_of(response: HttpResponse) -> str | None:
+    """The server's explanation, or None when the body is not a Julep error at all."""
+    if response.content_type != "application/json":
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    if "detail" in body:
+        detail = body["detail"]
+        if isinstance(detail, dict):
+            issues = detail.get("issues")
+            text = str(detail.get("message", detail))
+            return f"{text}: {json.dumps(issues)}" if issues else text
+        return str(detail)
+    error = body.get("error")
+    if isinstance(error, dict):  # 422 request validation
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg', '')}"
+            for d in error.get("details", [])
+            if isinstance(d, dict)
+        )
+        return f"{error.get('message', 'error')}" + (f" ({details})" if details else "")
+    return None
+
+
+def error_from_response(config: JulepConfig, method: str, path: str, response: HttpResponse) -> Exception:
+    status = response.status
+    detail = detail_of(response)
+    where = f"{method} {config.url(path)}"
+    if detail is None or (status == 404 and detail == "Not Found"):
+        snippet = " ".join(response.text.split())[:200]
+        return TransportError(
+            f"{where} answered HTTP {status} with {snippet!r}, which is not a Julep API answer. Check the "
+            "connection's base URL: production is https://api.julep.ai/api, dev is https://dev.julep.ai/api, "
+            "and a self-hosted server is its gateway's .../api (or the agents-api root)."
+        )
+    text = f"{where} failed with HTTP {status}: {detail}"
+    if status in (401, 403) and "free tier" not in detail:
+        return AuthenticationError(
+            f"{text}. The API key was refused: check the connection's API key (and the auth header name "
+            "for a self-hosted server).",
+            status=status,
+            code="unauthenticated",
+        )
+    if status == 404:
+        return NotFoundError(text, status=status, code="not_found")
+    if status == 409:
+        return AlreadyExistsError(text, status=status, code="conflict", retryable=True)
+    return ApiError(text, status=status, code=str(status), retryable=status in RETRYABLE_STATUSES)
