@@ -34,7 +34,10 @@ FAIL = {
     "name": "fail",
     "main": [{"evaluate": {"disk": "$ 'full'"}}, {"error": "$ f'disk {_.disk}'"}],
 }
-SLOW = {"name": "slow", "main": [{"sleep": {"seconds": 3000}}, {"return": {"done": True}}]}
+SLOW = {
+    "name": "slow",
+    "main": [{"sleep": {"seconds": 0, "minutes": 0, "hours": 1, "days": 0}}, {"return": {"done": "$ True"}}],
+}
 BUSY = {
     "name": "busy",
     "main": [{"evaluate": {"i": str(i)}} for i in range(60)] + [{"return": {"steps": 60}}],
@@ -46,7 +49,7 @@ def julep_dag(dag_id: str, *, retries: int = 0, **operator: Any) -> DAG:
         remote = RemoteTaskOperator(
             task_id="remote",
             conn_id="julep_default",
-            poll_interval=0.2,
+            poll_interval=operator.pop("poll_interval", 0.2),
             retries=retries,
             retry_delay=timedelta(seconds=0),
             **operator,
@@ -75,10 +78,14 @@ for deferrable in (True, False):
         transient_error_budget=0,
         deferrable=deferrable,
     )
-    julep_dag(f"j_busy_{mode}", task=BUSY, deferrable=deferrable)
-    julep_dag(f"j_paused_fail_{mode}", task=REVIEW, inputs={"summary": "s"}, on_paused="fail", deferrable=deferrable)
+    # polls rarely, so each poll finds dozens of new steps
+    julep_dag(f"j_busy_{mode}", task=BUSY, poll_interval=2.0, deferrable=deferrable)
+    julep_dag(
+        f"j_paused_fail_{mode}", task=REVIEW, inputs={"summary": "s"}, on_paused="fail", deferrable=deferrable
+    )
 
 julep_dag("j_by_name", task="greet", inputs={"name": "by name"})
+julep_dag("j_by_name_unknown", task="nope", inputs={})
 julep_dag("j_by_id", task="{{ dag_run.conf['task_id'] }}", inputs={"name": "by id"})
 julep_dag("j_bad_inputs", task=GREET, inputs={"name": 7, "times": 0, "nmae": "typo"})
 julep_dag("j_env", task=GREET, inputs={"name": "x"}, env={"A": "1"})

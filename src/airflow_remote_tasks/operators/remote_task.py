@@ -147,7 +147,7 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
             self.hook.run(platform.abort(ref, f"Aborted by Airflow: timeout of {self.timeout}s passed."))
             raise RemoteRunError(
                 f"Run {ref.run_id} did not finish within the operator's timeout of {self.timeout}s; it was "
-                f"aborted. {ref.url}",
+                f"aborted. {ref.url}".rstrip(),
                 phase=Phase.ABORTED.value,
                 url=ref.url,
             )

@@ -85,7 +85,9 @@ class JulepEmulator:
             Route("/executions/{execution_id}", self.get_execution, methods=["GET"]),
             Route("/executions/{execution_id}", self.update_execution, methods=["PUT"]),
             Route("/executions/{execution_id}/transitions", self.list_transitions, methods=["GET"]),
-            Route("/executions/{execution_id}/transitions/{transition_id}", self.get_transition, methods=["GET"]),
+            Route(
+                "/executions/{execution_id}/transitions/{transition_id}", self.get_transition, methods=["GET"]
+            ),
             Route("/executions/{execution_id}/status.stream", self.status_stream, methods=["GET"]),
         ]
         api = Starlette(
@@ -165,7 +167,7 @@ class JulepEmulator:
         agent = {
             "id": str(uuid.uuid4()),
             "name": body["name"],
-            "canonical_name": body.get("canonical_name"),
+            "canonical_name": body.get("canonical_name") or "",
             "about": body.get("about", ""),
             "model": body.get("model", ""),
             "instructions": body.get("instructions", []),
@@ -175,6 +177,7 @@ class JulepEmulator:
             "created_at": stamp,
             "updated_at": stamp,
         }
+        agent = {key: value for key, value in agent.items() if value is not None}
         self.state.agents[agent["id"]] = agent
         return JSONResponse(agent, status_code=201)
 
@@ -227,7 +230,10 @@ class JulepEmulator:
         task = self._task(request.path_params["task_id"])
         body = await _json_object(request)
         if not isinstance(body.get("input"), dict):
-            raise _validation_error("Field required" if "input" not in body else "Input should be a valid dictionary", ["body", "input"])
+            raise _validation_error(
+                "Field required" if "input" not in body else "Input should be a valid dictionary",
+                ["body", "input"],
+            )
         schema = task.get("input_schema")
         if schema:
             try:
@@ -237,7 +243,9 @@ class JulepEmulator:
         execution = self.state.start(task, body["input"], body.get("metadata") or {})
         created = execution.to_json()
         # The create response alone shows the workflow id in metadata; reads show the stored metadata.
-        created.update(status="queued", output=None, transition_count=None, metadata={"jobs": [f"wf-{execution.id}"]})
+        created.update(
+            status="queued", output=None, transition_count=None, metadata={"jobs": [f"wf-{execution.id}"]}
+        )
         return JSONResponse(created, status_code=201)
 
     async def list_executions(self, request: Request) -> Response:
@@ -356,12 +364,12 @@ def _task_from(body: dict[str, Any], task_id: str, existing: dict[str, Any] | No
         except jsonschema.SchemaError:
             raise JulepError(400, "Invalid input schema") from None
     stamp = now()
-    return {
+    task = {
         "id": task_id,
         "name": body["name"],
         "canonical_name": body.get("canonical_name"),
         "description": body.get("description", ""),
-        "main": body["main"],
+        "main": [_with_kind(step) for step in body["main"]],
         "input_schema": schema,
         "tools": body.get("tools") or [],
         "inherit_tools": bool(body.get("inherit_tools", False)),
@@ -369,3 +377,18 @@ def _task_from(body: dict[str, Any], task_id: str, existing: dict[str, Any] | No
         "created_at": existing["created_at"] if existing else stamp,
         "updated_at": stamp,
     }
+    # The server leaves unset optional names out (null is not a valid canonical name).
+    return {
+        key: value for key, value in task.items() if value is not None or key in ("input_schema", "metadata")
+    }
+
+
+# Each stored step carries the server's read-only discriminator.
+STEP_KINDS = {"tool": "tool_call", "workflow": "yield", "if": "if_else", "over": "map_reduce"}
+
+
+def _with_kind(step: Any) -> Any:
+    if not isinstance(step, dict):
+        return step
+    key = next((k for k in step if k not in ("label", "kind_")), "")
+    return {**step, "kind_": STEP_KINDS.get(key, key)}

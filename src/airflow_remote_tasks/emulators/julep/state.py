@@ -102,7 +102,6 @@ class JulepState:
                 "instructions": [],
                 "default_settings": {},
                 "metadata": {},
-                "project": None,
                 "created_at": created,
                 "updated_at": created,
             }
@@ -131,24 +130,26 @@ class JulepState:
             raise ValueError("execution is not awaiting input")
         execution.resume_input.set_result(inputs)
 
-    def _record(self, execution: Execution, kind: str, output: Any, step: int, label: str | None = None) -> None:
+    def _record(
+        self, execution: Execution, kind: str, output: Any, step: int, label: str | None = None
+    ) -> None:
         stamp = now()
-        execution.transitions.append(
-            {
+        transition = {
                 "id": str(uuid.uuid4()),
                 "execution_id": execution.id,
                 "type": kind,
-                "output": output,
+                "output": {} if output is None else output,  # the server's "no output"
                 "current": {"workflow": "main", "step": step, "scope_id": execution.id},
                 "next": None if kind in ("finish", "error", "cancelled", "wait") else {
                     "workflow": "main", "step": step + 1, "scope_id": execution.id
                 },
-                "step_label": label,
                 "metadata": {},
                 "created_at": stamp,
                 "updated_at": stamp,
-            }
-        )  # fmt: skip
+        }  # fmt: skip
+        if label:
+            transition["step_label"] = label
+        execution.transitions.append(transition)
 
     async def _walk(self, execution: Execution, task: dict[str, Any]) -> None:
         steps: list[dict[str, Any]] = []
@@ -178,7 +179,9 @@ class JulepState:
         except (StepFailed, ExpressionError) as error:
             self._record(execution, "error", {"error": str(error)}, index)
 
-    async def _run_step(self, execution: Execution, step: dict[str, Any], context: dict[str, Any], index: int) -> Any:
+    async def _run_step(
+        self, execution: Execution, step: dict[str, Any], context: dict[str, Any], index: int
+    ) -> Any:
         kind = next((k for k in step if k != "label"), "")
         if kind == "evaluate":
             return render(step["evaluate"], context)
@@ -216,7 +219,9 @@ class JulepState:
         if kind == "foreach":
             results = []
             for item in render(step["foreach"]["in"], context):
-                results.append(await self._run_step(execution, step["foreach"]["do"], {**context, "_": item}, index))
+                results.append(
+                    await self._run_step(execution, step["foreach"]["do"], {**context, "_": item}, index)
+                )
             return results
         if kind == "parallel":
             return [await self._run_step(execution, branch, context, index) for branch in step["parallel"]]
