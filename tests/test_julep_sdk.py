@@ -44,7 +44,7 @@ def test_sdk_creates_a_task_and_runs_it(sdk):
     assert done.output == {"result": 41}
     assert done.metadata == {"from": "sdk"}
     transitions = list(sdk.executions.transitions.list(execution.id))
-    assert [t.type for t in transitions][0] == "finish"  # newest first, the server's default
+    assert transitions[0].type == "finish"  # newest first, the server's default
     # the SDK's auto-pager walks pages of 2 and stops on the empty page past the end
     for n in range(4):
         sdk.executions.create(task_id=task.id, input={"x": n})

@@ -305,7 +305,7 @@ class JulepEmulator:
 
 def _guarded(emulator: JulepEmulator, route: Route) -> Route:
     """Auth and Julep's error bodies around every API route."""
-    handler: Handler = route.endpoint  # type: ignore[assignment]
+    handler: Handler = route.endpoint
 
     async def endpoint(request: Request) -> Response:
         if not emulator.authorized(request):
