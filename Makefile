@@ -35,7 +35,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 emulator: $(STAMP)
-	$(BIN)/remote-tasks emulator flyte --port 8089
+	$(BIN)/remote-tasks emulator $(or $(PLATFORM),flyte) --port $(or $(PORT),8089)
 
 # Re-pin every dependency (records versions only, no registry address).
 lock:

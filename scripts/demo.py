@@ -1,7 +1,7 @@
-"""`make demo`: run the Flyte example DAG for real (dag.test) against the Flyte emulator.
+"""`make demo`: run the example DAGs for real (dag.test) against the Flyte and Julep emulators.
 
-Starts the emulator on a free loopback port, gives Airflow a throw-away home with a migrated SQLite
-database, runs ``example_flyte`` and prints what reached the downstream task.
+Starts each emulator on a free loopback port, gives Airflow a throw-away home with a migrated SQLite
+database, runs ``example_flyte`` and ``example_julep`` and prints what reached their downstream tasks.
 """
 
 from __future__ import annotations
@@ -12,8 +12,23 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def show(run: Any, linked_task: str, downstream: str) -> bool:
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    print()
+    print(f"DAG run {run.dag_id} / {run.run_id}: {run.state}")
+    for task_id, ti in sorted(tis.items()):
+        print(f"  {task_id:<12} {ti.state}")
+    linked = tis[linked_task]
+    print(
+        f"Remote run: {linked.xcom_pull(task_ids=linked_task, key='run_url') or linked.xcom_pull(task_ids=linked_task, key='run_id')}"
+    )
+    print(f"Outputs that reached the downstream task: {tis[downstream].xcom_pull(task_ids=downstream)}")
+    return str(run.state) == "success"
 
 
 def main() -> int:
@@ -28,30 +43,34 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
 
     from airflow_remote_tasks.emulators.flyte import FlyteEmulator
+    from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
     from airflow_remote_tasks.emulators.server import ServerThread
 
-    emulator = FlyteEmulator(queue_seconds=0.5, run_seconds=2.0)
-    with ServerThread(emulator.app) as server:
-        print(f"Flyte emulator: {server.url}", flush=True)
+    sys.path.insert(0, str(ROOT / "example_dags"))
+    flyte = FlyteEmulator(queue_seconds=0.5, run_seconds=2.0)
+    julep = JulepEmulator(api_key="demo-key", step_seconds=0.3)
+    with ServerThread(flyte.app) as flyte_server, ServerThread(julep.app) as julep_server:
+        print(f"Flyte emulator: {flyte_server.url}", flush=True)
+        print(f"Julep emulator: {julep_server.url}/api", flush=True)
         os.environ["AIRFLOW_CONN_FLYTE_DEFAULT"] = json.dumps(
-            {"conn_type": "remote_tasks_flyte", "host": server.url}
+            {"conn_type": "remote_tasks_flyte", "host": flyte_server.url}
         )
-        sys.path.insert(0, str(ROOT / "example_dags"))
+        os.environ["AIRFLOW_CONN_JULEP_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "remote_tasks_julep",
+                "host": f"{julep_server.url}/api",
+                "password": "demo-key",
+                "extra": {"agent_id": DEMO_AGENT_ID},
+            }
+        )
         from example_flyte import example_flyte_dag
+        from example_julep import example_julep_dag
 
-        run = example_flyte_dag.test(run_conf={"name": "Airflow"})
-        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-        report = next(ti for ti in run.get_task_instances() if ti.task_id == "report")
-        received = report.xcom_pull(task_ids="report")
-        hello = next(ti for ti in run.get_task_instances() if ti.task_id == "hello")
-        print()
-        print(f"DAG run {run.run_id}: {run.state}")
-        for task_id, state in sorted(states.items()):
-            print(f"  {task_id:<12} {state}")
-        print(f"Remote run: {hello.xcom_pull(task_ids='hello', key='run_url')}")
-        print(f"Outputs that reached the downstream task: {received}")
-        print(f"Runs on the emulator: {len(emulator.state.runs)}")
-        return 0 if str(run.state) == "success" else 1
+        ok = show(example_flyte_dag.test(run_conf={"name": "Airflow"}), "hello", "report")
+        print(f"Runs on the Flyte emulator: {len(flyte.state.runs)}")
+        ok = show(example_julep_dag.test(), "review", "report") and ok
+        print(f"Executions on the Julep emulator: {len(julep.state.executions)}")
+        return 0 if ok else 1
 
 
 if __name__ == "__main__":

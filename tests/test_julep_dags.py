@@ -59,7 +59,7 @@ def test_changed_definition_updates_the_task_in_place(julep):
         GREET["main"][1] = original
     assert result.state == "success"
     assert list(julep.emulator.state.tasks) == [task_id]
-    assert julep.emulator.state.tasks[task_id]["main"][1] == {"log": "$ 'changed'"}
+    assert julep.emulator.state.tasks[task_id]["main"][1]["log"] == "$ 'changed'"
 
 
 def test_task_by_id(julep):

@@ -18,13 +18,21 @@ START = datetime(2026, 1, 1)
 ALL_DAGS: dict[str, DAG] = {"example_flyte": example_flyte_dag}
 
 
-def remote_dag(dag_id: str, *, retries: int = 0, collect: bool = True, **operator: Any) -> DAG:
+def remote_dag(
+    dag_id: str,
+    *,
+    retries: int = 0,
+    collect: bool = True,
+    registry: dict[str, DAG] = ALL_DAGS,
+    **operator: Any,
+) -> DAG:
+    """A DAG of one RemoteTaskOperator ("remote") and a task that receives its output ("collect")."""
     params = operator.pop("params", None)
     with DAG(dag_id, start_date=START, schedule=None, catchup=False, tags=["test"], params=params) as dag:
         remote = RemoteTaskOperator(
             task_id=operator.pop("task_id", "remote"),
             conn_id=operator.pop("conn_id", "flyte_default"),
-            poll_interval=0.2,
+            poll_interval=operator.pop("poll_interval", 0.2),
             retries=retries,
             retry_delay=timedelta(seconds=0),
             **operator,
@@ -37,7 +45,7 @@ def remote_dag(dag_id: str, *, retries: int = 0, collect: bool = True, **operato
                 return value
 
             collect(remote.output)
-    ALL_DAGS[dag_id] = dag
+    registry[dag_id] = dag
     return dag
 
 

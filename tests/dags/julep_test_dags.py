@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
 
-from airflow_remote_tasks import RemoteRunSensor, RemoteTaskOperator, ResumeRunOperator
+from airflow_remote_tasks import RemoteRunSensor, ResumeRunOperator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "example_dags"))
 from example_julep import REVIEW, example_julep_dag
+from flyte_test_dags import remote_dag
 
 START = datetime(2026, 1, 1)
 ALL_DAGS: dict[str, DAG] = {"example_julep": example_julep_dag}
@@ -44,25 +45,8 @@ BUSY = {
 }
 
 
-def julep_dag(dag_id: str, *, retries: int = 0, **operator: Any) -> DAG:
-    with DAG(dag_id, start_date=START, schedule=None, catchup=False, tags=["test"]) as dag:
-        remote = RemoteTaskOperator(
-            task_id="remote",
-            conn_id="julep_default",
-            poll_interval=operator.pop("poll_interval", 0.2),
-            retries=retries,
-            retry_delay=timedelta(seconds=0),
-            **operator,
-        )
-
-        @task
-        def collect(value: Any) -> Any:
-            print(f"downstream received: {value!r}")
-            return value
-
-        collect(remote.output)
-    ALL_DAGS[dag_id] = dag
-    return dag
+def julep_dag(dag_id: str, **operator: Any) -> DAG:
+    return remote_dag(dag_id, conn_id="julep_default", registry=ALL_DAGS, **operator)
 
 
 for deferrable in (True, False):
