@@ -95,7 +95,10 @@ def example_julep() -> None:
 
     @task
     def report(summary: dict[str, Any], decision: dict[str, Any]) -> str:
-        line = f"{summary['words']} words; approved={decision['approved']} by {decision['by']}"
+        line = (
+            f"{summary['summary']!r} ({summary['words']} words); "
+            f"approved={decision['approved']} by {decision['by']}"
+        )
         print(f"Outputs received downstream: {line}")
         return line
 

@@ -143,7 +143,9 @@ def test_example_dag_waits_for_input_then_resumes(julep):
     pending = result.xcom("review")
     assert pending["phase"] == "paused" and pending["raw_phase"] == "awaiting_input"
     assert pending["waiting_for"]["question"] == "Publish this summary?"
-    assert result.xcom("report") == "3 words; approved=True by airflow"
+    assert result.xcom("report") == (
+        "'[emulated reply] Summarize for engineers: one two three' (3 words); approved=True by airflow"
+    )
     _, review = julep.executions
     assert review["status"] == "succeeded"
     assert review["transitions"][-4:] == ["wait", "resume", "step", "finish"]

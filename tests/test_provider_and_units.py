@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -51,9 +52,10 @@ def test_importing_the_package_is_light():
     assert out.strip() == "['airflow_remote_tasks', 'airflow_remote_tasks.version']"
 
 
-def test_cli_serves_the_emulator_and_prints_its_url():
+@pytest.mark.parametrize(("platform", "probe"), [("flyte", ""), ("julep", "/agents")])
+def test_cli_serves_the_emulator_and_prints_its_url(platform, probe):
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_remote_tasks.cli", "emulator", "flyte", "--port", "0"],
+        [sys.executable, "-m", "airflow_remote_tasks.cli", "emulator", platform, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -61,7 +63,11 @@ def test_cli_serves_the_emulator_and_prints_its_url():
     try:
         url = process.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:")
-        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        root = url.removesuffix("/api")
+        assert httpx.get(f"{root}/healthz").json() == {"status": "ok"}
+        if probe:  # the printed URL is the API's base URL, and the default key opens it
+            answer = httpx.get(url + probe, headers={"Authorization": "Bearer emulator-key"})
+            assert answer.status_code == 200 and answer.json()["items"]
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -148,3 +154,62 @@ def test_literal_errors_name_the_place_and_the_type(value, literal_type, message
     with pytest.raises(literals.LiteralError) as caught:
         literals.encode(value, literal_type, "n")
     assert message in str(caught.value)
+
+
+def test_emulator_expressions_are_julep_like_and_closed():
+    from airflow_remote_tasks.emulators.julep.expressions import ExpressionError, evaluate, render
+
+    context = {"_": {"n": 2}, "steps": [{"input": {"topic": "tea"}, "output": None}]}
+    assert evaluate("f'{steps[0].input.topic}!' * _.n", context) == "tea!tea!"
+    assert render({"a": "$ len(steps)", "b": "plain", "c": ["$ _.n + 1"]}, context) == {
+        "a": 1,
+        "b": "plain",
+        "c": [3],
+    }
+    for hostile in (
+        "__import__('os')",
+        "_.__class__",
+        "(lambda: 1)()",
+        "open('/etc/passwd')",
+        "'{0.__class__}'.format(_)",
+    ):
+        with pytest.raises(ExpressionError):
+            evaluate(hostile, context)
+
+
+def test_julep_error_bodies_become_clear_errors():
+    from pydantic import SecretStr
+
+    from airflow_remote_tasks.core.errors import ApiError, AuthenticationError, TransportError
+    from airflow_remote_tasks.core.operation import HttpResponse
+    from airflow_remote_tasks.platforms.julep.config import JulepConfig
+    from airflow_remote_tasks.platforms.julep.rest import error_from_response
+
+    config = JulepConfig(base_url="https://api.julep.ai/api", api_key=SecretStr("k"))
+
+    def answer(status: int, body: object, content_type: str = "application/json") -> Exception:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return error_from_response(
+            config, "GET", "tasks/x", HttpResponse(status, {"content-type": content_type}, raw)
+        )
+
+    refused = answer(403, {"detail": "Could not validate API KEY"})
+    assert isinstance(refused, AuthenticationError) and "check the connection's API key" in str(refused)
+    quota = answer(403, {"detail": "Execution count exceeded the free tier limit"})
+    assert type(quota) is ApiError and "free tier" in str(quota)
+    invalid = answer(
+        422,
+        {
+            "error": {
+                "message": "Validation error",
+                "details": [{"loc": ["body", "input"], "msg": "Field required"}],
+            }
+        },
+    )
+    assert "Validation error (body.input: Field required)" in str(invalid)
+    assert answer(503, {"detail": "busy"}).retryable  # type: ignore[attr-defined]
+    for foreign in (
+        answer(404, {"detail": "Not Found"}),
+        answer(502, b"<html>bad gateway</html>", "text/html"),
+    ):
+        assert isinstance(foreign, TransportError) and "Check the connection's base URL" in str(foreign)

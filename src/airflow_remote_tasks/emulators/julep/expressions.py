@@ -27,6 +27,9 @@ ALLOWED_NODES = (
 )  # fmt: skip
 
 
+CLOSED_METHODS = frozenset({"format", "format_map"})
+
+
 class ExpressionError(ValueError):
     pass
 
@@ -67,7 +70,8 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     for node in ast.walk(tree):
         if not isinstance(node, ALLOWED_NODES):
             raise ExpressionError(f"{type(node).__name__} is not allowed in {expression!r}")
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+        # str.format can reach attributes through its replacement fields, so it is closed too.
+        if isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in CLOSED_METHODS):
             raise ExpressionError(f"attribute {node.attr!r} is not allowed in {expression!r}")
     names = {key: wrap(value) for key, value in context.items()}
     try:
