@@ -87,6 +87,19 @@ with DAG("j_sensor", start_date=START, schedule=None, catchup=False, params={"ru
         )
 ALL_DAGS["j_sensor"] = dag
 
+with DAG("j_sensor_paused", start_date=START, schedule=None, catchup=False, params={"run": ""}) as dag:
+    for policy in ("succeed", "fail"):
+        RemoteRunSensor(
+            task_id=f"sensor_{policy}",
+            conn_id="julep_default",
+            run_id="{{ params.run }}",
+            poke_interval=0.2,
+            timeout=30,
+            on_paused=policy,
+            deferrable=policy == "succeed",
+        )
+ALL_DAGS["j_sensor_paused"] = dag
+
 with DAG("j_resume", start_date=START, schedule=None, catchup=False, params={"run": ""}) as dag:
     ResumeRunOperator(
         task_id="resume",

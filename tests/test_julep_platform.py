@@ -1,0 +1,82 @@
+"""Julep through the hook and the trigger, as the worker and the triggerer use them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from airflow_helpers import run_dag
+from airflow_remote_tasks.core.models import RunOrigin
+from airflow_remote_tasks.core.transport import close_shared_clients
+from airflow_remote_tasks.hooks.julep import JulepHook
+from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+SLOW = {"name": "slow", "main": [{"sleep": {"seconds": 0, "minutes": 0, "hours": 1, "days": 0}}]}
+ASK = {"name": "ask", "main": [{"wait_for_input": {"info": {"q": "go?"}}}, {"return": {"a": "$ _.a"}}]}
+
+
+def start(definition: dict, key: str):
+    hook = JulepHook("julep_default")
+    platform = hook.platform
+    interface = hook.run(platform.resolve_task(definition, "latest"))
+    origin = RunOrigin(dag_id="d", run_id="r", task_id=key)
+    ref = hook.run(platform.submit(interface, {}, origin=origin, labels={}, env={}))
+    return hook, ref
+
+
+def wait_for_status(julep, status: str) -> None:
+    for _ in range(100):
+        if julep.executions and julep.executions[0]["status"] == status:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"execution never became {status}: {julep.executions}")
+
+
+def test_trigger_on_kill_cancels_the_execution(julep):
+    _, ref = start(SLOW, "kill-me")
+    trigger = RemoteRunTrigger(conn_id="julep_default", ref=ref.to_json(), poll_interval=0.1)
+
+    async def scenario() -> None:
+        waiting = asyncio.ensure_future(trigger.run().__anext__())
+        await asyncio.sleep(0.3)
+        waiting.cancel()
+        await trigger.on_kill()
+        await trigger.cleanup()
+        await close_shared_clients()
+
+    asyncio.run(scenario())
+    wait_for_status(julep, "cancelled")
+
+
+def test_trigger_cleanup_leaves_the_execution_alone(julep):
+    _, ref = start(SLOW, "keep-me")
+    asyncio.run(RemoteRunTrigger(conn_id="julep_default", ref=ref.to_json()).cleanup())
+    time.sleep(0.3)
+    assert julep.executions[0]["status"] in ("starting", "running")  # still going
+
+
+def test_test_connection_makes_a_real_call_and_says_what_to_fix(julep):
+    assert JulepHook("julep_default").test_connection() == (
+        True,
+        f"Connected to Julep at {julep.url}: agent 'Airflow demo agent' "
+        "(5e1f0000-0000-4000-8000-000000000001) answers.",
+    )
+    julep.connect(password="wrong-key")
+    ok, message = JulepHook("julep_default").test_connection()
+    assert not ok and "The API key was refused" in message and "wrong-key" not in message
+    julep.connect(host=julep.server.url + "/v1")
+    ok, message = JulepHook("julep_default").test_connection()
+    assert not ok and "Check the connection's base URL" in message
+
+
+def test_sensor_on_paused_policies(julep):
+    _, ref = start(ASK, "ask")
+    wait_for_status(julep, "awaiting_input")
+    result = run_dag("j_sensor_paused", conf={"run": ref.run_id})
+    assert result.task_state("sensor_succeed") == "success"
+    assert result.task_state("sensor_fail") == "failed"
+    assert julep.executions[0]["status"] == "awaiting_input"  # a sensor never resumes or cancels
