@@ -80,3 +80,30 @@ def test_sensor_on_paused_policies(julep):
     assert result.task_state("sensor_succeed") == "success"
     assert result.task_state("sensor_fail") == "failed"
     assert julep.executions[0]["status"] == "awaiting_input"  # a sensor never resumes or cancels
+
+
+def test_status_stream_sends_events_until_the_end(julep):
+    import json
+
+    import httpx
+
+    from conftest import JULEP_KEY
+
+    _, ref = start({"name": "quick", "main": [{"evaluate": {"x": "$ 1"}}, {"return": {"x": "$ _.x"}}]}, "sse")
+    statuses = []
+    with httpx.stream(
+        "GET",
+        f"{julep.url}/executions/{ref.run_id}/status.stream",
+        headers={"Authorization": f"Bearer {JULEP_KEY}", "Accept": "text/event-stream"},
+        timeout=10,
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                event = json.loads(line[len("data: ") :])
+                assert set(event) == {
+                    "execution_id", "status", "updated_at", "error", "transition_count", "metadata"
+                }  # fmt: skip
+                statuses.append(event["status"])
+    assert statuses[-1] == "succeeded"  # and the stream closed after it
+    assert statuses[0] in ("queued", "starting")
