@@ -28,8 +28,8 @@ def start(definition: dict, key: str):
     return hook, ref
 
 
-def wait_for_status(julep, status: str) -> None:
-    for _ in range(100):
+def wait_for_status(julep, status: str, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.05)):
         if julep.executions and julep.executions[0]["status"] == status:
             return
         time.sleep(0.05)
@@ -107,3 +107,36 @@ def test_status_stream_sends_events_until_the_end(julep):
                 statuses.append(event["status"])
     assert statuses[-1] == "succeeded"  # and the stream closed after it
     assert statuses[0] in ("queued", "starting")
+
+
+def test_paused_run_is_waited_on_until_someone_resumes_it(julep):
+    import threading
+
+    import httpx
+
+    from conftest import JULEP_KEY
+
+    def resume_when_asked() -> None:
+        wait_for_status(julep, "awaiting_input", seconds=120)  # after Airflow has parsed and started
+        execution = julep.executions[0]["id"]
+        httpx.put(
+            f"{julep.url}/executions/{execution}",
+            json={"status": "running", "input": {"approved": True, "reviewer": "a person"}},
+            headers={"Authorization": f"Bearer {JULEP_KEY}"},
+        ).raise_for_status()
+
+    person = threading.Thread(target=resume_when_asked)
+    person.start()
+    result = run_dag("j_paused_wait")  # on_paused="wait", the default
+    person.join()
+    assert result.xcom("collect") == {"approved": True, "by": "a person", "summary": "keep waiting"}
+
+
+def test_worker_on_kill_cancels_the_execution(julep):
+    from airflow_remote_tasks import RemoteTaskOperator
+
+    _, ref = start(SLOW, "killed-worker")
+    operator = RemoteTaskOperator(task_id="remote", conn_id="julep_default", task=SLOW)
+    operator._ref = ref  # what execute() holds while it waits in the worker
+    operator.on_kill()
+    wait_for_status(julep, "cancelled")

@@ -197,3 +197,13 @@ def test_sync_executor_drives_the_same_operation(flyte):
         interface = execute(hook.platform.resolve_task("demo.stats", "v1"), client)
     assert [spec.name for spec in interface.inputs] == ["values"]
     assert interface.outputs == ["mean", "maximum", "count"]
+
+
+def test_worker_on_kill_aborts_the_run(flyte):
+    from airflow_remote_tasks import RemoteTaskOperator
+
+    _, ref = start_run("demo.sleep", {"seconds": 30}, "killed-worker")
+    operator = RemoteTaskOperator(task_id="remote", conn_id="flyte_default", task="demo.sleep")
+    operator._ref = ref  # what execute() holds while it waits in the worker
+    operator.on_kill()
+    assert flyte.runs[0]["phase"] == "ACTION_PHASE_ABORTED"

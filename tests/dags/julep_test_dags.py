@@ -69,6 +69,7 @@ for deferrable in (True, False):
     )
 
 julep_dag("j_by_name", task="greet", inputs={"name": "by name"})
+julep_dag("j_paused_wait", task=REVIEW, inputs={"summary": "keep waiting"})
 julep_dag("j_by_name_unknown", task="nope", inputs={})
 julep_dag("j_by_id", task="{{ dag_run.conf['task_id'] }}", inputs={"name": "by id"})
 julep_dag("j_bad_inputs", task=GREET, inputs={"name": 7, "times": 0, "nmae": "typo"})
