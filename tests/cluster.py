@@ -1,0 +1,231 @@
+"""A real Airflow on loopback: API server, scheduler (LocalExecutor), DAG processor and triggerer.
+
+Each component is its own process, started from this environment, logging to ``<home>/logs/<name>.log``.
+The harness talks to Airflow only through its public REST API, and stops what it started by PID.
+SQLite is the metadata database: enough for one machine and these tests, not for production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AirflowCluster:
+    def __init__(self, home: Path, dags_folder: Path, env: Mapping[str, str] | None = None) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logs = home / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "256",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "remote-tasks-test-cluster-jwt-secret-0123456789",
+            "AIRFLOW__API__SECRET_KEY": "remote-tasks-test-cluster-secret",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            # a restarted triggerer takes over a dead one's triggers after this long
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            **(env or {}),
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._token = ""
+
+    # -- processes -----------------------------------------------------------------------------
+
+    def airflow(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=self.env, check=True, capture_output=True
+        )
+
+    def start(self) -> AirflowCluster:
+        self.airflow("db", "migrate")
+        for name in COMPONENTS:
+            self.start_component(name)
+        self.wait_until(self._healthy, 120, "the API server to answer")
+        return self
+
+    def start_component(self, name: str) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", name],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a SIGINT to the test run does not reach Airflow first
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill one component by its PID, and the processes it started (its session), as a crash would."""
+        process = self.processes.pop(name)
+        self._signal(process.pid, sig)
+        process.wait(timeout=30)
+
+    def _signal(self, pid: int, sig: int) -> None:
+        for target in [*self.children(pid), pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, sig)
+
+    @staticmethod
+    def children(pid: int) -> list[int]:
+        """Every process in ``pid``'s session (what a component spawned), found through /proc."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == pid:
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == pid:  # session id
+                found.append(int(entry.name))
+        return found
+
+    def peak_memory_kib(self, name: str) -> int:
+        """VmHWM of a component and every process of its session."""
+        process = self.processes[name]
+        total = 0
+        for pid in [process.pid, *self.children(process.pid)]:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            self._signal(process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=20)
+            self._signal(process.pid, signal.SIGKILL)  # whatever did not stop in time
+            process.wait(timeout=10)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.logs / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    # -- REST API ------------------------------------------------------------------------------
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        if not self._token:
+            self._token = httpx.get(f"{self.url}/auth/token", timeout=10).json()["access_token"]
+        response = httpx.request(
+            method,
+            f"{self.url}/api/v2/{path.lstrip('/')}",
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=30,
+            **kwargs,
+        )
+        if response.status_code == 401:
+            self._token = ""
+            return self.api(method, path, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def wait_until(self, check: Any, seconds: float, what: str, every: float = 0.5) -> Any:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(every)
+        raise AssertionError(
+            f"timed out after {seconds}s waiting for {what}\n"
+            + "\n".join(f"--- {name} ---\n{self.log_tail(name)}" for name in COMPONENTS)
+        )
+
+    def unpause(self, dag_id: str) -> None:
+        def parsed() -> bool:
+            try:
+                self.api("GET", f"dags/{dag_id}")
+            except httpx.HTTPStatusError:
+                return False
+            return True
+
+        self.wait_until(parsed, 180, f"the DAG processor to parse {dag_id}", every=1)
+        self.api("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        self.unpause(dag_id)
+        run = self.api(
+            "POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": dict(conf or {})}
+        )
+        return str(run["dag_run_id"])
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return str(self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}")["state"])
+
+    def wait_for_run(self, dag_id: str, run_id: str, seconds: float = 300) -> str:
+        return str(
+            self.wait_until(
+                lambda: (state := self.run_state(dag_id, run_id)) in TERMINAL_RUN_STATES and state,
+                seconds,
+                f"run {run_id} of {dag_id} to finish",
+                every=1,
+            )
+        )
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        body = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        return list(body["task_instances"])
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str | None:
+        for ti in self.task_instances(dag_id, run_id):
+            if ti["task_id"] == task_id and ti["map_index"] == map_index:
+                return ti["state"]
+        return None
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        body = self.api(
+            "GET",
+            f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+            params={"deserialize": True, "stringify": False},
+        )
+        return body["value"]

@@ -1,0 +1,58 @@
+"""DAGs for the real-Airflow tests (scheduler, triggerer, workers), beside the Flyte example."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from airflow_remote_tasks import RemoteTaskOperator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "example_dags"))
+from example_flyte import example_flyte_dag  # noqa: F401  (the example, scheduled for real)
+
+START = datetime(2026, 1, 1)
+ARGS = {"retries": 0}
+
+with DAG("c_sleep_deferred", start_date=START, schedule=None, catchup=False, params={"seconds": 20}) as dag:
+    # Several deferred tasks at once, to kill the triggerer under them.
+    for n in range(3):
+        RemoteTaskOperator(
+            task_id=f"sleep_{n}",
+            conn_id="flyte_default",
+            task="demo.sleep",
+            inputs={"seconds": "{{ params.seconds }}"},
+            deferrable=True,
+            poll_interval=1,
+        )
+
+with DAG("c_sleep_worker", start_date=START, schedule=None, catchup=False, params={"seconds": 20}) as dag:
+    RemoteTaskOperator(
+        task_id="sleep",
+        conn_id="flyte_default",
+        task="demo.sleep",
+        inputs={"seconds": "{{ params.seconds }}"},
+        deferrable=False,
+        poll_interval=1,
+        retries=2,
+        retry_delay=timedelta(seconds=1),
+    )
+
+with DAG("c_mapped", start_date=START, schedule=None, catchup=False, params={"count": 200}) as dag:
+
+    @task
+    def names(count: int) -> list[dict[str, Any]]:
+        return [{"name": f"n{i}", "n": 1} for i in range(int(count))]
+
+    greet = RemoteTaskOperator.partial(
+        task_id="greet", conn_id="flyte_default", task="demo.say_hello", deferrable=True, poll_interval=2
+    ).expand(inputs=names("{{ params.count }}"))
+
+    @task
+    def count_greetings(greetings: list[str]) -> int:
+        return len(list(greetings))
+
+    count_greetings(greet.output)

@@ -1,0 +1,142 @@
+"""A real Airflow (API server, scheduler with LocalExecutor, DAG processor, triggerer) against the Flyte emulator.
+
+Airflow starts once for this module; each test triggers DAG runs through the REST API and reads their state
+from the API and the emulator. Slow by nature (about a minute to start), so these carry the ``cluster`` marker.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_remote_tasks.emulators.flyte import FlyteEmulator
+from airflow_remote_tasks.emulators.server import ServerThread
+from cluster import AirflowCluster
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
+DAGS = Path(__file__).resolve().parent / "cluster_dags"
+
+
+@pytest.fixture(scope="module")
+def flyte_emulator() -> Iterator[tuple[FlyteEmulator, str]]:
+    emulator = FlyteEmulator(queue_seconds=0.2, run_seconds=1.0)
+    with ServerThread(emulator.app) as server:
+        yield emulator, server.url
+
+
+@pytest.fixture(scope="module")
+def airflow(flyte_emulator) -> Iterator[AirflowCluster]:
+    _, url = flyte_emulator
+    home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
+    connection = json.dumps({"conn_type": "remote_tasks_flyte", "host": url})
+    cluster = AirflowCluster(home, DAGS, {"AIRFLOW_CONN_FLYTE_DEFAULT": connection})
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+class Runs:
+    """The emulator's runs started since a point in time."""
+
+    def __init__(self, emulator: FlyteEmulator) -> None:
+        self.emulator = emulator
+        self.before = {run["name"] for run in emulator.state.summary()}
+
+    def new(self) -> list[dict[str, object]]:
+        return [run for run in self.emulator.state.summary() if run["name"] not in self.before]
+
+
+def test_example_dag_defers_resumes_and_hands_outputs_downstream(airflow, flyte_emulator):
+    emulator, url = flyte_emulator
+    runs = Runs(emulator)
+    run_id = airflow.trigger("example_flyte", {"name": "Cluster"})
+    seen = set()
+
+    def finished() -> bool:
+        seen.add(airflow.task_state("example_flyte", run_id, "hello"))
+        return airflow.run_state("example_flyte", run_id) in ("success", "failed")
+
+    airflow.wait_until(finished, 300, "example_flyte to finish", every=0.3)
+    assert airflow.run_state("example_flyte", run_id) == "success"
+    assert "deferred" in seen  # waited in the triggerer, then resumed on a worker
+    assert airflow.xcom("example_flyte", run_id, "report") == (
+        "greeting='Hello, Cluster! Hello, Cluster! Hello, Cluster!' mean=2.5 count=3"
+    )
+    hello = next(r for r in runs.new() if r["task"] == "demo.say_hello")
+    expected = f"{url}/v2/domain/development/project/flytesnacks/runs/{hello['name']}"
+    assert airflow.xcom("example_flyte", run_id, "hello", "run_url") == expected
+    links = airflow.api("GET", f"dags/example_flyte/dagRuns/{run_id}/taskInstances/hello/links")
+    assert links["extra_links"] == {"Remote run": expected}
+    assert len(runs.new()) == 2
+
+    # A person clears the succeeded task: it runs again, as a new remote run.
+    airflow.api(
+        "POST",
+        "dags/example_flyte/clearTaskInstances",
+        json={"dag_run_id": run_id, "task_ids": ["hello"], "dry_run": False, "only_failed": False},
+    )
+    airflow.wait_until(
+        lambda: (
+            airflow.task_state("example_flyte", run_id, "hello") == "success"
+            and len([r for r in runs.new() if r["task"] == "demo.say_hello"]) == 2
+        ),
+        300,
+        "the cleared task to run again",
+        every=1,
+    )
+    hellos = [r for r in runs.new() if r["task"] == "demo.say_hello"]
+    assert all(r["phase"] == "ACTION_PHASE_SUCCEEDED" for r in hellos)
+
+
+def test_triggerer_killed_while_tasks_are_deferred(airflow, flyte_emulator):
+    emulator, _ = flyte_emulator
+    runs = Runs(emulator)
+    run_id = airflow.trigger("c_sleep_deferred", {"seconds": 25})
+    tasks = [f"sleep_{n}" for n in range(3)]
+    airflow.wait_until(
+        lambda: all(airflow.task_state("c_sleep_deferred", run_id, t) == "deferred" for t in tasks),
+        180,
+        "all three tasks to defer",
+    )
+    airflow.kill("triggerer", signal.SIGKILL)
+    time.sleep(3)
+    airflow.start_component("triggerer")
+    assert airflow.wait_for_run("c_sleep_deferred", run_id, 300) == "success"
+    started = runs.new()
+    assert len(started) == 3  # one remote run per task, none started twice
+    assert all(run["phase"] == "ACTION_PHASE_SUCCEEDED" for run in started)
+
+
+def test_marking_a_deferred_task_failed_aborts_its_run(airflow, flyte_emulator):
+    emulator, _ = flyte_emulator
+    runs = Runs(emulator)
+    run_id = airflow.trigger("c_sleep_deferred", {"seconds": 120})
+    airflow.wait_until(
+        lambda: airflow.task_state("c_sleep_deferred", run_id, "sleep_0") == "deferred",
+        180,
+        "sleep_0 to defer",
+    )
+    killed = airflow.xcom("c_sleep_deferred", run_id, "sleep_0", "run_id")
+    airflow.api(
+        "PATCH",
+        f"dags/c_sleep_deferred/dagRuns/{run_id}/taskInstances/sleep_0",
+        json={"new_state": "failed"},
+    )
+
+    def phases() -> dict[str, object]:
+        return {str(r["name"]): r["phase"] for r in runs.new()}
+
+    airflow.wait_until(
+        lambda: phases().get(killed) == "ACTION_PHASE_ABORTED", 60, "the trigger's on_kill to abort the run"
+    )
+    others = [phase for name, phase in phases().items() if name != killed]
+    assert others and all(phase == "ACTION_PHASE_RUNNING" for phase in others)  # only the one marked failed
+    # end the rest the same way, so nothing is left running for later tests
+    airflow.api("PATCH", f"dags/c_sleep_deferred/dagRuns/{run_id}", json={"state": "failed"})
