@@ -119,6 +119,22 @@ class AirflowCluster:
                 found.append(int(entry.name))
         return found
 
+    def task_processes(self, ti_id: str) -> list[int]:
+        """The process running one task instance's code (LocalExecutor: ``airflow worker -- <ti id>``)."""
+        found = []
+        for pid in self.children(self.processes["scheduler"].pid):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if (
+                command.startswith("airflow worker -- ")
+                and ti_id in command
+                and "LocalExecutor" not in command
+            ):
+                found.append(pid)
+        return found
+
     def peak_memory_kib(self, name: str) -> int:
         """VmHWM of a component and every process of its session."""
         process = self.processes[name]
@@ -216,11 +232,20 @@ class AirflowCluster:
         body = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
         return list(body["task_instances"])
 
-    def task_state(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str | None:
+    def count_tasks(self, dag_id: str, run_id: str, state: str) -> int:
+        body = self.api(
+            "GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"state": state, "limit": 1}
+        )
+        return int(body["total_entries"])
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
         for ti in self.task_instances(dag_id, run_id):
             if ti["task_id"] == task_id and ti["map_index"] == map_index:
-                return ti["state"]
-        return None
+                return ti
+        return {}
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str | None:
+        return self.task_instance(dag_id, run_id, task_id, map_index).get("state")
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         body = self.api(

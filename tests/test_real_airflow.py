@@ -7,6 +7,7 @@ from the API and the emulator. Slow by nature (about a minute to start), so thes
 from __future__ import annotations
 
 import json
+import os
 import signal
 import tempfile
 import time
@@ -140,3 +141,70 @@ def test_marking_a_deferred_task_failed_aborts_its_run(airflow, flyte_emulator):
     assert others and all(phase == "ACTION_PHASE_RUNNING" for phase in others)  # only the one marked failed
     # end the rest the same way, so nothing is left running for later tests
     airflow.api("PATCH", f"dags/c_sleep_deferred/dagRuns/{run_id}", json={"state": "failed"})
+
+
+def test_killed_worker_is_retried_and_reattaches(airflow, flyte_emulator):
+    emulator, _ = flyte_emulator
+    runs = Runs(emulator)
+    run_id = airflow.trigger("c_sleep_worker", {"seconds": 15})
+
+    def waiting_in_a_worker() -> list[int]:
+        ti = airflow.task_instance("c_sleep_worker", run_id, "sleep")
+        return ti.get("state") == "running" and len(runs.new()) == 1 and airflow.task_processes(ti["id"])
+
+    [pid] = airflow.wait_until(waiting_in_a_worker, 180, "the task to wait in a worker")
+    os.kill(pid, signal.SIGKILL)  # the process running the wait dies with no chance to clean up
+    assert airflow.wait_for_run("c_sleep_worker", run_id, 300) == "success"
+    ti = airflow.task_instance("c_sleep_worker", run_id, "sleep")
+    assert ti["try_number"] >= 2  # Airflow retried it...
+    [run] = runs.new()  # ...and the retry reattached to the same remote run
+    assert run["phase"] == "ACTION_PHASE_SUCCEEDED"
+
+
+def test_marking_a_worker_task_failed_aborts_its_run(airflow, flyte_emulator):
+    emulator, _ = flyte_emulator
+    runs = Runs(emulator)
+    run_id = airflow.trigger("c_sleep_worker", {"seconds": 120})
+    airflow.wait_until(
+        lambda: airflow.task_state("c_sleep_worker", run_id, "sleep") == "running" and runs.new(),
+        180,
+        "the task to wait in a worker",
+    )
+    airflow.api(
+        "PATCH", f"dags/c_sleep_worker/dagRuns/{run_id}/taskInstances/sleep", json={"new_state": "failed"}
+    )
+    # the worker stops the task with SIGTERM, and the operator's on_kill aborts the run
+    airflow.wait_until(
+        lambda: runs.new()[0]["phase"] == "ACTION_PHASE_ABORTED", 90, "the worker's on_kill to abort the run"
+    )
+
+
+def test_two_hundred_mapped_tasks_deferred_at_once(airflow, flyte_emulator, capsys):
+    emulator, _ = flyte_emulator
+    runs = Runs(emulator)
+    started = time.monotonic()
+    run_id = airflow.trigger("c_mapped", {"count": 200})
+    deferred_at_once = 0
+
+    def finished() -> bool:
+        nonlocal deferred_at_once
+        states = [
+            ti["state"] for ti in airflow.task_instances("c_mapped", run_id) if ti["task_id"] == "greet"
+        ]
+        deferred_at_once = max(deferred_at_once, states.count("deferred"))
+        return airflow.run_state("c_mapped", run_id) in ("success", "failed")
+
+    airflow.wait_until(finished, 840, "200 mapped tasks to finish", every=2)
+    wall = time.monotonic() - started
+    assert airflow.run_state("c_mapped", run_id) == "success"
+    assert deferred_at_once > 8  # more waits than worker slots: they were in the triggerer together
+    assert airflow.xcom("c_mapped", run_id, "total") == sum(8 + i % 5 for i in range(200))
+    waits = [r for r in runs.new() if r["task"] == "demo.sleep"]
+    assert len(waits) == 200 and all(r["phase"] == "ACTION_PHASE_SUCCEEDED" for r in waits)
+    peak = airflow.peak_memory_kib("triggerer")
+    with capsys.disabled():
+        print(
+            f"\n200 mapped deferred tasks: {wall:.0f} s wall time from trigger to success, at most "
+            f"{deferred_at_once} deferred at once, triggerer peak memory {peak / 1024:.0f} MiB "
+            "(VmHWM of the triggerer and its runner)"
+        )

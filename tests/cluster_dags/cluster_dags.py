@@ -42,17 +42,19 @@ with DAG("c_sleep_worker", start_date=START, schedule=None, catchup=False, param
     )
 
 with DAG("c_mapped", start_date=START, schedule=None, catchup=False, params={"count": 200}) as dag:
+    # Each remote run takes several seconds, as real ones do: a trigger that fires within a second or two of
+    # deferral can lose a race inside Airflow's scheduler (apache/airflow#67287, #72716) and fail the task.
 
     @task
-    def names(count: int) -> list[dict[str, Any]]:
-        return [{"name": f"n{i}", "n": 1} for i in range(int(count))]
+    def durations(count: int) -> list[dict[str, Any]]:
+        return [{"seconds": 8 + i % 5} for i in range(int(count))]
 
-    greet = RemoteTaskOperator.partial(
-        task_id="greet", conn_id="flyte_default", task="demo.say_hello", deferrable=True, poll_interval=2
-    ).expand(inputs=names("{{ params.count }}"))
+    wait = RemoteTaskOperator.partial(
+        task_id="wait", conn_id="flyte_default", task="demo.sleep", deferrable=True, poll_interval=2
+    ).expand(inputs=durations("{{ params.count }}"))
 
     @task
-    def count_greetings(greetings: list[str]) -> int:
-        return len(list(greetings))
+    def total(slept: list[float]) -> float:
+        return sum(slept)
 
-    count_greetings(greet.output)
+    total(wait.output)
