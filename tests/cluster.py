@@ -228,9 +228,18 @@ class AirflowCluster:
             )
         )
 
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        body = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
-        return list(body["task_instances"])
+    def task_instances(self, dag_id: str, run_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Every task instance of a run, page by page (the API returns at most 100 at a time)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            body = self.api(
+                "GET",
+                f"dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                params={"limit": 100, "offset": len(found)},
+            )
+            found += body["task_instances"]
+            if not body["task_instances"] or len(found) >= min(limit, body["total_entries"]):
+                return found
 
     def count_tasks(self, dag_id: str, run_id: str, state: str) -> int:
         body = self.api(

@@ -42,15 +42,22 @@ with DAG("c_sleep_worker", start_date=START, schedule=None, catchup=False, param
     )
 
 with DAG("c_mapped", start_date=START, schedule=None, catchup=False, params={"count": 200}) as dag:
-    # Each remote run takes several seconds, as real ones do: a trigger that fires within a second or two of
-    # deferral can lose a race inside Airflow's scheduler (apache/airflow#67287, #72716) and fail the task.
+    # Each remote run takes several seconds, as real ones do. A trigger that fires soon after deferral can
+    # lose a race inside Airflow's scheduler (a stale executor event fails the task: apache/airflow#71580,
+    # #72716); the retry then reattaches to the same remote run, so no run is started twice.
 
     @task
     def durations(count: int) -> list[dict[str, Any]]:
         return [{"seconds": 8 + i % 5} for i in range(int(count))]
 
     wait = RemoteTaskOperator.partial(
-        task_id="wait", conn_id="flyte_default", task="demo.sleep", deferrable=True, poll_interval=2
+        task_id="wait",
+        conn_id="flyte_default",
+        task="demo.sleep",
+        deferrable=True,
+        poll_interval=2,
+        retries=2,
+        retry_delay=timedelta(seconds=1),
     ).expand(inputs=durations("{{ params.count }}"))
 
     @task

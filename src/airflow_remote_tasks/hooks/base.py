@@ -69,6 +69,13 @@ class RemoteTaskHook(BaseHook):
             self._client = sync_client(platform.client_settings)
         return execute(authorized(operation, platform.auth), self._client)
 
+    def run_alone(self, operation: Operation[T]) -> T:
+        """Run an operation on a client of its own: for ``on_kill``, which runs in a signal handler that may
+        have interrupted a request on the hook's client (whose pool lock it may hold)."""
+        platform = self.platform
+        with sync_client(platform.client_settings) as client:
+            return execute(authorized(operation, platform.auth), client)
+
     async def arun(self, operation: Operation[T]) -> T:
         """Run an operation on the event loop's shared client (the triggerer)."""
         platform = await self.aplatform()

@@ -221,11 +221,12 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
 
     def on_kill(self) -> None:
         """The worker is stopping this task: stop the remote run it is waiting on."""
-        if self._ref is not None:
-            self.hook.run(
-                self.hook.platform.abort(self._ref, "Aborted by Airflow: the task instance was killed.")
-            )
-            self.log.info("Aborted run %s", self._ref.run_id)
+        ref = self._ref
+        if ref is None:
+            return
+        self.log.info("The task is being killed: aborting run %s %s", ref.run_id, ref.url)
+        self.hook.run_alone(self.hook.platform.abort(ref, "Aborted by Airflow: the task instance was killed."))
+        self.log.info("Aborted run %s", ref.run_id)
 
 
 class RemoteTaskOperator(WaitsForRun):
