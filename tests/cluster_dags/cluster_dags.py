@@ -41,14 +41,16 @@ with DAG("c_sleep_worker", start_date=START, schedule=None, catchup=False, param
         retry_delay=timedelta(seconds=1),
     )
 
-with DAG("c_mapped", start_date=START, schedule=None, catchup=False, params={"count": 200}) as dag:
-    # Each remote run takes several seconds, as real ones do. A trigger that fires soon after deferral can
+with DAG(
+    "c_mapped", start_date=START, schedule=None, catchup=False, params={"count": 200, "seconds": 120}
+) as dag:
+    # Each remote run lasts long enough for all of them to be deferred at once. A trigger that fires soon after deferral can
     # lose a race inside Airflow's scheduler (a stale executor event fails the task: apache/airflow#71580,
     # #72716); the retry then reattaches to the same remote run, so no run is started twice.
 
     @task
-    def durations(count: int) -> list[dict[str, Any]]:
-        return [{"seconds": 8 + i % 5} for i in range(int(count))]
+    def durations(count: int, seconds: int) -> list[dict[str, Any]]:
+        return [{"seconds": int(seconds) + i % 5} for i in range(int(count))]
 
     wait = RemoteTaskOperator.partial(
         task_id="wait",
@@ -58,7 +60,7 @@ with DAG("c_mapped", start_date=START, schedule=None, catchup=False, params={"co
         poll_interval=2,
         retries=2,
         retry_delay=timedelta(seconds=1),
-    ).expand(inputs=durations("{{ params.count }}"))
+    ).expand(inputs=durations("{{ params.count }}", "{{ params.seconds }}"))
 
     @task
     def total(slept: list[float]) -> float:
