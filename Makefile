@@ -13,7 +13,7 @@ UV := uv
 UV_SETUP := true
 endif
 
-.PHONY: demo test lint typecheck unit lock emulator clean
+.PHONY: demo test lint typecheck unit lock emulator airflow clean
 
 $(STAMP): constraints.txt pyproject.toml
 	$(UV_SETUP)
@@ -34,6 +34,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# A full local Airflow (UI, scheduler, triggerer, DAG processor) with the emulators and their connections.
+airflow: $(STAMP)
+	$(BIN)/python scripts/local_airflow.py
+
 emulator: $(STAMP)
 	$(BIN)/remote-tasks emulator $(or $(PLATFORM),flyte) --port $(or $(PORT),8089)
 
@@ -44,4 +48,4 @@ lock:
 		--extra dev --extra emulator pyproject.toml -o constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .airflow-local

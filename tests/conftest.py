@@ -24,6 +24,7 @@ os.environ.update(
     AIRFLOW__CORE__UNIT_TEST_MODE="False",
 )
 sys.path.insert(0, str(ROOT / "example_dags"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator  # noqa: E402

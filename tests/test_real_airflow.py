@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from airflow_cluster import AirflowCluster
 
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator
 from airflow_remote_tasks.emulators.server import ServerThread
-from cluster import AirflowCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 DAGS = Path(__file__).resolve().parent / "cluster_dags"
@@ -75,6 +76,8 @@ def test_example_dag_defers_resumes_and_hands_outputs_downstream(airflow, flyte_
     assert airflow.xcom("example_flyte", run_id, "hello", "run_url") == expected
     links = airflow.api("GET", f"dags/example_flyte/dagRuns/{run_id}/taskInstances/hello/links")
     assert links["extra_links"] == {"Remote run": expected}
+    page = httpx.get(expected)  # what a person sees after clicking the link: the emulator's run page
+    assert page.status_code == 200 and hello["name"] in page.text and "ACTION_PHASE_SUCCEEDED" in page.text
     assert len(runs.new()) == 2
 
     # A person clears the succeeded task: it runs again, as a new remote run.

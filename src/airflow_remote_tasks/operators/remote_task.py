@@ -225,7 +225,9 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         if ref is None:
             return
         self.log.info("The task is being killed: aborting run %s %s", ref.run_id, ref.url)
-        self.hook.run_alone(self.hook.platform.abort(ref, "Aborted by Airflow: the task instance was killed."))
+        self.hook.run_alone(
+            self.hook.platform.abort(ref, "Aborted by Airflow: the task instance was killed.")
+        )
         self.log.info("Aborted run %s", ref.run_id)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import json
 import secrets
 import time
@@ -42,6 +43,7 @@ from airflow_remote_tasks.emulators.server import (
     read_body,
     send_bytes,
 )
+from airflow_remote_tasks.platforms.flyte import literals
 
 MAX_PAGE = 200
 
@@ -395,6 +397,9 @@ class FlyteEmulator:
         if path == "/oauth2/token":
             await self._token(scope, receive, send)
             return
+        if path.startswith("/v2/domain/"):
+            await self._console_page(path, send)
+            return
         service = "/" + path.strip("/").split("/")[0]
         app = self.routes.get(service)
         if app is None:
@@ -416,6 +421,35 @@ class FlyteEmulator:
         except ConnectError as error:
             if error.code is not Code.CANCELED:  # a client that hangs up on a stream is not an error
                 raise
+
+    async def _console_page(self, path: str, send: Send) -> None:
+        """The page a run link opens (``/v2/domain/<d>/project/<p>/runs/<name>``), as a console would."""
+        parts = path.strip("/").split("/")
+        run = None
+        if len(parts) == 7 and parts[3] == "project" and parts[5] == "runs":
+            run = self.state.runs.get((parts[4], parts[2], parts[6]))
+        if run is None:
+            await send_bytes(send, 404, "text/html; charset=utf-8", b"<h1>No such run on this emulator</h1>")
+            return
+        rows = {
+            "Run": run.name,
+            "Project / domain": f"{run.project} / {run.domain}",
+            "Task": f"{run.task.name} ({run.task.version})",
+            "Phase": run.phase(),
+            "Inputs": json.dumps(
+                {i["name"]: literals.decode(i["value"]) for i in run.input_literals}, default=str
+            ),
+            "Error": str(run.failure or run.abort_reason or ""),
+        }
+        body = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items()
+        )
+        page = (
+            f"<!doctype html><title>{html.escape(run.name)} · Flyte emulator</title>"
+            f"<h1>Flyte emulator run</h1><table>{body}</table>"
+            f"<pre>{html.escape(chr(10).join(run.log_lines))}</pre>"
+        )
+        await send_bytes(send, 200, "text/html; charset=utf-8", page.encode())
 
     def _authorized(self, scope: Scope) -> bool:
         wanted = self.auth["header"].lower().encode()

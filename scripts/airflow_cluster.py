@@ -1,13 +1,15 @@
 """A real Airflow on loopback: API server, scheduler (LocalExecutor), DAG processor and triggerer.
 
 Each component is its own process, started from this environment, logging to ``<home>/logs/<name>.log``.
-The harness talks to Airflow only through its public REST API, and stops what it started by PID.
-SQLite is the metadata database: enough for one machine and these tests, not for production.
+It is driven only through Airflow's public REST API, and stops what it started by PID. Used by the tests
+(``tests/test_real_airflow.py``) and by ``make airflow``. SQLite is the metadata database: enough for one
+machine, the tests and a first look, not for production.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -31,9 +33,18 @@ def free_port() -> int:
 
 
 class AirflowCluster:
-    def __init__(self, home: Path, dags_folder: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        dags_folder: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        port: int = 0,
+        login: tuple[str, str] = ("admin", "admin"),
+    ) -> None:
         self.home = home
-        self.port = free_port()
+        self.port = port or free_port()
+        self.login = login
         self.url = f"http://127.0.0.1:{self.port}"
         self.logs = home / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -45,7 +56,8 @@ class AirflowCluster:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "256",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{login[0]}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
@@ -76,6 +88,7 @@ class AirflowCluster:
         )
 
     def start(self) -> AirflowCluster:
+        (self.home / "passwords.json").write_text(json.dumps({self.login[0]: self.login[1]}))
         self.airflow("db", "migrate")
         for name in COMPONENTS:
             self.start_component(name)
@@ -171,7 +184,11 @@ class AirflowCluster:
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         if not self._token:
-            self._token = httpx.get(f"{self.url}/auth/token", timeout=10).json()["access_token"]
+            user, password = self.login
+            answer = httpx.post(
+                f"{self.url}/auth/token", json={"username": user, "password": password}, timeout=10
+            )
+            self._token = answer.raise_for_status().json()["access_token"]
         response = httpx.request(
             method,
             f"{self.url}/api/v2/{path.lstrip('/')}",

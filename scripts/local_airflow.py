@@ -1,0 +1,103 @@
+"""`make airflow`: a full local Airflow with the emulators, to look around, run the examples, click run links.
+
+Starts the Flyte and Julep emulators and Airflow (API server + UI, scheduler, DAG processor, triggerer) on
+loopback, creates connections ``flyte_default`` and ``julep_default`` for the emulators (the UI's Test
+button works: ``[core] test_connection`` is enabled), and waits until Ctrl-C, then stops everything.
+The Airflow home is ``.airflow-local/`` in the repository (SQLite), kept between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from airflow_cluster import AirflowCluster, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGIN = ("admin", "admin")
+
+
+def port_or_free(wanted: int) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", wanted))
+        except OSError:
+            return free_port()
+    return wanted
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    # A SIGTERM (a closed terminal, a supervisor) stops everything as Ctrl-C does, never leaving orphans.
+    signal.signal(signal.SIGTERM, _interrupt)
+    from airflow_remote_tasks.emulators.flyte import FlyteEmulator
+    from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
+    from airflow_remote_tasks.emulators.server import ServerThread
+
+    home = ROOT / ".airflow-local"
+    home.mkdir(exist_ok=True)
+    julep_key = "emulator-key"
+    flyte = ServerThread(FlyteEmulator(queue_seconds=2, run_seconds=8).app, port=port_or_free(8089)).start()
+    julep = ServerThread(
+        JulepEmulator(api_key=julep_key, step_seconds=1).app, port=port_or_free(8090)
+    ).start()
+    cluster = AirflowCluster(
+        home,
+        ROOT / "example_dags",
+        {"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"},
+        port=port_or_free(int(os.environ.get("AIRFLOW_PORT", "8080"))),
+        login=LOGIN,
+    )
+    print(f"Starting Airflow in {home} (logs in {cluster.logs}) ...", flush=True)
+    try:
+        cluster.start()
+        connections = {
+            "flyte_default": {"conn_type": "remote_tasks_flyte", "host": flyte.url},
+            "julep_default": {
+                "conn_type": "remote_tasks_julep",
+                "host": f"{julep.url}/api",
+                "password": julep_key,
+                "extra": json.dumps({"agent_id": DEMO_AGENT_ID}),
+            },
+        }
+        existing = {c["connection_id"] for c in cluster.api("GET", "connections")["connections"]}
+        for conn_id, fields in connections.items():
+            body = {"connection_id": conn_id, **fields}
+            if conn_id in existing:
+                cluster.api("PATCH", f"connections/{conn_id}", json=body)
+            else:
+                cluster.api("POST", "connections", json=body)
+        print(
+            f"""
+Airflow UI:      {cluster.url}   (login: {LOGIN[0]} / {LOGIN[1]})
+Flyte emulator:  {flyte.url}     (connection flyte_default)
+Julep emulator:  {julep.url}/api (connection julep_default, agent {DEMO_AGENT_ID})
+
+The example DAGs (example_flyte, example_julep) appear within a minute. Unpause one, trigger it, and open
+a remote task's "Remote run" link. Ctrl-C stops everything.""",
+            flush=True,
+        )
+        while all(p.poll() is None for p in cluster.processes.values()):
+            time.sleep(1)
+        print("An Airflow component exited; see the logs in", cluster.logs, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("Stopping Airflow and the emulators ...", flush=True)
+        cluster.stop()
+        flyte.stop()
+        julep.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
