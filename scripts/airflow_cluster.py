@@ -24,6 +24,8 @@ import httpx
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_RUN_STATES = {"success", "failed"}
+# Shared by every component, or tokens from one are refused by another; 64 bytes as SHA-512 wants.
+JWT_SECRET = "remote-tasks-local-airflow-only-" + "0123456789abcdef" * 2
 
 
 def free_port() -> int:
@@ -65,7 +67,7 @@ class AirflowCluster:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API_AUTH__JWT_SECRET": "remote-tasks-test-cluster-jwt-secret-0123456789",
+            "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
             "AIRFLOW__API__SECRET_KEY": "remote-tasks-test-cluster-secret",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",

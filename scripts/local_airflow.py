@@ -33,6 +33,7 @@ def port_or_free(wanted: int) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
     raise KeyboardInterrupt
 
 
@@ -93,6 +94,8 @@ a remote task's "Remote run" link. Ctrl-C stops everything.""",
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("Stopping Airflow and the emulators ...", flush=True)
         cluster.stop()
         flyte.stop()

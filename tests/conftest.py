@@ -26,6 +26,8 @@ os.environ.update(
 sys.path.insert(0, str(ROOT / "example_dags"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from airflow_cluster import AirflowCluster  # noqa: E402
+
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.server import ServerThread  # noqa: E402
@@ -119,3 +121,25 @@ def julep() -> Iterator[RunningJulep]:
         running.connect()
         yield running
     os.environ.pop("AIRFLOW_CONN_JULEP_DEFAULT", None)
+
+
+CLUSTER_DAGS = ROOT / "tests" / "cluster_dags"
+
+
+@pytest.fixture(scope="session")
+def flyte_emulator() -> Iterator[tuple[FlyteEmulator, str]]:
+    emulator = FlyteEmulator(queue_seconds=0.2, run_seconds=1.0)
+    with ServerThread(emulator.app) as server:
+        yield emulator, server.url
+
+
+@pytest.fixture(scope="session")
+def airflow(flyte_emulator) -> Iterator[AirflowCluster]:
+    _, url = flyte_emulator
+    home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
+    connection = json.dumps({"conn_type": "remote_tasks_flyte", "host": url})
+    cluster = AirflowCluster(home, CLUSTER_DAGS, {"AIRFLOW_CONN_FLYTE_DEFAULT": connection})
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

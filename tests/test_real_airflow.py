@@ -1,47 +1,21 @@
 """A real Airflow (API server, scheduler with LocalExecutor, DAG processor, triggerer) against the Flyte emulator.
 
-Airflow starts once for this module; each test triggers DAG runs through the REST API and reads their state
-from the API and the emulator. Slow by nature (about a minute to start), so these carry the ``cluster`` marker.
+Airflow starts once per test session (the ``airflow`` fixture in conftest); each test triggers DAG runs through
+the REST API and reads their state from the API and the emulator. These carry the ``cluster`` marker.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from airflow_cluster import AirflowCluster
 
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator
-from airflow_remote_tasks.emulators.server import ServerThread
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
-DAGS = Path(__file__).resolve().parent / "cluster_dags"
-
-
-@pytest.fixture(scope="module")
-def flyte_emulator() -> Iterator[tuple[FlyteEmulator, str]]:
-    emulator = FlyteEmulator(queue_seconds=0.2, run_seconds=1.0)
-    with ServerThread(emulator.app) as server:
-        yield emulator, server.url
-
-
-@pytest.fixture(scope="module")
-def airflow(flyte_emulator) -> Iterator[AirflowCluster]:
-    _, url = flyte_emulator
-    home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
-    connection = json.dumps({"conn_type": "remote_tasks_flyte", "host": url})
-    cluster = AirflowCluster(home, DAGS, {"AIRFLOW_CONN_FLYTE_DEFAULT": connection})
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
 
 
 class Runs:
