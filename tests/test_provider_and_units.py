@@ -213,3 +213,12 @@ def test_julep_error_bodies_become_clear_errors():
         answer(502, b"<html>bad gateway</html>", "text/html"),
     ):
         assert isinstance(foreign, TransportError) and "Check the connection's base URL" in str(foreign)
+
+
+def test_on_paused_must_be_a_known_policy():
+    from airflow_remote_tasks import RemoteRunSensor, RemoteTaskOperator
+
+    with pytest.raises(ValueError, match="on_paused must be 'wait', 'fail' or 'succeed', not 'ignore'"):
+        RemoteTaskOperator(task_id="t", conn_id="c", task="x", on_paused="ignore")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="on_paused must be"):
+        RemoteRunSensor(task_id="s", conn_id="c", run_id="r", on_paused="later")  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal, get_args
 
 
 class Phase(str, Enum):
@@ -43,3 +44,13 @@ def parse_phases(names: object) -> frozenset[Phase]:
             valid = ", ".join(p.value for p in Phase)
             raise ValueError(f"Unknown phase {name!r}; use one of: {valid}.") from None
     return frozenset(phases)
+
+
+# What a run that waits for input means to an operator or sensor: keep waiting, fail, or count as done.
+OnPaused = Literal["wait", "fail", "succeed"]
+
+
+def check_on_paused(value: str) -> OnPaused:
+    if value not in get_args(OnPaused):
+        raise ValueError(f"on_paused must be 'wait', 'fail' or 'succeed', not {value!r}.")
+    return value  # type: ignore[return-value]

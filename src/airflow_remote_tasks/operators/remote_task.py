@@ -19,7 +19,7 @@ from airflow_remote_tasks.core.errors import (
     RemoteTaskError,
 )
 from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus
-from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase
+from airflow_remote_tasks.core.phases import TERMINAL_PHASES, OnPaused, Phase, check_on_paused
 from airflow_remote_tasks.core.waiting import WaitOutcome, drive, wait_for_run
 from airflow_remote_tasks.hooks.base import UsesRemoteHook, hook_for_platform
 from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
@@ -28,7 +28,6 @@ from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 STATE_KEY = "remote_run"
 RUN_ID_KEY = "run_id"
 FetchLogs = Literal["on_failure", "always", "never"]
-OnPaused = Literal["wait", "fail", "succeed"]
 
 
 class RunRecord(BaseModel):
@@ -80,15 +79,13 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         super().__init__(**kwargs)
         if fetch_logs not in ("on_failure", "always", "never"):
             raise ValueError(f"fetch_logs must be 'on_failure', 'always' or 'never', not {fetch_logs!r}.")
-        if on_paused not in ("wait", "fail", "succeed"):
-            raise ValueError(f"on_paused must be 'wait', 'fail' or 'succeed', not {on_paused!r}.")
         if poll_interval <= 0:
             raise ValueError("poll_interval must be a positive number of seconds.")
         self.conn_id = conn_id
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        self.on_paused = on_paused
+        self.on_paused = check_on_paused(on_paused)
         self.max_output_bytes = max_output_bytes
         self.fetch_logs = fetch_logs
         self.log_lines = log_lines

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.configuration import conf
 
 from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError
 from airflow_remote_tasks.core.models import RunRef, RunStatus
-from airflow_remote_tasks.core.phases import FAILURE_PHASES, TERMINAL_PHASES, Phase, parse_phases
+from airflow_remote_tasks.core.phases import (
+    FAILURE_PHASES,
+    TERMINAL_PHASES,
+    OnPaused,
+    Phase,
+    check_on_paused,
+    parse_phases,
+)
 from airflow_remote_tasks.hooks.base import UsesRemoteHook
 from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
@@ -38,7 +45,7 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         run_id: str,
         target_phases: Iterable[str] | None = None,
         fail_on_failure: bool = True,
-        on_paused: Literal["wait", "fail", "succeed"] = "wait",
+        on_paused: OnPaused = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -48,11 +55,9 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         # By default a run is awaited until it ends; only success counts as reaching the target.
         self.targets = parse_phases(list(target_phases)) if target_phases is not None else SUCCESS
         self.fail_on_failure = fail_on_failure
-        if on_paused not in ("wait", "fail", "succeed"):
-            raise ValueError(f"on_paused must be 'wait', 'fail' or 'succeed', not {on_paused!r}.")
+        self.on_paused = check_on_paused(on_paused)
         if on_paused == "succeed":
             self.targets |= {Phase.PAUSED}
-        self.on_paused = on_paused
         self.deferrable = deferrable
         self._ref: RunRef | None = None
 

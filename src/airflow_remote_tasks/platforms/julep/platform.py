@@ -140,13 +140,13 @@ class JulepPlatform:
                 f"Julep task {name!r} is not a task id. Pass the task's UUID, a task definition, or set the "
                 "connection's Agent ID to look tasks up by name."
             )
-        for page in rest.pages(self.config, f"agents/{agent}/tasks"):
-            items = yield from page
-            for item in items:
-                if name in (item.get("name"), item.get("canonical_name")):
-                    return item
-            if len(items) < rest.PAGE_SIZE:
-                break
+        task = yield from rest.find_item(
+            self.config,
+            f"agents/{agent}/tasks",
+            lambda item: name in (item.get("name"), item.get("canonical_name")),
+        )
+        if task is not None:
+            return task
         raise NotFoundError(
             f"Agent {agent} has no Julep task named {name!r}. Check the name, or pass a task definition.",
             status=404,
@@ -237,18 +237,18 @@ class JulepPlatform:
         raise AssertionError("unreachable")
 
     def _find_by_key(self, task_id: str, key: str) -> Operation[dict[str, Any] | None]:
-        for page in rest.pages(self.config, f"tasks/{task_id}/executions", max_pages=5):
-            items = yield from page
-            for item in items:
-                # A failed or cancelled one is not reused: that try's run is over, start another.
-                if (item.get("metadata") or {}).get(RUN_KEY) == key and item.get("status") not in (
-                    "failed",
-                    "cancelled",
-                ):
-                    return item
-            if len(items) < rest.PAGE_SIZE:
-                break
-        return None
+        # A failed or cancelled one is not reused: that try's run is over, start another.
+        return (
+            yield from rest.find_item(
+                self.config,
+                f"tasks/{task_id}/executions",
+                lambda item: (
+                    (item.get("metadata") or {}).get(RUN_KEY) == key
+                    and item.get("status") not in ("failed", "cancelled")
+                ),
+                max_pages=5,
+            )
+        )
 
     def find_run(self, run_id: str) -> Operation[RunRef]:
         body = yield from self._execution(run_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -66,12 +66,16 @@ def list_items(
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
-def pages(
-    config: JulepConfig, path: str, *, max_pages: int = 10
-) -> Iterator[Operation[list[dict[str, Any]]]]:
-    """The pages of a list, newest first, each an operation to run."""
+def find_item(
+    config: JulepConfig, path: str, matches: Callable[[dict[str, Any]], bool], *, max_pages: int = 10
+) -> Operation[dict[str, Any] | None]:
+    """The newest item of a list that ``matches``, reading at most ``max_pages`` pages."""
     for number in range(max_pages):
-        yield list_items(config, path, offset=number * PAGE_SIZE)
+        items = yield from list_items(config, path, offset=number * PAGE_SIZE)
+        found = next((item for item in items if matches(item)), None)
+        if found is not None or len(items) < PAGE_SIZE:
+            return found
+    return None
 
 
 def detail_of(response: HttpResponse) -> str | None:
