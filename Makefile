@@ -13,7 +13,7 @@ UV := uv
 UV_SETUP := true
 endif
 
-.PHONY: demo test lint typecheck unit lock emulator airflow clean
+.PHONY: demo test lint typecheck unit lock emulator airflow chromium clean
 
 $(STAMP): constraints.txt pyproject.toml
 	$(UV_SETUP)
@@ -24,8 +24,18 @@ $(STAMP): constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) chromium lint typecheck
 	$(BIN)/pytest -q
+
+# Debian's chromium for the browser test; Playwright drives it (its own browser download is not used).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		if command -v apt-get >/dev/null; then \
+			echo "Installing Debian's chromium for the browser test ..."; \
+			$(SUDO) apt-get update -qq && \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium not found and no apt-get here: the browser test will be skipped"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests example_dags scripts
@@ -45,7 +55,7 @@ emulator: $(STAMP)
 lock:
 	$(UV_SETUP)
 	$(UV) pip compile --quiet --no-emit-index-url --no-emit-find-links --python-version 3.11 \
-		--extra dev --extra emulator pyproject.toml -o constraints.txt
+		--extra dev --extra emulator --extra http2 pyproject.toml -o constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .airflow-local

@@ -61,11 +61,18 @@ def main() -> int:
     print(f"Starting Airflow in {home} (logs in {cluster.logs}) ...", flush=True)
     try:
         cluster.start()
+        # Port apart from the host: Airflow 3.3.2's Test button refuses a connection without one
+        # (it sends port 0 for a stored NULL; apache/airflow#73298).
         connections = {
-            "flyte_default": {"conn_type": "remote_tasks_flyte", "host": flyte.url},
+            "flyte_default": {
+                "conn_type": "remote_tasks_flyte",
+                "host": "http://127.0.0.1",
+                "port": flyte.port,
+            },
             "julep_default": {
                 "conn_type": "remote_tasks_julep",
-                "host": f"{julep.url}/api",
+                "host": "http://127.0.0.1/api",
+                "port": julep.port,
                 "password": julep_key,
                 "extra": json.dumps({"agent_id": DEMO_AGENT_ID}),
             },

@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 import httpx
 import pytest
 
+from airflow_remote_tasks.hooks.base import with_port
 from airflow_remote_tasks.platforms.flyte import literals
 from airflow_remote_tasks.platforms.flyte.config import decode_api_key, normalize_endpoint, org_from_host
 
@@ -90,6 +91,22 @@ def test_endpoints_and_orgs():
     assert org_from_host("https://acme.hosted.unionai.cloud") == "acme"
     assert org_from_host("http://localhost:30080") == ""
     assert org_from_host("http://127.0.0.1:8080") == ""
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("http://127.0.0.1/api", 8090, "http://127.0.0.1:8090/api"),
+        ("https://acme.hosted.unionai.cloud", 443, "https://acme.hosted.unionai.cloud:443"),
+        ("http://127.0.0.1:9000/api", 8090, "http://127.0.0.1:9000/api"),  # the URL's own port wins
+        ("localhost", 30080, "localhost:30080"),
+        ("localhost:1", 30080, "localhost:1"),
+        ("https://example.com", None, "https://example.com"),
+        ("", 8080, ""),
+    ],
+)
+def test_the_port_field_fills_a_host_without_one(host, port, expected):
+    assert with_port(host, port) == expected
 
 
 INT, FLOAT, STR = {"simple": "INTEGER"}, {"simple": "FLOAT"}, {"simple": "STRING"}

@@ -9,6 +9,25 @@ from airflow_remote_tasks.version import __version__
 SECRET = {"type": ["string", "null"], "format": "password"}
 TEXT = {"type": ["string", "null"]}
 
+# Every connection type has these; hooks.base.client_settings reads them.
+TRANSPORT_FIELDS: dict[str, Any] = {
+    "verify_tls": {
+        "label": "Verify TLS certificates",
+        "schema": {"type": "boolean", "default": True},
+    },
+    "ca_bundle": {
+        "label": "CA bundle",
+        "description": "Path to a PEM file of CAs to trust instead of the system's (a private CA), "
+        "readable on every worker and triggerer.",
+        "schema": TEXT,
+    },
+    "http2": {
+        "label": "HTTP/2",
+        "description": "Negotiate HTTP/2 over TLS. Needs the provider's [http2] extra.",
+        "schema": {"type": "boolean", "default": False},
+    },
+}
+
 
 def _flyte_connection() -> dict[str, Any]:
     return {
@@ -16,11 +35,12 @@ def _flyte_connection() -> dict[str, Any]:
         "hook-class-name": "airflow_remote_tasks.hooks.flyte.FlyteHook",
         "hook-name": "Flyte 2 / Union (remote tasks)",
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "login", "extra"],
+            "hidden-fields": ["schema", "login", "extra"],
             "relabeling": {"host": "Endpoint", "password": "API key"},
             "placeholders": {
                 "host": "https://<tenant>.hosted.unionai.cloud or http://localhost:30080",
                 "password": "from 'flyte create api-key' (holds endpoint, client id, secret and org)",
+                "port": "only when the endpoint names no port",
             },
         },
         "conn-fields": {
@@ -64,16 +84,13 @@ def _flyte_connection() -> dict[str, Any]:
                 "description": "Use http:// for a bare host:port (local devbox).",
                 "schema": {"type": "boolean", "default": False},
             },
-            "verify_tls": {
-                "label": "Verify TLS certificates",
-                "schema": {"type": "boolean", "default": True},
-            },
             "upload_inputs": {
                 "label": "Upload inputs before CreateRun",
                 "description": "Offload inputs through DataProxyService/UploadInputs (zero-trust "
                 "tenants) instead of sending them inline.",
                 "schema": {"type": "boolean", "default": False},
             },
+            **TRANSPORT_FIELDS,
         },
     }
 
@@ -84,11 +101,12 @@ def _julep_connection() -> dict[str, Any]:
         "hook-class-name": "airflow_remote_tasks.hooks.julep.JulepHook",
         "hook-name": "Julep (remote tasks)",
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "login", "extra"],
+            "hidden-fields": ["schema", "login", "extra"],
             "relabeling": {"host": "Base URL (custom)", "password": "API key"},
             "placeholders": {
                 "host": "leave empty for the environment's URL; self-hosted: https://julep.example.com/api",
                 "password": "Julep API key",
+                "port": "only when the base URL names no port",
             },
         },
         "conn-fields": {
@@ -107,10 +125,7 @@ def _julep_connection() -> dict[str, Any]:
                 "description": "Authorization (sends 'Bearer <key>'); a self-hosted server may use X-Auth-Key.",
                 "schema": {**TEXT, "default": "Authorization"},
             },
-            "verify_tls": {
-                "label": "Verify TLS certificates",
-                "schema": {"type": "boolean", "default": True},
-            },
+            **TRANSPORT_FIELDS,
         },
     }
 

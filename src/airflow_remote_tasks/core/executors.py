@@ -11,9 +11,9 @@ from typing import TypeVar
 import httpx
 import tenacity
 
-from airflow_remote_tasks.core.errors import TransportError
+from airflow_remote_tasks.core.errors import ConfigurationError, TransportError
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
-from airflow_remote_tasks.core.retry import RetryPolicy, check_status
+from airflow_remote_tasks.core.retry import RetryPolicy, check_status, untrusted_certificate
 
 T = TypeVar("T")
 
@@ -115,9 +115,16 @@ async def _asend(client: httpx.AsyncClient, request: HttpRequest) -> HttpRespons
     return _response(raw, bytes(body))
 
 
-def _transport_error(request: HttpRequest, error: httpx.HTTPError) -> TransportError:
+def _transport_error(request: HttpRequest, error: httpx.HTTPError) -> TransportError | ConfigurationError:
     url = httpx.URL(request.url)
     origin = f"{url.scheme}://{url.netloc.decode()}"
+    certificate = untrusted_certificate(error)
+    if certificate is not None:
+        return ConfigurationError(
+            f"The TLS certificate of {origin} is not trusted ({certificate.verify_message}). If the server's "
+            "certificate comes from a private CA, set the connection's CA bundle to that CA's PEM file; "
+            "turn off 'Verify TLS certificates' only for a test server."
+        )
     kind = type(error).__name__
     return TransportError(
         f"Could not reach {origin} ({kind}: {error or 'no detail'}). Check the connection's endpoint "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -37,6 +38,8 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def should_retry(self, request: HttpRequest, error: BaseException) -> bool:
+        if untrusted_certificate(error) is not None:
+            return False  # asking again gets the same certificate
         if isinstance(error, UNSENT_ERRORS):
             return True
         if not request.idempotent:
@@ -62,6 +65,16 @@ class RetryPolicy:
             "retry_error_callback": _last_outcome,
             "reraise": True,
         }
+
+
+def untrusted_certificate(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind a transport error, if that is what it is."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def check_status(request: HttpRequest, response: HttpResponse) -> HttpResponse:

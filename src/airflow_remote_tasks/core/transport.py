@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import ssl
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
 
 import httpx
 
+from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.version import __version__
 
 USER_AGENT = f"airflow-provider-remote-tasks/{__version__} httpx/{httpx.__version__}"
@@ -16,14 +19,37 @@ USER_AGENT = f"airflow-provider-remote-tasks/{__version__} httpx/{httpx.__versio
 
 @dataclass(frozen=True)
 class ClientSettings:
-    verify: bool | str = True
+    """How to reach a platform's API. Hashable: equal settings share one pooled client per loop."""
+
+    verify: bool = True
+    ca_bundle: str = ""  # a PEM file of CAs to trust instead of the system's (private CAs, self-signed)
+    http2: bool = False  # negotiated over TLS (ALPN); plain http:// stays on HTTP/1.1
     timeout: float = 30.0
     connect_timeout: float = 10.0
     max_connections: int = 50
 
+    def tls(self) -> ssl.SSLContext | bool:
+        if not self.verify:
+            return False
+        if not self.ca_bundle:
+            return True
+        try:
+            return ssl.create_default_context(cafile=self.ca_bundle)
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigurationError(
+                f"The connection's CA bundle {self.ca_bundle!r} cannot be loaded ({error}). Set CA bundle to "
+                "a PEM file readable on every worker and triggerer, or clear it to use the system's CAs."
+            ) from None
+
     def options(self) -> dict[str, object]:
+        if self.http2 and importlib.util.find_spec("h2") is None:
+            raise ConfigurationError(
+                "The connection asks for HTTP/2, but the h2 package is not installed. Install "
+                "'airflow-provider-remote-tasks[http2]' on workers and triggerers, or clear the HTTP/2 field."
+            )
         return {
-            "verify": self.verify,
+            "verify": self.tls(),
+            "http2": self.http2,
             "timeout": httpx.Timeout(self.timeout, connect=self.connect_timeout, pool=None),
             "limits": httpx.Limits(
                 max_connections=self.max_connections,

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -19,6 +20,19 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # (status, code, message) -> (content type, body): each platform's own error shape
 ErrorBody = Callable[[int, str, str], tuple[str, bytes]]
+
+
+# scheme://host[:port] the current request was sent to, for answers that name the server itself
+REQUEST_BASE_URL: ContextVar[str] = ContextVar("REQUEST_BASE_URL", default="")
+
+
+def base_url_of(scope: Scope) -> str:
+    headers = dict(scope.get("headers") or [])
+    host = (headers.get(b"host") or headers.get(b":authority") or b"").decode()
+    if not host and scope.get("server"):
+        server_host, port = scope["server"][:2]
+        host = f"[{server_host}]:{port}" if ":" in server_host else f"{server_host}:{port}"
+    return f"{scope.get('scheme', 'http')}://{host}"
 
 
 @dataclass
@@ -89,6 +103,7 @@ class EmulatorApp:
             await self._control(scope, receive, send)
             return
         self.calls[path] += 1
+        REQUEST_BASE_URL.set(base_url_of(scope))
         fault = self._next_fault(scope["method"], path)
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from airflow.sdk import BaseHook
@@ -13,7 +14,7 @@ from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
 from airflow_remote_tasks.core.executors import aexecute, execute
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
-from airflow_remote_tasks.core.transport import shared_async_client, sync_client
+from airflow_remote_tasks.core.transport import ClientSettings, shared_async_client, sync_client
 from airflow_remote_tasks.hooks import HOOKS_BY_CONN_TYPE, HOOKS_BY_PLATFORM
 
 T = TypeVar("T")
@@ -170,6 +171,27 @@ def connection_field(conn: Any, name: str, default: Any = None) -> Any:
         if value not in (None, ""):
             return value
     return default
+
+
+def client_settings(conn: Any) -> ClientSettings:
+    """The transport fields every connection type has (see ``provider_info.TRANSPORT_FIELDS``)."""
+    return ClientSettings(
+        verify=as_bool(connection_field(conn, "verify_tls"), True),
+        ca_bundle=str(connection_field(conn, "ca_bundle") or "").strip(),
+        http2=as_bool(connection_field(conn, "http2"), False),
+    )
+
+
+def with_port(host: str, port: int | None) -> str:
+    """``host`` (a URL or a bare host) with the connection's Port added when it names none itself."""
+    if not host or not port:
+        return host
+    if "://" not in host:
+        return host if ":" in host else f"{host}:{port}"
+    parts = urlsplit(host)
+    if parts.port is not None:
+        return host
+    return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
 
 
 def as_bool(value: Any, default: bool) -> bool:

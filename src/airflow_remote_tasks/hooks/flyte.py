@@ -7,7 +7,13 @@ from typing import Any
 from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.hooks.base import RemoteTaskHook, as_bool, connection_field
+from airflow_remote_tasks.hooks.base import (
+    RemoteTaskHook,
+    as_bool,
+    client_settings,
+    connection_field,
+    with_port,
+)
 from airflow_remote_tasks.platforms.flyte.config import (
     FlyteConfig,
     decode_api_key,
@@ -30,13 +36,12 @@ class FlyteHook(RemoteTaskHook):
         return FlytePlatform(
             flyte_config(conn),
             upload_inputs=as_bool(connection_field(conn, "upload_inputs"), False),
+            client_settings=client_settings(conn),
         )
 
 
 def flyte_config(conn: Any) -> FlyteConfig:
-    host = (conn.host or "").strip()
-    if host and conn.port and "://" not in host and ":" not in host:
-        host = f"{host}:{conn.port}"
+    host = with_port((conn.host or "").strip(), conn.port)
     insecure = as_bool(connection_field(conn, "insecure"), False)
     api_key = conn.password or connection_field(conn, "api_key") or ""
     token = connection_field(conn, "access_token") or ""
@@ -76,5 +81,4 @@ def flyte_config(conn: Any) -> FlyteConfig:
         auth_header=connection_field(conn, "auth_header") or "",
         scopes=connection_field(conn, "scopes") or "",
         console_url=(connection_field(conn, "console_url") or "").rstrip("/"),
-        verify=as_bool(connection_field(conn, "verify_tls"), True),
     )

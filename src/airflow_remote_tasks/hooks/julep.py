@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.hooks.base import RemoteTaskHook, as_bool, connection_field
+from airflow_remote_tasks.hooks.base import RemoteTaskHook, client_settings, connection_field, with_port
 from airflow_remote_tasks.platforms.julep.config import ENVIRONMENTS, JulepConfig
 from airflow_remote_tasks.platforms.julep.platform import JulepPlatform
 
@@ -22,12 +22,12 @@ class JulepHook(RemoteTaskHook):
 
     @classmethod
     def platform_from_connection(cls, conn: Any) -> JulepPlatform:
-        return JulepPlatform(julep_config(conn))
+        return JulepPlatform(julep_config(conn), client_settings=client_settings(conn))
 
 
 def julep_config(conn: Any) -> JulepConfig:
     environment = str(connection_field(conn, "environment") or "production")
-    host = (conn.host or "").strip()
+    host = with_port((conn.host or "").strip(), conn.port)
     if host:  # a custom base URL wins over the environment
         if "://" not in host:
             host = f"https://{host}"
@@ -49,5 +49,4 @@ def julep_config(conn: Any) -> JulepConfig:
         api_key=SecretStr(api_key),
         auth_header=connection_field(conn, "auth_header") or "Authorization",
         agent_id=connection_field(conn, "agent_id") or "",
-        verify=as_bool(connection_field(conn, "verify_tls"), True),
     )

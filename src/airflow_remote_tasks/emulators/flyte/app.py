@@ -35,6 +35,7 @@ from google.protobuf.message import Message
 from airflow_remote_tasks.emulators.flyte.state import EmulatedRun, FlyteState, Rejected
 from airflow_remote_tasks.emulators.flyte.tasks import SeedTask, task_spec
 from airflow_remote_tasks.emulators.server import (
+    REQUEST_BASE_URL,
     ASGIApp,
     EmulatorApp,
     Receive,
@@ -289,9 +290,8 @@ class Services(_Unimplemented):
     async def select_cluster(
         self, request: payload_pb2.SelectClusterRequest, ctx: Any
     ) -> payload_pb2.SelectClusterResponse:
-        host = ctx.request_headers().get("host", "")
         # Like OSS: the data plane is the endpoint the caller used.
-        return payload_pb2.SelectClusterResponse(cluster_endpoint=f"http://{host}", cluster="emulator")
+        return payload_pb2.SelectClusterResponse(cluster_endpoint=REQUEST_BASE_URL.get(), cluster="emulator")
 
     # -- AuthMetadataService, IdentityService ---------------------------------------------------
 

@@ -27,7 +27,6 @@ class FlyteConfig(BaseModel):
     auth_header: str = ""
     scopes: str = ""
     console_url: str = ""
-    verify: bool = True
 
     @property
     def insecure(self) -> bool:

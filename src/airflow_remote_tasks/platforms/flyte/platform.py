@@ -68,7 +68,7 @@ class FlytePlatform:
         self.config = config
         self.upload_inputs = upload_inputs
         self.auth = None if config.auth_mode == "none" else FlyteAuth(config)
-        self.client_settings = client_settings or ClientSettings(verify=config.verify)
+        self.client_settings = client_settings or ClientSettings()
 
     # -- identifiers ---------------------------------------------------------------------------
 

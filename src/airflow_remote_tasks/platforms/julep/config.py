@@ -19,7 +19,6 @@ class JulepConfig:
     api_key: SecretStr
     auth_header: str = "Authorization"
     agent_id: str = ""
-    verify: bool = True
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

@@ -84,7 +84,7 @@ class JulepPlatform:
         if config.auth_header.lower() == "authorization":
             value = f"Bearer {value}"
         self.auth = HeaderAuth(config.auth_header, value)
-        self.client_settings = client_settings or ClientSettings(verify=config.verify)
+        self.client_settings = client_settings or ClientSettings()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Operation[Any]:
         return rest.call(self.config, method, path, **kwargs)
