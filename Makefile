@@ -55,7 +55,7 @@ emulator: $(STAMP)
 lock:
 	$(UV_SETUP)
 	$(UV) pip compile --quiet --no-emit-index-url --no-emit-find-links --python-version 3.11 \
-		--extra dev --extra emulator --extra http2 pyproject.toml -o constraints.txt
+		--extra dev --extra emulator --extra http2 --extra bench pyproject.toml -o constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .airflow-local

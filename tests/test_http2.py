@@ -129,7 +129,7 @@ def test_an_untrusted_certificate_is_refused_with_a_hint(tls_flyte, caplog):
 def test_a_missing_ca_bundle_names_the_field(tmp_path):
     settings = ClientSettings(ca_bundle=str(tmp_path / "missing.pem"))
     with pytest.raises(ConfigurationError, match=r"CA bundle .* cannot be loaded"):
-        settings.options()
+        settings.transport_options()
 
 
 def test_http2_without_h2_names_the_extra(monkeypatch):
@@ -140,5 +140,5 @@ def test_http2_without_h2_names_the_extra(monkeypatch):
         importlib.util, "find_spec", lambda name, *a: None if name == "h2" else real(name, *a)
     )
     with pytest.raises(ConfigurationError, match=r"airflow-provider-remote-tasks\[http2\]"):
-        ClientSettings(http2=True).options()
-    assert ClientSettings().options()["http2"] is False
+        ClientSettings(http2=True).transport_options()
+    assert ClientSettings().transport_options()["http2"] is False

@@ -6,8 +6,9 @@ import asyncio
 import importlib.util
 import ssl
 import threading
-from collections.abc import Hashable
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -41,7 +42,7 @@ class ClientSettings:
                 "a PEM file readable on every worker and triggerer, or clear it to use the system's CAs."
             ) from None
 
-    def options(self) -> dict[str, object]:
+    def transport_options(self) -> dict[str, Any]:
         if self.http2 and importlib.util.find_spec("h2") is None:
             raise ConfigurationError(
                 "The connection asks for HTTP/2, but the h2 package is not installed. Install "
@@ -50,19 +51,78 @@ class ClientSettings:
         return {
             "verify": self.tls(),
             "http2": self.http2,
-            "timeout": httpx.Timeout(self.timeout, connect=self.connect_timeout, pool=None),
             "limits": httpx.Limits(
                 max_connections=self.max_connections,
                 max_keepalive_connections=self.max_connections,
                 keepalive_expiry=60.0,  # longer than a poll interval, so polls reuse connections
             ),
+        }
+
+    def client_options(self) -> dict[str, Any]:
+        return {
+            "timeout": httpx.Timeout(self.timeout, connect=self.connect_timeout, pool=None),
             "headers": {"User-Agent": USER_AGENT},
             "follow_redirects": False,
         }
 
 
 def sync_client(settings: ClientSettings) -> httpx.Client:
-    return httpx.Client(**settings.options())  # type: ignore[arg-type]
+    return httpx.Client(
+        transport=httpx.HTTPTransport(**settings.transport_options()), **settings.client_options()
+    )
+
+
+def async_client(settings: ClientSettings) -> httpx.AsyncClient:
+    pool = httpx.AsyncHTTPTransport(**settings.transport_options())
+    return httpx.AsyncClient(
+        transport=GatedTransport(pool, settings.max_connections), **settings.client_options()
+    )
+
+
+class GatedTransport(httpx.AsyncBaseTransport):
+    """Lets at most ``slots`` requests into the connection pool; the others wait on a semaphore.
+
+    httpcore's pool re-scans every queued request against every connection whenever a request enters or
+    leaves it, so thousands of triggers polling at once would cost more there than in the requests
+    themselves. A semaphore queue costs the same at any length.
+    """
+
+    def __init__(self, pool: httpx.AsyncBaseTransport, slots: int) -> None:
+        self._pool = pool
+        self._slots = asyncio.Semaphore(slots)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self._slots.acquire()
+        try:
+            response = await self._pool.handle_async_request(request)
+        except BaseException:
+            self._slots.release()
+            raise
+        response.stream = _ReleasingStream(response.stream, self._slots)
+        return response
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    """A response body that gives its pool slot back when closed (the connection is free again then)."""
+
+    def __init__(self, stream: Any, slots: asyncio.Semaphore) -> None:
+        self._stream = stream
+        self._slots: asyncio.Semaphore | None = slots
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+                self._slots = None
 
 
 _shared: dict[tuple[int, Hashable], tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
@@ -82,7 +142,7 @@ def shared_async_client(settings: ClientSettings) -> httpx.AsyncClient:
             del _shared[stale]
         entry = _shared.get(key)
         if entry is None or entry[0] is not loop or entry[1].is_closed:
-            entry = (loop, httpx.AsyncClient(**settings.options()))  # type: ignore[arg-type]
+            entry = (loop, async_client(settings))
             _shared[key] = entry
         return entry[1]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,7 +39,7 @@ class RemoteTaskHook(BaseHook):
     # -- subclasses --------------------------------------------------------------------------------
 
     @classmethod
-    def platform_from_connection(cls, conn: Any) -> Platform:
+    def platform_from_connection(cls, conn: ConnectionView) -> Platform:
         raise NotImplementedError
 
     # -- platform ----------------------------------------------------------------------------------
@@ -59,7 +61,17 @@ class RemoteTaskHook(BaseHook):
                 f"Connection {self.conn_id!r} has type {conn.conn_type!r}; {type(self).__name__} needs a "
                 f"{self.conn_type!r} connection."
             )
-        return self.platform_from_connection(conn)
+        view = ConnectionView(conn)
+        # Thousands of triggers on one connection share one platform object, not one each; a changed
+        # connection has another key, so it gets a platform of its own.
+        key = (type(self), view.fingerprint())
+        platform = _PLATFORMS.get(key)
+        if platform is None:
+            platform = self.platform_from_connection(view)
+            _PLATFORMS[key] = platform
+            while len(_PLATFORMS) > MAX_SHARED_PLATFORMS:
+                _PLATFORMS.pop(next(iter(_PLATFORMS)))
+        return platform
 
     # -- running operations ------------------------------------------------------------------------
 
@@ -163,22 +175,45 @@ async def _aget_connection(conn_id: str) -> Any:
         raise _missing(conn_id) from None
 
 
-def connection_field(conn: Any, name: str, default: Any = None) -> Any:
-    """A declarative connection field, stored in extra under its plain name (or the legacy prefixed one)."""
-    extra = conn.extra_dejson or {}
-    for key in (name, f"extra__{conn.conn_type}__{name}"):
-        value = extra.get(key)
-        if value not in (None, ""):
-            return value
-    return default
+MAX_SHARED_PLATFORMS = 64
+_PLATFORMS: dict[tuple[type, str], Platform] = {}
 
 
-def client_settings(conn: Any) -> ClientSettings:
+class ConnectionView:
+    """An Airflow connection with its extra parsed once (``extra_dejson`` parses and masks it on every use)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn_id: str = conn.conn_id
+        self.conn_type: str = conn.conn_type
+        self.host: str | None = conn.host
+        self.port: int | None = conn.port
+        self.login: str | None = conn.login
+        self.password: str | None = conn.password
+        self.extra: dict[str, Any] = conn.extra_dejson or {}
+
+    def field(self, name: str, default: Any = None) -> Any:
+        """A declarative field, stored in extra under its plain name (or the legacy prefixed one)."""
+        for key in (name, f"extra__{self.conn_type}__{name}"):
+            value = self.extra.get(key)
+            if value not in (None, ""):
+                return value
+        return default
+
+    def flag(self, name: str, default: bool) -> bool:
+        return as_bool(self.field(name), default)
+
+    def fingerprint(self) -> str:
+        """A digest of everything the platform is built from (so secrets are not kept as cache keys)."""
+        parts = [self.conn_id, self.conn_type, self.host, self.port, self.login, self.password, self.extra]
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def client_settings(conn: ConnectionView) -> ClientSettings:
     """The transport fields every connection type has (see ``provider_info.TRANSPORT_FIELDS``)."""
     return ClientSettings(
-        verify=as_bool(connection_field(conn, "verify_tls"), True),
-        ca_bundle=str(connection_field(conn, "ca_bundle") or "").strip(),
-        http2=as_bool(connection_field(conn, "http2"), False),
+        verify=conn.flag("verify_tls", True),
+        ca_bundle=str(conn.field("ca_bundle") or "").strip(),
+        http2=conn.flag("http2", False),
     )
 
 

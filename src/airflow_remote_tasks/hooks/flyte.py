@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.hooks.base import (
-    RemoteTaskHook,
-    as_bool,
-    client_settings,
-    connection_field,
-    with_port,
-)
+from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
 from airflow_remote_tasks.platforms.flyte.config import (
     FlyteConfig,
     decode_api_key,
@@ -32,22 +24,22 @@ class FlyteHook(RemoteTaskHook):
     default_conn_name = "flyte_default"
 
     @classmethod
-    def platform_from_connection(cls, conn: Any) -> FlytePlatform:
+    def platform_from_connection(cls, conn: ConnectionView) -> FlytePlatform:
         return FlytePlatform(
             flyte_config(conn),
-            upload_inputs=as_bool(connection_field(conn, "upload_inputs"), False),
+            upload_inputs=conn.flag("upload_inputs", False),
             client_settings=client_settings(conn),
         )
 
 
-def flyte_config(conn: Any) -> FlyteConfig:
+def flyte_config(conn: ConnectionView) -> FlyteConfig:
     host = with_port((conn.host or "").strip(), conn.port)
-    insecure = as_bool(connection_field(conn, "insecure"), False)
-    api_key = conn.password or connection_field(conn, "api_key") or ""
-    token = connection_field(conn, "access_token") or ""
-    client_id = conn.login or connection_field(conn, "client_id") or ""
-    client_secret = connection_field(conn, "client_secret") or ""
-    org = connection_field(conn, "org") or ""
+    insecure = conn.flag("insecure", False)
+    api_key = conn.password or conn.field("api_key") or ""
+    token = conn.field("access_token") or ""
+    client_id = conn.login or conn.field("client_id") or ""
+    client_secret = conn.field("client_secret") or ""
+    org = conn.field("org") or ""
     if api_key and not token:
         key_endpoint, client_id, client_secret, key_org = decode_api_key(api_key)
         host = host or key_endpoint
@@ -72,13 +64,13 @@ def flyte_config(conn: Any) -> FlyteConfig:
     return FlyteConfig(
         endpoint=endpoint,
         org=org or org_from_host(endpoint),
-        project=connection_field(conn, "project") or "flytesnacks",
-        domain=connection_field(conn, "domain") or "development",
+        project=conn.field("project") or "flytesnacks",
+        domain=conn.field("domain") or "development",
         auth_mode=mode,
         client_id=client_id,
         client_secret=SecretStr(client_secret),
         token=SecretStr(token),
-        auth_header=connection_field(conn, "auth_header") or "",
-        scopes=connection_field(conn, "scopes") or "",
-        console_url=(connection_field(conn, "console_url") or "").rstrip("/"),
+        auth_header=conn.field("auth_header") or "",
+        scopes=conn.field("scopes") or "",
+        console_url=(conn.field("console_url") or "").rstrip("/"),
     )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.hooks.base import RemoteTaskHook, client_settings, connection_field, with_port
+from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
 from airflow_remote_tasks.platforms.julep.config import ENVIRONMENTS, JulepConfig
 from airflow_remote_tasks.platforms.julep.platform import JulepPlatform
 
@@ -21,12 +19,12 @@ class JulepHook(RemoteTaskHook):
     default_conn_name = "julep_default"
 
     @classmethod
-    def platform_from_connection(cls, conn: Any) -> JulepPlatform:
+    def platform_from_connection(cls, conn: ConnectionView) -> JulepPlatform:
         return JulepPlatform(julep_config(conn), client_settings=client_settings(conn))
 
 
-def julep_config(conn: Any) -> JulepConfig:
-    environment = str(connection_field(conn, "environment") or "production")
+def julep_config(conn: ConnectionView) -> JulepConfig:
+    environment = str(conn.field("environment") or "production")
     host = with_port((conn.host or "").strip(), conn.port)
     if host:  # a custom base URL wins over the environment
         if "://" not in host:
@@ -39,7 +37,7 @@ def julep_config(conn: Any) -> JulepConfig:
             f"Julep connection {conn.conn_id!r} uses environment {environment!r} but has no Base URL: set "
             f"Base URL, or pick one of {', '.join(ENVIRONMENTS)}."
         )
-    api_key = conn.password or connection_field(conn, "api_key") or ""
+    api_key = conn.password or conn.field("api_key") or ""
     if not api_key:
         raise ConfigurationError(
             f"Julep connection {conn.conn_id!r} has no API key: put it in the connection's API key field."
@@ -47,6 +45,6 @@ def julep_config(conn: Any) -> JulepConfig:
     return JulepConfig(
         base_url=base_url,
         api_key=SecretStr(api_key),
-        auth_header=connection_field(conn, "auth_header") or "Authorization",
-        agent_id=connection_field(conn, "agent_id") or "",
+        auth_header=conn.field("auth_header") or "Authorization",
+        agent_id=conn.field("agent_id") or "",
     )

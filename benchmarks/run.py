@@ -1,0 +1,327 @@
+"""``make bench``: the provider's trigger against the Databricks and dbt Cloud triggers, and import costs.
+
+For each transport (TLS with a throw-away CA, and plain HTTP) one bench server process is started; for each N
+and provider one process runs N waits in one event loop (``benchmarks.waits``). The report (markdown and JSON)
+goes to ``--out``; ``--docs`` also rewrites the results section of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import imports
+
+ROOT = Path(__file__).resolve().parent.parent
+ANCHORS = ("databricks", "dbt")
+DOCS_BEGIN = "<!-- results: written by make bench -->"
+DOCS_END = "<!-- end of results -->"
+# Targets the report checks (docs/benchmarks.md explains them).
+MAX_LAG_P99_MS = 100.0
+MAX_BYTES_PER_WAIT = 20_000
+MIN_CONNECTION_RATIO = 10.0
+MIN_CPU_RATIO = 3.0
+MAX_IMPORT_MS = 50.0
+
+
+def certificates(workdir: Path) -> tuple[Path, Path]:
+    """(CA file, server chain+key file): ECDSA, as most public APIs use today."""
+    import trustme
+
+    ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
+    ca_file, server_file = workdir / "ca.pem", workdir / "server.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert = ca.issue_cert("127.0.0.1", "localhost", key_type=trustme.KeyType.ECDSA)
+    cert.private_key_and_cert_chain_pem.write_to_path(str(server_file))
+    return ca_file, server_file
+
+
+class Server:
+    """The bench server in its own process, stopped by its PID."""
+
+    def __init__(self, cert: Path | None, log: Path) -> None:
+        command = [sys.executable, "-m", "benchmarks.server"] + (["--cert", str(cert)] if cert else [])
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True, env=_env()
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench server did not start; see {log}")
+        self.url = json.loads(line)["url"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def run_waits(
+    provider: str, n: int, server: Server, ca: Path | None, scale: float, log: Path
+) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.waits",
+        f"--provider={provider}",
+        f"--n={n}",
+        f"--url={server.url}",
+        f"--poll={10 * scale}",
+        f"--min-end={30 * scale}",
+        f"--max-end={120 * scale}",
+    ] + ([f"--ca={ca}"] if ca else [])
+    limit = 120 * scale + 600
+    with log.open("w") as stderr:
+        done = subprocess.run(
+            command,
+            check=False,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=_env(),
+            timeout=limit,
+        )
+    if done.returncode != 0:
+        return {"provider": provider, "n": n, "error": f"exit {done.returncode}; see {log}"}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def ratio(anchor: float | None, ours: float | None) -> float | None:
+    if not anchor or not ours:
+        return None
+    return round(anchor / ours, 1)
+
+
+def comparisons(waits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each (transport, N): ours against the better anchor, figure by figure."""
+    rows = []
+    keys = sorted({(w["transport"], w["n"]) for w in waits if "error" not in w})
+    for transport, n in keys:
+        group = {w["provider"]: w for w in waits if w.get("transport") == transport and w["n"] == n}
+        ours = group.get("ours")
+        anchors = [group[name] for name in ANCHORS if name in group]
+        if ours is None or not anchors:
+            continue
+
+        def best(metric: str, anchors: list[dict[str, Any]] = anchors) -> dict[str, Any]:
+            return min(anchors, key=lambda anchor: float(anchor[metric]))
+
+        conn, cpu, mem = best("connections"), best("cpu_seconds_per_1000_calls"), best("peak_bytes_per_wait")
+        rows.append(
+            {
+                "transport": transport,
+                "n": n,
+                "connections": {
+                    "anchor": conn["provider"],
+                    "times_fewer": ratio(conn["connections"], ours["connections"]),
+                },
+                "cpu_per_call": {
+                    "anchor": cpu["provider"],
+                    "times_less": ratio(
+                        cpu["cpu_seconds_per_1000_calls"], ours["cpu_seconds_per_1000_calls"]
+                    ),
+                },
+                "cpu_per_wait": {
+                    "anchor": min(anchors, key=lambda a: a["cpu_seconds"])["provider"],
+                    "times_less": ratio(min(a["cpu_seconds"] for a in anchors), ours["cpu_seconds"]),
+                },
+                "memory_per_wait": {
+                    "anchor": mem["provider"],
+                    "times_less": ratio(mem["peak_bytes_per_wait"], ours["peak_bytes_per_wait"]),
+                },
+            }
+        )
+    return rows
+
+
+def targets(
+    waits: list[dict[str, Any]], compared: list[dict[str, Any]], import_ms: dict[str, Any]
+) -> list[str]:
+    lines = []
+    ours = [w for w in waits if w["provider"] == "ours" and "error" not in w]
+    top = max((w["n"] for w in ours), default=0)
+    for w in (w for w in ours if w["n"] == top):
+        lag, per_wait = w["loop_lag_ms"]["p99"], w["peak_bytes_per_wait"]
+        lines.append(
+            _verdict(
+                f"{top:,} waits ({w['transport']}): loop lag p99 {lag} ms",
+                lag <= MAX_LAG_P99_MS,
+                f"< {MAX_LAG_P99_MS:g} ms",
+            )
+        )
+        lines.append(
+            _verdict(
+                f"{top:,} waits ({w['transport']}): {per_wait / 1000:.1f} KB per wait",
+                per_wait <= MAX_BYTES_PER_WAIT,
+                f"< {MAX_BYTES_PER_WAIT / 1000:g} KB",
+            )
+        )
+    for row in compared:
+        fewer, less = row["connections"]["times_fewer"], row["cpu_per_call"]["times_less"]
+        where = f"N={row['n']:,} ({row['transport']})"
+        lines.append(
+            _verdict(
+                f"{where}: {fewer}x fewer TCP connections than {row['connections']['anchor']}",
+                (fewer or 0) >= MIN_CONNECTION_RATIO,
+                f">= {MIN_CONNECTION_RATIO:g}x",
+            )
+        )
+        lines.append(
+            _verdict(
+                f"{where}: {less}x less CPU per poll than {row['cpu_per_call']['anchor']}",
+                (less or 0) >= MIN_CPU_RATIO,
+                f">= {MIN_CPU_RATIO:g}x",
+            )
+        )
+    ours_ms = import_ms.get("ours", {}).get("median_ms")
+    if ours_ms is not None:
+        lines.append(
+            _verdict(
+                f"operator import {ours_ms} ms over airflow.sdk",
+                ours_ms < MAX_IMPORT_MS,
+                f"< {MAX_IMPORT_MS:g} ms",
+            )
+        )
+    return lines
+
+
+def _verdict(what: str, met: bool, target: str) -> str:
+    return f"- {'met' if met else 'MISSED'}: {what} (target {target})"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    out = [
+        f"Run {report['started']} on {report['machine']['cpus']} CPUs, Python {report['machine']['python']}; "
+        f"timeline: runs end {report['timeline']['min_end']:g}-{report['timeline']['max_end']:g} s after the "
+        f"start, polled every {report['timeline']['poll']:g} s.",
+        "",
+        "| transport | N | provider | done | KB/wait | CPU s/1k polls | lag p50/p99 ms | TCP conns | calls/wait | end→event p50/p99 s | wall s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for w in report["waits"]:
+        if "error" in w:
+            out.append(
+                f"| {w.get('transport', '?')} | {w['n']:,} | {w['provider']} | error: {w['error']} |||||||"
+            )
+            continue
+        out.append(
+            f"| {w['transport']} | {w['n']:,} | {w['provider']} | {w['completed']:,} | "
+            f"{w['peak_bytes_per_wait'] / 1000:.1f} | {w['cpu_seconds_per_1000_calls']} | "
+            f"{w['loop_lag_ms']['p50']}/{w['loop_lag_ms']['p99']} | {w['connections']:,} | {w['calls_per_wait']} | "
+            f"{w['end_to_event_s']['p50']}/{w['end_to_event_s']['p99']} | {w['wall_seconds']} |"
+        )
+    out += ["", "Ours against the better anchor at the same load (how many times fewer / less):", ""]
+    out += [
+        "| transport | N | TCP connections | CPU per poll | CPU per wait | memory per wait |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for row in report["comparisons"]:
+        cells = [
+            f"{row[k][m]}x ({row[k]['anchor']})"
+            for k, m in (
+                ("connections", "times_fewer"),
+                ("cpu_per_call", "times_less"),
+                ("cpu_per_wait", "times_less"),
+                ("memory_per_wait", "times_less"),
+            )
+        ]
+        out.append(f"| {row['transport']} | {row['n']:,} | " + " | ".join(cells) + " |")
+    out += ["", "Operator import over `import airflow.sdk` (fresh interpreter each run):", ""]
+    out += ["| provider | median ms | min-max ms | runs |", "|---|---:|---:|---:|"]
+    for name, figures in report["imports"].items():
+        out.append(
+            f"| {name} | {figures['median_ms']} | {figures['min_ms']}-{figures['max_ms']} | {figures['runs']} |"
+        )
+    out += ["", "Targets:", "", *report["targets"], ""]
+    return "\n".join(out)
+
+
+def update_docs(table: str) -> None:
+    docs = ROOT / "docs" / "benchmarks.md"
+    text = docs.read_text()
+    head, rest = text.split(DOCS_BEGIN, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    docs.write_text(f"{head}{DOCS_BEGIN}\n{table}\n{DOCS_END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", default="100,1000,5000,10000", help="comma-separated numbers of waits")
+    parser.add_argument("--transports", default="tls,plain")
+    parser.add_argument("--providers", default="ours,databricks,dbt")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="timeline factor: 1 = runs of 30-120 s, polls every 10 s"
+    )
+    parser.add_argument("--import-runs", type=int, default=9)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    parser.add_argument("--docs", action="store_true", help="also rewrite the results in docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    logs = args.out / "logs"
+    logs.mkdir(exist_ok=True)
+    sizes = [int(n) for n in args.n.split(",")]
+    providers = args.providers.split(",")
+
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
+        "timeline": {"poll": 10 * args.scale, "min_end": 30 * args.scale, "max_end": 120 * args.scale},
+        "waits": [],
+    }
+    with tempfile.TemporaryDirectory() as workdir:
+        ca, chain = certificates(Path(workdir))
+        for transport in args.transports.split(","):
+            tls = transport == "tls"
+            server = Server(chain if tls else None, logs / f"server-{transport}.log")
+            try:
+                for n in sizes:
+                    for provider in providers:
+                        if provider == "dbt" and not tls:
+                            continue  # the dbt Cloud hook always uses https
+                        log = logs / f"{transport}-{n}-{provider}.log"
+                        print(f"{transport} N={n:,} {provider} ...", end=" ", flush=True)
+                        result = run_waits(provider, n, server, ca if tls else None, args.scale, log)
+                        result.setdefault("transport", transport)
+                        report["waits"].append(result)
+                        print(result.get("error") or f"{result['wall_seconds']} s", flush=True)
+            finally:
+                server.stop()
+    report["imports"] = imports.measure(args.import_runs)
+    report["comparisons"] = comparisons(report["waits"])
+    report["targets"] = targets(report["waits"], report["comparisons"], report["imports"])
+    table = markdown(report)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    (args.out / "report.md").write_text(f"# Benchmark report\n\n{table}")
+    if args.docs:
+        update_docs(table)
+    print(table)
+    return report
+
+
+if __name__ == "__main__":
+    main()
