@@ -127,7 +127,7 @@ def comparisons(waits: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def best(metric: str, anchors: list[dict[str, Any]] = anchors) -> dict[str, Any]:
             return min(anchors, key=lambda anchor: float(anchor[metric]))
 
-        conn, cpu, mem = best("connections"), best("cpu_seconds_per_1000_calls"), best("peak_bytes_per_wait")
+        conn, cpu, mem = best("connections"), best("cpu_seconds_per_1000_polls"), best("peak_bytes_per_wait")
         rows.append(
             {
                 "transport": transport,
@@ -139,7 +139,7 @@ def comparisons(waits: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "cpu_per_call": {
                     "anchor": cpu["provider"],
                     "times_less": ratio(
-                        cpu["cpu_seconds_per_1000_calls"], ours["cpu_seconds_per_1000_calls"]
+                        cpu["cpu_seconds_per_1000_polls"], ours["cpu_seconds_per_1000_polls"]
                     ),
                 },
                 "cpu_per_wait": {
@@ -216,19 +216,20 @@ def markdown(report: dict[str, Any]) -> str:
         f"timeline: runs end {report['timeline']['min_end']:g}-{report['timeline']['max_end']:g} s after the "
         f"start, polled every {report['timeline']['poll']:g} s.",
         "",
-        "| transport | N | provider | done | KB/wait | CPU s/1k polls | lag p50/p99 ms | TCP conns | calls/wait | end→event p50/p99 s | wall s |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| transport | N | provider | done | KB/wait | CPU s/1k polls | lag p50/p99 ms | TCP conns | API calls/wait | polls/wait | end→event p50/p99 s | wall s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for w in report["waits"]:
         if "error" in w:
             out.append(
-                f"| {w.get('transport', '?')} | {w['n']:,} | {w['provider']} | error: {w['error']} |||||||"
+                f"| {w.get('transport', '?')} | {w['n']:,} | {w['provider']} | error: {w['error']} ||||||||"
             )
             continue
         out.append(
             f"| {w['transport']} | {w['n']:,} | {w['provider']} | {w['completed']:,} | "
-            f"{w['peak_bytes_per_wait'] / 1000:.1f} | {w['cpu_seconds_per_1000_calls']} | "
+            f"{w['peak_bytes_per_wait'] / 1000:.1f} | {w['cpu_seconds_per_1000_polls']} | "
             f"{w['loop_lag_ms']['p50']}/{w['loop_lag_ms']['p99']} | {w['connections']:,} | {w['calls_per_wait']} | "
+            f"{w['polls_per_wait']} | "
             f"{w['end_to_event_s']['p50']}/{w['end_to_event_s']['p99']} | {w['wall_seconds']} |"
         )
     out += ["", "Ours against the better anchor at the same load (how many times fewer / less):", ""]

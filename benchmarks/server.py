@@ -7,10 +7,11 @@ charged to the waits being measured.
 
 Routes (each platform's real path and body shape):
 
-- Flyte: ``POST /flyteidl2.workflow.RunService/GetRunDetails`` (Connect, JSON). The answer is built from
-  flyteidl2's own ``GetRunDetailsResponse`` message, as the Flyte emulator builds it, so it is
-  protocol-identical; the emulator itself (connect-python on uvicorn) is not used because at 1,000 calls a
-  second it, not the client, would be what is measured.
+- Flyte: ``POST /flyteidl2.workflow.RunService/GetRunDetails`` and ``ListRuns`` filtered by ``run_name``
+  (Connect, JSON). The answers are built from flyteidl2's own ``GetRunDetailsResponse`` and
+  ``ListRunsResponse`` messages, as the Flyte emulator builds them, so they are protocol-identical; the
+  emulator itself (connect-python on uvicorn) is not used because at 1,000 calls a second it, not the
+  client, would be what is measured.
 - Databricks: ``GET /api/2.2/jobs/runs/get`` with a JSON body ``{"run_id": ...}``, as the hook sends it.
 - dbt Cloud: ``GET /api/v2/accounts/<account>/runs/<run>/``.
 """
@@ -32,6 +33,7 @@ from typing import Any
 import h11
 
 FLYTE_PATH = "/flyteidl2.workflow.RunService/GetRunDetails"
+FLYTE_LIST_PATH = "/flyteidl2.workflow.RunService/ListRuns"
 DATABRICKS_PATH = "/api/2.2/jobs/runs/get"
 DBT_PREFIX = "/api/v2/accounts/"
 RUN_PLACEHOLDER = "__RUN__"
@@ -57,9 +59,9 @@ def _stamp(moment: float) -> str:
     return datetime.fromtimestamp(moment, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def flyte_templates() -> dict[bool, bytes]:
-    """GetRunDetailsResponse bodies (running, succeeded), checked by flyteidl2's parser, with the run name
-    left as a placeholder."""
+def flyte_templates() -> dict[tuple[str, bool], bytes]:
+    """Bodies checked by flyteidl2's parser, with the run name left as a placeholder: a whole
+    GetRunDetailsResponse ("details") and one entry of ListRunsResponse.runs ("listed"), running or done."""
     from flyteidl2.workflow import run_service_pb2 as rs
     from google.protobuf import json_format
 
@@ -95,9 +97,16 @@ def flyte_templates() -> dict[bool, bytes]:
             "attempts": [attempt],
             "task": task_spec(seed, "flytesnacks", "development"),
         }
-        message = json_format.ParseDict({"details": {"action": action}}, rs.GetRunDetailsResponse())
-        bodies[done] = json.dumps(json_format.MessageToDict(message), separators=(",", ":")).encode()
+        details = json_format.ParseDict({"details": {"action": action}}, rs.GetRunDetailsResponse())
+        bodies["details", done] = _compact(json_format.MessageToDict(details))
+        listed = {"action": {k: action[k] for k in ("id", "metadata", "status")}}
+        listing = json_format.ParseDict({"runs": [listed]}, rs.ListRunsResponse())
+        bodies["listed", done] = _compact(json_format.MessageToDict(listing)["runs"][0])
     return bodies
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def databricks_body(run_id: int, done: bool) -> bytes:
@@ -165,7 +174,8 @@ class BenchServer:
     def __init__(self) -> None:
         self.connections = 0
         self.open_connections = 0
-        self.calls: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()  # HTTP calls
+        self.reads = 0  # run statuses answered (a listing answers several)
         self.flyte = flyte_templates()
 
     def stats(self) -> dict[str, Any]:
@@ -174,6 +184,7 @@ class BenchServer:
             "connections": self.connections,
             "open_connections": self.open_connections,
             "calls": dict(self.calls),
+            "reads": self.reads,
             "cpu_seconds": usage.ru_utime + usage.ru_stime,
         }
 
@@ -182,16 +193,28 @@ class BenchServer:
         if path == "/_stats":
             return 200, json.dumps(self.stats()).encode()
         now = time.time()
+        placeholder = RUN_PLACEHOLDER.encode()
         if path == FLYTE_PATH and method == "POST":
             self.calls["flyte"] += 1
+            self.reads += 1
             name = json.loads(body)["runId"]["name"]
-            return 200, self.flyte[now >= end_of(name)].replace(RUN_PLACEHOLDER.encode(), name.encode())
+            return 200, self.flyte["details", now >= end_of(name)].replace(placeholder, name.encode())
+        if path == FLYTE_LIST_PATH and method == "POST":
+            self.calls["flyte"] += 1
+            [names] = [
+                f["values"] for f in json.loads(body)["request"]["filters"] if f["field"] == "run_name"
+            ]
+            self.reads += len(names)
+            runs = [self.flyte["listed", now >= end_of(n)].replace(placeholder, n.encode()) for n in names]
+            return 200, b'{"runs":[' + b",".join(runs) + b"]}"
         if path == DATABRICKS_PATH and method == "GET":
             self.calls["databricks"] += 1
+            self.reads += 1
             run_id = int(json.loads(body)["run_id"])
             return 200, databricks_body(run_id, now >= end_of(run_id))
         if path.startswith(DBT_PREFIX) and method == "GET":
             self.calls["dbt"] += 1
+            self.reads += 1
             account, _, run = path[len(DBT_PREFIX) :].strip("/").split("/")
             return 200, dbt_body(int(account), int(run), now >= end_of(int(run)))
         self.calls["unknown"] += 1

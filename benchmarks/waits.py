@@ -174,6 +174,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     after = server_stats(args.url, args.ca)
 
     calls = sum(after["calls"].values()) - sum(before["calls"].values())
+    reads = after["reads"] - before["reads"]
     delays = [events[i][0] - ends[i] for i in events]
     ok = sum(succeeded(args.provider, payload) for _, payload in events.values())
     return {
@@ -186,7 +187,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_seconds": round(cpu, 3),
         "calls": calls,
         "calls_per_wait": round(calls / args.n, 2),
-        "cpu_seconds_per_1000_calls": round(cpu / calls * 1000, 4) if calls else None,
+        "polls": reads,
+        "polls_per_wait": round(reads / args.n, 2),
+        "cpu_seconds_per_1000_polls": round(cpu / reads * 1000, 4) if reads else None,
         "connections": after["connections"] - before["connections"],
         "loop_lag_ms": {
             "p50": round(percentile(watchdog.lags, 0.50) * 1000, 2),

@@ -144,6 +144,38 @@ def api_key(endpoint: str, client_id: str, secret: str, org: str = "None") -> st
     return base64.b64encode(f"{endpoint}:{client_id}:{secret}:{org}".encode()).decode()
 
 
+def test_status_reads_of_many_waits_share_calls(flyte):
+    refs = [start_run("demo.say_hello", {"name": str(i)}, f"batched-{i}")[1] for i in range(30)]
+    failing = start_run("demo.fail", {"message": "boom in a batch"}, "batched-fail")[1]
+    missing = refs[0].model_copy(update={"run_id": "no-such-run"})
+    before = dict(flyte.emulator.app.calls)
+
+    async def scenario():
+        triggers = [
+            RemoteRunTrigger(conn_id="flyte_default", ref=r.to_json(), poll_interval=0.2)
+            for r in [*refs, failing, missing]
+        ]
+        results = await asyncio.gather(*[collect(t) for t in triggers])
+        await close_shared_clients()
+        return results
+
+    async def collect(trigger):
+        return [event.payload async for event in trigger.run()]
+
+    *succeeded, failed, lost = asyncio.run(scenario())
+    assert all(events == [events[0]] and events[0]["status"]["phase"] == "succeeded" for events in succeeded)
+    # the batch left the failure out; its own read fetched the message from the action details
+    assert failed[0]["status"]["phase"] == "failed" and "boom in a batch" in failed[0]["status"]["message"]
+    assert lost[0]["outcome"] == "error" and "no-such-run" in lost[0]["message"]
+
+    calls = {k: v - before.get(k, 0) for k, v in flyte.emulator.app.calls.items()}
+    listed = calls.get("/flyteidl2.workflow.RunService/ListRuns", 0)
+    singles = calls.get("/flyteidl2.workflow.RunService/GetRunDetails", 0)
+    # 32 waits of several polls each: a handful of ListRuns rounds, single reads only for the two odd runs
+    assert 2 <= listed <= 12, calls
+    assert singles <= 4, calls
+
+
 def test_api_key_auth_with_discovered_header(flyte_with_auth):
     flyte = flyte_with_auth
     flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from airflow_remote_tasks.core.auth import Auth
@@ -24,6 +24,11 @@ class Platform(Protocol):
 
     @property
     def client_settings(self) -> ClientSettings: ...
+
+    @property
+    def status_batch_limit(self) -> int:
+        """How many runs one ``statuses`` call may read; below 2 when the platform has no such call."""
+        ...
 
     def check_connection(self) -> Operation[str]:
         """Make a real authenticated call; return a sentence saying what was reached."""
@@ -55,6 +60,11 @@ class Platform(Protocol):
         ...
 
     def status(self, ref: RunRef) -> Operation[RunStatus]: ...
+
+    def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
+        """Several runs' statuses by run id, in as few calls as the platform allows. A run left out of the
+        answer is read again with ``status`` (so a missing run or a failure's details are reported per run)."""
+        ...
 
     def outputs(self, ref: RunRef) -> Operation[Any]:
         """What a succeeded run returned, decoded: the value handed to XCom. For a paused run, what it waits for."""

@@ -31,7 +31,16 @@ class Sleep:
     seconds: float
 
 
-Step = Operation[Any] | Sleep
+@dataclass(frozen=True)
+class ReadStatus:
+    """Read a run's status: with ``operation`` alone, or batched with other waits' reads by the driver."""
+
+    ref: RunRef
+    operation: Operation[RunStatus]
+
+
+Step = Operation[Any] | Sleep | ReadStatus
+StatusReader = Callable[[RunRef], Awaitable[RunStatus]]
 Procedure = Generator[Step, Any, T]
 
 
@@ -64,7 +73,7 @@ def wait_for_run(
         if deadline is not None and time.time() >= deadline:
             return WaitOutcome(outcome="timeout", ref=ref, status=None)
         try:
-            status: RunStatus = yield platform.status(ref)
+            status: RunStatus = yield ReadStatus(ref, platform.status(ref))
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -119,7 +128,7 @@ def drive(
             sleep(step.seconds)
             continue
         try:
-            result = run(step)
+            result = run(step.operation if isinstance(step, ReadStatus) else step)
         except Exception as raised:
             error = raised
 
@@ -128,8 +137,9 @@ async def adrive(
     procedure: Procedure[T],
     run: Callable[[Operation[Any]], Awaitable[Any]],
     sleep: Callable[[float], Awaitable[None]],
+    read_status: StatusReader | None = None,
 ) -> T:
-    """Run a procedure on the event loop (the triggerer)."""
+    """Run a procedure on the event loop (the triggerer); ``read_status`` may batch status reads."""
     result: Any = None
     error: BaseException | None = None
     while True:
@@ -142,6 +152,10 @@ async def adrive(
             await sleep(step.seconds)
             continue
         try:
-            result = await run(step)
+            if isinstance(step, ReadStatus) and read_status is not None:
+                step.operation.close()
+                result = await read_status(step.ref)
+            else:
+                result = await run(step.operation if isinstance(step, ReadStatus) else step)
         except Exception as raised:
             error = raised

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,8 +13,10 @@ import httpx
 from airflow.sdk import BaseHook
 
 from airflow_remote_tasks.core.auth import authorized
+from airflow_remote_tasks.core.batching import status_batcher
 from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
 from airflow_remote_tasks.core.executors import aexecute, execute
+from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.transport import ClientSettings, shared_async_client, sync_client
@@ -91,9 +94,14 @@ class RemoteTaskHook(BaseHook):
 
     async def arun(self, operation: Operation[T]) -> T:
         """Run an operation on the event loop's shared client (the triggerer)."""
+        return await arun_on(await self.aplatform(), operation)
+
+    async def aread_status(self, ref: RunRef, gather_for: float) -> RunStatus:
+        """A run's status, batched with other waits' reads on this platform due within ``gather_for`` s."""
         platform = await self.aplatform()
-        client = shared_async_client(platform.client_settings)
-        return await aexecute(authorized(operation, platform.auth), client)
+        if platform.status_batch_limit < 2:
+            return await arun_on(platform, platform.status(ref))
+        return await status_batcher(platform, partial(arun_on, platform)).read(ref, gather_for)
 
     def close(self) -> None:
         if self._client is not None:
@@ -173,6 +181,10 @@ async def _aget_connection(conn_id: str) -> Any:
         return await BaseHook.aget_connection(conn_id)
     except AirflowNotFoundException:
         raise _missing(conn_id) from None
+
+
+async def arun_on(platform: Platform, operation: Operation[T]) -> T:
+    return await aexecute(authorized(operation, platform.auth), shared_async_client(platform.client_settings))
 
 
 MAX_SHARED_PLATFORMS = 64

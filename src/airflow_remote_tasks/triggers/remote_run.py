@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -82,6 +83,8 @@ class RemoteRunTrigger(BaseTrigger):
                 ),
                 self.hook.arun,
                 asyncio.sleep,
+                # Gathering reads for a tenth of the interval adds that much to the wait at most.
+                partial(self.hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
             )
         except RemoteTaskError as error:
             yield TriggerEvent({"outcome": "error", "ref": self.ref.to_json(), "message": str(error)})

@@ -237,6 +237,8 @@ class Services(_Unimplemented):
             ]
         names = _equal_filter(listing, "task_name")
         runs = [r for r in runs if not names or r.task.name in names]
+        run_names = _equal_filter(listing, "run_name")
+        runs = [r for r in runs if not run_names or r.name in run_names]
         runs.sort(key=lambda r: r.created, reverse=_descending(listing))
         page, token = _page(runs, listing)
         return from_dict(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_remote_tasks.core.auth import HeaderAuth
@@ -25,7 +25,7 @@ from airflow_remote_tasks.core.models import (
     RunStatus,
     TaskInterface,
 )
-from airflow_remote_tasks.core.operation import Operation
+from airflow_remote_tasks.core.operation import Operation, answer
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.julep import rest
@@ -77,6 +77,7 @@ def _is_uuid(value: str) -> bool:
 
 class JulepPlatform:
     name = "julep"
+    status_batch_limit = 0  # no call reads several executions by id
 
     def __init__(self, config: JulepConfig, *, client_settings: ClientSettings | None = None) -> None:
         self.config = config
@@ -270,6 +271,9 @@ class JulepPlatform:
     def status(self, ref: RunRef) -> Operation[RunStatus]:
         body = yield from self._execution(ref.run_id)
         return parse_execution_status(body)
+
+    def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
+        return answer({})  # Julep reads executions one at a time (status_batch_limit is 0)
 
     def outputs(self, ref: RunRef) -> Operation[Any]:
         body = yield from self._execution(ref.run_id)

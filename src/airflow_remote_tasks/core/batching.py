@@ -1,0 +1,104 @@
+"""Status reads of many waits on one platform, coalesced into batched calls in the triggerer.
+
+Ten thousand deferred tasks polling every 10 s are a thousand status reads a second. Where the platform can
+read several runs in one call (``Platform.statuses``), the reads that fall due within a short window share
+one call. Waits that shared a call then sleep the same interval, so they stay together on later polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from airflow_remote_tasks.core.models import RunRef, RunStatus
+from airflow_remote_tasks.core.operation import Operation
+from airflow_remote_tasks.core.platform import Platform
+
+Runner = Callable[[Operation[Any]], Awaitable[Any]]
+Pending = tuple[RunRef, "asyncio.Future[RunStatus]"]
+
+
+class StatusBatcher:
+    """Gathers status reads for one platform on one event loop and answers them from batched calls."""
+
+    def __init__(self, platform: Platform, run: Runner) -> None:
+        self._platform = platform
+        self._run = run
+        self._pending: list[Pending] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references until each call is done
+
+    async def read(self, ref: RunRef, gather_for: float) -> RunStatus:
+        """The run's status, read together with the others due within ``gather_for`` seconds."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[RunStatus] = loop.create_future()
+        self._pending.append((ref, future))
+        when = loop.time() + gather_for
+        if self._timer is None or when < self._timer.when():
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_at(when, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._timer = None
+        pending = [(ref, future) for ref, future in self._pending if not future.done()]
+        self._pending = []
+        limit = max(self._platform.status_batch_limit, 1)
+        for start in range(0, len(pending), limit):
+            self._spawn(self._read_batch(pending[start : start + limit]))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_batch(self, batch: list[Pending]) -> None:
+        if len(batch) == 1:
+            await self._read_one(*batch[0])
+            return
+        try:
+            found = await self._run(self._platform.statuses([ref for ref, _ in batch]))
+        except Exception as error:  # each wait decides: transient errors are retried on its next poll
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for ref, future in batch:
+            if future.done():
+                continue
+            status = found.get(ref.run_id)
+            if status is None:
+                self._spawn(self._read_one(ref, future))
+            else:
+                future.set_result(status)
+
+    async def _read_one(self, ref: RunRef, future: asyncio.Future[RunStatus]) -> None:
+        try:
+            status = await self._run(self._platform.status(ref))
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+            return
+        if not future.done():
+            future.set_result(status)
+
+
+_batchers: dict[tuple[int, int], tuple[asyncio.AbstractEventLoop, Platform, StatusBatcher]] = {}
+_lock = threading.Lock()
+
+
+def status_batcher(platform: Platform, run: Runner) -> StatusBatcher:
+    """The batcher for this platform object on the running loop."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), id(platform))
+    with _lock:
+        entry = _batchers.get(key)
+        if entry is None or entry[0] is not loop or entry[1] is not platform:
+            for stale in [k for k, (other, _, _) in _batchers.items() if other.is_closed()]:
+                del _batchers[stale]
+            entry = (loop, platform, StatusBatcher(platform, run))
+            _batchers[key] = entry
+        return entry[2]
