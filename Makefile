@@ -13,7 +13,7 @@ UV := uv
 UV_SETUP := true
 endif
 
-.PHONY: demo test lint typecheck unit lock emulator airflow chromium clean
+.PHONY: demo test lint typecheck unit lock emulator airflow chromium bench clean
 
 $(STAMP): constraints.txt pyproject.toml
 	$(UV_SETUP)
@@ -38,11 +38,16 @@ chromium:
 		else echo "chromium not found and no apt-get here: the browser test will be skipped"; fi; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests example_dags scripts
-	$(BIN)/ruff format --check src tests example_dags scripts
+	$(BIN)/ruff check src tests example_dags scripts benchmarks
+	$(BIN)/ruff format --check src tests example_dags scripts benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The trigger against the Databricks and dbt Cloud triggers, and import costs; writes bench-results/ and the
+# results in docs/benchmarks.md. BENCH_ARGS="--n 100,1000 --scale 0.5" for a shorter run.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run --docs $(BENCH_ARGS)
 
 # A full local Airflow (UI, scheduler, triggerer, DAG processor) with the emulators and their connections.
 airflow: $(STAMP)

@@ -25,6 +25,7 @@ os.environ.update(
 )
 sys.path.insert(0, str(ROOT / "example_dags"))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))  # the benchmarks package
 
 from airflow_cluster import AirflowCluster  # noqa: E402
 
