@@ -34,6 +34,16 @@ from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator  #
 from airflow_remote_tasks.emulators.server import ServerThread  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def fresh_connections() -> Iterator[None]:
+    """Each test points connection ids at its own emulator: no platform read by an earlier test is reused."""
+    from airflow_remote_tasks.hooks.base import forget_connections
+
+    forget_connections()
+    yield
+    forget_connections()
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)

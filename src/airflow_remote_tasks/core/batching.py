@@ -8,6 +8,7 @@ one call. Waits that shared a call then sleep the same interval, so they stay to
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -84,6 +85,16 @@ class StatusBatcher:
             return
         if not future.done():
             future.set_result(status)
+
+
+POLL_JITTER = 0.1
+
+
+async def jittered_sleep(seconds: float) -> None:
+    """Sleep ``seconds``, 10 % more or less. Waits whose reads were answered by one call would otherwise
+    wake in the same loop turn on every poll, ten thousand at once (a triggerer restart starts them all
+    together); jitter spreads them over the interval, and the gathering window still batches them."""
+    await asyncio.sleep(seconds * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER))
 
 
 _batchers: dict[tuple[int, int], tuple[asyncio.AbstractEventLoop, Platform, StatusBatcher]] = {}

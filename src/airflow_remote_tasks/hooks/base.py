@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import json
+import time
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -55,7 +57,7 @@ class RemoteTaskHook(BaseHook):
 
     async def aplatform(self) -> Platform:
         if self._platform is None:
-            self._platform = self._build(await _aget_connection(self.conn_id))
+            self._platform = await _recent_platform(self)
         return self._platform
 
     def _build(self, conn: Any) -> Platform:
@@ -156,6 +158,39 @@ def hook_for_connection(conn_id: str) -> RemoteTaskHook:
     hook = hook_class(path)(conn_id)
     hook._platform = hook._build(conn)
     return hook
+
+
+# A triggerer that starts ten thousand deferred tasks on one connection reads (and masks) that connection
+# once, not ten thousand times; an edited connection reaches new triggers within this many seconds.
+CONNECTION_TTL = 10.0
+_recent: dict[tuple[type, str], tuple[float, Platform]] = {}
+_fetching: dict[tuple[int, type, str], asyncio.Task[Platform]] = {}
+
+
+async def _recent_platform(hook: RemoteTaskHook) -> Platform:
+    key = (type(hook), hook.conn_id)
+    recent = _recent.get(key)
+    if recent is not None and recent[0] > time.monotonic():
+        return recent[1]
+    loop = asyncio.get_running_loop()
+    flight = (id(loop), *key)
+    fetch = _fetching.get(flight)
+    if fetch is None:
+
+        async def read() -> Platform:
+            platform = hook._build(await _aget_connection(hook.conn_id))
+            _recent[key] = (time.monotonic() + CONNECTION_TTL, platform)
+            return platform
+
+        fetch = loop.create_task(read())
+        _fetching[flight] = fetch
+        fetch.add_done_callback(lambda _: _fetching.pop(flight, None))
+    return await asyncio.shield(fetch)  # one waiter cancelled does not cancel the others' read
+
+
+def forget_connections() -> None:
+    """Drop the connections read recently (tests that repoint a connection id)."""
+    _recent.clear()
 
 
 def _missing(conn_id: str) -> ConfigurationError:

@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_remote_tasks.core.batching import jittered_sleep
 from airflow_remote_tasks.core.errors import RemoteTaskError
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
@@ -82,7 +83,7 @@ class RemoteRunTrigger(BaseTrigger):
                     logger=self.log,
                 ),
                 self.hook.arun,
-                asyncio.sleep,
+                jittered_sleep,
                 # Gathering reads for a tenth of the interval adds that much to the wait at most.
                 partial(self.hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
             )
