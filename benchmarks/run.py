@@ -136,7 +136,7 @@ def comparisons(waits: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "anchor": conn["provider"],
                     "times_fewer": ratio(conn["connections"], ours["connections"]),
                 },
-                "cpu_per_call": {
+                "cpu_per_poll": {
                     "anchor": cpu["provider"],
                     "times_less": ratio(
                         cpu["cpu_seconds_per_1000_polls"], ours["cpu_seconds_per_1000_polls"]
@@ -172,7 +172,7 @@ def targets(
         )
     for row in compared:
         where = f"N={row['n']:,} ({row['transport']})"
-        fewer, less = row["connections"], row["cpu_per_call"]
+        fewer, less = row["connections"], row["cpu_per_poll"]
         lines.append(
             _at_least(
                 f"{where}: TCP connections, times fewer than {fewer['anchor']}",
@@ -238,7 +238,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"{row[k][m]}x ({row[k]['anchor']})"
             for k, m in (
                 ("connections", "times_fewer"),
-                ("cpu_per_call", "times_less"),
+                ("cpu_per_poll", "times_less"),
                 ("cpu_per_wait", "times_less"),
                 ("memory_per_wait", "times_less"),
             )
