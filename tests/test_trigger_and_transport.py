@@ -176,6 +176,36 @@ def test_status_reads_of_many_waits_share_calls(flyte):
     assert singles <= 4, calls
 
 
+def test_triggers_starting_together_read_their_connection_once(flyte, monkeypatch):
+    from airflow.sdk import BaseHook
+
+    refs = [start_run("demo.say_hello", {"name": str(i)}, f"one-read-{i}")[1] for i in range(20)]
+    reads = []
+    real = BaseHook.aget_connection
+
+    async def counted(conn_id):
+        reads.append(conn_id)
+        await asyncio.sleep(0.05)  # a real triggerer asks its supervisor: every trigger would be waiting here
+        return await real(conn_id)
+
+    monkeypatch.setattr(BaseHook, "aget_connection", staticmethod(counted))
+
+    async def scenario():
+        triggers = [
+            RemoteRunTrigger(conn_id="flyte_default", ref=r.to_json(), poll_interval=0.1) for r in refs
+        ]
+        results = await asyncio.gather(*[collect(t) for t in triggers])
+        await close_shared_clients()
+        return results
+
+    async def collect(trigger):
+        return [event.payload async for event in trigger.run()]
+
+    results = asyncio.run(scenario())
+    assert all(events[0]["status"]["phase"] == "succeeded" for events in results)
+    assert reads == ["flyte_default"]
+
+
 def test_api_key_auth_with_discovered_header(flyte_with_auth):
     flyte = flyte_with_auth
     flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from airflow_remote_tasks.core.loops import PerLoop
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
@@ -97,19 +97,9 @@ async def jittered_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER))
 
 
-_batchers: dict[tuple[int, int], tuple[asyncio.AbstractEventLoop, Platform, StatusBatcher]] = {}
-_lock = threading.Lock()
+_batchers: PerLoop[StatusBatcher] = PerLoop()
 
 
 def status_batcher(platform: Platform, run: Runner) -> StatusBatcher:
     """The batcher for this platform object on the running loop."""
-    loop = asyncio.get_running_loop()
-    key = (id(loop), id(platform))
-    with _lock:
-        entry = _batchers.get(key)
-        if entry is None or entry[0] is not loop or entry[1] is not platform:
-            for stale in [k for k, (other, _, _) in _batchers.items() if other.is_closed()]:
-                del _batchers[stale]
-            entry = (loop, platform, StatusBatcher(platform, run))
-            _batchers[key] = entry
-        return entry[2]
+    return _batchers.get(platform, lambda: StatusBatcher(platform, run))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import ssl
-import threading
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.core.loops import PerLoop
 from airflow_remote_tasks.version import __version__
 
 USER_AGENT = f"airflow-provider-remote-tasks/{__version__} httpx/{httpx.__version__}"
@@ -125,8 +125,7 @@ class _ReleasingStream(httpx.AsyncByteStream):
                 self._slots = None
 
 
-_shared: dict[tuple[int, Hashable], tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
-_shared_lock = threading.Lock()
+_shared: PerLoop[httpx.AsyncClient] = PerLoop()
 
 
 def shared_async_client(settings: ClientSettings) -> httpx.AsyncClient:
@@ -135,23 +134,10 @@ def shared_async_client(settings: ClientSettings) -> httpx.AsyncClient:
     Every trigger in a triggerer polls through it, so a thousand waits share a few pooled
     (and TLS-resumed) connections instead of opening one per poll.
     """
-    loop = asyncio.get_running_loop()
-    key = (id(loop), settings)
-    with _shared_lock:
-        for stale in [k for k, (other, _) in _shared.items() if other.is_closed()]:
-            del _shared[stale]
-        entry = _shared.get(key)
-        if entry is None or entry[0] is not loop or entry[1].is_closed:
-            entry = (loop, async_client(settings))
-            _shared[key] = entry
-        return entry[1]
+    return _shared.get(settings, lambda: async_client(settings), usable=lambda client: not client.is_closed)
 
 
 async def close_shared_clients() -> None:
     """Close this loop's shared clients (tests, benchmarks, and orderly shutdowns)."""
-    loop = asyncio.get_running_loop()
-    with _shared_lock:
-        mine = [k for k, (other, _) in _shared.items() if other is loop]
-        clients = [_shared.pop(k)[1] for k in mine]
-    for client in clients:
+    for client in _shared.pop_running_loop():
         await client.aclose()
