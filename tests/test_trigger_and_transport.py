@@ -36,6 +36,24 @@ def start_run(task: str, inputs: dict, key: str):
     return hook, ref
 
 
+def wait_together(refs, poll_interval: float) -> list[list[dict]]:
+    """Every run's trigger in one event loop, as a triggerer runs them; each trigger's events."""
+
+    async def scenario():
+        triggers = [
+            RemoteRunTrigger(conn_id="flyte_default", ref=r.to_json(), poll_interval=poll_interval)
+            for r in refs
+        ]
+        results = await asyncio.gather(*[collect(t) for t in triggers])
+        await close_shared_clients()
+        return results
+
+    async def collect(trigger):
+        return [event.payload async for event in trigger.run()]
+
+    return asyncio.run(scenario())
+
+
 async def events_of(trigger: RemoteRunTrigger) -> list[dict]:
     events = [event.payload async for event in trigger.run()]
     await close_shared_clients()
@@ -150,19 +168,7 @@ def test_status_reads_of_many_waits_share_calls(flyte):
     missing = refs[0].model_copy(update={"run_id": "no-such-run"})
     before = dict(flyte.emulator.app.calls)
 
-    async def scenario():
-        triggers = [
-            RemoteRunTrigger(conn_id="flyte_default", ref=r.to_json(), poll_interval=0.2)
-            for r in [*refs, failing, missing]
-        ]
-        results = await asyncio.gather(*[collect(t) for t in triggers])
-        await close_shared_clients()
-        return results
-
-    async def collect(trigger):
-        return [event.payload async for event in trigger.run()]
-
-    *succeeded, failed, lost = asyncio.run(scenario())
+    *succeeded, failed, lost = wait_together([*refs, failing, missing], poll_interval=0.2)
     assert all(events == [events[0]] and events[0]["status"]["phase"] == "succeeded" for events in succeeded)
     # the batch left the failure out; its own read fetched the message from the action details
     assert failed[0]["status"]["phase"] == "failed" and "boom in a batch" in failed[0]["status"]["message"]
@@ -190,18 +196,7 @@ def test_triggers_starting_together_read_their_connection_once(flyte, monkeypatc
 
     monkeypatch.setattr(BaseHook, "aget_connection", staticmethod(counted))
 
-    async def scenario():
-        triggers = [
-            RemoteRunTrigger(conn_id="flyte_default", ref=r.to_json(), poll_interval=0.1) for r in refs
-        ]
-        results = await asyncio.gather(*[collect(t) for t in triggers])
-        await close_shared_clients()
-        return results
-
-    async def collect(trigger):
-        return [event.payload async for event in trigger.run()]
-
-    results = asyncio.run(scenario())
+    results = wait_together(refs, poll_interval=0.1)
     assert all(events[0]["status"]["phase"] == "succeeded" for events in results)
     assert reads == ["flyte_default"]
 
