@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 # Airflow reads its configuration at import: set it before anything imports airflow.
 _HOME = tempfile.mkdtemp(prefix="remote-tasks-tests-")

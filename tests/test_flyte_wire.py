@@ -20,9 +20,9 @@ from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
 from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform, parse_action_status, run_name
-from conftest import SHARED
+from conftest import FIXTURES
 
-EXAMPLES = SHARED / "protocols" / "flyte-examples"
+EXAMPLES = FIXTURES / "flyte"
 
 
 def strict_parse(method_path: str, body: bytes, *, stream: bool = False) -> object:
@@ -150,5 +150,12 @@ def test_non_connect_error_pages_are_transport_errors():
     assert "is not a Flyte API answer" in str(error) and "Bad gateway" in str(error)
 
 
-def test_examples_dir_is_present():
-    assert Path(EXAMPLES).is_dir(), "../shared/protocols/flyte-examples must sit beside the repository"
+def test_flyte_fixtures_are_what_the_script_writes():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    check = [sys.executable, str(ROOT / "scripts" / "make_flyte_fixtures.py"), "--check"]
+    subprocess.run(check, check=True, capture_output=True, text=True)
+    assert len(list(Path(EXAMPLES).glob("*.json"))) == 4

@@ -1,7 +1,7 @@
 """Julep's OpenAPI spec holds both sides: the provider's requests and the emulator's answers.
 
 Every exchange of real provider runs (and of the official SDK) is checked with openapi-core against
-``../shared/protocols/julep-openapi.yaml``, corrected only where the protocol brief (section 10) documents
+``tests/fixtures/julep/openapi-1.0.0.yaml`` (vendored; see ``tests/fixtures/README.md``), corrected only where the protocol brief (section 10) documents
 that the real server and SDK differ from the spec. Each correction below names its row.
 """
 
@@ -18,11 +18,11 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from airflow_helpers import run_dag
-from conftest import SHARED
+from conftest import FIXTURES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
-SPEC = SHARED / "protocols" / "julep-openapi.yaml"
+SPEC = FIXTURES / "julep" / "openapi-1.0.0.yaml"
 PAGINATION = ("limit", "offset", "sort_by", "direction", "metadata_filter")
 
 
