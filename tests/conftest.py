@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -137,9 +138,21 @@ def julep() -> Iterator[RunningJulep]:
 CLUSTER_DAGS = ROOT / "tests" / "cluster_dags"
 
 
+# The real Airflow's Flyte connection holds an API key pasted with a trailing newline, as from a password
+# manager; every form of its secret and of the tokens it is traded for is looked for in Airflow's logs and
+# database at the end (test_real_airflow.py).
+CLUSTER_CLIENT_SECRET = "cluster-SECRET-5b7e9d"
+
+
+def cluster_api_key(url: str) -> str:
+    return base64.b64encode(f"{url}:airflow-cluster:{CLUSTER_CLIENT_SECRET}:None".encode()).decode()
+
+
 @pytest.fixture(scope="session")
 def flyte_emulator() -> Iterator[tuple[FlyteEmulator, str]]:
-    emulator = FlyteEmulator(queue_seconds=0.2, run_seconds=1.0)
+    emulator = FlyteEmulator(
+        queue_seconds=0.2, run_seconds=1.0, client_id="airflow-cluster", client_secret=CLUSTER_CLIENT_SECRET
+    )
     with ServerThread(emulator.app) as server:
         yield emulator, server.url
 
@@ -148,7 +161,7 @@ def flyte_emulator() -> Iterator[tuple[FlyteEmulator, str]]:
 def airflow(flyte_emulator) -> Iterator[AirflowCluster]:
     _, url = flyte_emulator
     home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
-    connection = json.dumps({"conn_type": "remote_tasks_flyte", "host": url})
+    connection = json.dumps({"conn_type": "remote_tasks_flyte", "password": cluster_api_key(url) + "\n"})
     cluster = AirflowCluster(home, CLUSTER_DAGS, {"AIRFLOW_CONN_FLYTE_DEFAULT": connection})
     try:
         yield cluster.start()

@@ -188,3 +188,37 @@ def test_two_hundred_mapped_tasks_deferred_at_once(airflow, flyte_emulator, caps
             f"{deferred_at_once} deferred at once, triggerer peak memory {peak / 1024:.0f} MiB "
             f"(VmHWM of the triggerer and its runner); {retried} tasks retried by Airflow, reattached"
         )
+
+
+def test_no_secret_in_logs_or_metadata_database(airflow, flyte_emulator):
+    """Runs last in this file: everything the tests above made Airflow write is searched for every form of
+    the connection's key, the client secret inside it, the Basic credential built from that, and every
+    token the emulator issued: task logs, the components' logs (scheduler.log...), and every table of the
+    metadata database (XCom, rendered fields, trigger rows, task state store)."""
+    import base64
+    import sqlite3
+    from urllib.parse import quote_plus
+
+    from airflow_remote_tasks.core.secrets import derived_forms
+    from conftest import CLUSTER_CLIENT_SECRET, cluster_api_key
+
+    emulator, url = flyte_emulator
+    key = cluster_api_key(url)
+    basic = base64.b64encode(f"airflow-cluster:{quote_plus(CLUSTER_CLIENT_SECRET)}".encode()).decode()
+    secrets = [key + "\n", key, CLUSTER_CLIENT_SECRET, basic, *emulator.tokens]
+    assert emulator.tokens, "the DAGs above ran with OAuth2 tokens"
+    texts: dict[str, str] = {}
+    for path in airflow.logs.rglob("*"):
+        if path.is_file():
+            texts[str(path)] = path.read_text(errors="replace")
+    assert any("scheduler" in name for name in texts) and any("dag_id=" in name for name in texts)
+    with sqlite3.connect(airflow.home / "airflow.db") as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            rows = db.execute(f'SELECT * FROM "{table}"').fetchall()
+            texts[f"table {table}"] = "\n".join(repr(row) for row in rows)
+    assert "remote_run" in texts["table task_state_store"]  # the tests' own rows are among those searched
+    for where, text in texts.items():
+        for secret in secrets:
+            for form in derived_forms(secret):
+                assert form not in text, f"a form of a secret ({len(form)} chars) is in {where}"

@@ -87,6 +87,23 @@ remote_dag(
     params={"task": "demo.say_hello", "who": "Jinja", "n": 2},
 )
 remote_dag("t-Hostile.IDS--x", task="demo.say_hello", inputs={"name": "x"}, task_id="Weird.Task-ID__x")
+# Errors that cannot fix themselves: one try each, though retries=2.
+remote_dag("t_retries_bad_inputs", task="demo.say_hello", inputs={"name": 42}, retries=2)
+remote_dag("t_retries_unknown_conn", task="demo.say_hello", inputs={"name": "x"}, conn_id="nope", retries=2)
+remote_dag("t_retries_unknown_task", task="demo.nope", inputs={}, retries=2)
+remote_dag(
+    "t_huge_error", task="demo.fail", inputs={"message": "{{ params.message }}"}, params={"message": ""}
+)
+for deferrable in (True, False):
+    mode = "deferred" if deferrable else "worker"
+    remote_dag(
+        f"t_budget_{mode}",
+        task="demo.sleep",
+        inputs={"seconds": 60},
+        transient_error_budget=2,
+        poll_interval=0.5,
+        deferrable=deferrable,
+    )
 
 with DAG(
     "t_sensor", start_date=START, schedule=None, catchup=False, params={"run": "", "targets": None}
@@ -101,3 +118,15 @@ with DAG(
             deferrable=deferrable,
         )
 ALL_DAGS["t_sensor"] = dag
+
+for dag_id, budget in (("t_sensor_budget", 2.0), ("t_sensor_tolerant", 600.0)):
+    with DAG(dag_id, start_date=START, schedule=None, catchup=False, params={"run": ""}) as dag:
+        RemoteRunSensor(
+            task_id="sensor_poke",
+            conn_id="flyte_default",
+            run_id="{{ params.run }}",
+            poke_interval=0.3,
+            timeout=60,
+            transient_error_budget=budget,
+        )
+    ALL_DAGS[dag_id] = dag

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+# Text from a remote platform (error messages, error pages) is kept to this many bytes in an exception: a
+# 5 MB error would otherwise be written to the task log, the trigger event and the metadata database.
+MAX_REMOTE_TEXT = 4096
+
+
+def clip(text: str, limit: int = MAX_REMOTE_TEXT) -> str:
+    """``text`` cut to about ``limit`` bytes of UTF-8, saying how much was left out."""
+    data = text.encode("utf-8", errors="replace")
+    if len(data) <= limit:
+        return text
+    kept = data[:limit].decode("utf-8", errors="ignore")
+    return f"{kept}... ({len(data) - len(kept.encode())} bytes more)"
 
 
 class RemoteTaskError(AirflowException):
-    """Base class of every error this provider raises."""
+    """Base class of every error this provider raises. Messages are clipped to a few KB."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(clip(str(message), 2 * MAX_REMOTE_TEXT))
 
 
-class ConfigurationError(RemoteTaskError):
+class PermanentError(RemoteTaskError, AirflowFailException):
+    """Asking again cannot help: the task fails without Airflow's retries."""
+
+
+class ConfigurationError(PermanentError):
     """The connection or the operator's arguments cannot work as given."""
 
 
-class InvalidInputsError(RemoteTaskError):
+class InvalidInputsError(PermanentError):
     """The inputs do not match the remote task's interface. Nothing was submitted."""
 
 
@@ -31,12 +51,12 @@ class ApiError(RemoteTaskError):
         self.retryable = retryable
 
 
-class AuthenticationError(ApiError):
-    """The credentials were refused (401/403)."""
+class AuthenticationError(ApiError, AirflowFailException):
+    """The credentials were refused (401/403). Fails the task without Airflow's retries."""
 
 
-class NotFoundError(ApiError):
-    """The task, run or project does not exist on the platform."""
+class NotFoundError(ApiError, AirflowFailException):
+    """The task, run or project does not exist on the platform. Fails the task without Airflow's retries."""
 
 
 class AlreadyExistsError(ApiError):
@@ -55,6 +75,12 @@ class RemoteRunError(RemoteTaskError):
 
 class OutputsTooLargeError(RemoteTaskError):
     """The run's outputs are bigger than the operator's XCom size guard."""
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Airflow's retries cannot help: a configuration error, invalid inputs, refused credentials, unknown
+    task or run."""
+    return isinstance(error, AirflowFailException)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -13,11 +13,10 @@ import tenacity
 
 from airflow_remote_tasks.core.errors import ConfigurationError, TransportError
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
-from airflow_remote_tasks.core.retry import RetryPolicy, check_status, untrusted_certificate
+from airflow_remote_tasks.core.retry import DEFAULT_POLICY, RetryPolicy, check_status, untrusted_certificate
+from airflow_remote_tasks.core.secrets import redact_headers
 
 T = TypeVar("T")
-
-DEFAULT_POLICY = RetryPolicy()
 
 
 def execute(operation: Operation[T], client: httpx.Client, policy: RetryPolicy = DEFAULT_POLICY) -> T:
@@ -125,8 +124,15 @@ def _transport_error(request: HttpRequest, error: httpx.HTTPError) -> TransportE
             "certificate comes from a private CA, set the connection's CA bundle to that CA's PEM file; "
             "turn off 'Verify TLS certificates' only for a test server."
         )
+    if isinstance(error, httpx.LocalProtocolError):
+        # httpx quotes the refused header in its message: never pass that text on.
+        return ConfigurationError(
+            f"A request to {origin} could not be sent: one of its headers holds a character HTTP does not "
+            "allow. Check the connection's credentials and header-name fields for line breaks or spaces."
+        )
     kind = type(error).__name__
+    detail = redact_headers(str(error), request.headers) or "no detail"
     return TransportError(
-        f"Could not reach {origin} ({kind}: {error or 'no detail'}). Check the connection's endpoint "
+        f"Could not reach {origin} ({kind}: {detail}). Check the connection's endpoint "
         "and that this machine can reach it (proxy, firewall, TLS certificate)."
     )

@@ -6,10 +6,11 @@ Everything here serializes to plain JSON, so it can travel in trigger kwargs, ev
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from airflow_remote_tasks.core.errors import clip
 from airflow_remote_tasks.core.phases import Phase
 
 
@@ -51,7 +52,8 @@ class RunStatus(BaseModel):
 
     phase: Phase
     raw_phase: str = Field(description="The platform's own word for the phase.")
-    message: str = ""
+    # Clipped: a status travels in trigger events, the task log and the error raised.
+    message: Annotated[str, AfterValidator(clip)] = ""
     error_kind: str = ""
     error_code: str = ""
     attempts: int = 0

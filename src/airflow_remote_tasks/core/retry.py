@@ -13,6 +13,7 @@ import httpx
 import tenacity
 
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse
+from airflow_remote_tasks.core.secrets import redact_headers
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ class RetryPolicy:
         }
 
 
+DEFAULT_POLICY = RetryPolicy()
+# A wait's status reads: the wait retries them itself, within its transient-error budget, so one read only
+# gets a quick second try. Five tries with backoff would let a read outlast a short budget by many seconds.
+WAIT_READS = RetryPolicy(attempts=2, initial_backoff=0.25, max_backoff=2.0, max_retry_after=10.0)
+
+
 def untrusted_certificate(error: BaseException) -> ssl.SSLCertVerificationError | None:
     """The certificate verification failure behind a transport error, if that is what it is."""
     seen: BaseException | None = error
@@ -116,7 +123,7 @@ def _log_retry(request: HttpRequest) -> Any:
             "%s %s failed (%s); try %d, retrying in %.1fs",
             request.method,
             _path(request.url),
-            error,
+            redact_headers(str(error), request.headers),
             state.attempt_number,
             delay,
         )

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from airflow_remote_tasks.core.errors import RemoteTaskError, is_transient
+from airflow_remote_tasks.core.errors import RemoteTaskError, clip, is_transient
 from airflow_remote_tasks.core.models import Progress, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase
@@ -55,6 +55,18 @@ class WaitOutcome(BaseModel):
         return self.model_dump(mode="json")
 
 
+class BudgetExceededError(RemoteTaskError):
+    """A wait could not read its run's state for longer than its transient-error budget. The run was not
+    stopped: a retry attaches to it again."""
+
+    def __init__(self, ref: RunRef, failing_for: float, budget: float, last: BaseException) -> None:
+        super().__init__(
+            f"Could not read the state of run {ref.run_id} for {failing_for:.0f}s, which used up "
+            f"transient_error_budget={budget:g}s (last error: {last}). The run was not stopped and may still "
+            f"be going{': ' + ref.url if ref.url else ''}. A retry of this task waits on the same run again."
+        )
+
+
 def wait_for_run(
     platform: Platform,
     ref: RunRef,
@@ -72,16 +84,18 @@ def wait_for_run(
     while True:
         if deadline is not None and time.time() >= deadline:
             return WaitOutcome(outcome="timeout", ref=ref, status=None)
+        read_at = time.monotonic()
         try:
             status: RunStatus = yield ReadStatus(ref, platform.status(ref))
         except Exception as error:
             if not is_transient(error):
                 raise
-            failing_since = failing_since or time.monotonic()
-            if time.monotonic() - failing_since >= transient_error_budget:
-                raise
+            failing_since = failing_since or read_at
+            failing_for = time.monotonic() - failing_since
+            if failing_for >= transient_error_budget:
+                raise BudgetExceededError(ref, failing_for, transient_error_budget, error) from error
             logger.warning("Could not read the state of run %s (%s); still waiting.", ref.run_id, error)
-            yield Sleep(min(poll_interval, 30.0))
+            yield Sleep(min(poll_interval, 30.0, transient_error_budget - failing_for))
             continue
         failing_since = None
         if status.steps > seen_steps:
@@ -106,16 +120,19 @@ def _log_progress(platform: Platform, ref: RunRef, seen: int, logger: Any) -> Pr
         return seen
     lines = progress.lines
     for line in lines[:MAX_PROGRESS_LINES]:
-        logger.info("Run %s: %s", ref.run_id, line)
+        logger.info("Run %s: %s", ref.run_id, clip(line))
     if len(lines) > MAX_PROGRESS_LINES:
         logger.info("Run %s: ... and %d more steps", ref.run_id, len(lines) - MAX_PROGRESS_LINES)
     return progress.seen
 
 
 def drive(
-    procedure: Procedure[T], run: Callable[[Operation[Any]], Any], sleep: Callable[[float], None] = time.sleep
+    procedure: Procedure[T],
+    run: Callable[[Operation[Any]], Any],
+    sleep: Callable[[float], None] = time.sleep,
+    read_status: Callable[[Operation[Any]], Any] | None = None,
 ) -> T:
-    """Run a procedure in this thread (the worker)."""
+    """Run a procedure in this thread (the worker); ``read_status`` runs its status reads, when given."""
     result: Any = None
     error: BaseException | None = None
     while True:
@@ -128,7 +145,7 @@ def drive(
             sleep(step.seconds)
             continue
         try:
-            result = run(step.operation if isinstance(step, ReadStatus) else step)
+            result = (read_status or run)(step.operation) if isinstance(step, ReadStatus) else run(step)
         except Exception as raised:
             error = raised
 

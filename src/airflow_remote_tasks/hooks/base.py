@@ -21,6 +21,8 @@ from airflow_remote_tasks.core.executors import aexecute, execute
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
+from airflow_remote_tasks.core.retry import DEFAULT_POLICY, WAIT_READS, RetryPolicy
+from airflow_remote_tasks.core.secrets import is_header_value, register_secret
 from airflow_remote_tasks.core.transport import ClientSettings, shared_async_client, sync_client
 from airflow_remote_tasks.hooks import HOOKS_BY_CONN_TYPE, HOOKS_BY_PLATFORM
 
@@ -80,12 +82,12 @@ class RemoteTaskHook(BaseHook):
 
     # -- running operations ------------------------------------------------------------------------
 
-    def run(self, operation: Operation[T]) -> T:
+    def run(self, operation: Operation[T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
         """Run an operation in this process (the worker), on the hook's own pooled client."""
         platform = self.platform
         if self._client is None:
             self._client = sync_client(platform.client_settings)
-        return execute(authorized(operation, platform.auth), self._client)
+        return execute(authorized(operation, platform.auth), self._client, policy)
 
     def run_alone(self, operation: Operation[T]) -> T:
         """Run an operation on a client of its own: for ``on_kill``, which runs in a signal handler that may
@@ -94,16 +96,19 @@ class RemoteTaskHook(BaseHook):
         with sync_client(platform.client_settings) as client:
             return execute(authorized(operation, platform.auth), client)
 
-    async def arun(self, operation: Operation[T]) -> T:
+    async def arun(self, operation: Operation[T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
         """Run an operation on the event loop's shared client (the triggerer)."""
-        return await arun_on(await self.aplatform(), operation)
+        return await arun_on(await self.aplatform(), operation, policy)
 
     async def aread_status(self, ref: RunRef, gather_for: float) -> RunStatus:
-        """A run's status, batched with other waits' reads on this platform due within ``gather_for`` s."""
+        """A wait's read of a run's status, batched with other waits' reads on this platform due within
+        ``gather_for`` s."""
         platform = await self.aplatform()
         if platform.status_batch_limit < 2:
-            return await arun_on(platform, platform.status(ref))
-        return await status_batcher(platform, partial(arun_on, platform)).read(ref, gather_for)
+            return await arun_on(platform, platform.status(ref), WAIT_READS)
+        return await status_batcher(platform, partial(arun_on, platform, policy=WAIT_READS)).read(
+            ref, gather_for
+        )
 
     def close(self) -> None:
         if self._client is not None:
@@ -218,8 +223,9 @@ async def _aget_connection(conn_id: str) -> Any:
         raise _missing(conn_id) from None
 
 
-async def arun_on(platform: Platform, operation: Operation[T]) -> T:
-    return await aexecute(authorized(operation, platform.auth), shared_async_client(platform.client_settings))
+async def arun_on(platform: Platform, operation: Operation[T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
+    client = shared_async_client(platform.client_settings)
+    return await aexecute(authorized(operation, platform.auth), client, policy)
 
 
 MAX_SHARED_PLATFORMS = 64
@@ -248,6 +254,25 @@ class ConnectionView:
 
     def flag(self, name: str, default: bool) -> bool:
         return as_bool(self.field(name), default)
+
+    def credential(self, label: str, value: Any) -> str:
+        """A secret from this connection, stripped of the whitespace a paste or a secret file leaves around
+        it, registered with the secrets masker, and checked to fit in an HTTP header.
+
+        :raises ConfigurationError: naming the field (never the value) when it holds a line break or
+            another character no header can carry.
+        """
+        raw = str(value or "")
+        text = raw.strip()
+        register_secret(raw)
+        register_secret(text)
+        if text and not is_header_value(text):
+            raise ConfigurationError(
+                f"The {label} of connection {self.conn_id!r} holds a character that cannot be sent in an "
+                "HTTP header (a line break, a control or a non-ASCII character inside it). Paste it again "
+                f"into the {label} field, exactly as issued."
+            )
+        return text
 
     def fingerprint(self) -> str:
         """A digest of everything the platform is built from (so secrets are not kept as cache keys)."""

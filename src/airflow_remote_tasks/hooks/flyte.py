@@ -35,13 +35,14 @@ class FlyteHook(RemoteTaskHook):
 def flyte_config(conn: ConnectionView) -> FlyteConfig:
     host = with_port((conn.host or "").strip(), conn.port)
     insecure = conn.flag("insecure", False)
-    api_key = conn.password or conn.field("api_key") or ""
-    token = conn.field("access_token") or ""
-    client_id = conn.login or conn.field("client_id") or ""
-    client_secret = conn.field("client_secret") or ""
+    api_key = conn.credential("API key", conn.password or conn.field("api_key"))
+    token = conn.credential("Access token", conn.field("access_token"))
+    client_id = str(conn.login or conn.field("client_id") or "").strip()  # a name, not a secret
+    client_secret = conn.credential("Client secret", conn.field("client_secret"))
     org = conn.field("org") or ""
     if api_key and not token:
         key_endpoint, client_id, client_secret, key_org = decode_api_key(api_key)
+        client_secret = conn.credential("API key", client_secret)  # the secret inside the key: mask it too
         host = host or key_endpoint
         org = org or key_org
     if not host:

@@ -37,7 +37,7 @@ def julep_config(conn: ConnectionView) -> JulepConfig:
             f"Julep connection {conn.conn_id!r} uses environment {environment!r} but has no Base URL: set "
             f"Base URL, or pick one of {', '.join(ENVIRONMENTS)}."
         )
-    api_key = conn.password or conn.field("api_key") or ""
+    api_key = conn.credential("API key", conn.password or conn.field("api_key"))
     if not api_key:
         raise ConfigurationError(
             f"Julep connection {conn.conn_id!r} has no API key: put it in the connection's API key field."

@@ -6,24 +6,28 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, get_args
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.configuration import conf
 from pydantic import BaseModel
 
+from airflow_remote_tasks.core import arguments
 from airflow_remote_tasks.core.errors import (
     NotFoundError,
     OutputsTooLargeError,
     RemoteRunError,
     RemoteTaskError,
+    clip,
 )
 from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, OnPaused, Phase, check_on_paused
+from airflow_remote_tasks.core.retry import WAIT_READS
 from airflow_remote_tasks.core.waiting import WaitOutcome, drive, wait_for_run
 from airflow_remote_tasks.hooks.base import UsesRemoteHook, hook_for_platform
 from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
-from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
 
 STATE_KEY = "remote_run"
 RUN_ID_KEY = "run_id"
@@ -77,19 +81,18 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if fetch_logs not in ("on_failure", "always", "never"):
-            raise ValueError(f"fetch_logs must be 'on_failure', 'always' or 'never', not {fetch_logs!r}.")
-        if poll_interval <= 0:
-            raise ValueError("poll_interval must be a positive number of seconds.")
+        # Checked here, when the DAG is parsed: a bad value fails the DAG import, not a submitted run.
         self.conn_id = conn_id
         self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.poll_interval = arguments.seconds("poll_interval", poll_interval)
+        self.timeout = arguments.optional_seconds("timeout", timeout)
         self.on_paused = check_on_paused(on_paused)
-        self.max_output_bytes = max_output_bytes
-        self.fetch_logs = fetch_logs
-        self.log_lines = log_lines
-        self.transient_error_budget = transient_error_budget
+        self.max_output_bytes = arguments.count("max_output_bytes", max_output_bytes)
+        self.fetch_logs: FetchLogs = arguments.choice("fetch_logs", fetch_logs, get_args(FetchLogs))  # type: ignore[assignment]
+        self.log_lines = arguments.count("log_lines", log_lines)
+        self.transient_error_budget = arguments.seconds(
+            "transient_error_budget", transient_error_budget, positive=False
+        )
         self._ref: RunRef | None = None
 
     @property
@@ -127,12 +130,12 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
                 logger=self.log,
             ),
             self.hook.run,
+            read_status=partial(self.hook.run, policy=WAIT_READS),
         )
         return self._finish(context, outcome)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        if event.get("outcome") == "error":
-            raise RemoteTaskError(f"Waiting for run failed: {event.get('message')}")
+        raise_error_event(event, "Waiting for run failed")
         if self._hook is None and "ref" in event:
             self._hook = hook_for_platform(event["ref"]["platform"], self.conn_id)
         return self._finish(context, WaitOutcome.model_validate(event))
@@ -214,7 +217,8 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
             self.log.warning("Could not read the remote logs of run %s: %s", ref.run_id, error)
             return
         if lines:
-            self.log.info("Last %d log lines of run %s:\n%s", len(lines), ref.run_id, "\n".join(lines))
+            text = "\n".join(clip(line) for line in lines)
+            self.log.info("Last %d log lines of run %s:\n%s", len(lines), ref.run_id, text)
 
     def on_kill(self) -> None:
         """The worker is stopping this task: stop the remote run it is waiting on."""

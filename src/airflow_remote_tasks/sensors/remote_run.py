@@ -9,7 +9,8 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.configuration import conf
 
-from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError
+from airflow_remote_tasks.core import arguments
+from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError, is_transient
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.phases import (
     FAILURE_PHASES,
@@ -19,11 +20,14 @@ from airflow_remote_tasks.core.phases import (
     check_on_paused,
     parse_phases,
 )
+from airflow_remote_tasks.core.retry import WAIT_READS
+from airflow_remote_tasks.core.waiting import BudgetExceededError
 from airflow_remote_tasks.hooks.base import UsesRemoteHook
 from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
-from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
 
 SUCCESS = frozenset({Phase.SUCCEEDED})
+FAILING_KEY = "remote_run_read_failures"
 
 
 class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
@@ -47,9 +51,14 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         fail_on_failure: bool = True,
         on_paused: OnPaused = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        transient_error_budget: float = 600.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        arguments.seconds("poke_interval", self.poke_interval)  # 0 would poll without pause
+        self.transient_error_budget = arguments.seconds(
+            "transient_error_budget", transient_error_budget, positive=False
+        )
         self.conn_id = conn_id
         self.run_id = run_id
         # By default a run is awaited until it ends; only success counts as reaching the target.
@@ -81,6 +90,7 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
                     p.value
                     for p in (self.targets | {Phase.PAUSED} if self.on_paused == "fail" else self.targets)
                 ),
+                transient_error_budget=self.transient_error_budget,
                 abort_on_kill=False,
             ),
             method_name="execute_complete",
@@ -88,14 +98,36 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool:
-        ref = self._find(context)
-        status = self.hook.run(self.hook.platform.status(ref))
+        read_at = time.time()
+        try:
+            ref = self._find(context)
+            status = self.hook.run(self.hook.platform.status(ref), policy=WAIT_READS)
+        except RemoteTaskError as error:
+            if not is_transient(error):
+                raise
+            self._tolerate(context, read_at, error)
+            return False
         self.log.info("Run %s is %s", ref.run_id, status.describe())
         return self._reached(ref, status)
 
+    def _tolerate(self, context: Context, read_at: float, error: RemoteTaskError) -> None:
+        """Count a transient error against the budget, across pokes (kept in ``task_state_store``, since in
+        reschedule mode every poke is a new process). Failures further apart than two poke intervals are not
+        consecutive: a read succeeded between them."""
+        store = context["task_state_store"]
+        seen: dict[str, float] = store.get(FAILING_KEY) or {}  # type: ignore[assignment]
+        since = seen.get("since", read_at)
+        if read_at - seen.get("last", read_at) > 2 * self.poke_interval + 60:
+            since = read_at
+        store.set(FAILING_KEY, {"since": since, "last": time.time()})
+        failing_for = time.time() - since
+        ref = self._ref or RunRef(platform=self.hook.platform_name, run_id=self.run_id)
+        if failing_for >= self.transient_error_budget:
+            raise BudgetExceededError(ref, failing_for, self.transient_error_budget, error) from error
+        self.log.warning("Could not read the state of run %s (%s); still waiting.", self.run_id, error)
+
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
-        if event.get("outcome") == "error":
-            raise RemoteTaskError(f"Waiting for run {self.run_id} failed: {event.get('message')}")
+        raise_error_event(event, f"Waiting for run {self.run_id} failed")
         ref = RunRef.model_validate(event["ref"])
         if event.get("outcome") == "timeout":
             raise RemoteRunError(

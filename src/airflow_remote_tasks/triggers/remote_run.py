@@ -10,7 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_remote_tasks.core.batching import jittered_sleep
-from airflow_remote_tasks.core.errors import RemoteTaskError
+from airflow_remote_tasks.core.errors import PermanentError, RemoteTaskError, is_permanent
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
 from airflow_remote_tasks.core.waiting import adrive, wait_for_run
@@ -18,6 +18,19 @@ from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_platform
 
 # Airflow gives on_kill 30 s by default ([triggerer] on_kill_timeout); finish well inside it.
 ON_KILL_BUDGET = 20.0
+
+
+def error_event(ref: RunRef, error: RemoteTaskError) -> dict[str, Any]:
+    """The event of a wait that failed; ``permanent`` says whether Airflow's retries could help."""
+    return {"outcome": "error", "ref": ref.to_json(), "message": str(error), "permanent": is_permanent(error)}
+
+
+def raise_error_event(event: dict[str, Any], prefix: str) -> None:
+    """In ``execute_complete``: raise what the trigger reported, as permanent as it was."""
+    if event.get("outcome") != "error":
+        return
+    message = f"{prefix}: {event.get('message')}"
+    raise PermanentError(message) if event.get("permanent") else RemoteTaskError(message)
 
 
 class RemoteRunTrigger(BaseTrigger):
@@ -88,7 +101,7 @@ class RemoteRunTrigger(BaseTrigger):
                 partial(self.hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
             )
         except RemoteTaskError as error:
-            yield TriggerEvent({"outcome": "error", "ref": self.ref.to_json(), "message": str(error)})
+            yield TriggerEvent(error_event(self.ref, error))
             return
         yield TriggerEvent(outcome.to_event())
 

@@ -14,6 +14,7 @@ from urllib.parse import quote_plus, urlencode
 from airflow_remote_tasks.core.auth import TOKENS
 from airflow_remote_tasks.core.errors import AuthenticationError, TransportError
 from airflow_remote_tasks.core.operation import HttpRequest, Operation
+from airflow_remote_tasks.core.secrets import is_header_value, register_secret
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
 
@@ -82,6 +83,8 @@ class FlyteAuth:
             )
         secret = quote_plus(config.client_secret.get_secret_value())
         basic = base64.b64encode(f"{config.client_id}:{secret}".encode()).decode()
+        register_secret(secret)
+        register_secret(basic)
         form = {"grant_type": "client_credentials"}
         scopes = config.scopes or " ".join(metadata.scopes)
         if scopes:
@@ -108,11 +111,19 @@ class FlyteAuth:
             )
         try:
             body = response.json()
-            token = str(body["access_token"])
+            token = str(body["access_token"]).strip()
         except (ValueError, KeyError, TypeError):
             raise TransportError(
                 f"The token endpoint {metadata.token_endpoint} answered HTTP {response.status} without an "
                 "access_token."
             ) from None
+        register_secret(token)
+        if not is_header_value(token):
+            raise AuthenticationError(
+                f"The token endpoint {metadata.token_endpoint} issued an access token that cannot be sent in "
+                "an HTTP header (it holds a line break or a control character).",
+                status=response.status,
+                code="invalid_token",
+            )
         TOKENS.put(self._cache_key, token, float(body.get("expires_in") or 3600))
         return token
