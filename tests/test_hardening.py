@@ -148,7 +148,9 @@ def test_errors_that_cannot_fix_themselves_are_not_retried(flyte, dag_id, says, 
     result = run_dag(dag_id)
     assert result.task_state("remote") == "failed"
     assert result.try_number("remote") == 1, "retries=2, but asking again cannot help"
-    assert says in text_of(capfd)
+    text = text_of(capfd)
+    assert says in text
+    assert "XCom not found" not in text  # no noise from the run link of a run that never started
     assert flyte.runs == []
 
 
@@ -199,3 +201,90 @@ def test_poke_mode_sensor_has_a_transient_error_budget(flyte, capfd):
     result = run_dag("t_sensor_budget", conf={"run": run_id})
     assert result.task_state("sensor_poke") == "failed"
     assert "used up transient_error_budget=2s" in text_of(capfd)
+
+
+def test_a_redirect_names_where_it_points_without_its_query():
+    def moved(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(301, headers={"Location": "https://api.example.com/v1/x?sig=SIGNED-123"})
+
+    request = HttpRequest("GET", "http://api.example.com/v1/x")
+    with (
+        httpx.Client(transport=httpx.MockTransport(moved)) as client,
+        pytest.raises(ConfigurationError) as raised,
+    ):
+        execute(one_call(request), client)
+    text = str(raised.value)
+    assert "redirect (HTTP 301) to https://api.example.com/v1/x." in text and "https://" in text
+    assert "SIGNED-123" not in text
+
+
+def test_a_submit_refused_after_retries_says_how_often_and_that_nothing_started(flyte, capfd):
+    flyte.emulator.app.faults.update({"fail_method": "CreateRun", "fail_method_next": 100})
+    result = run_dag("t_hello_worker")
+    assert result.task_state("remote") == "failed"
+    text = text_of(capfd)
+    assert "Could not start a run of demo.say_hello: " in text
+    assert "CreateRun failed after 5 tries: unavailable: injected fault" in text
+    assert "The platform refused it, so no run was started." in text
+    assert flyte.runs == []
+
+
+# -- tokens ------------------------------------------------------------------------------------------------
+
+
+def test_hundreds_of_triggers_starting_cold_fetch_one_token(flyte_with_auth):
+    from airflow_remote_tasks.core.auth import TOKENS
+    from airflow_remote_tasks.platforms.flyte import auth
+    from test_trigger_and_transport import api_key, start_run, wait_together
+
+    flyte = flyte_with_auth
+    flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))
+    refs = [start_run("demo.say_hello", {"name": str(i)}, f"cold-{i}")[1] for i in range(300)]
+    TOKENS._tokens.clear()  # a triggerer that just started: no token, no discovery yet
+    auth._discovered.clear()
+    before = dict(flyte.emulator.app.calls)
+
+    results = wait_together(refs, poll_interval=0.5)
+    assert all(events[0]["status"]["phase"] == "succeeded" for events in results)
+    calls = {k: v - before.get(k, 0) for k, v in flyte.emulator.app.calls.items()}
+    assert calls["/oauth2/token"] == 1, calls
+    assert calls[f"/{auth.GET_OAUTH2_METADATA}"] == 1, calls
+    assert calls[f"/{auth.GET_PUBLIC_CLIENT_CONFIG}"] == 1, calls
+
+
+def test_discovery_is_asked_again_once_it_expires(flyte_with_auth, monkeypatch):
+    from airflow_remote_tasks.core.auth import TOKENS
+    from airflow_remote_tasks.hooks.flyte import FlyteHook
+    from airflow_remote_tasks.platforms.flyte import auth
+    from test_trigger_and_transport import api_key
+
+    flyte = flyte_with_auth
+    flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))
+    auth._discovered.clear()
+    assert FlyteHook("flyte_default").test_connection()[0]
+    assert FlyteHook("flyte_default").test_connection()[0]
+    assert flyte.emulator.app.calls[f"/{auth.GET_OAUTH2_METADATA}"] == 1
+    monkeypatch.setattr(auth, "DISCOVERY_TTL", 0.0)
+    auth._discovered.clear()
+    TOKENS._tokens.clear()
+    assert FlyteHook("flyte_default").test_connection()[0]
+    assert FlyteHook("flyte_default").test_connection()[0]
+    assert flyte.emulator.app.calls[f"/{auth.GET_OAUTH2_METADATA}"] == 3
+
+
+# -- faults ------------------------------------------------------------------------------------------------
+
+
+def test_a_refused_batch_read_falls_back_to_single_reads(flyte):
+    from test_trigger_and_transport import start_run, wait_together
+
+    refs = [start_run("demo.say_hello", {"name": str(i)}, f"unbatched-{i}")[1] for i in range(8)]
+    flyte.emulator.app.faults.update(
+        {"fail_method": "ListRuns", "fail_method_next": 1000, "error_status": 400}
+    )
+    before = dict(flyte.emulator.app.calls)
+    results = wait_together(refs, poll_interval=0.3)
+    assert all(events == [events[0]] and events[0]["status"]["phase"] == "succeeded" for events in results)
+    calls = {k: v - before.get(k, 0) for k, v in flyte.emulator.app.calls.items()}
+    assert calls["/flyteidl2.workflow.RunService/ListRuns"] == 1, calls  # refused once, then not asked again
+    assert calls["/flyteidl2.workflow.RunService/GetRunDetails"] >= len(refs), calls

@@ -8,15 +8,21 @@ one call. Waits that shared a call then sleep the same interval, so they stay to
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from airflow_remote_tasks.core.errors import is_transient
 from airflow_remote_tasks.core.loops import PerLoop
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 
+log = logging.getLogger(__name__)
+# After a server refused a batched read, runs are read one by one this long before batching is tried again:
+# long enough not to be refused on every poll, short enough to batch again soon after an upgrade.
+UNBATCHED_SECONDS = 600.0
 Runner = Callable[[Operation[Any]], Awaitable[Any]]
 Pending = tuple[RunRef, "asyncio.Future[RunStatus]"]
 
@@ -30,6 +36,7 @@ class StatusBatcher:
         self._pending: list[Pending] = []
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # strong references until each call is done
+        self._unbatched_until = 0.0  # loop time until which reads go one by one (the batch call was refused)
 
     async def read(self, ref: RunRef, gather_for: float) -> RunStatus:
         """The run's status, read together with the others due within ``gather_for`` seconds."""
@@ -47,7 +54,8 @@ class StatusBatcher:
         self._timer = None
         pending = [(ref, future) for ref, future in self._pending if not future.done()]
         self._pending = []
-        limit = max(self._platform.status_batch_limit, 1)
+        unbatched = asyncio.get_running_loop().time() < self._unbatched_until
+        limit = 1 if unbatched else max(self._platform.status_batch_limit, 1)
         for start in range(0, len(pending), limit):
             self._spawn(self._read_batch(pending[start : start + limit]))
 
@@ -62,10 +70,23 @@ class StatusBatcher:
             return
         try:
             found = await self._run(self._platform.statuses([ref for ref, _ in batch]))
-        except Exception as error:  # each wait decides: transient errors are retried on its next poll
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+        except Exception as error:
+            if is_transient(error):  # each wait decides: its budget covers the next polls
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                return
+            # The server will not answer this call (an older version, a proxy's size limit...): the runs
+            # are not at fault. Read them one by one, and do not batch on this platform for a while.
+            self._unbatched_until = asyncio.get_running_loop().time() + UNBATCHED_SECONDS
+            log.warning(
+                "A batched status read of %d runs was refused (%s); reading runs one by one for %.0f s.",
+                len(batch),
+                error,
+                UNBATCHED_SECONDS,
+            )
+            for ref, future in batch:
+                self._spawn(self._read_one(ref, future))
             return
         for ref, future in batch:
             if future.done():

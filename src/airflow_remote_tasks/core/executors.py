@@ -6,6 +6,10 @@ executors differ only in ``await``.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from functools import partial
 from typing import TypeVar
 
 import httpx
@@ -29,9 +33,9 @@ def execute(operation: Operation[T], client: httpx.Client, policy: RetryPolicy =
                 response = retrying(_send_checked, client, request)
             except httpx.HTTPError as error:
                 # The operation decides: a submit looks its run up before trying again.
-                request = operation.throw(_transport_error(request, error))
+                request = operation.throw(_transport_error(request, error, _attempts(retrying)))
                 continue
-            request = operation.send(response)
+            request = operation.send(_received(request, response, _attempts(retrying)))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -45,13 +49,63 @@ async def aexecute(
         while True:
             retrying = tenacity.AsyncRetrying(**policy.tenacity_arguments(request))
             try:
-                response: HttpResponse = await retrying(_asend_checked, client, request)
+                response = await _once_in_flight(request, partial(retrying, _asend_checked, client, request))
             except httpx.HTTPError as error:
-                request = operation.throw(_transport_error(request, error))
+                request = operation.throw(_transport_error(request, error, _attempts(retrying)))
                 continue
-            request = operation.send(response)
+            request = operation.send(_received(request, response, _attempts(retrying)))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+
+
+_in_flight: dict[tuple[int, str], asyncio.Future[HttpResponse]] = {}
+
+
+async def _once_in_flight(request: HttpRequest, send: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
+    """Send ``request``, or wait for the answer to the same shared request already in flight on this loop."""
+    if not request.share:
+        return await send()
+    loop = asyncio.get_running_loop()
+    key = (id(loop), request.share)
+    pending = _in_flight.get(key)
+    if pending is not None:
+        return await asyncio.shield(pending)  # a waiter cancelled does not cancel the others' answer
+    pending = loop.create_future()
+    _in_flight[key] = pending
+    try:
+        response = await send()
+    except BaseException as error:
+        pending.set_exception(error)
+        pending.exception()  # retrieved: nobody else may be waiting
+        raise
+    finally:
+        _in_flight.pop(key, None)
+    pending.set_result(response)
+    return response
+
+
+def _attempts(retrying: tenacity.BaseRetrying) -> int:
+    return int(retrying.statistics.get("attempt_number", 1))
+
+
+def _received(request: HttpRequest, response: HttpResponse, attempts: int) -> HttpResponse:
+    """The answer, with how often it was asked for. No API call of a platform redirects: a 3xx means the
+    endpoint is not the API's own (http:// where the server wants https://, a login page, a moved host)."""
+    if 300 <= response.status < 400:
+        location = next((v for k, v in response.headers.items() if k.lower() == "location"), "")
+        target = httpx.URL(location).copy_with(query=None, fragment=None) if location else None
+        origin = _origin(request.url)
+        raise ConfigurationError(
+            f"{request.method} {origin}{httpx.URL(request.url).path} was answered with a redirect (HTTP "
+            f"{response.status}) to {str(target) if target else 'nowhere'}. Set the connection's endpoint to "
+            "the address the API answers on, often the same URL with https:// instead of http://."
+        )
+    return replace(response, attempts=attempts) if attempts > 1 else response
+
+
+def _origin(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode()}"
 
 
 def _send_checked(client: httpx.Client, request: HttpRequest) -> HttpResponse:
@@ -114,9 +168,10 @@ async def _asend(client: httpx.AsyncClient, request: HttpRequest) -> HttpRespons
     return _response(raw, bytes(body))
 
 
-def _transport_error(request: HttpRequest, error: httpx.HTTPError) -> TransportError | ConfigurationError:
-    url = httpx.URL(request.url)
-    origin = f"{url.scheme}://{url.netloc.decode()}"
+def _transport_error(
+    request: HttpRequest, error: httpx.HTTPError, attempts: int = 1
+) -> TransportError | ConfigurationError:
+    origin = _origin(request.url)
     certificate = untrusted_certificate(error)
     if certificate is not None:
         return ConfigurationError(
@@ -132,7 +187,8 @@ def _transport_error(request: HttpRequest, error: httpx.HTTPError) -> TransportE
         )
     kind = type(error).__name__
     detail = redact_headers(str(error), request.headers) or "no detail"
+    tries = f" in {attempts} tries" if attempts > 1 else ""
     return TransportError(
-        f"Could not reach {origin} ({kind}: {detail}). Check the connection's endpoint "
+        f"Could not reach {origin}{tries} ({kind}: {detail}). Check the connection's endpoint "
         "and that this machine can reach it (proxy, firewall, TLS certificate)."
     )

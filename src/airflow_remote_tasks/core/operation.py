@@ -35,6 +35,9 @@ class HttpRequest:
     stream: StreamLimits | None = None
     # Whether the connection's credentials go on this request (token endpoints and discovery: no).
     authenticate: bool = True
+    # Callers on one event loop that send requests with the same non-empty key at the same time share one
+    # answer: a token request when hundreds of triggers start together goes out once, not once each.
+    share: str = ""
 
     def with_headers(self, extra: Mapping[str, str]) -> HttpRequest:
         return HttpRequest(
@@ -45,6 +48,7 @@ class HttpRequest:
             idempotent=self.idempotent,
             stream=self.stream,
             authenticate=self.authenticate,
+            share=self.share,
         )
 
 
@@ -54,6 +58,12 @@ class HttpResponse:
     headers: Mapping[str, str]
     content: bytes
     url: str = ""
+    attempts: int = 1  # how many times the request was sent for this answer (the executor's retries)
+
+    @property
+    def tries(self) -> str:
+        """ " after N tries" when the request was retried, for error messages."""
+        return f" after {self.attempts} tries" if self.attempts > 1 else ""
 
     @property
     def content_type(self) -> str:

@@ -160,6 +160,7 @@ class EmulatorApp:
 
 def _code_for(status: int) -> str:
     return {
+        400: "invalid_argument",
         429: "resource_exhausted",
         503: "unavailable",
         504: "deadline_exceeded",

@@ -15,18 +15,21 @@ from pydantic import BaseModel
 
 from airflow_remote_tasks.core import arguments
 from airflow_remote_tasks.core.errors import (
+    ApiError,
     NotFoundError,
     OutputsTooLargeError,
+    PermanentError,
     RemoteRunError,
     RemoteTaskError,
     clip,
+    is_permanent,
 )
 from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, OnPaused, Phase, check_on_paused
 from airflow_remote_tasks.core.retry import WAIT_READS
 from airflow_remote_tasks.core.waiting import WaitOutcome, drive, wait_for_run
 from airflow_remote_tasks.hooks.base import UsesRemoteHook, hook_for_platform
-from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
+from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
 
 STATE_KEY = "remote_run"
@@ -104,7 +107,7 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         self._ref = ref
         ti = context["ti"]
         ti.xcom_push(key=RUN_ID_KEY, value=ref.run_id)
-        ti.xcom_push(key=RUN_URL_KEY, value=ref.url)
+        publish_run_url(self, ti, ref.url)
         if self.deferrable:
             self.defer(
                 trigger=RemoteRunTrigger(
@@ -135,6 +138,7 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         return self._finish(context, outcome)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        remember_run_url(self, str(event.get("ref", {}).get("url", "")))
         raise_error_event(event, "Waiting for run failed")
         if self._hook is None and "ref" in event:
             self._hook = hook_for_platform(event["ref"]["platform"], self.conn_id)
@@ -321,15 +325,18 @@ class RemoteTaskOperator(WaitsForRun):
             map_index=ti.map_index if ti.map_index is not None else -1,
             generation=record.generation,
         )
-        ref = self.hook.run(
-            platform.submit(
-                interface,
-                wire_inputs,
-                origin=origin,
-                labels={"created-by": "airflow", **self.labels},
-                env=self.env,
+        try:
+            ref = self.hook.run(
+                platform.submit(
+                    interface,
+                    wire_inputs,
+                    origin=origin,
+                    labels={"created-by": "airflow", **self.labels},
+                    env=self.env,
+                )
             )
-        )
+        except RemoteTaskError as error:
+            raise _submit_failed(interface.task, error) from error
         record.ref = ref
         store.set(STATE_KEY, record.model_dump(mode="json"))
         version = f" (version {interface.version})" if interface.version else ""
@@ -341,3 +348,18 @@ class RemoteTaskOperator(WaitsForRun):
         record = RunRecord.model_validate(store.get(STATE_KEY) or {})
         record.ref, record.delivered = ref, True
         store.set(STATE_KEY, record.model_dump(mode="json"))
+
+
+def _submit_failed(task: str, error: RemoteTaskError) -> RemoteTaskError:
+    """What a failed submit means for the user: was a run started or not?"""
+    if isinstance(error, ApiError) and error.status not in (0, 502, 504):
+        # The platform answered, and its answer was a refusal: it started nothing.
+        outcome = "The platform refused it, so no run was started."
+    else:
+        # No answer (or a gateway's): the platform may have acted before the answer was lost.
+        outcome = (
+            "No answer came back, so a run may have started; a retry of this task attaches to it rather "
+            "than starting another."
+        )
+    message = f"Could not start a run of {task}: {str(error).rstrip('.')}. {outcome}"
+    return PermanentError(message) if is_permanent(error) else RemoteTaskError(message)

@@ -23,7 +23,7 @@ from airflow_remote_tasks.core.phases import (
 from airflow_remote_tasks.core.retry import WAIT_READS
 from airflow_remote_tasks.core.waiting import BudgetExceededError
 from airflow_remote_tasks.hooks.base import UsesRemoteHook
-from airflow_remote_tasks.links.remote_run import RUN_URL_KEY, RemoteRunLink
+from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
 
 SUCCESS = frozenset({Phase.SUCCEEDED})
@@ -73,7 +73,7 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
     def _find(self, context: Context) -> RunRef:
         if self._ref is None:
             self._ref = self.hook.run(self.hook.platform.find_run(self.run_id))
-            context["ti"].xcom_push(key=RUN_URL_KEY, value=self._ref.url)
+            publish_run_url(self, context["ti"], self._ref.url)
         return self._ref
 
     def execute(self, context: Context) -> Any:
@@ -127,8 +127,9 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         self.log.warning("Could not read the state of run %s (%s); still waiting.", self.run_id, error)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
-        raise_error_event(event, f"Waiting for run {self.run_id} failed")
         ref = RunRef.model_validate(event["ref"])
+        remember_run_url(self, ref.url)
+        raise_error_event(event, f"Waiting for run {self.run_id} failed")
         if event.get("outcome") == "timeout":
             raise RemoteRunError(
                 f"Run {ref.run_id} did not reach {self._target_text()} in time. {ref.url}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlencode
 
@@ -30,17 +31,28 @@ class AuthMetadata:
     audience: str
 
 
-_discovered: dict[str, AuthMetadata] = {}
+# How long a server's auth metadata is trusted: a tenant that moves its token endpoint or header is followed
+# within this time, and two small calls an hour per endpoint cost nothing.
+DISCOVERY_TTL = 3600.0
+_discovered: dict[str, tuple[float, AuthMetadata]] = {}
 _discovered_lock = threading.Lock()
 
 
 def discover(endpoint: str) -> Operation[AuthMetadata]:
     with _discovered_lock:
         known = _discovered.get(endpoint)
-    if known is not None:
-        return known
-    oauth = yield from connect.unary(endpoint, GET_OAUTH2_METADATA, {}, authenticate=False)
-    client = yield from connect.unary(endpoint, GET_PUBLIC_CLIENT_CONFIG, {}, authenticate=False)
+    if known is not None and known[0] > time.monotonic():
+        return known[1]
+    oauth = yield from connect.unary(
+        endpoint, GET_OAUTH2_METADATA, {}, authenticate=False, share=f"{endpoint}/{GET_OAUTH2_METADATA}"
+    )
+    client = yield from connect.unary(
+        endpoint,
+        GET_PUBLIC_CLIENT_CONFIG,
+        {},
+        authenticate=False,
+        share=f"{endpoint}/{GET_PUBLIC_CLIENT_CONFIG}",
+    )
     metadata = AuthMetadata(
         token_endpoint=str(oauth.get("tokenEndpoint", "")),
         header=str(client.get("authorizationMetadataKey") or "authorization"),
@@ -48,7 +60,7 @@ def discover(endpoint: str) -> Operation[AuthMetadata]:
         audience=str(client.get("audience", "")),
     )
     with _discovered_lock:
-        _discovered[endpoint] = metadata
+        _discovered[endpoint] = (time.monotonic() + DISCOVERY_TTL, metadata)
     return metadata
 
 
@@ -101,6 +113,7 @@ class FlyteAuth:
             },
             content=urlencode(form).encode(),
             authenticate=False,
+            share=self._cache_key,  # one token request in flight per credential, whoever else needs one
         )
         if response.status in (400, 401, 403):
             raise AuthenticationError(

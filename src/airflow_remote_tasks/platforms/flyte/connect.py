@@ -29,9 +29,16 @@ END_STREAM = 0x02
 
 
 def unary(
-    base_url: str, method: str, message: dict[str, Any], *, idempotent: bool = True, authenticate: bool = True
+    base_url: str,
+    method: str,
+    message: dict[str, Any],
+    *,
+    idempotent: bool = True,
+    authenticate: bool = True,
+    share: str = "",
 ) -> Operation[dict[str, Any]]:
-    """Call ``package.Service/Method`` once and return the decoded response message."""
+    """Call ``package.Service/Method`` once and return the decoded response message (``share``: see
+    :class:`~airflow_remote_tasks.core.operation.HttpRequest`)."""
     response = yield HttpRequest(
         "POST",
         f"{base_url}/{method}",
@@ -40,6 +47,7 @@ def unary(
         content=json.dumps(message, separators=(",", ":")).encode(),
         idempotent=idempotent,
         authenticate=authenticate,
+        share=share,
     )
     if response.status == 200 and response.content_type == "application/json":
         body = response.json()
@@ -99,18 +107,20 @@ def error_from_response(method: str, response: HttpResponse) -> Exception:
         except ValueError:
             body = {}
         if isinstance(body, dict) and "code" in body:
-            return _api_error(method, response.status, str(body["code"]), str(body.get("message", "")))
+            code, message = str(body["code"]), str(body.get("message", ""))
+            return _api_error(method, response.status, code, message, response.tries)
     # Not a Connect error: a proxy page, an ingress 404/405, a wrong base URL.
     snippet = " ".join(response.text.split())[:200]
     return TransportError(
-        f"{method} got HTTP {response.status} ({response.content_type or 'no content type'}) that is not a "
+        f"{method} got HTTP {response.status}{response.tries} ({response.content_type or 'no content type'}) "
+        "that is not a "
         f"Flyte API answer: {snippet!r}. Check that the connection's endpoint is the Flyte control plane "
         "(for example https://<tenant>.hosted.unionai.cloud or http://localhost:30080)."
     )
 
 
-def _api_error(method: str, status: int, code: str, message: str) -> ApiError:
-    text = f"{method} failed: {code}: {message}" if message else f"{method} failed: {code}"
+def _api_error(method: str, status: int, code: str, message: str, tries: str = "") -> ApiError:
+    text = f"{method} failed{tries}: {code}: {message}" if message else f"{method} failed{tries}: {code}"
     if code in ("unauthenticated", "permission_denied"):
         return AuthenticationError(
             f"{text}. The credentials were refused: check the connection's API key, client id/secret "

@@ -113,11 +113,12 @@ def error_from_response(config: JulepConfig, method: str, path: str, response: H
     if detail is None or (status == 404 and detail == "Not Found"):
         snippet = " ".join(response.text.split())[:200]
         return TransportError(
-            f"{where} answered HTTP {status} with {snippet!r}, which is not a Julep API answer. Check the "
+            f"{where} answered HTTP {status}{response.tries} with {snippet!r}, which is not a Julep API "
+            "answer. Check the "
             "connection's base URL: production is https://api.julep.ai/api, dev is https://dev.julep.ai/api, "
             "and a self-hosted server is its gateway's .../api (or the agents-api root)."
         )
-    text = f"{where} failed with HTTP {status}: {detail}"
+    text = f"{where} failed with HTTP {status}{response.tries}: {detail}"
     if status in (401, 403) and "free tier" not in detail:
         return AuthenticationError(
             f"{text}. The API key was refused: check the connection's API key (and the auth header name "
