@@ -288,3 +288,73 @@ def test_a_refused_batch_read_falls_back_to_single_reads(flyte):
     calls = {k: v - before.get(k, 0) for k, v in flyte.emulator.app.calls.items()}
     assert calls["/flyteidl2.workflow.RunService/ListRuns"] == 1, calls  # refused once, then not asked again
     assert calls["/flyteidl2.workflow.RunService/GetRunDetails"] >= len(refs), calls
+
+
+def test_resume_is_retried_after_a_refused_put(julep):
+    julep.emulator.app.faults.update({"fail_method": "PUT /api/executions/", "fail_method_next": 1})
+    result = run_dag("example_julep", conf={"text": "one two"})
+    assert result.state == "success", {k: str(v.state) for k, v in result.tis.items()}
+    assert julep.emulator.app.faults.fail_method_next == 0  # the 503 was served
+    _, review = julep.executions
+    assert review["transitions"].count("resume") == 1
+
+
+# Every call that starts or changes a run, carried out by the server with its answer lost on the way back:
+# the provider attaches to what the call did, and never does it twice.
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_lost_answer_to_flyte_create_run(flyte, mode):
+    flyte.emulator.app.faults.update({"lose_answer": "CreateRun", "lose_answer_next": 1})
+    result = run_dag(f"t_hello_{mode}")
+    assert result.state == "success"
+    assert flyte.emulator.app.faults.lose_answer_next == 0
+    assert len(flyte.runs) == 1
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_lost_answer_to_flyte_abort_run(flyte, mode, capfd):
+    flyte.emulator.app.faults.update({"lose_answer": "AbortRun", "lose_answer_next": 1})
+    result = run_dag(f"t_timeout_{mode}")
+    assert result.task_state("remote") == "failed"
+    assert "it was aborted" in text_of(capfd)
+    assert flyte.emulator.app.faults.lose_answer_next == 0
+    [run] = flyte.runs
+    assert run["phase"] == "ACTION_PHASE_ABORTED"
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_lost_answer_to_julep_create_execution(julep, mode):
+    julep.emulator.app.faults.update({"lose_answer": "POST /api/tasks/", "lose_answer_next": 1})
+    result = run_dag(f"j_hello_{mode}")
+    assert result.state == "success"
+    assert julep.emulator.app.faults.lose_answer_next == 0
+    assert len(julep.executions) == 1
+
+
+def test_lost_answer_to_julep_task_definition(julep):
+    julep.emulator.app.faults.update({"lose_answer": "POST /api/agents/", "lose_answer_next": 1})
+    result = run_dag("j_hello_worker")
+    assert result.state == "success"
+    assert julep.emulator.app.faults.lose_answer_next == 0
+    assert len(julep.emulator.state.tasks) == 1 and len(julep.executions) == 1
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_lost_answer_to_julep_cancel(julep, mode, capfd):
+    julep.emulator.app.faults.update({"lose_answer": "PUT /api/executions/", "lose_answer_next": 1})
+    result = run_dag(f"j_timeout_{mode}")
+    assert result.task_state("remote") == "failed"
+    assert "it was aborted" in text_of(capfd)
+    assert julep.emulator.app.faults.lose_answer_next == 0
+    [execution] = julep.executions
+    assert execution["transitions"].count("cancelled") <= 1
+
+
+def test_lost_answer_to_julep_resume(julep):
+    julep.emulator.app.faults.update({"lose_answer": "PUT /api/executions/", "lose_answer_next": 1})
+    result = run_dag("example_julep", conf={"text": "one two"})
+    assert result.state == "success", {k: str(v.state) for k, v in result.tis.items()}
+    assert julep.emulator.app.faults.lose_answer_next == 0
+    _, review = julep.executions
+    assert review["transitions"].count("resume") == 1

@@ -133,7 +133,7 @@ def test_unreachable_endpoint(flyte, capfd):
     flyte.connect(host="http://127.0.0.1:9")  # nothing listens on the discard port
     result = run_dag("t_hello_worker")
     assert result.task_state("remote") == "failed"
-    assert "Could not reach http://127.0.0.1:9 (ConnectError" in "".join(capfd.readouterr())
+    assert "Could not reach http://127.0.0.1:9 in 5 tries (ConnectError" in "".join(capfd.readouterr())
 
 
 def test_hostile_ids_give_a_valid_run_name(flyte):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import socket
 import threading
@@ -47,6 +48,10 @@ class Faults:
     # or an HTTP verb and path prefix ("GET /api/executions/")
     fail_method: str = ""
     fail_method_next: int = 0
+    # with lose_answer_next: the next N calls of one method (as fail_method) are carried out, and then the
+    # connection is cut halfway through the answer, as when a response is lost after the server acted
+    lose_answer: str = ""
+    lose_answer_next: int = 0
     retry_after: float = 1.0
     latency: float = 0.0  # seconds added to every API call
     seed: int = 0
@@ -81,6 +86,20 @@ async def read_body(receive: Receive) -> bytes:
             return bytes(body)
 
 
+class AnswerLost(ConnectionAbortedError):
+    """Raised to make the ASGI server cut a connection mid-answer (the ``lose_answer`` fault)."""
+
+
+class _QuietAnswerLost(logging.Filter):
+    """The server logs an app's exception with its traceback; a fault that was asked for is no error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], AnswerLost))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietAnswerLost())
+
+
 class EmulatorApp:
     """Wraps a platform's ASGI app with faults, call counting and the ``/_emulator`` control routes."""
 
@@ -112,17 +131,31 @@ class EmulatorApp:
             content_type, body = self.error_body(status, _code_for(status), "injected fault")
             await send_bytes(send, status, content_type, body, headers)
             return
+        if self.faults.lose_answer_next > 0 and _matches(self.faults.lose_answer, scope["method"], path):
+            self.faults.lose_answer_next -= 1
+            await self._act_then_cut(scope, receive, send)
+            return
         await self.api(scope, receive, send)
 
-    def _matches(self, method: str, path: str) -> bool:
-        verb, _, prefix = self.faults.fail_method.partition(" ")
-        if prefix:
-            return method == verb and path.startswith(prefix)
-        return path.endswith("/" + self.faults.fail_method)
+    async def _act_then_cut(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Carry the call out in full, then send half of its answer and cut the connection."""
+        messages: list[dict[str, Any]] = []
+
+        async def keep(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        await self.api(scope, receive, keep)
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body) + 64).encode()))
+        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        raise AnswerLost("emulator fault: answer lost after the call was carried out")
 
     def _next_fault(self, method: str, path: str) -> tuple[int, dict[str, str]] | None:
         f = self.faults
-        if f.fail_method_next > 0 and self._matches(method, path):
+        if f.fail_method_next > 0 and _matches(f.fail_method, method, path):
             f.fail_method_next -= 1
             return f.error_status, {}
         if f.rate_limit_next > 0:
@@ -156,6 +189,14 @@ class EmulatorApp:
             await send_json(send, 400, {"error": str(error)})
             return
         await send_json(send, 200, result)
+
+
+def _matches(pattern: str, method: str, path: str) -> bool:
+    """A Connect method name ("CreateRun"), or an HTTP verb and path prefix ("POST /api/tasks/")."""
+    verb, _, prefix = pattern.partition(" ")
+    if prefix:
+        return method == verb and path.startswith(prefix)
+    return bool(pattern) and path.endswith("/" + pattern)
 
 
 def _code_for(status: int) -> str:

@@ -306,14 +306,28 @@ class JulepPlatform:
         return None
 
     def resume(self, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
-        # "status" must be explicit: the server's default for this body is "running" for any shape.
-        yield from self._call(
-            "PUT",
-            f"executions/{ref.run_id}",
-            body={"status": "running", "input": dict(inputs)},
-            idempotent=False,
-        )
-        return None
+        """Resume the execution while it waits for input; safe to repeat. Julep has no idempotency key, so the
+        execution's state is read before every send: one that no longer waits was resumed (by a send whose
+        answer was lost, or by someone else) and is not resumed again. A wait step takes one input, so a
+        resend that crosses a slow status change cannot give it a second one."""
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            body = yield from self._execution(ref.run_id)
+            if body.get("status") != "awaiting_input":
+                return None
+            try:
+                # "status" must be explicit: the server's default for this body is "running" for any shape.
+                yield from self._call(
+                    "PUT",
+                    f"executions/{ref.run_id}",
+                    body={"status": "running", "input": dict(inputs)},
+                    idempotent=False,
+                )
+            except RemoteTaskError as error:
+                if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
+                    raise
+                continue
+            return None
+        raise AssertionError("unreachable")
 
 
 def _explain_create_error(error: RemoteTaskError, interface: TaskInterface) -> RemoteTaskError:
