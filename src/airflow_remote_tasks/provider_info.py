@@ -21,6 +21,12 @@ TRANSPORT_FIELDS: dict[str, Any] = {
         "readable on every worker and triggerer.",
         "schema": TEXT,
     },
+    "proxy": {
+        "label": "Proxy URL",
+        "description": "http://[user:password@]host:port for every call of this connection. Empty: the "
+        "HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment of the worker and triggerer.",
+        "schema": SECRET,
+    },
     "http2": {
         "label": "HTTP/2",
         "description": "Negotiate HTTP/2 over TLS. Needs the provider's [http2] extra.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.loops import PerLoop
+from airflow_remote_tasks.core.secrets import register_secret
 from airflow_remote_tasks.version import __version__
 
 USER_AGENT = f"airflow-provider-remote-tasks/{__version__} httpx/{httpx.__version__}"
@@ -25,6 +27,9 @@ class ClientSettings:
     verify: bool = True
     ca_bundle: str = ""  # a PEM file of CAs to trust instead of the system's (private CAs, self-signed)
     http2: bool = False  # negotiated over TLS (ALPN); plain http:// stays on HTTP/1.1
+    # An explicit proxy for every request of this connection, e.g. http://user:pass@proxy.corp:3128. Empty:
+    # the environment's HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY, as curl and pip read them.
+    proxy: str = ""
     timeout: float = 30.0
     connect_timeout: float = 10.0
     max_connections: int = 50
@@ -65,17 +70,73 @@ class ClientSettings:
             "follow_redirects": False,
         }
 
+    def proxy_routes(self) -> dict[str, str | None]:
+        """httpx mount patterns and the proxy each goes through (None: direct). httpx reads the environment
+        only for a client without a transport of its own, and these clients have theirs (TLS, HTTP/2, pool
+        limits): so the environment is read here, once per client."""
+        if self.proxy:
+            return {"all://": _checked_proxy(self.proxy, "the connection's Proxy field")}
+        return environment_proxies()
+
+
+def environment_proxies() -> dict[str, str | None]:
+    """The proxy environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY, any case) as httpx mount patterns."""
+    found = urllib.request.getproxies()
+    routes: dict[str, str | None] = {}
+    for scheme in ("all", "http", "https"):
+        if found.get(scheme):
+            routes[f"{scheme}://"] = _checked_proxy(found[scheme], f"the {scheme.upper()}_PROXY variable")
+    if not routes:
+        return {}
+    for entry in (found.get("no") or "").replace(" ", "").split(","):
+        if entry == "*":
+            return {}
+        if entry:
+            # ".corp.example" and "corp.example" both mean the domain and every host under it.
+            host = entry.lstrip(".")
+            routes[f"all://{host}"] = None
+            routes[f"all://*.{host}"] = None
+    return routes
+
+
+def _checked_proxy(url: str, where: str) -> str:
+    parsed = httpx.URL(url if "://" in url else f"http://{url}")
+    if parsed.scheme not in ("http", "https", "socks5", "socks5h") or not parsed.host:
+        raise ConfigurationError(
+            f"The proxy in {where} is not a proxy URL; write it as http://host:port (or "
+            "http://user:password@host:port)."
+        )
+    if parsed.password:
+        register_secret(parsed.password)
+        register_secret(str(parsed))
+    return str(parsed)
+
 
 def sync_client(settings: ClientSettings) -> httpx.Client:
-    return httpx.Client(
-        transport=httpx.HTTPTransport(**settings.transport_options()), **settings.client_options()
-    )
+    options = settings.transport_options()
+    mounts = {
+        pattern: httpx.HTTPTransport(proxy=proxy, **options) if proxy else httpx.HTTPTransport(**options)
+        for pattern, proxy in settings.proxy_routes().items()
+    }
+    return httpx.Client(transport=httpx.HTTPTransport(**options), mounts=mounts, **settings.client_options())
 
 
 def async_client(settings: ClientSettings) -> httpx.AsyncClient:
-    pool = httpx.AsyncHTTPTransport(**settings.transport_options())
+    options = settings.transport_options()
+    slots = asyncio.Semaphore(settings.max_connections)  # one gate for every route of the client
+    mounts: dict[str, httpx.AsyncBaseTransport] = {
+        pattern: GatedTransport(
+            httpx.AsyncHTTPTransport(proxy=proxy, **options)
+            if proxy
+            else httpx.AsyncHTTPTransport(**options),
+            slots,
+        )
+        for pattern, proxy in settings.proxy_routes().items()
+    }
     return httpx.AsyncClient(
-        transport=GatedTransport(pool, settings.max_connections), **settings.client_options()
+        transport=GatedTransport(httpx.AsyncHTTPTransport(**options), slots),
+        mounts=mounts,
+        **settings.client_options(),
     )
 
 
@@ -87,9 +148,9 @@ class GatedTransport(httpx.AsyncBaseTransport):
     themselves. A semaphore queue costs the same at any length.
     """
 
-    def __init__(self, pool: httpx.AsyncBaseTransport, slots: int) -> None:
+    def __init__(self, pool: httpx.AsyncBaseTransport, slots: asyncio.Semaphore) -> None:
         self._pool = pool
-        self._slots = asyncio.Semaphore(slots)
+        self._slots = slots
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._slots.acquire()

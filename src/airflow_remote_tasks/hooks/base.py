@@ -286,6 +286,7 @@ def client_settings(conn: ConnectionView) -> ClientSettings:
         verify=conn.flag("verify_tls", True),
         ca_bundle=str(conn.field("ca_bundle") or "").strip(),
         http2=conn.flag("http2", False),
+        proxy=str(conn.field("proxy") or "").strip(),
     )
 
 
