@@ -1,7 +1,7 @@
 """`make demo`: run the example DAGs for real (dag.test) against the Flyte and Julep emulators.
 
-Starts each emulator on a free loopback port, gives Airflow a throw-away home with a migrated SQLite
-database, runs ``example_flyte`` and ``example_julep`` and prints what reached their downstream tasks.
+Starts each emulator on a free loopback port, gives Airflow a throw-away home (removed at the end) with a
+migrated SQLite database, runs ``example_flyte`` and ``example_julep`` and prints what reached their downstream tasks.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,16 @@ def show(run: Any, linked_task: str, downstream: str) -> bool:
 
 
 def main() -> int:
-    home = tempfile.mkdtemp(prefix="remote-tasks-demo-")
+    # Airflow's dag.test imports Starlette's test client, which warns about its own httpx use: not ours.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+    with tempfile.TemporaryDirectory(prefix="remote-tasks-demo-") as home:
+        ok = demo(home)
+    print()
+    print("Next: `make airflow` runs the same DAGs in a local Airflow with its UI, at http://127.0.0.1:8080.")
+    return 0 if ok else 1
+
+
+def demo(home: str) -> bool:
     os.environ.update(
         AIRFLOW_HOME=home,
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
@@ -70,7 +80,7 @@ def main() -> int:
         print(f"Runs on the Flyte emulator: {len(flyte.state.runs)}")
         ok = show(example_julep_dag.test(), "review", "report") and ok
         print(f"Executions on the Julep emulator: {len(julep.state.executions)}")
-        return 0 if ok else 1
+        return ok
 
 
 if __name__ == "__main__":

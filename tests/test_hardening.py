@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import httpx
 import pytest
@@ -358,3 +359,59 @@ def test_lost_answer_to_julep_resume(julep):
     assert julep.emulator.app.faults.lose_answer_next == 0
     _, review = julep.executions
     assert review["transitions"].count("resume") == 1
+
+
+# -- small things a newcomer noticed ---------------------------------------------------------------------
+
+
+def test_a_bad_julep_definition_is_named_before_anything_is_sent(julep, capfd):
+    from airflow_remote_tasks.hooks.julep import JulepHook
+
+    hook = JulepHook("julep_default")
+    bad = {"name": "x", "main": "not a list", "tools": [{"name": "t"}]}
+    with pytest.raises(ConfigurationError) as raised:
+        hook.run(hook.platform.resolve_task(bad, "latest"))
+    text = str(raised.value)
+    assert "nothing was sent" in text and "'main' must be a non-empty list of steps" in text
+    assert "tools[0] needs a 'name' and a 'type'" in text
+    with pytest.raises(ConfigurationError, match=r"main\[0\] must hold exactly one of"):
+        hook.run(hook.platform.resolve_task({"name": "x", "main": [{"evaluate": {}, "log": "a"}]}, "latest"))
+    assert julep.emulator.state.tasks == {}
+    assert not [e for e in julep.emulator.exchanges if e["method"] != "GET"]
+
+
+def test_the_julep_emulator_refuses_a_malformed_task_like_the_server(julep):
+    from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID
+
+    headers = {"Authorization": f"Bearer {JULEP_KEY}"}
+    for main, loc in (("not a list", ["body", "main"]), ([{"nope": 1}], ["body", "main", "0"])):
+        answer = httpx.post(
+            f"{julep.url}/agents/{DEMO_AGENT_ID}/tasks", json={"name": "x", "main": main}, headers=headers
+        )
+        assert answer.status_code == 422
+        assert answer.json()["error"]["details"][0]["loc"] == loc
+    assert julep.emulator.state.tasks == {}
+
+
+def test_make_demo_cleans_up_and_points_onwards(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env["TMPDIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    output = done.stdout + done.stderr
+    assert "Outputs that reached the downstream task" in output
+    assert "Next: `make airflow`" in output
+    assert "Warning" not in output
+    assert list(tmp_path.iterdir()) == []  # the throw-away Airflow home is gone

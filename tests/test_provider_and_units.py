@@ -53,22 +53,33 @@ def test_importing_the_package_is_light():
     assert out.strip() == "['airflow_remote_tasks', 'airflow_remote_tasks.version']"
 
 
-@pytest.mark.parametrize(("platform", "probe"), [("flyte", ""), ("julep", "/agents")])
-def test_cli_serves_the_emulator_and_prints_its_url(platform, probe):
+@pytest.mark.parametrize(
+    ("platform", "args", "probe", "says"),
+    [
+        ("flyte", [], "", "no authentication"),
+        ("julep", [], "/agents", "accepts any API key"),
+        ("julep", ["--api-key", "only-THIS-key"], "/agents", "requires API key 'only-THIS-key'"),
+    ],
+)
+def test_cli_serves_the_emulator_and_prints_its_url(platform, args, probe, says):
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_remote_tasks.cli", "emulator", platform, "--port", "0"],
+        [sys.executable, "-m", "airflow_remote_tasks.cli", "emulator", platform, "--port", "0", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
         url = process.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:")
+        assert says in process.stderr.readline()  # type: ignore[union-attr]
         root = url.removesuffix("/api")
         assert httpx.get(f"{root}/healthz").json() == {"status": "ok"}
-        if probe:  # the printed URL is the API's base URL, and the default key opens it
-            answer = httpx.get(url + probe, headers={"Authorization": "Bearer emulator-key"})
+        if probe:  # the printed URL is the API's base URL, and the key it named opens it
+            key = args[1] if args else "anything-at-all"
+            answer = httpx.get(url + probe, headers={"Authorization": f"Bearer {key}"})
             assert answer.status_code == 200 and answer.json()["items"]
+            if args:
+                assert httpx.get(url + probe, headers={"Authorization": "Bearer other"}).status_code == 403
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flyte.add_argument("--client-secret", default="")
 
     julep = platforms.add_parser("julep", help="Julep REST API (served under /api)")
-    julep.add_argument("--api-key", default="emulator-key", help="the API key clients must send")
+    julep.add_argument("--api-key", default="", help="accept only this API key (default: any key)")
     julep.add_argument("--step-seconds", type=float, default=0.5, help="time each step takes")
     julep.add_argument(
         "--sleep-scale", type=float, default=0.01, help="how much of a sleep step's duration is really slept"
@@ -46,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             client_secret=args.client_secret,
         ).app
         path, note = "", "project flytesnacks"
+        auth = (
+            f"OAuth2: requires client id {args.client_id!r} and its secret"
+            if args.client_id
+            else "no authentication"
+        )
     else:
         from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
 
@@ -53,11 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_key=args.api_key, step_seconds=args.step_seconds, sleep_scale=args.sleep_scale
         ).app
         path, note = "/api", f"agent {DEMO_AGENT_ID}"
+        auth = f"requires API key {args.api_key!r}" if args.api_key else "accepts any API key"
 
     def announce(url: str) -> None:
         print(url + path, flush=True)
         print(
-            f"{args.platform.capitalize()} emulator listening on {url}{path} ({note}; Ctrl-C stops it)",
+            f"{args.platform.capitalize()} emulator listening on {url}{path} ({note}; {auth}; "
+            "Ctrl-C stops it)",
             file=sys.stderr,
         )
 

@@ -59,7 +59,7 @@ class JulepEmulator:
     def __init__(
         self,
         *,
-        api_key: str = "emulator-key",
+        api_key: str = "",  # empty: any key is accepted (a key must still be sent, as the real API wants one)
         auth_header: str = "Authorization",
         step_seconds: float = 0.2,
         sleep_scale: float = 0.01,
@@ -102,7 +102,7 @@ class JulepEmulator:
         value = request.headers.get(self.auth_header, "")
         if value.startswith("Bearer "):
             value = value[len("Bearer ") :]
-        return value == self.api_key
+        return value == self.api_key if self.api_key else bool(value.strip())
 
     def _record(self, api: Any) -> Any:
         """Keep each request and response (for checking both against the OpenAPI spec)."""
@@ -357,6 +357,12 @@ def _task_from(body: dict[str, Any], task_id: str, existing: dict[str, Any] | No
     missing = [key for key in ("name", "main") if not body.get(key)]
     if missing:
         raise _validation_error("Field required", ["body", missing[0]])
+    if not isinstance(body["main"], list):
+        raise _validation_error("Input should be a valid list", ["body", "main"])
+    for index, step in enumerate(body["main"]):
+        # The server parses each step as a union of step models: exactly one step key must match.
+        if not isinstance(step, dict) or sum(key in SERVER_STEPS for key in step) != 1:
+            raise _validation_error("Input should be a valid step", ["body", "main", str(index)])
     schema = body.get("input_schema")
     if schema is not None:
         try:
@@ -383,6 +389,11 @@ def _task_from(body: dict[str, Any], task_id: str, existing: dict[str, Any] | No
     }
 
 
+# The step keys the server's step models are told apart by (julep.md section 3.2).
+SERVER_STEPS = frozenset(
+    {"prompt", "evaluate", "tool", "get", "set", "log", "workflow", "return", "sleep", "error"}
+    | {"wait_for_input", "if", "switch", "foreach", "parallel", "over"}
+)
 # Each stored step carries the server's read-only discriminator.
 STEP_KINDS = {"tool": "tool_call", "workflow": "yield", "if": "if_else", "over": "map_reduce"}
 

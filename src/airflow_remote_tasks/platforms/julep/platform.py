@@ -30,6 +30,7 @@ from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.julep import rest
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
+from airflow_remote_tasks.platforms.julep.definitions import definition_problems
 from airflow_remote_tasks.platforms.julep.schema import check_inputs, inputs_of_schema
 
 PHASES: dict[str, Phase] = {
@@ -158,11 +159,14 @@ class JulepPlatform:
         """Create the task, or update it when its definition changed; an unchanged one is left alone."""
         spec = dict(definition)
         agent = str(spec.pop("agent_id", "") or self.config.agent_id)
-        problems = [f"missing {key!r}" for key in ("name", "main") if not spec.get(key)]
+        problems = definition_problems(spec)
         if not agent:
             problems.append("no agent: set 'agent_id' in the definition or the connection's Agent ID")
         if problems:
-            raise ConfigurationError("The Julep task definition cannot be used: " + "; ".join(problems) + ".")
+            raise ConfigurationError(
+                "The Julep task definition cannot be used; nothing was sent:\n"
+                + "\n".join(f"- {p}" for p in problems)
+            )
         digest = definition_hash(spec)
         task_id = definition_task_id(agent, str(spec["name"]))
         try:
