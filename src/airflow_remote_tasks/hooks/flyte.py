@@ -71,7 +71,7 @@ def flyte_config(conn: ConnectionView) -> FlyteConfig:
         client_id=client_id,
         client_secret=SecretStr(client_secret),
         token=SecretStr(token),
-        auth_header=conn.field("auth_header") or "",
+        auth_header=str(conn.field("auth_header") or "").strip(),
         scopes=conn.field("scopes") or "",
         console_url=(conn.field("console_url") or "").rstrip("/"),
     )

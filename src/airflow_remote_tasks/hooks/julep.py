@@ -45,6 +45,6 @@ def julep_config(conn: ConnectionView) -> JulepConfig:
     return JulepConfig(
         base_url=base_url,
         api_key=SecretStr(api_key),
-        auth_header=conn.field("auth_header") or "Authorization",
+        auth_header=str(conn.field("auth_header") or "").strip() or "Authorization",
         agent_id=conn.field("agent_id") or "",
     )
