@@ -1,4 +1,6 @@
-"""The two places that do I/O: drive an operation over a sync or an async httpx client.
+"""The only generator drivers: one sync, one async. Operations (HTTP requests) and wait procedures (operations,
+sleeps, status reads) are both generators driven here; the executors answer an operation's requests over a
+sync or an async httpx client, which are the only places that do I/O.
 
 Everything else (what to send, how to read it, credentials, retry decisions) is shared; the two
 executors differ only in ``await``.
@@ -7,10 +9,10 @@ executors differ only in ``await``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import replace
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import tenacity
@@ -23,39 +25,68 @@ from airflow_remote_tasks.core.secrets import redact_headers
 T = TypeVar("T")
 
 
+def drive(generator: Generator[Any, Any, T], answer: Callable[[Any], Any]) -> T:
+    """Run ``generator`` to completion in this thread: each value it yields is answered with ``answer(value)``;
+    an exception raised by ``answer`` is thrown into the generator, which may handle it."""
+    result: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = generator.throw(error) if error is not None else generator.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        result, error = None, None
+        try:
+            result = answer(step)
+        except Exception as raised:
+            error = raised
+
+
+async def adrive(generator: Generator[Any, Any, T], answer: Callable[[Any], Awaitable[Any]]) -> T:
+    """:func:`drive` on the event loop."""
+    result: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = generator.throw(error) if error is not None else generator.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        result, error = None, None
+        try:
+            result = await answer(step)
+        except Exception as raised:
+            error = raised
+
+
 def execute(operation: Operation[T], client: httpx.Client, policy: RetryPolicy = DEFAULT_POLICY) -> T:
-    """Run ``operation`` to completion on a sync client (the worker)."""
-    try:
-        request = next(operation)
-        while True:
-            retrying = tenacity.Retrying(**policy.tenacity_arguments(request))
-            try:
-                response = retrying(_send_checked, client, request)
-            except httpx.HTTPError as error:
-                # The operation decides: a submit looks its run up before trying again.
-                request = operation.throw(_transport_error(request, error, _attempts(retrying)))
-                continue
-            request = operation.send(_received(request, response, _attempts(retrying)))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+    """Run ``operation`` to completion on a sync client (the worker). A transport error is thrown into the
+    operation, which decides: a submit looks its run up before trying again."""
+    return drive(operation, partial(_exchange, client, policy))
 
 
 async def aexecute(
     operation: Operation[T], client: httpx.AsyncClient, policy: RetryPolicy = DEFAULT_POLICY
 ) -> T:
     """Run ``operation`` to completion on an async client (the triggerer)."""
+    return await adrive(operation, partial(_aexchange, client, policy))
+
+
+def _exchange(client: httpx.Client, policy: RetryPolicy, request: HttpRequest) -> HttpResponse:
+    retrying = tenacity.Retrying(**policy.tenacity_arguments(request))
     try:
-        request = next(operation)
-        while True:
-            retrying = tenacity.AsyncRetrying(**policy.tenacity_arguments(request))
-            try:
-                response = await _once_in_flight(request, partial(retrying, _asend_checked, client, request))
-            except httpx.HTTPError as error:
-                request = operation.throw(_transport_error(request, error, _attempts(retrying)))
-                continue
-            request = operation.send(_received(request, response, _attempts(retrying)))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        response = retrying(_send_checked, client, request)
+    except httpx.HTTPError as error:
+        raise _transport_error(request, error, _attempts(retrying)) from None
+    return _received(request, response, _attempts(retrying))
+
+
+async def _aexchange(client: httpx.AsyncClient, policy: RetryPolicy, request: HttpRequest) -> HttpResponse:
+    retrying = tenacity.AsyncRetrying(**policy.tenacity_arguments(request))
+    try:
+        response = await _once_in_flight(request, partial(retrying, _asend_checked, client, request))
+    except httpx.HTTPError as error:
+        raise _transport_error(request, error, _attempts(retrying)) from None
+    return _received(request, response, _attempts(retrying))
 
 
 _in_flight: dict[tuple[int, str], asyncio.Future[HttpResponse]] = {}

@@ -126,53 +126,38 @@ def _log_progress(platform: Platform, ref: RunRef, seen: int, logger: Any) -> Pr
     return progress.seen
 
 
-def drive(
-    procedure: Procedure[T],
+def step_runner(
     run: Callable[[Operation[Any]], Any],
     sleep: Callable[[float], None] = time.sleep,
     read_status: Callable[[Operation[Any]], Any] | None = None,
-) -> T:
-    """Run a procedure in this thread (the worker); ``read_status`` runs its status reads, when given."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = procedure.throw(error) if error is not None else procedure.send(result)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        result, error = None, None
+) -> Callable[[Step], Any]:
+    """How the worker answers a procedure's steps (for :func:`~airflow_remote_tasks.core.executors.drive`)."""
+
+    def answer(step: Step) -> Any:
         if isinstance(step, Sleep):
-            sleep(step.seconds)
-            continue
-        try:
-            result = (read_status or run)(step.operation) if isinstance(step, ReadStatus) else run(step)
-        except Exception as raised:
-            error = raised
+            return sleep(step.seconds)
+        if isinstance(step, ReadStatus):
+            return (read_status or run)(step.operation)
+        return run(step)
+
+    return answer
 
 
-async def adrive(
-    procedure: Procedure[T],
+def astep_runner(
     run: Callable[[Operation[Any]], Awaitable[Any]],
     sleep: Callable[[float], Awaitable[None]],
     read_status: StatusReader | None = None,
-) -> T:
-    """Run a procedure on the event loop (the triggerer); ``read_status`` may batch status reads."""
-    result: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = procedure.throw(error) if error is not None else procedure.send(result)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        result, error = None, None
+) -> Callable[[Step], Awaitable[Any]]:
+    """How the triggerer answers a procedure's steps; ``read_status`` may batch status reads."""
+
+    async def answer(step: Step) -> Any:
         if isinstance(step, Sleep):
-            await sleep(step.seconds)
-            continue
-        try:
-            if isinstance(step, ReadStatus) and read_status is not None:
-                step.operation.close()
-                result = await read_status(step.ref)
-            else:
-                result = await run(step.operation if isinstance(step, ReadStatus) else step)
-        except Exception as raised:
-            error = raised
+            return await sleep(step.seconds)
+        if isinstance(step, ReadStatus):
+            if read_status is None:
+                return await run(step.operation)
+            step.operation.close()
+            return await read_status(step.ref)
+        return await run(step)
+
+    return answer

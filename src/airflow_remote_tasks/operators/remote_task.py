@@ -24,10 +24,11 @@ from airflow_remote_tasks.core.errors import (
     clip,
     is_permanent,
 )
+from airflow_remote_tasks.core.executors import drive
 from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, OnPaused, Phase, check_on_paused
 from airflow_remote_tasks.core.retry import WAIT_READS
-from airflow_remote_tasks.core.waiting import WaitOutcome, drive, wait_for_run
+from airflow_remote_tasks.core.waiting import WaitOutcome, step_runner, wait_for_run
 from airflow_remote_tasks.hooks.base import UsesRemoteHook, hook_for_platform
 from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
@@ -132,8 +133,7 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
                 transient_error_budget=self.transient_error_budget,
                 logger=self.log,
             ),
-            self.hook.run,
-            read_status=partial(self.hook.run, policy=WAIT_READS),
+            step_runner(self.hook.run, read_status=partial(self.hook.run, policy=WAIT_READS)),
         )
         return self._finish(context, outcome)
 

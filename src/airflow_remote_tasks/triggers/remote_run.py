@@ -11,9 +11,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_remote_tasks.core.batching import jittered_sleep
 from airflow_remote_tasks.core.errors import PermanentError, RemoteTaskError, is_permanent
+from airflow_remote_tasks.core.executors import adrive
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
-from airflow_remote_tasks.core.waiting import adrive, wait_for_run
+from airflow_remote_tasks.core.waiting import astep_runner, wait_for_run
 from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_platform
 
 # Airflow gives on_kill 30 s by default ([triggerer] on_kill_timeout); finish well inside it.
@@ -95,10 +96,12 @@ class RemoteRunTrigger(BaseTrigger):
                     transient_error_budget=self.transient_error_budget,
                     logger=self.log,
                 ),
-                self.hook.arun,
-                jittered_sleep,
-                # Gathering reads for a tenth of the interval adds that much to the wait at most.
-                partial(self.hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
+                astep_runner(
+                    self.hook.arun,
+                    jittered_sleep,
+                    # Gathering reads for a tenth of the interval adds that much to the wait at most.
+                    partial(self.hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
+                ),
             )
         except RemoteTaskError as error:
             yield TriggerEvent(error_event(self.ref, error))
