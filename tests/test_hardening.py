@@ -255,8 +255,8 @@ def test_hundreds_of_triggers_starting_cold_fetch_one_token(flyte_with_auth):
 
 def test_discovery_is_asked_again_once_it_expires(flyte_with_auth, monkeypatch):
     from airflow_remote_tasks.core.auth import TOKENS
-    from airflow_remote_tasks.hooks.flyte import FlyteHook
     from airflow_remote_tasks.platforms.flyte import auth
+    from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
     from test_trigger_and_transport import api_key
 
     flyte = flyte_with_auth
@@ -365,7 +365,7 @@ def test_lost_answer_to_julep_resume(julep):
 
 
 def test_a_bad_julep_definition_is_named_before_anything_is_sent(julep, capfd):
-    from airflow_remote_tasks.hooks.julep import JulepHook
+    from airflow_remote_tasks.platforms.julep.hook import JulepHook
 
     hook = JulepHook("julep_default")
     bad = {"name": "x", "main": "not a list", "tools": [{"name": "t"}]}

@@ -19,7 +19,7 @@ from airflow_helpers import run_dag
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator
-from airflow_remote_tasks.hooks.flyte import FlyteHook
+from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 
 
 class TlsServer:

@@ -10,7 +10,7 @@ import pytest
 from airflow_helpers import run_dag
 from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.core.transport import close_shared_clients
-from airflow_remote_tasks.hooks.julep import JulepHook
+from airflow_remote_tasks.platforms.julep.hook import JulepHook
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 
 pytestmark = pytest.mark.usefixtures("airflow_db")

@@ -65,7 +65,7 @@ def test_sdk_reads_the_execution_the_operator_created(julep, sdk, airflow_db):
 
 
 def test_sdk_cancels_an_execution_and_the_provider_sees_it(julep, sdk):
-    from airflow_remote_tasks.hooks.julep import JulepHook
+    from airflow_remote_tasks.platforms.julep.hook import JulepHook
 
     task = sdk.tasks.create(
         agent_id=DEMO_AGENT_ID,

@@ -8,7 +8,7 @@ import pytest
 
 from airflow_helpers import run_dag
 from airflow_remote_tasks.core.models import RunOrigin
-from airflow_remote_tasks.hooks.flyte import FlyteHook
+from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 

@@ -14,7 +14,7 @@ from airflow_remote_tasks.core.errors import AuthenticationError
 from airflow_remote_tasks.core.executors import execute
 from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.core.transport import close_shared_clients, shared_async_client
-from airflow_remote_tasks.hooks.flyte import FlyteHook
+from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 
 pytestmark = pytest.mark.usefixtures("airflow_db")

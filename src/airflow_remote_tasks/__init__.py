@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, TaskInterface
     from airflow_remote_tasks.core.phases import Phase
     from airflow_remote_tasks.hooks.base import RemoteTaskHook
-    from airflow_remote_tasks.hooks.flyte import FlyteHook
-    from airflow_remote_tasks.hooks.julep import JulepHook
     from airflow_remote_tasks.links.remote_run import RemoteRunLink
     from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator, WaitsForRun
     from airflow_remote_tasks.operators.resume_run import ResumeRunOperator
@@ -41,8 +39,6 @@ _EXPORTS = {
     "RemoteRunTrigger": "airflow_remote_tasks.triggers.remote_run",
     "RemoteRunLink": "airflow_remote_tasks.links.remote_run",
     "RemoteTaskHook": "airflow_remote_tasks.hooks.base",
-    "FlyteHook": "airflow_remote_tasks.hooks.flyte",
-    "JulepHook": "airflow_remote_tasks.hooks.julep",
     "Phase": "airflow_remote_tasks.core.phases",
     "RunOrigin": "airflow_remote_tasks.core.models",
     "RunRef": "airflow_remote_tasks.core.models",
@@ -63,9 +59,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "ConfigurationError",
-    "FlyteHook",
     "InvalidInputsError",
-    "JulepHook",
     "NotFoundError",
     "OutputsTooLargeError",
     "Phase",
@@ -89,10 +83,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    """Public names, and each platform's hook (``FlyteHook``, ``JulepHook``...), loaded on first use."""
     module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if module is not None:
+        return getattr(importlib.import_module(module), name)
+    if name.endswith("Hook"):
+        from airflow_remote_tasks import hooks
+
+        return getattr(hooks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -1,14 +1,18 @@
-"""Hooks: one per connection type. Each turns a connection into a configured platform and runs operations."""
+"""Hooks: one per connection type, each in its platform's package; ``RemoteTaskHook`` is their base.
+
+``from airflow_remote_tasks.hooks import FlyteHook`` (or any platform's hook) loads that hook on first use.
+"""
 
 from __future__ import annotations
 
-# Connection type -> hook class path. Names carry the provider's prefix so they cannot collide with
-# other providers (flyteorg's own provider registers plain "flyte").
-HOOKS_BY_CONN_TYPE = {
-    "remote_tasks_flyte": "airflow_remote_tasks.hooks.flyte.FlyteHook",
-    "remote_tasks_julep": "airflow_remote_tasks.hooks.julep.JulepHook",
-}
-HOOKS_BY_PLATFORM = {
-    "flyte": "airflow_remote_tasks.hooks.flyte.FlyteHook",
-    "julep": "airflow_remote_tasks.hooks.julep.JulepHook",
-}
+import importlib
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    from airflow_remote_tasks.platforms import BY_HOOK_CLASS
+
+    declaration = BY_HOOK_CLASS.get(name)
+    if declaration is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(declaration.hook_module), name)

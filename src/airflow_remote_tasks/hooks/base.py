@@ -16,6 +16,7 @@ from airflow.sdk import BaseHook
 
 from airflow_remote_tasks.core.auth import authorized
 from airflow_remote_tasks.core.batching import status_batcher
+from airflow_remote_tasks.core.declaration import PlatformDeclaration
 from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
 from airflow_remote_tasks.core.executors import aexecute, execute
 from airflow_remote_tasks.core.models import RunRef, RunStatus
@@ -24,7 +25,7 @@ from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.retry import DEFAULT_POLICY, WAIT_READS, RetryPolicy
 from airflow_remote_tasks.core.secrets import is_header_value, register_secret
 from airflow_remote_tasks.core.transport import ClientSettings, shared_async_client, sync_client
-from airflow_remote_tasks.hooks import HOOKS_BY_CONN_TYPE, HOOKS_BY_PLATFORM
+from airflow_remote_tasks.platforms import BY_CONN_TYPE, PLATFORMS
 
 T = TypeVar("T")
 
@@ -33,9 +34,21 @@ class RemoteTaskHook(BaseHook):
     """Base hook. Reads its connection on first use, never at DAG-parse time."""
 
     conn_name_attr = "conn_id"
+    # A platform's hook names its declaration; Airflow's class attributes are derived from it.
+    declaration: ClassVar[PlatformDeclaration]
     conn_type: ClassVar[str] = ""
     hook_name: ClassVar[str] = ""
     platform_name: ClassVar[str] = ""
+    default_conn_name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declaration = cls.__dict__.get("declaration")
+        if declaration is not None:
+            cls.conn_type = declaration.conn_type
+            cls.hook_name = declaration.hook_name
+            cls.platform_name = declaration.name
+            cls.default_conn_name = f"{declaration.name}_default"
 
     def __init__(self, conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -138,29 +151,30 @@ class UsesRemoteHook:
         return self._hook
 
 
-def hook_class(path: str) -> type[RemoteTaskHook]:
-    module, _, name = path.rpartition(".")
-    cls: type[RemoteTaskHook] = getattr(importlib.import_module(module), name)
+def hook_class(declaration: PlatformDeclaration) -> type[RemoteTaskHook]:
+    cls: type[RemoteTaskHook] = getattr(
+        importlib.import_module(declaration.hook_module), declaration.hook_class_name
+    )
     return cls
 
 
 def hook_for_platform(platform: str, conn_id: str) -> RemoteTaskHook:
-    path = HOOKS_BY_PLATFORM.get(platform)
-    if path is None:
-        raise ConfigurationError(f"Unknown platform {platform!r}; known: {', '.join(HOOKS_BY_PLATFORM)}.")
-    return hook_class(path)(conn_id)
+    declaration = PLATFORMS.get(platform)
+    if declaration is None:
+        raise ConfigurationError(f"Unknown platform {platform!r}; known: {', '.join(PLATFORMS)}.")
+    return hook_class(declaration)(conn_id)
 
 
 def hook_for_connection(conn_id: str) -> RemoteTaskHook:
     """The hook that fits a connection's type, with an error that names the fix when none does."""
     conn = _get_connection(conn_id)
-    path = HOOKS_BY_CONN_TYPE.get(conn.conn_type or "")
-    if path is None:
+    declaration = BY_CONN_TYPE.get(conn.conn_type or "")
+    if declaration is None:
         raise ConfigurationError(
             f"Connection {conn_id!r} has type {conn.conn_type!r}, which this provider does not handle. "
-            f"Use a connection of type {', '.join(repr(t) for t in HOOKS_BY_CONN_TYPE)}."
+            f"Use a connection of type {', '.join(repr(t) for t in BY_CONN_TYPE)}."
         )
-    hook = hook_class(path)(conn_id)
+    hook = hook_class(declaration)(conn_id)
     hook._platform = hook._build(conn)
     return hook
 

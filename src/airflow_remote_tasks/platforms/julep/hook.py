@@ -6,6 +6,7 @@ from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
+from airflow_remote_tasks.platforms.julep import PLATFORM
 from airflow_remote_tasks.platforms.julep.config import ENVIRONMENTS, JulepConfig
 from airflow_remote_tasks.platforms.julep.platform import JulepPlatform
 
@@ -13,10 +14,7 @@ from airflow_remote_tasks.platforms.julep.platform import JulepPlatform
 class JulepHook(RemoteTaskHook):
     """Talks to the Julep REST API (hosted production or dev, or a self-hosted server)."""
 
-    conn_type = "remote_tasks_julep"
-    hook_name = "Julep (remote tasks)"
-    platform_name = "julep"
-    default_conn_name = "julep_default"
+    declaration = PLATFORM
 
     @classmethod
     def platform_from_connection(cls, conn: ConnectionView) -> JulepPlatform:

@@ -6,6 +6,7 @@ from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
+from airflow_remote_tasks.platforms.flyte import PLATFORM
 from airflow_remote_tasks.platforms.flyte.config import (
     FlyteConfig,
     decode_api_key,
@@ -18,10 +19,7 @@ from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform
 class FlyteHook(RemoteTaskHook):
     """Talks to a Flyte 2 control plane (Union or open-source Flyte) over Connect."""
 
-    conn_type = "remote_tasks_flyte"
-    hook_name = "Flyte 2 / Union (remote tasks)"
-    platform_name = "flyte"
-    default_conn_name = "flyte_default"
+    declaration = PLATFORM
 
     @classmethod
     def platform_from_connection(cls, conn: ConnectionView) -> FlytePlatform:

@@ -1,0 +1,71 @@
+"""Flyte 2 / Union: the Connect protocol of Flyte's control plane, its auth, and its literal encoding."""
+
+from __future__ import annotations
+
+from airflow_remote_tasks.core.declaration import PlatformDeclaration
+from airflow_remote_tasks.core.forms import SECRET, TEXT
+
+PLATFORM = PlatformDeclaration(
+    name="flyte",
+    label="Flyte 2 / Union",
+    hook="airflow_remote_tasks.platforms.flyte.hook.FlyteHook",
+    docs_url="https://www.union.ai/docs/",
+    field_behaviour={
+        "hidden-fields": ["schema", "login", "extra"],
+        "relabeling": {"host": "Endpoint", "password": "API key"},
+        "placeholders": {
+            "host": "https://<tenant>.hosted.unionai.cloud or http://localhost:30080",
+            "password": "from 'flyte create api-key' (holds endpoint, client id, secret and org)",
+            "port": "only when the endpoint names no port",
+        },
+    },
+    fields={
+        "project": {"label": "Project", "schema": {**TEXT, "default": "flytesnacks"}},
+        "domain": {
+            "label": "Domain",
+            "schema": {
+                **TEXT,
+                "default": "development",
+                "enum": ["development", "staging", "production"],
+            },
+        },
+        "org": {
+            "label": "Organization",
+            "description": "Defaults to the API key's org, or the first label of the endpoint's host.",
+            "schema": TEXT,
+        },
+        "client_id": {
+            "label": "Client ID",
+            "description": "OAuth2 client credentials, instead of an API key.",
+            "schema": TEXT,
+        },
+        "client_secret": {"label": "Client secret", "schema": SECRET},
+        "access_token": {
+            "label": "Access token",
+            "description": "A pre-minted bearer token; no OAuth2 flow is run.",
+            "schema": SECRET,
+        },
+        "auth_header": {
+            "label": "Auth header name",
+            "description": "Leave empty to use the name the server advertises.",
+            "schema": TEXT,
+        },
+        "console_url": {
+            "label": "Console URL",
+            "description": "Where run links point, when the UI is not on the endpoint's host.",
+            "schema": {**TEXT, "format": "url"},
+        },
+        "insecure": {
+            "label": "Plain HTTP",
+            "description": "Use http:// for a bare host:port (local devbox).",
+            "schema": {"type": "boolean", "default": False},
+        },
+        "upload_inputs": {
+            "label": "Upload inputs before CreateRun",
+            "description": "Offload inputs through DataProxyService/UploadInputs (zero-trust "
+            "tenants) instead of sending them inline.",
+            "schema": {"type": "boolean", "default": False},
+        },
+    },
+    emulator="airflow_remote_tasks.emulators.flyte.command",
+)
