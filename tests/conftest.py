@@ -32,6 +32,7 @@ from airflow_cluster import AirflowCluster  # noqa: E402
 
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator  # noqa: E402
+from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.server import ServerThread  # noqa: E402
 
 
@@ -133,6 +134,40 @@ def julep() -> Iterator[RunningJulep]:
         running.connect()
         yield running
     os.environ.pop("AIRFLOW_CONN_JULEP_DEFAULT", None)
+
+
+LABELBOX_KEY = "lb-SECRET-key-0042"
+
+
+class RunningLabelbox:
+    def __init__(self, emulator: LabelboxEmulator, server: ServerThread) -> None:
+        self.emulator = emulator
+        self.server = server
+        self.url = server.url + "/graphql"
+
+    @property
+    def tasks(self) -> list[dict[str, object]]:
+        return self.emulator.state.summary()
+
+    def connect(self, conn_id: str = "labelbox_default", **fields: object) -> None:
+        extra = {k: v for k, v in fields.items() if k not in ("host", "password")}
+        conn = {
+            "conn_type": "remote_tasks_labelbox",
+            "host": fields.get("host", self.url),
+            "password": fields.get("password", LABELBOX_KEY),
+            "extra": extra,
+        }
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+
+
+@pytest.fixture
+def labelbox() -> Iterator[RunningLabelbox]:
+    emulator = LabelboxEmulator(api_key=LABELBOX_KEY, task_seconds=0.4, chunk_bytes=700)
+    with ServerThread(emulator.app) as server:
+        running = RunningLabelbox(emulator, server)
+        running.connect()
+        yield running
+    os.environ.pop("AIRFLOW_CONN_LABELBOX_DEFAULT", None)
 
 
 CLUSTER_DAGS = ROOT / "tests" / "cluster_dags"

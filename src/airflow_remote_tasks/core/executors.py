@@ -158,6 +158,21 @@ def _response(raw: httpx.Response, content: bytes) -> HttpResponse:
 
 
 def _send(client: httpx.Client, request: HttpRequest) -> HttpResponse:
+    if request.sink is not None:
+        raw = client.send(_build(client, request), stream=True, follow_redirects=True)
+        try:
+            if not raw.is_success:
+                return _response(raw, raw.read()[:DOWNLOAD_ERROR_BYTES])
+            written = 0
+            try:
+                for chunk in raw.iter_bytes(DOWNLOAD_CHUNK):
+                    request.sink.write(chunk)
+                    written += len(chunk)
+            except httpx.HTTPError as error:
+                raise _broken_download(request, written, error) from error
+            return _response(raw, b"")
+        finally:
+            raw.close()
     limits = request.stream
     if limits is None:
         raw = client.send(_build(client, request))
@@ -179,6 +194,21 @@ def _send(client: httpx.Client, request: HttpRequest) -> HttpResponse:
 
 
 async def _asend(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:
+    if request.sink is not None:
+        raw = await client.send(_build(client, request), stream=True, follow_redirects=True)
+        try:
+            if not raw.is_success:
+                return _response(raw, (await raw.aread())[:DOWNLOAD_ERROR_BYTES])
+            written = 0
+            try:
+                async for chunk in raw.aiter_bytes(DOWNLOAD_CHUNK):
+                    request.sink.write(chunk)
+                    written += len(chunk)
+            except httpx.HTTPError as error:
+                raise _broken_download(request, written, error) from error
+            return _response(raw, b"")
+        finally:
+            await raw.aclose()
     limits = request.stream
     if limits is None:
         raw = await client.send(_build(client, request))
@@ -197,6 +227,24 @@ async def _asend(client: httpx.AsyncClient, request: HttpRequest) -> HttpRespons
     finally:
         await raw.aclose()
     return _response(raw, bytes(body))
+
+
+# A download is written in pieces of this size: large enough for few writes to object storage, small enough
+# that memory stays flat.
+DOWNLOAD_CHUNK = 1 << 20
+DOWNLOAD_ERROR_BYTES = 64 << 10  # of an error page instead of a download: enough to explain it
+
+
+class BrokenDownloadError(TransportError):
+    """A download broke off after part of it was written: not retried, since the sink already holds a part."""
+
+
+def _broken_download(request: HttpRequest, written: int, error: httpx.HTTPError) -> BrokenDownloadError:
+    url = httpx.URL(request.url)
+    return BrokenDownloadError(
+        f"The download from {_origin(request.url)}{url.path} broke off after {written:,} bytes "
+        f"({type(error).__name__}); what was written is incomplete. A retry of the task downloads it again."
+    )
 
 
 def _transport_error(

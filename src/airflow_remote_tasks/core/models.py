@@ -6,7 +6,7 @@ Everything here serializes to plain JSON, so it can travel in trigger kwargs, ev
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -60,13 +60,15 @@ class RunStatus(BaseModel):
     steps: int = Field(
         default=0, description="Progress events recorded so far (Julep transitions); 0 where none."
     )
+    percent: float | None = Field(default=None, description="How far along, where the platform says.")
 
     @property
     def is_terminal(self) -> bool:
         return self.phase.is_terminal
 
     def describe(self) -> str:
-        text = f"{self.phase.value} ({self.raw_phase})"
+        done = f", {self.percent:g}% done" if self.percent is not None and not self.is_terminal else ""
+        text = f"{self.phase.value} ({self.raw_phase}{done})"
         if self.message:
             text += f": {self.message}"
         return text
@@ -110,3 +112,17 @@ class TaskInterface(BaseModel):
                 note = f" (default {spec.default!r})"
             rows.append(f"  {spec.name}: {spec.type}{note}")
         return "\n".join(rows)
+
+
+class StreamedOutput(BaseModel):
+    """What ``Platform.outputs`` answers for a run whose output is a stream of bytes (an export) rather than a
+    value: the Airflow layer copies each stream with ``Platform.download`` to ``output_path``, chunk by chunk,
+    and hands XCom a summary. Only a stream small enough for XCom is read inline, without ``output_path``."""
+
+    run_id: str
+    format: Literal["ndjson", "json", "binary"] = Field(
+        default="ndjson", description="How to count its rows, and to read it inline."
+    )
+    sizes: dict[str, int | None] = Field(
+        description="Stream name ('result', 'errors') -> total bytes where the platform says, else None."
+    )

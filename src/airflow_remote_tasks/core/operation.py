@@ -9,9 +9,9 @@ call exists once and both wait modes drive the same code.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -22,6 +22,12 @@ class StreamLimits:
 
     idle_timeout: float = 3.0
     max_bytes: int = 1 << 20
+
+
+class Sink(Protocol):
+    """Where a download's body goes: a file opened for writing, an object-store writer, a counter."""
+
+    def write(self, data: bytes, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,12 @@ class HttpRequest:
     # Callers on one event loop that send requests with the same non-empty key at the same time share one
     # answer: a token request when hundreds of triggers start together goes out once, not once each.
     share: str = ""
+    # A download: a 2xx body is written here as it arrives (memory stays flat whatever its size), and the
+    # response's content is empty; redirects are followed. Anything with ``write(bytes)``.
+    sink: Sink | None = None
+    # The platform's word on an answer worth another try, beyond the usual statuses: GraphQL reports rate
+    # limits and server errors inside HTTP 200. Consulted only where a retry is safe.
+    retry_answer: Callable[[HttpResponse], bool] | None = None
 
     def with_headers(self, extra: Mapping[str, str]) -> HttpRequest:
         return HttpRequest(
@@ -49,6 +61,8 @@ class HttpRequest:
             stream=self.stream,
             authenticate=self.authenticate,
             share=self.share,
+            sink=self.sink,
+            retry_answer=self.retry_answer,
         )
 
 

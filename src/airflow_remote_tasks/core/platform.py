@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from airflow_remote_tasks.core.auth import Auth
 from airflow_remote_tasks.core.models import Progress, RunOrigin, RunRef, RunStatus, TaskInterface
-from airflow_remote_tasks.core.operation import Operation
+from airflow_remote_tasks.core.operation import Operation, Sink
 from airflow_remote_tasks.core.transport import ClientSettings
 
 
@@ -67,7 +67,13 @@ class Platform(Protocol):
         ...
 
     def outputs(self, ref: RunRef) -> Operation[Any]:
-        """What a succeeded run returned, decoded: the value handed to XCom. For a paused run, what it waits for."""
+        """What a succeeded run returned, decoded: the value handed to XCom, or a :class:`StreamedOutput` for
+        output that belongs in storage. For a paused run, what it waits for."""
+        ...
+
+    def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
+        """Write one stream of a :class:`StreamedOutput` to ``sink``, in order, without holding it in memory.
+        Raises ConfigurationError on platforms whose outputs are values."""
         ...
 
     def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
@@ -78,8 +84,9 @@ class Platform(Protocol):
         """Give a paused run the input it waits for. Raises ConfigurationError where runs cannot be resumed."""
         ...
 
-    def abort(self, ref: RunRef, reason: str) -> Operation[None]:
-        """Stop the run. A run that is gone or already finished is not an error."""
+    def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
+        """Stop the run: True once the platform was asked to, False where this kind of run cannot be stopped
+        (it goes on). A run that is gone or already finished is not an error."""
         ...
 
     def logs(self, ref: RunRef, status: RunStatus, max_lines: int) -> Operation[list[str]]:

@@ -43,6 +43,8 @@ class RetryPolicy:
             return False  # asking again gets the same certificate
         if isinstance(error, UNSENT_ERRORS):
             return True
+        if isinstance(error, RetryableStatus) and error.response.status == 429:
+            return True  # refused before anything was done
         if not request.idempotent:
             return False
         return isinstance(error, (RetryableStatus, *TRANSIENT_ERRORS))
@@ -85,8 +87,14 @@ def untrusted_certificate(error: BaseException) -> ssl.SSLCertVerificationError 
 
 
 def check_status(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    """Turn a retryable status into an exception for tenacity; a call that is unsafe to repeat keeps it."""
-    if request.idempotent and response.status in RETRYABLE_STATUSES:
+    """Turn a retryable answer into an exception for tenacity; a call that is unsafe to repeat keeps it,
+    except a 429: a rate-limited call was refused before anything was done, so asking again is safe."""
+    if response.status == 429:
+        raise RetryableStatus(response)
+    if request.idempotent and (
+        response.status in RETRYABLE_STATUSES
+        or (request.retry_answer is not None and request.retry_answer(response))
+    ):
         raise RetryableStatus(response)
     return response
 

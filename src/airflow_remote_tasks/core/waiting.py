@@ -78,7 +78,7 @@ def wait_for_run(
     logger: Any = log,
 ) -> Procedure[WaitOutcome]:
     """Poll until the run reaches a target phase (or any terminal one), or ``deadline`` (epoch seconds)."""
-    last: tuple[Phase, str] | None = None
+    last: tuple[Phase, str, float | None] | None = None
     failing_since: float | None = None
     seen_steps = 0
     while True:
@@ -100,9 +100,9 @@ def wait_for_run(
         failing_since = None
         if status.steps > seen_steps:
             seen_steps = yield from _log_progress(platform, ref, seen_steps, logger)
-        if (status.phase, status.raw_phase) != last:
+        if (status.phase, status.raw_phase, status.percent) != last:
             logger.info("Run %s is %s", ref.run_id, status.describe())
-            last = (status.phase, status.raw_phase)
+            last = (status.phase, status.raw_phase, status.percent)
         if status.phase in targets or status.is_terminal:
             return WaitOutcome(outcome="reached", ref=ref, status=status)
         pause = poll_interval

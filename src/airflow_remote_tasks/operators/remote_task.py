@@ -25,12 +25,13 @@ from airflow_remote_tasks.core.errors import (
     is_permanent,
 )
 from airflow_remote_tasks.core.executors import drive
-from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus
+from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, StreamedOutput
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, OnPaused, Phase, check_on_paused
 from airflow_remote_tasks.core.retry import WAIT_READS
 from airflow_remote_tasks.core.waiting import WaitOutcome, step_runner, wait_for_run
 from airflow_remote_tasks.hooks.base import UsesRemoteHook, hook_for_platform
 from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
+from airflow_remote_tasks.operators.output_path import check_writable, deliver
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
 
 STATE_KEY = "remote_run"
@@ -69,6 +70,7 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
     """
 
     operator_extra_links = (RemoteRunLink(),)
+    output_path: str | None = None  # where outputs go instead of XCom (RemoteTaskOperator's argument)
 
     def __init__(
         self,
@@ -148,11 +150,18 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         ref = outcome.ref
         platform = self.hook.platform
         if outcome.outcome == "timeout":
-            self.hook.run(platform.abort(ref, f"Aborted by Airflow: timeout of {self.timeout}s passed."))
+            stopped = self.hook.run(
+                platform.abort(ref, f"Aborted by Airflow: timeout of {self.timeout}s passed.")
+            )
+            fate = (
+                "it was aborted"
+                if stopped
+                else f"{platform.name} cannot stop this kind of run, so it goes on"
+            )
             raise RemoteRunError(
-                f"Run {ref.run_id} did not finish within the operator's timeout of {self.timeout}s; it was "
-                f"aborted. {ref.url}".rstrip(),
-                phase=Phase.ABORTED.value,
+                f"Run {ref.run_id} did not finish within the operator's timeout of {self.timeout}s; {fate}. "
+                f"{ref.url}".rstrip(),
+                phase=Phase.ABORTED.value if stopped else "",
                 url=ref.url,
             )
         status = outcome.status
@@ -175,6 +184,11 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
             )
         self._copy_logs(ref, status, wanted=self.fetch_logs == "always")
         value = self.hook.run(platform.outputs(ref))
+        if isinstance(value, StreamedOutput) or self.output_path:
+            output = value if isinstance(value, StreamedOutput) else None
+            value = deliver(
+                self.hook.run, platform, ref, output, value, self.output_path, self.max_output_bytes
+            )
         self._check_size(ref, value)
         self._delivered(context, ref)
         self._ref = None
@@ -230,10 +244,13 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         if ref is None:
             return
         self.log.info("The task is being killed: aborting run %s %s", ref.run_id, ref.url)
-        self.hook.run_alone(
+        stopped = self.hook.run_alone(
             self.hook.platform.abort(ref, "Aborted by Airflow: the task instance was killed.")
         )
-        self.log.info("Aborted run %s", ref.run_id)
+        if stopped:
+            self.log.info("Aborted run %s", ref.run_id)
+        else:
+            self.log.warning("Run %s cannot be stopped on %s; it goes on.", ref.run_id, ref.platform)
 
 
 class RemoteTaskOperator(WaitsForRun):
@@ -246,13 +263,17 @@ class RemoteTaskOperator(WaitsForRun):
     :param version: task version, or ``"latest"`` (Flyte).
     :param labels: labels put on the remote run (Julep: execution metadata).
     :param env: environment variables for the remote run (Flyte).
+    :param output_path: a URI (``s3://...``, ``gs://...``, ``file:///...``, anything ``ObjectStoragePath``
+        opens) to write the run's outputs to instead of XCom: an export is streamed there chunk by chunk, a
+        value is written as JSON. XCom then gets a summary (``path``, ``bytes``, ``rows``, ``errors``).
+        Checked to be writable before anything is submitted.
 
     The other arguments are :class:`WaitsForRun`'s. Returns the run's outputs: Flyte, the value of a single
     output or a dict by output name (``multiple_outputs=True`` makes one XCom each); Julep, the execution's
     ``output``.
     """
 
-    template_fields: Sequence[str] = ("task", "version", "inputs", "labels", "env")
+    template_fields: Sequence[str] = ("task", "version", "inputs", "labels", "env", "output_path")
     template_fields_renderers = {"task": "json", "inputs": "json", "labels": "json", "env": "json"}
     ui_color = "#e8f0fe"
 
@@ -264,9 +285,13 @@ class RemoteTaskOperator(WaitsForRun):
         version: str = "latest",
         labels: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
+        output_path: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if output_path is not None and not isinstance(output_path, str):
+            output_path = str(output_path)  # an ObjectStoragePath: kept as its URI, which templates render
+        self.output_path = output_path
         self.task = task if isinstance(task, str) else dict(task)
         self.inputs = dict(inputs or {})
         self.version = version
@@ -313,6 +338,8 @@ class RemoteTaskOperator(WaitsForRun):
         platform = self.hook.platform
         interface = self.hook.run(platform.resolve_task(self.task, self.version))
         wire_inputs = platform.prepare_inputs(interface, self.inputs)
+        if self.output_path:
+            check_writable(self.output_path)
         store = context["task_state_store"]
         if record.deadline is None and self.timeout is not None:
             record.deadline = time.time() + self.timeout

@@ -114,5 +114,10 @@ class RemoteRunTrigger(BaseTrigger):
             return
         platform = await self.hook.aplatform()
         reason = "Aborted by Airflow: the deferred task was marked failed or cleared."
-        await asyncio.wait_for(self.hook.arun(platform.abort(self.ref, reason)), ON_KILL_BUDGET)
-        self.log.info("Aborted run %s (%s)", self.ref.run_id, self.ref.url)
+        stopped = await asyncio.wait_for(self.hook.arun(platform.abort(self.ref, reason)), ON_KILL_BUDGET)
+        if stopped:
+            self.log.info("Aborted run %s (%s)", self.ref.run_id, self.ref.url)
+        else:
+            self.log.warning(
+                "Run %s cannot be stopped on %s; it goes on.", self.ref.run_id, self.ref.platform
+            )

@@ -14,7 +14,7 @@ from airflow_remote_tasks.core.errors import (
     NotFoundError,
 )
 from airflow_remote_tasks.core.models import InputSpec, Progress, RunOrigin, RunRef, RunStatus, TaskInterface
-from airflow_remote_tasks.core.operation import Operation, StreamLimits, answer
+from airflow_remote_tasks.core.operation import Operation, Sink, StreamLimits, answer
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.flyte import connect, literals
@@ -275,15 +275,15 @@ class FlytePlatform:
                 found[action.get("id", {}).get("run", {}).get("name", "")] = status
         return found
 
-    def abort(self, ref: RunRef, reason: str) -> Operation[None]:
+    def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         try:
             yield from self._call(f"{RUN_SERVICE}/AbortRun", {"runId": self._run_id(ref), "reason": reason})
         except NotFoundError:
-            return None
+            return True
         except ApiError as error:
             if error.code != "failed_precondition":  # already terminal
                 raise
-        return None
+        return True
 
     def outputs(self, ref: RunRef) -> Operation[Any]:
         """One output is returned as itself; several as a dict by name (``multiple_outputs`` splits it)."""
@@ -295,6 +295,9 @@ class FlytePlatform:
             for item in body.get("outputs", {}).get("literals", [])
         }
         return next(iter(named.values())) if len(named) == 1 else named
+
+    def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
+        raise ConfigurationError("Flyte runs return values, not streams: there is nothing to download.")
 
     def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
         # Flyte reports no step events here (RunStatus.steps stays 0), so this is never asked for.

@@ -25,7 +25,7 @@ from airflow_remote_tasks.core.models import (
     RunStatus,
     TaskInterface,
 )
-from airflow_remote_tasks.core.operation import Operation, answer
+from airflow_remote_tasks.core.operation import Operation, Sink, answer
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.julep import rest
@@ -283,6 +283,9 @@ class JulepPlatform:
         body = yield from self._execution(ref.run_id)
         return body.get("output")
 
+    def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
+        raise ConfigurationError("Julep runs return values, not streams: there is nothing to download.")
+
     def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
         items = yield from rest.list_items(
             self.config, f"executions/{ref.run_id}/transitions", offset=seen, newest_first=False
@@ -296,18 +299,18 @@ class JulepPlatform:
         )
         return [describe_transition(t) for t in reversed(items)]
 
-    def abort(self, ref: RunRef, reason: str) -> Operation[None]:
+    def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         try:
             body = yield from self._execution(ref.run_id)
         except NotFoundError:
-            return None
+            return True
         if body.get("status") in ENDED:
-            return None
+            return True
         # The status turns "cancelled" later, when the workflow records it; status polls show it.
         yield from self._call(
             "PUT", f"executions/{ref.run_id}", body={"status": "cancelled", "reason": reason}
         )
-        return None
+        return True
 
     def resume(self, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
         """Resume the execution while it waits for input; safe to repeat. Julep has no idempotency key, so the

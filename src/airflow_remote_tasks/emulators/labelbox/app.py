@@ -1,0 +1,281 @@
+"""A Labelbox GraphQL server on loopback: ``POST /graphql``, export parts at ``/_files/...``, faults.
+
+Queries are parsed and validated with graphql-core against :mod:`.schema` and executed against
+:class:`.state.LabelboxState`. Errors come back the way Labelbox sends them: ``{"data": null, "errors":
+[{"message", "extensions": {"code"}}]}``, with HTTP 200 for most, 401 for a refused key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from graphql import GraphQLError, GraphQLScalarType, build_schema, graphql_sync
+
+from airflow_remote_tasks.emulators.labelbox.schema import SDL
+from airflow_remote_tasks.emulators.labelbox.state import (
+    CANCELABLE_TYPES,
+    USER_ID,
+    LabelboxState,
+    Task,
+)
+from airflow_remote_tasks.emulators.server import (
+    REQUEST_BASE_URL,
+    EmulatorApp,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_bytes,
+    send_json,
+)
+
+
+class LabelboxError(GraphQLError):
+    """An error with Labelbox's ``extensions.code``."""
+
+    def __init__(self, message: str, code: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code, **extensions})
+
+
+def _schema() -> Any:
+    schema = build_schema(SDL)
+    for name in ("DateTime", "Json", "UInt64"):
+        scalar = schema.type_map[name]
+        assert isinstance(scalar, GraphQLScalarType)
+        scalar.parse_literal = _literal  # type: ignore[method-assign]
+    return schema
+
+
+def _literal(node: Any, variables: Any = None) -> Any:
+    from graphql import value_from_ast_untyped
+
+    return value_from_ast_untyped(node, variables)
+
+
+SCHEMA = _schema()
+
+
+class LabelboxEmulator:
+    def __init__(
+        self, *, api_key: str = "", task_seconds: float = 1.0, chunk_bytes: int = 1 << 20, rows: int = 6
+    ) -> None:
+        self.api_key = api_key  # empty: any key is accepted (one must still be sent)
+        self.state = LabelboxState(task_seconds=task_seconds, chunk_bytes=chunk_bytes, rows=rows)
+        self.graphql_errors_next = 0  # the next N calls answer 200 with an error inside
+        self.graphql_error = {"code": "INTERNAL_SERVER_ERROR", "status": 503}
+        self.operations: list[dict[str, Any]] = []  # every operation received: name, query, variables
+        self.app = EmulatorApp(self._dispatch, _error_body, self._control)
+
+    # -- HTTP --------------------------------------------------------------------------------------
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if path.startswith("/_files/") and scope["method"] in ("GET", "HEAD"):
+            await self._file(path, send)
+            return
+        if path != "/graphql" or scope["method"] != "POST":
+            await send_json(send, 404, {"message": f"{scope['method']} {path} is not served here"})
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not token or (self.api_key and token != self.api_key):
+            await send_json(
+                send, 401, {"data": None, "errors": [_error("Invalid API key", "AUTHENTICATION_ERROR")]}
+            )
+            return
+        try:
+            body = json.loads(await read_body(receive) or b"{}")
+            query, variables = str(body["query"]), body.get("variables") or {}
+        except (ValueError, KeyError, TypeError):
+            await send_json(
+                send, 400, {"data": None, "errors": [_error("Bad request body", "MALFORMED_REQUEST")]}
+            )
+            return
+        self.operations.append({"query": query, "variables": variables, "headers": headers})
+        if self.graphql_errors_next > 0:
+            self.graphql_errors_next -= 1
+            code = str(self.graphql_error["code"])
+            inner = (
+                {"exception": {"status": self.graphql_error["status"]}}
+                if "status" in self.graphql_error
+                else {}
+            )
+            await send_json(send, 200, {"data": None, "errors": [_error("injected fault", code, **inner)]})
+            return
+        result = graphql_sync(SCHEMA, query, root_value=Root(self), variable_values=variables)
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [_formatted(e) for e in result.errors]
+            payload["data"] = None  # Labelbox sends no partial data with errors
+        await send_json(send, 200, payload)
+
+    async def _file(self, path: str, send: Send) -> None:
+        # /_files/<task id>/<stream>/<start>-<end>: a signed URL stand-in, served without auth like the real ones
+        try:
+            _, _, task_id, stream, span = path.split("/", 4)
+            start, end = (int(x) for x in span.split("-"))
+            data = self.state.tasks[task_id].streams[stream]
+        except (ValueError, KeyError):
+            await send_bytes(send, 404, "text/plain", b"no such file")
+            return
+        await send_bytes(send, 200, "application/x-ndjson", data[start : end + 1])
+
+    def _control(self, method: str, name: str, payload: Any) -> Any:
+        if name == "tasks":
+            return self.state.summary()
+        if name == "operations":
+            return [{"query": o["query"], "variables": o["variables"]} for o in self.operations]
+        if name == "outcomes" and method == "POST":
+            self.state.fail_next = int((payload or {}).get("fail_next", 0))
+            return {"fail_next": self.state.fail_next}
+        if name == "graphql-errors" and method == "POST":
+            self.graphql_errors_next = int((payload or {}).get("next", 1))
+            self.graphql_error = {k: v for k, v in (payload or {}).items() if k in ("code", "status")} or {
+                "code": "INTERNAL_SERVER_ERROR",
+                "status": 503,
+            }
+            return {"next": self.graphql_errors_next}
+        if name == "rows" and method == "POST":
+            self.state.add_rows(str(payload["dataset_id"]), int(payload["count"]))
+            return {"rows": len(self.state.rows_of(str(payload["dataset_id"])))}
+        raise KeyError(name)
+
+
+class Root:
+    """Resolvers of the root fields; graphql-core calls an attribute of the root value with the arguments."""
+
+    def __init__(self, emulator: LabelboxEmulator) -> None:
+        self.emulator = emulator
+        self.state = emulator.state
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def user(self, info: Any, where: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        user_id = (where or {}).get("id") or USER_ID
+        if user_id != USER_ID:
+            return None
+        owned = [t for t in self.state.tasks.values() if t.owner == USER_ID]
+        return {**self.state.user, "createdTasks": self._tasks(owned)}
+
+    def organization(self, info: Any) -> dict[str, Any]:
+        return {**self.state.organization, "tasks": self._tasks(list(self.state.tasks.values()))}
+
+    def _tasks(self, tasks: list[Task]) -> Callable[..., list[dict[str, Any]]]:
+        def listing(info: Any, where: dict[str, Any] | None = None, skip: int = 0, first: int = 100) -> Any:
+            views = [self._task(t) for t in sorted(tasks, key=lambda t: -t.created)]  # newest first
+            for key, value in (where or {}).items():
+                views = [v for v in views if v.get(key) == value]
+            return views[skip : skip + first]
+
+        return listing
+
+    def _task(self, task: Task) -> dict[str, Any]:
+        view = self.state.task_view(task)
+        view["exportMetadataHeader"] = lambda info, streamType: self._header(task, streamType)
+        view["exportFileFromOffset"] = lambda info, streamType, offset: self._part(task, streamType, offset)
+        return view
+
+    def _header(self, task: Task, stream: str) -> dict[str, Any] | None:
+        if task.status(time.time()) != "COMPLETE" or stream not in task.streams:
+            return None
+        data = task.streams[stream]
+        return {"totalSize": len(data), "totalLines": data.count(b"\n")}
+
+    def _part(self, task: Task, stream: str, offset: Any) -> dict[str, Any]:
+        data = task.streams.get(stream, b"")
+        start = int(offset)
+        if start >= len(data):
+            raise LabelboxError(f"offset {start} is past the end of the stream", "MALFORMED_REQUEST")
+        start, end = self.state.chunk(task, stream, start)
+        first_line = data.count(b"\n", 0, start)
+        return {
+            "offsets": {"start": str(start), "end": str(end)},
+            "lines": {"start": str(first_line), "end": str(first_line + data.count(b"\n", start, end))},
+            "file": f"{REQUEST_BASE_URL.get()}/_files/{task.id}/{stream}/{start}-{end}",
+        }
+
+    def project(self, info: Any, where: dict[str, Any]) -> dict[str, Any] | None:
+        found = self.state.project_view(str(where.get("id")))
+        if found is None:
+            raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
+        return found
+
+    def dataset(self, info: Any, where: dict[str, Any]) -> dict[str, Any] | None:
+        found = self.state.dataset_view(str(where.get("id")))
+        if found is None:
+            raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
+        return found
+
+    def projects(self, info: Any, where: Any = None, skip: int = 0, first: int = 100) -> list[dict[str, Any]]:
+        views = [self.state.project_view(p) for p in self.state.projects]
+        return [v for v in views if v][skip : skip + first]
+
+    def datasets(self, info: Any, where: Any = None, skip: int = 0, first: int = 100) -> list[dict[str, Any]]:
+        views = [self.state.dataset_view(d) for d in self.state.datasets]
+        return [v for v in views if v][skip : skip + first]
+
+    def task(self, info: Any, where: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        task = self.state.tasks.get(str((where or {}).get("id")))
+        return None if task is None else self._task(task)
+
+    def cancelableTaskTypes(self, info: Any) -> list[str]:
+        return list(CANCELABLE_TYPES)
+
+    # -- mutations ---------------------------------------------------------------------------------
+
+    def exportDataRowsInProject(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        filters = input.get("filters") or {}
+        project_id = str(filters.get("projectId") or "")
+        project = self.state.projects.get(project_id)
+        if project is None:
+            raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
+        lines = self.state.export_lines(project_id, project["dataset_id"], filters)
+        return self._export(input, lines)
+
+    def exportDataRowsInCatalog(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        filters = input.get("filters") or {}
+        query = (filters.get("searchQuery") or {}).get("query") or []
+        scope = query[-1] if query else {}
+        dataset_id = (scope.get("ids") or [""])[0] if scope.get("type") == "dataset" else ""
+        if dataset_id not in self.state.datasets:
+            raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
+        return self._export(input, self.state.export_lines(None, dataset_id, filters))
+
+    def _export(self, input: dict[str, Any], lines: bytes) -> dict[str, Any]:
+        task = self.state.start_task(
+            str(input.get("taskName") or "Export v2"), "export-data-rows", {"RESULT": lines, "ERRORS": b""}
+        )
+        return {"taskId": task.id, "isStreamable": bool(input.get("streamable"))}
+
+    def cancelBulkOperationJob(self, info: Any, id: str) -> dict[str, Any]:
+        task = self.state.tasks.get(id)
+        if task is None:
+            raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
+        if task.cancelled_at is None and task.status(time.time()) == "IN_PROGRESS":
+            task.cancelled_at = time.time()
+        return {"success": True}
+
+
+def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code, **extensions}}
+
+
+def _formatted(error: GraphQLError) -> dict[str, Any]:
+    formatted = error.formatted
+    extensions = dict(formatted.get("extensions") or {})
+    if "code" not in extensions:
+        # graphql-core's own validation and syntax errors: Labelbox's codes for them
+        extensions["code"] = (
+            "GRAPHQL_PARSE_FAILED" if "Syntax Error" in error.message else "GRAPHQL_VALIDATION_FAILED"
+        )
+    return {**formatted, "extensions": extensions}
+
+
+def _error_body(status: int, code: str, message: str) -> tuple[str, bytes]:
+    """Injected HTTP faults, as Labelbox words them (a rate limit in the words the SDK looks for)."""
+    if status == 429:
+        return "application/json", json.dumps({"message": "You have exceeded the rate limit"}).encode()
+    return "application/json", json.dumps({"message": f"{status}: {message}"}).encode()

@@ -1,0 +1,124 @@
+"""The GraphQL schema the Labelbox emulator serves: the part of Labelbox's API that the provider and the
+official SDK's operations use, written from the protocol brief. Queries are parsed and validated against it
+by graphql-core, as a GraphQL server would, so a misspelt field or a wrongly typed variable is refused."""
+
+SDL = """
+scalar DateTime
+scalar Json
+scalar UInt64
+
+enum TaskStatus { IN_PROGRESS COMPLETE CANCELLING CANCELED FAILED UNKNOWN }
+enum TaskStreamType { RESULT ERRORS }
+
+input WhereUniqueIdInput { id: ID! }
+input UserWhereInput { id: ID }
+input TaskWhereInput { id: ID status: TaskStatus type: String name: String }
+input ProjectWhereInput { id: ID deleted: Boolean }
+input DatasetWhereInput { id: ID deleted: Boolean }
+
+type User {
+  id: ID!
+  createdAt: DateTime
+  updatedAt: DateTime
+  email: String
+  isExternalUser: Boolean
+  isViewer: Boolean
+  lastLoginAt: DateTime
+  nickname: String
+  name: String
+  picture: String
+  timezone: String
+  createdTasks(where: TaskWhereInput, skip: Int, first: Int): [Task!]!
+}
+
+type Organization {
+  id: ID!
+  createdAt: DateTime
+  updatedAt: DateTime
+  name: String
+  tasks(where: TaskWhereInput, skip: Int, first: Int): [Task!]!
+}
+
+type Project {
+  id: ID!
+  autoAuditNumberOfLabels: Int
+  autoAuditPercentage: Float
+  createdAt: DateTime
+  dataRowCount: Int
+  description: String
+  editorTaskType: String
+  isBenchmarkEnabled: Boolean
+  isConsensusEnabled: Boolean
+  lastActivityTime: DateTime
+  allowedMediaType: String
+  modelSetupComplete: DateTime
+  name: String
+  setupComplete: DateTime
+  updatedAt: DateTime
+  uploadType: String
+}
+
+type Dataset {
+  id: ID!
+  createdAt: DateTime
+  updatedAt: DateTime
+  description: String
+  name: String
+  rowCount: Int
+}
+
+type ExportMetadataHeader { totalSize: Int totalLines: Int }
+type ByteRange { start: UInt64 end: UInt64 }
+type ExportFileFromOffset { offsets: ByteRange lines: ByteRange file: String }
+
+type Task {
+  id: ID!
+  name: String
+  type: String
+  status: TaskStatus
+  completionPercentage: Float
+  createdAt: DateTime
+  updatedAt: DateTime
+  errors: String
+  result: String
+  metadata: Json
+  exportMetadataHeader(streamType: TaskStreamType!): ExportMetadataHeader
+  exportFileFromOffset(streamType: TaskStreamType!, offset: UInt64!): ExportFileFromOffset
+}
+
+type ExportTask { taskId: ID isStreamable: Boolean }
+type Success { success: Boolean }
+
+input ExportDataRowsInProjectInput {
+  taskName: String
+  isStreamableReady: Boolean
+  filters: Json
+  params: Json
+  streamable: Boolean
+}
+
+input ExportDataRowsInCatalogInput {
+  taskName: String
+  isStreamableReady: Boolean
+  filters: Json
+  params: Json
+  streamable: Boolean
+}
+
+type Query {
+  user(where: UserWhereInput): User
+  organization: Organization
+  project(where: ProjectWhereInput!): Project
+  dataset(where: DatasetWhereInput!): Dataset
+  projects(where: ProjectWhereInput, skip: Int, first: Int): [Project!]!
+  datasets(where: DatasetWhereInput, skip: Int, first: Int): [Dataset!]!
+  task(where: WhereUniqueIdInput): Task
+  cancelableTaskTypes: [String!]!
+}
+
+type Mutation {
+  exportDataRowsInProject(input: ExportDataRowsInProjectInput!): ExportTask
+  exportDataRowsInCatalog(input: ExportDataRowsInCatalogInput!): ExportTask
+  cancelBulkOperationJob(id: ID!): Success
+}
+"""

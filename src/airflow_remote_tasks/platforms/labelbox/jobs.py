@@ -1,0 +1,224 @@
+"""The Labelbox jobs a DAG can start, each with the inputs it takes, checked before anything is sent.
+
+Inputs use the official SDK's names (``project_id``, ``filters={"workflow_status": "Done"}``,
+``params={"label_details": True}``), so a DAG author can follow Labelbox's own documentation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from airflow_remote_tasks.core.errors import InvalidInputsError
+from airflow_remote_tasks.core.models import InputSpec
+
+# SDK export parameter -> the export input's key.
+EXPORT_PARAMS = {
+    "attachments": "includeAttachments",
+    "embeddings": "includeEmbeddings",
+    "metadata_fields": "includeMetadata",
+    "data_row_details": "includeDataRowDetails",
+    "project_details": "includeProjectDetails",
+    "performance_details": "includePerformanceDetails",
+    "label_details": "includeLabelDetails",
+    "interpolated_frames": "includeInterpolatedFrames",
+}
+CATALOG_PARAMS = {**EXPORT_PARAMS, "predictions": "includePredictions"}
+MAX_IDS = 2000  # data_row_ids, global_keys: the SDK's limit per export
+MAX_PROJECTS = 30  # project_ids, model_run_ids: likewise
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExportFilters(Strict):
+    """Which data rows an export holds (the SDK's filter names)."""
+
+    last_activity_at: tuple[str | None, str | None] | None = None
+    label_created_at: tuple[str | None, str | None] | None = None
+    data_row_ids: list[str] | None = Field(default=None, max_length=MAX_IDS)
+    global_keys: list[str] | None = Field(default=None, max_length=MAX_IDS)
+    batch_ids: list[str] | None = None
+    workflow_status: Literal["ToLabel", "InReview", "InRework", "Done"] | None = None
+
+    @field_validator("last_activity_at", "label_created_at")
+    @classmethod
+    def _dates(cls, value: tuple[str | None, str | None] | None) -> tuple[str | None, str | None] | None:
+        if value is not None:
+            for bound in value:
+                if bound is not None:
+                    utc_text(bound)  # fails here, with the bad value named
+        return value
+
+    def search_query(self, scope: Literal["project", "dataset"]) -> list[dict[str, Any]]:
+        if self.data_row_ids and self.global_keys:
+            raise ValueError("data_row_ids and global_keys cannot be combined; pick one")
+        if scope == "dataset" and (self.batch_ids or self.workflow_status):
+            raise ValueError("batch_ids and workflow_status filter project exports only")
+        items: list[dict[str, Any]] = []
+        for name, kind in (
+            ("last_activity_at", "data_row_last_activity_at"),
+            ("label_created_at", "labeled_at"),
+        ):
+            bounds = getattr(self, name)
+            if bounds is not None:
+                items.append({"type": kind, "value": _range(*bounds)})
+        for name, kind in (
+            ("data_row_ids", "data_row_id"),
+            ("global_keys", "global_key"),
+            ("batch_ids", "batch"),
+        ):
+            ids = getattr(self, name)
+            if ids:
+                items.append({"ids": list(ids), "operator": "is", "type": kind})
+        if self.workflow_status == "ToLabel":
+            items.append({"type": "task_queue_not_exist"})
+        elif self.workflow_status:
+            items.append({"type": "task_queue_status", "status": self.workflow_status})
+        return items
+
+
+class ExportParams(Strict):
+    """What each exported row includes (the SDK's parameter names)."""
+
+    attachments: bool = False
+    embeddings: bool = False
+    metadata_fields: bool = False
+    data_row_details: bool = False
+    project_details: bool = False
+    performance_details: bool = False
+    label_details: bool = False
+    interpolated_frames: bool = False
+    media_type_override: str | None = None
+
+    def wire(self, names: dict[str, str]) -> dict[str, Any]:
+        wire: dict[str, Any] = {"mediaTypeOverride": self.media_type_override}
+        wire.update({key: bool(getattr(self, name, False)) for name, key in names.items()})
+        return wire
+
+
+class CatalogParams(ExportParams):
+    predictions: bool = False
+    project_ids: list[str] | None = Field(default=None, max_length=MAX_PROJECTS)
+    model_run_ids: list[str] | None = Field(default=None, max_length=MAX_PROJECTS)
+    all_projects: bool = False
+    all_model_runs: bool = False
+
+
+class ExportProject(Strict):
+    project_id: str = Field(min_length=1)
+    filters: ExportFilters = Field(default_factory=ExportFilters)
+    params: ExportParams = Field(default_factory=ExportParams)
+
+    def wire(self, task_name: str) -> dict[str, Any]:
+        return {
+            "taskName": task_name,
+            "isStreamableReady": True,
+            "filters": {
+                "projectId": self.project_id,
+                "searchQuery": {"scope": None, "query": self.filters.search_query("project")},
+            },
+            "params": self.params.wire(EXPORT_PARAMS),
+            "streamable": True,
+        }
+
+
+class ExportDataset(Strict):
+    dataset_id: str = Field(min_length=1)
+    filters: ExportFilters = Field(default_factory=ExportFilters)
+    params: CatalogParams = Field(default_factory=CatalogParams)
+
+    def wire(self, task_name: str) -> dict[str, Any]:
+        params = self.params.wire(CATALOG_PARAMS)
+        params.update(
+            projectIds=self.params.project_ids or [],
+            modelRunIds=self.params.model_run_ids,
+            allProjects=self.params.all_projects,
+            allModelRuns=self.params.all_model_runs,
+        )
+        # The dataset is the last item of the search query: that is how the catalog export is scoped.
+        query = [
+            *self.filters.search_query("dataset"),
+            {"ids": [self.dataset_id], "operator": "is", "type": "dataset"},
+        ]
+        return {
+            "taskName": task_name,
+            "filters": {"searchQuery": {"scope": None, "query": query}},
+            "isStreamableReady": True,
+            "params": params,
+            "streamable": True,
+        }
+
+
+JOBS: dict[str, type[Strict]] = {"export_project": ExportProject, "export_dataset": ExportDataset}
+Job = ExportProject | ExportDataset
+
+
+def job_inputs(kind: str) -> list[InputSpec]:
+    """A job's inputs, for messages that list what it takes."""
+    model = JOBS[kind]
+    return [
+        InputSpec(
+            name=name,
+            type=_type_name(field.annotation),
+            required=field.is_required(),
+            has_default=not field.is_required(),
+        )
+        for name, field in model.model_fields.items()
+    ]
+
+
+def parse_job(kind: str, inputs: dict[str, Any]) -> Job:
+    """The job's inputs, checked.
+
+    :raises InvalidInputsError: listing each problem by its place (``filters.workflow_status``...).
+    """
+    try:
+        job = JOBS[kind].model_validate(inputs)
+        assert isinstance(job, ExportProject | ExportDataset)
+        scope: Literal["project", "dataset"] = "project" if isinstance(job, ExportProject) else "dataset"
+        job.filters.search_query(scope)
+    except ValidationError as error:
+        problems = [f"- {'.'.join(map(str, e['loc'])) or 'inputs'}: {e['msg']}" for e in error.errors()]
+        raise InvalidInputsError(
+            f"Inputs for Labelbox job {kind!r} are not valid; nothing was started.\n" + "\n".join(problems)
+        ) from None
+    except ValueError as error:
+        raise InvalidInputsError(f"Inputs for Labelbox job {kind!r}: {error}; nothing was started.") from None
+    return job
+
+
+def utc_text(value: str) -> str:
+    """A date as Labelbox's filters take it: ``YYYY-MM-DD[ hh:mm:ss]`` (read as UTC, said so in the README) or
+    ISO 8601 with an offset (converted to UTC)."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a date: use YYYY-MM-DD, 'YYYY-MM-DD hh:mm:ss' or ISO 8601"
+        ) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _range(start: str | None, end: str | None) -> dict[str, Any]:
+    if start is not None and end is not None:
+        return {
+            "operator": "BETWEEN",
+            "timezone": "UTC",
+            "value": {"min": utc_text(start), "max": utc_text(end)},
+        }
+    if start is not None:
+        return {"operator": "GREATER_THAN_OR_EQUAL", "timezone": "UTC", "value": utc_text(start)}
+    if end is not None:
+        return {"operator": "LESS_THAN_OR_EQUAL", "timezone": "UTC", "value": utc_text(end)}
+    raise ValueError("a date range needs a start, an end, or both")
+
+
+def _type_name(annotation: Any) -> str:
+    name = getattr(annotation, "__name__", None) or str(annotation)
+    return {"ExportFilters": "filters", "ExportParams": "params", "CatalogParams": "params"}.get(name, name)

@@ -1,0 +1,330 @@
+"""Labelbox over GraphQL: jobs started from a DAG (exports), any Labelbox task waited on, exports streamed.
+
+A Labelbox "run" is a Task object (``IN_PROGRESS`` -> ``COMPLETE`` / ``FAILED`` / ``CANCELED``). An export's
+result is a stream of NDJSON chunks behind signed file URLs: ``outputs`` answers a
+:class:`~airflow_remote_tasks.core.models.StreamedOutput` and ``download`` writes it, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_remote_tasks.core.auth import HeaderAuth
+from airflow_remote_tasks.core.errors import (
+    ConfigurationError,
+    NotFoundError,
+    RemoteTaskError,
+    TransportError,
+    is_transient,
+)
+from airflow_remote_tasks.core.models import (
+    Progress,
+    RunOrigin,
+    RunRef,
+    RunStatus,
+    StreamedOutput,
+    TaskInterface,
+)
+from airflow_remote_tasks.core.operation import HttpRequest, Operation, Sink, answer
+from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.transport import ClientSettings
+from airflow_remote_tasks.platforms.labelbox import queries
+from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
+from airflow_remote_tasks.platforms.labelbox.graphql import call
+from airflow_remote_tasks.platforms.labelbox.jobs import (
+    JOBS,
+    ExportDataset,
+    ExportProject,
+    job_inputs,
+    parse_job,
+)
+
+log = logging.getLogger(__name__)
+
+PHASES = {
+    "IN_PROGRESS": Phase.RUNNING,
+    "CANCELLING": Phase.RUNNING,  # two L's on the wire; the cancel is not done yet
+    "COMPLETE": Phase.SUCCEEDED,
+    "FAILED": Phase.FAILED,
+    "CANCELED": Phase.ABORTED,
+}
+ENDED = frozenset({"COMPLETE", "FAILED", "CANCELED"})
+SUBMIT_ATTEMPTS = 3
+_unknown_statuses: set[str] = set()
+
+
+def task_name(origin: RunOrigin) -> str:
+    """The export's name, derived from the task instance: found again after an answer was lost."""
+    return "airflow-" + hashlib.sha256(origin.key.encode()).hexdigest()[:24]
+
+
+def parse_task_status(task: Mapping[str, Any]) -> RunStatus:
+    raw = str(task.get("status") or "UNKNOWN")
+    phase = PHASES.get(raw)
+    if phase is None:
+        # Not finished as far as we know: a new status word is logged once and waited through, never taken
+        # for success or failure (the operator's timeout bounds the wait).
+        if raw not in _unknown_statuses:
+            _unknown_statuses.add(raw)
+            log.warning(
+                "Labelbox task status %r is not known to this provider; waiting on as if running.", raw
+            )
+        phase = Phase.RUNNING
+    percent = task.get("completionPercentage")
+    return RunStatus(
+        phase=phase,
+        raw_phase=raw,
+        message=_failure_text(task) if phase is Phase.FAILED else "",
+        percent=float(percent) if isinstance(percent, int | float) else None,
+    )
+
+
+def _failure_text(task: Mapping[str, Any]) -> str:
+    # ``errors`` is a URL for most task types; some put a JSON error string in ``result``.
+    for key in ("errors", "result"):
+        value = task.get(key)
+        if value:
+            return f"{key}: {value}"
+    return "Labelbox reported no error detail"
+
+
+class LabelboxPlatform:
+    name = "labelbox"
+    status_batch_limit = 0  # no documented way to read several tasks by id in one call
+
+    def __init__(self, config: LabelboxConfig, *, client_settings: ClientSettings | None = None) -> None:
+        self.config = config
+        self.client_settings = client_settings or ClientSettings()
+        self.auth = HeaderAuth("Authorization", f"Bearer {config.api_key.get_secret_value()}")
+        self._user_id = ""
+        self._cancelable: frozenset[str] | None = None
+
+    def _call(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> Operation[Any]:
+        return call(self.config, query, variables, **kwargs)
+
+    # -- connection and lookups ------------------------------------------------------------------
+
+    def check_connection(self) -> Operation[str]:
+        user = (yield from self._call(queries.GET_USER, {}))["user"]
+        organization = (yield from self._call(queries.GET_ORGANIZATION, {}))["organization"]
+        return (
+            f"Reached Labelbox at {self.config.endpoint} as {user.get('name') or user.get('email')} "
+            f"<{user.get('email')}> in organization {organization.get('name')!r}."
+        )
+
+    def _user(self) -> Operation[str]:
+        if not self._user_id:
+            self._user_id = str((yield from self._call(queries.GET_USER, {}))["user"]["id"])
+        return self._user_id
+
+    def _check_exists(self, job: ExportProject | ExportDataset) -> Operation[None]:
+        if isinstance(job, ExportProject):
+            kind, query, ident = "project", queries.GET_PROJECT, job.project_id
+        else:
+            kind, query, ident = "dataset", queries.GET_DATASET, job.dataset_id
+        try:
+            found = (yield from self._call(query, {"param_0": ident})).get(kind)
+        except NotFoundError:
+            found = None
+        if not found:
+            raise NotFoundError(
+                f"No Labelbox {kind} {ident!r} is reachable with this connection's API key; check the id (the "
+                f"{kind}'s URL in the app ends with it) and that the key's user can see it.",
+                status=404,
+                code="not_found",
+            )
+        return None
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    def resolve_task(self, task: str | Mapping[str, Any], version: str) -> Operation[TaskInterface]:
+        if not isinstance(task, str) or task not in JOBS:
+            raise ConfigurationError(
+                f"Labelbox job {task!r} is not one this provider starts; use one of: {', '.join(JOBS)}. "
+                "To wait on a Labelbox task started elsewhere, use RemoteRunSensor with its task id."
+            )
+        return answer(
+            TaskInterface(platform=self.name, task=task, inputs=job_inputs(task), wire={"kind": task})
+        )
+
+    def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        parse_job(interface.task, dict(inputs))
+        return dict(inputs)
+
+    def submit(
+        self,
+        interface: TaskInterface,
+        wire_inputs: dict[str, Any],
+        *,
+        origin: RunOrigin,
+        labels: Mapping[str, str],
+        env: Mapping[str, str],
+    ) -> Operation[RunRef]:
+        if env:
+            raise ConfigurationError("Labelbox jobs take no environment variables.")
+        job = parse_job(interface.task, wire_inputs)
+        yield from self._check_exists(job)
+        name = task_name(origin)
+        if isinstance(job, ExportProject):
+            mutation, field = queries.EXPORT_PROJECT, "exportDataRowsInProject"
+        else:
+            mutation, field = queries.EXPORT_CATALOG, "exportDataRowsInCatalog"
+        # An export has no idempotency key: its name is looked up among the user's tasks before every create.
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            found = yield from self._created_task_named(name)
+            if found is not None:
+                return self._ref(found["id"], via="user", project=getattr(job, "project_id", ""))
+            try:
+                data = yield from self._call(mutation, {"input": job.wire(name)}, idempotent=False)
+            except RemoteTaskError as error:
+                if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
+                    raise
+                continue
+            return self._ref(str(data[field]["taskId"]), via="user", project=getattr(job, "project_id", ""))
+        raise AssertionError("unreachable")
+
+    def _created_task_named(self, name: str) -> Operation[dict[str, Any] | None]:
+        user = yield from self._user()
+        tasks = (yield from self._call(queries.LIST_CREATED_TASKS, {"param_0": user}))["user"]["createdTasks"]
+        for task in tasks or []:
+            if task.get("name") == name and task.get("status") not in ("FAILED", "CANCELED"):
+                return dict(task)
+        return None
+
+    def _ref(self, task_id: str, *, via: str, project: str = "") -> RunRef:
+        url = self.config.project_url(project) if project else self.config.task_url(task_id)
+        return RunRef(platform=self.name, run_id=task_id, scope={"via": via}, url=url)
+
+    def ref_for(self, task_id: str) -> RunRef:
+        return self._ref(task_id, via="user")
+
+    def find_run(self, run_id: str) -> Operation[RunRef]:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{5,64}", run_id):
+            raise ConfigurationError(
+                f"{run_id!r} is not a Labelbox task id (e.g. 'cktask4d654eaee7964fca8b3')."
+            )
+        for via in ("user", "organization"):
+            task = yield from self._task(run_id, via)
+            if task is not None:
+                return self._ref(run_id, via=via)
+        raise NotFoundError(
+            f"No Labelbox task {run_id!r} among this key's user's tasks or the organization's.",
+            status=404,
+            code="not_found",
+        )
+
+    def _task(self, task_id: str, via: str) -> Operation[dict[str, Any] | None]:
+        try:
+            if via == "user":
+                user = yield from self._user()
+                data = yield from self._call(queries.GET_CREATED_TASK, {"param_0": task_id, "param_1": user})
+                tasks = (data.get("user") or {}).get("createdTasks") or []
+            else:
+                data = yield from self._call(queries.GET_ORGANIZATION_TASK, {"param_0": task_id})
+                tasks = (data.get("organization") or {}).get("tasks") or []
+        except NotFoundError:
+            return None
+        match = [t for t in tasks if t.get("id") == task_id]
+        return dict(match[0]) if match else None
+
+    def _task_of(self, ref: RunRef) -> Operation[dict[str, Any]]:
+        task = yield from self._task(ref.run_id, ref.scope.get("via", "user"))
+        if task is None:
+            raise NotFoundError(f"Labelbox task {ref.run_id!r} is gone.", status=404, code="not_found")
+        return task
+
+    def status(self, ref: RunRef) -> Operation[RunStatus]:
+        return parse_task_status((yield from self._task_of(ref)))
+
+    def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
+        return answer({})
+
+    def outputs(self, ref: RunRef) -> Operation[Any]:
+        task = yield from self._task_of(ref)
+        if str(task.get("type", "")).lower() != "export-data-rows":
+            return {key: task.get(key) for key in ("id", "name", "type", "status", "result", "errors")}
+        sizes: dict[str, int | None] = {}
+        for stream in ("RESULT", "ERRORS"):
+            header = yield from self._export_header(ref.run_id, stream)
+            sizes[stream.lower()] = int(header["totalSize"]) if header else 0
+        return StreamedOutput(run_id=ref.run_id, format="ndjson", sizes=sizes)
+
+    def _export_header(self, task_id: str, stream: str) -> Operation[dict[str, Any] | None]:
+        data = yield from self._call(queries.EXPORT_HEADER, {"where": {"id": task_id}, "streamType": stream})
+        header = (data.get("task") or {}).get("exportMetadataHeader")
+        return dict(header) if header else None
+
+    def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
+        """Each chunk is a byte range behind a signed URL, fetched without the API key (another origin)."""
+        kind = stream.upper()
+        header = yield from self._export_header(ref.run_id, kind)
+        total = int(header["totalSize"]) if header else 0
+        counted = _CountingSink(sink)
+        offset = 0
+        while offset < total:
+            data = yield from self._call(
+                queries.EXPORT_FILE, {"where": {"id": ref.run_id}, "streamType": kind, "offset": str(offset)}
+            )
+            chunk = (data.get("task") or {}).get("exportFileFromOffset") or {}
+            start, end = int(chunk["offsets"]["start"]), int(chunk["offsets"]["end"])
+            before = counted.bytes
+            response = yield HttpRequest("GET", str(chunk["file"]), authenticate=False, sink=counted)
+            if not 200 <= response.status < 300:
+                raise TransportError(
+                    f"Downloading part {start}-{end} of export {ref.run_id} got HTTP {response.status}: "
+                    f"{response.text[:200]!r}"
+                )
+            if counted.bytes - before != end - start + 1:
+                raise TransportError(
+                    f"Part {start}-{end} of export {ref.run_id} arrived with {counted.bytes - before} bytes, "
+                    f"not {end - start + 1}; the download is incomplete. A retry of the task downloads it again."
+                )
+            offset = end + 1
+        return None
+
+    def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
+        return answer(Progress(lines=[], seen=seen))
+
+    def logs(self, ref: RunRef, status: RunStatus, max_lines: int) -> Operation[list[str]]:
+        return answer([])
+
+    def resume(self, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
+        raise ConfigurationError("Labelbox tasks do not wait for input: there is nothing to resume.")
+
+    def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
+        """Cancel the task where Labelbox can (``cancelableTaskTypes``); False where it cannot, and it goes on."""
+        try:
+            task = yield from self._task_of(ref)
+        except NotFoundError:
+            return True
+        if task.get("status") in ENDED:
+            return True
+        if self._cancelable is None:
+            types = (yield from self._call(queries.GET_CANCELABLE_TASK_TYPES, None))["cancelableTaskTypes"]
+            self._cancelable = frozenset(_kebab(t) for t in types or [])
+        if str(task.get("type", "")).lower() not in self._cancelable:
+            return False
+        if task.get("status") == "CANCELLING":
+            return True
+        # Cancelling twice asks for what is already asked: safe to repeat.
+        yield from self._call(queries.CANCEL_TASK, {"id": ref.run_id}, idempotent=True)
+        return True
+
+
+def _kebab(name: str) -> str:
+    """``exportDataRows`` / ``ExportDataRows`` -> ``export-data-rows``, as the SDK compares them."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", str(name)).lower().replace("_", "-")
+
+
+class _CountingSink:
+    def __init__(self, target: Sink) -> None:
+        self.target = target
+        self.bytes = 0
+
+    def write(self, data: bytes) -> None:
+        self.bytes += len(data)
+        self.target.write(data)

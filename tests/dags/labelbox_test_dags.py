@@ -1,0 +1,75 @@
+"""Labelbox DAGs the tests run with dag.test(), each isolating one behaviour."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG
+
+from airflow_remote_tasks import RemoteRunSensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "example_dags"))
+from example_labelbox import PROJECT, example_labelbox_dag
+from flyte_test_dags import START, remote_dag
+
+ALL_DAGS: dict[str, DAG] = {"example_labelbox": example_labelbox_dag}
+DATASET = "ckds000000000000000000001"
+EXPORT = {"project_id": PROJECT, "filters": {"workflow_status": "Done"}, "params": {"label_details": True}}
+
+
+def labelbox_dag(dag_id: str, **operator: Any) -> DAG:
+    operator.setdefault("params", {"out": ""})
+    return remote_dag(dag_id, conn_id="labelbox_default", registry=ALL_DAGS, **operator)
+
+
+for deferrable in (True, False):
+    mode = "deferred" if deferrable else "worker"
+    labelbox_dag(
+        f"lb_export_{mode}",
+        task="export_project",
+        inputs=EXPORT,
+        output_path="{{ params.out }}",
+        deferrable=deferrable,
+    )
+    labelbox_dag(
+        f"lb_timeout_{mode}", task="export_project", inputs=EXPORT, timeout=1.0, deferrable=deferrable
+    )
+    labelbox_dag(
+        f"lb_retry_{mode}",
+        task="export_project",
+        inputs=EXPORT,
+        output_path="{{ params.out }}",
+        retries=1,
+        transient_error_budget=0,
+        deferrable=deferrable,
+    )
+labelbox_dag(
+    "lb_export_dataset",
+    task="export_dataset",
+    inputs={"dataset_id": DATASET, "params": {"metadata_fields": True}},
+    output_path="{{ params.out }}",
+)
+labelbox_dag("lb_inline", task="export_project", inputs=EXPORT)
+labelbox_dag("lb_inline_too_big", task="export_dataset", inputs={"dataset_id": DATASET}, max_output_bytes=500)
+labelbox_dag("lb_bad_kind", task="export_projects", inputs=EXPORT)
+labelbox_dag(
+    "lb_bad_inputs",
+    task="export_project",
+    inputs={"project_id": PROJECT, "filters": {"workflow_state": "Done"}, "params": {"labels": True}},
+)
+labelbox_dag("lb_unknown_project", task="export_project", inputs={"project_id": "ckprojNOPE000000000000000"})
+labelbox_dag("lb_unwritable", task="export_project", inputs=EXPORT, output_path="{{ params.out }}")
+
+with DAG("lb_sensor", start_date=START, schedule=None, catchup=False, params={"run": ""}) as dag:
+    for deferrable in (True, False):
+        RemoteRunSensor(
+            task_id=f"sensor_{'deferred' if deferrable else 'poke'}",
+            conn_id="labelbox_default",
+            run_id="{{ params.run }}",
+            poke_interval=0.2,
+            timeout=30,
+            deferrable=deferrable,
+        )
+ALL_DAGS["lb_sensor"] = dag

@@ -1,0 +1,196 @@
+"""Labelbox through RemoteTaskOperator and RemoteRunSensor, in real dag.test() runs against the emulator."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from airflow_helpers import run_dag
+from conftest import FIXTURES, LABELBOX_KEY
+
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
+
+
+def text_of(capfd: pytest.CaptureFixture[str]) -> str:
+    out = capfd.readouterr()
+    return out.out + out.err
+
+
+def done_rows(labelbox) -> int:
+    state = labelbox.emulator.state
+    return sum(1 for (project, _row) in state.labels if project == "ckproj0000000000000000001")
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_export_streams_to_output_path_and_xcom_gets_a_summary(labelbox, mode, tmp_path, capfd):
+    target = tmp_path / "exports" / "labels.ndjson"
+    result = run_dag(f"lb_export_{mode}", conf={"out": f"file://{target}"})
+    assert result.state == "success"
+    summary = result.xcom("collect")
+    assert summary["path"] == f"file://{target}"
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert len(rows) == summary["rows"] == done_rows(labelbox)  # only rows whose labelling is done
+    assert summary["bytes"] == target.stat().st_size
+    assert all(r["projects"]["ckproj0000000000000000001"]["labels"] for r in rows)
+    assert summary["errors"] is None  # an empty error stream leaves no file
+    assert not (tmp_path / "exports" / "labels.errors.ndjson").exists()
+    [task] = labelbox.tasks
+    assert summary["run_id"] == task["id"] and task["status"] == "COMPLETE"
+    assert "% done)" in text_of(capfd)  # progress reached the task log
+
+
+def test_example_dag_reads_the_export_downstream(labelbox, tmp_path):
+    result = run_dag("example_labelbox", conf={"exports": f"file://{tmp_path}"})
+    assert result.state == "success", {k: str(v.state) for k, v in result.tis.items()}
+    report = result.xcom("count_labels")
+    assert report.startswith(f"{done_rows(labelbox)} rows, {done_rows(labelbox)} labels, ")
+    assert str(tmp_path) in report
+
+
+def test_dataset_export(labelbox, tmp_path):
+    target = tmp_path / "catalog.ndjson"
+    result = run_dag("lb_export_dataset", conf={"out": str(target)})
+    assert result.state == "success"
+    rows = target.read_text().splitlines()
+    assert len(rows) == len(labelbox.emulator.state.rows_of("ckds000000000000000000001"))
+    assert "projects" not in json.loads(rows[0])
+
+
+def test_small_export_without_output_path_is_returned_inline(labelbox):
+    result = run_dag("lb_inline")
+    assert result.state == "success"
+    rows = result.xcom("collect")
+    assert isinstance(rows, list) and len(rows) == done_rows(labelbox)
+    assert rows[0]["data_row"]["id"].startswith("ckdr")
+
+
+def test_big_export_without_output_path_names_output_path(labelbox, capfd):
+    result = run_dag("lb_inline_too_big")
+    assert result.task_state("remote") == "failed"
+    text = text_of(capfd)
+    assert "over max_output_bytes=500, and has no output_path: set output_path" in text
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_timeout_cancels_the_export(labelbox, mode, capfd):
+    labelbox.emulator.state.task_seconds = 60
+    result = run_dag(f"lb_timeout_{mode}")
+    assert result.task_state("remote") == "failed"
+    assert "did not finish within the operator's timeout of 1.0s; it was aborted" in text_of(capfd)
+    [task] = labelbox.tasks
+    time.sleep(0.3)
+    assert labelbox.tasks[0]["status"] == "CANCELED", task
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_retry_reattaches_to_the_same_export(labelbox, mode, tmp_path):
+    # Try 1 starts the export; its status reads then fail inside HTTP 200 and, with no budget, the try fails.
+    labelbox.emulator.state.task_seconds = 1.0
+    target = tmp_path / "out.ndjson"
+
+    def break_reads() -> None:
+        deadline = time.monotonic() + 20
+        while not labelbox.tasks and time.monotonic() < deadline:
+            time.sleep(0.02)
+        labelbox.emulator.graphql_errors_next = 4
+        labelbox.emulator.graphql_error = {"code": "INTERNAL_SERVER_ERROR", "status": 503}
+
+    import threading
+
+    threading.Thread(target=break_reads, daemon=True).start()
+    result = run_dag(f"lb_retry_{mode}", conf={"out": str(target)})
+    assert result.state == "success"
+    assert result.try_number("remote") == 2
+    assert len(labelbox.tasks) == 1  # the retry found the export by its name: one export
+    assert target.read_text().count("\n") == done_rows(labelbox)
+
+
+def test_failed_export_fails_the_task(labelbox, capfd):
+    labelbox.emulator.state.fail_next = 1
+    result = run_dag("lb_inline")
+    assert result.task_state("remote") == "failed"
+    assert "ended failed (FAILED): errors: https://storage.example.com/errors/" in text_of(capfd)
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "message"),
+    [
+        (
+            "lb_bad_kind",
+            "Labelbox job 'export_projects' is not one this provider starts; use one of: export_project",
+        ),
+        ("lb_bad_inputs", "- filters.workflow_state: Extra inputs are not permitted"),
+        ("lb_unknown_project", "No Labelbox project 'ckprojNOPE000000000000000' is reachable"),
+    ],
+)
+def test_bad_input_fails_clearly_and_starts_nothing(labelbox, dag_id, message, capfd):
+    result = run_dag(dag_id)
+    assert result.task_state("remote") == "failed"
+    assert result.try_number("remote") == 1
+    assert message in text_of(capfd)
+    assert labelbox.tasks == []
+
+
+def test_unwritable_output_path_is_found_before_anything_starts(labelbox, tmp_path, capfd):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_dag("lb_unwritable", conf={"out": f"file://{blocker}/sub/labels.ndjson"})
+    assert result.task_state("remote") == "failed"
+    assert "cannot be written" in text_of(capfd)
+    assert labelbox.tasks == []
+
+
+def test_bad_key_is_refused_with_the_field_named(labelbox, capfd):
+    labelbox.connect(password="wrong-key")
+    result = run_dag("lb_inline")
+    assert result.task_state("remote") == "failed"
+    text = text_of(capfd)
+    assert "The API key was refused: check the connection's API key" in text
+    assert LABELBOX_KEY not in text
+
+
+def test_sensor_waits_on_any_task_id(labelbox):
+    labelbox.emulator.state.task_seconds = 0.5
+    task = labelbox.emulator.state.start_task("made in the app", "export-data-rows", {"RESULT": b""})
+    result = run_dag("lb_sensor", conf={"run": task.id})
+    assert result.task_state("sensor_deferred") == "success"
+    assert result.task_state("sensor_poke") == "success"
+    other = labelbox.emulator.state.start_task("by someone else", "send-to-annotate", {}, owner="ckuserother")
+    result = run_dag("lb_sensor", conf={"run": other.id})  # found through the organization's tasks
+    assert result.task_state("sensor_poke") == "success"
+
+
+def test_every_operation_sent_is_the_sdks_or_valid_in_its_dialect(labelbox, tmp_path):
+    """Each query text is one of the SDK's (fixtures/labelbox/operations.json), or it parses and validates
+    against the emulator's schema, against which the SDK's own operations validate too; and its variables
+    coerce to the types the operation declares."""
+    from graphql import coerce_input_value, parse, type_from_ast, validate
+
+    from airflow_remote_tasks.emulators.labelbox.app import SCHEMA
+    from airflow_remote_tasks.platforms.labelbox import queries
+
+    run_dag("lb_export_worker", conf={"out": str(tmp_path / "x.ndjson")})
+    run_dag("lb_timeout_worker")
+    run_dag("lb_export_dataset", conf={"out": str(tmp_path / "y.ndjson")})
+    other = labelbox.emulator.state.start_task("by someone else", "send-to-annotate", {}, owner="ckuserother")
+    run_dag("lb_sensor", conf={"run": other.id})
+    sdk = json.loads((FIXTURES / "labelbox" / "operations.json").read_text())
+    sdk_texts = {
+        " ".join(op["request_body"]["query"].split()) for op in sdk.values() if op.get("request_body")
+    }
+    sent = labelbox.emulator.operations
+    texts = {" ".join(o["query"].split()) for o in sent}
+    for op in sdk.values():  # the schema speaks the SDK's dialect: its operations that we send validate
+        if op.get("request_body") and " ".join(op["request_body"]["query"].split()) in texts:
+            assert not validate(SCHEMA, parse(op["request_body"]["query"])), op["scenario"]
+    assert len(texts) >= 10
+    # the one text of our own: reading a task another user started (see queries.GET_ORGANIZATION_TASK)
+    assert texts - sdk_texts == {" ".join(queries.GET_ORGANIZATION_TASK.split())}
+    for operation in sent:
+        document = parse(operation["query"])
+        assert not validate(SCHEMA, document), operation["query"]
+        for variable in document.definitions[0].variable_definitions or []:  # type: ignore[attr-defined]
+            value = operation["variables"].get(variable.variable.name.value)
+            coerce_input_value(value, type_from_ast(SCHEMA, variable.type))  # raises on a wrong shape
