@@ -1,0 +1,88 @@
+"""The official labelbox SDK (7.17) against the emulator: so the emulator speaks Labelbox's GraphQL."""
+
+from __future__ import annotations
+
+import time
+
+import labelbox as lb
+import pytest
+from lbox.exceptions import ResourceNotFoundError
+
+from airflow_helpers import run_dag
+from airflow_remote_tasks.emulators.labelbox import DEMO_DATASET_ID, DEMO_PROJECT_ID
+from conftest import LABELBOX_KEY
+
+pytestmark = [pytest.mark.sdk]
+
+
+@pytest.fixture
+def client(labelbox) -> lb.Client:
+    base = labelbox.server.url
+    return lb.Client(
+        api_key=LABELBOX_KEY, endpoint=f"{base}/graphql", rest_endpoint=f"{base}/api/v1", app_url=base
+    )
+
+
+def test_sdk_finds_the_seeded_project_and_dataset(client):
+    assert client.get_project(DEMO_PROJECT_ID).name == "emulator-project"
+    assert client.get_dataset(DEMO_DATASET_ID).name == "emulator-dataset"
+    assert DEMO_PROJECT_ID in [p.uid for p in client.get_projects()]
+    assert DEMO_DATASET_ID in [d.uid for d in client.get_datasets()]
+    assert client.get_user().email == "airflow@example.com"
+    assert client.get_organization().name == "Emulated Organization"
+
+
+@pytest.mark.parametrize("scope", ["project", "dataset"])
+def test_sdk_exports_and_streams_the_rows_back(client, labelbox, scope):
+    labelbox.emulator.state.task_seconds = 0.3
+    if scope == "project":
+        task = client.get_project(DEMO_PROJECT_ID).export(
+            params={"label_details": True}, filters={"workflow_status": "Done"}
+        )
+    else:
+        task = client.get_dataset(DEMO_DATASET_ID).export(params={"metadata_fields": True})
+    task.wait_till_done(timeout_seconds=30)
+    assert task.status == "COMPLETE" and task.has_result()
+    rows = [output.json for output in task.get_buffered_stream()]
+    expected = labelbox.emulator.state.export_lines(
+        DEMO_PROJECT_ID if scope == "project" else None,
+        DEMO_DATASET_ID,
+        {
+            "searchQuery": {
+                "query": [{"type": "task_queue_status", "status": "Done"}] if scope == "project" else []
+            }
+        },
+    )
+    assert len(rows) == expected.count(b"\n") > 0
+    assert rows[0]["data_row"]["id"].startswith("ckdr")
+
+
+def test_sdk_reads_tasks_by_id_and_in_the_organization(client, labelbox):
+    labelbox.emulator.state.task_seconds = 30
+    task = client.get_project(DEMO_PROJECT_ID).export()
+    again = client.get_task_by_id(task.uid)
+    assert again.uid == task.uid and again.status == "IN_PROGRESS" and again.type == "export-data-rows"
+    listed = {t.uid: t.status for t in client.get_organization().tasks()}
+    assert listed[task.uid] == "IN_PROGRESS"
+    with pytest.raises(ResourceNotFoundError):
+        client.get_task_by_id("cktaskNOPE00000000000000")
+
+
+def test_sdk_cancels_a_running_export(client, labelbox):
+    labelbox.emulator.state.task_seconds = 30
+    task = client.get_project(DEMO_PROJECT_ID).export()
+    assert client.cancel_task(task.uid)
+    for _ in range(50):
+        if client.get_task_by_id(task.uid).status == "CANCELED":
+            break
+        time.sleep(0.05)
+    assert client.get_task_by_id(task.uid).status == "CANCELED"
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_sdk_reads_the_export_the_operator_started(client, labelbox, tmp_path):
+    result = run_dag("lb_export_worker", conf={"out": str(tmp_path / "rows.ndjson")})
+    task_id = result.xcom("remote", "run_id")
+    assert client.get_task_by_id(task_id).status == "COMPLETE"
+    rows = [output.json for output in lb.ExportTask.get_task(client, task_id).get_buffered_stream()]
+    assert len(rows) == result.xcom("collect")["rows"]
