@@ -1,7 +1,7 @@
 """`make demo`: run the example DAGs for real (dag.test) against the Flyte and Julep emulators.
 
 Starts each emulator on a free loopback port, gives Airflow a throw-away home (removed at the end) with a
-migrated SQLite database, runs ``example_flyte`` and ``example_julep`` and prints what reached their downstream tasks.
+migrated SQLite database, runs ``example_flyte``, ``example_julep`` and ``example_labelbox`` and prints what reached their downstream tasks.
 """
 
 from __future__ import annotations
@@ -54,14 +54,28 @@ def demo(home: str) -> bool:
 
     from airflow_remote_tasks.emulators.flyte import FlyteEmulator
     from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
+    from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator
     from airflow_remote_tasks.emulators.server import ServerThread
 
     sys.path.insert(0, str(ROOT / "example_dags"))
     flyte = FlyteEmulator(queue_seconds=0.5, run_seconds=2.0)
     julep = JulepEmulator(api_key="demo-key", step_seconds=0.3)
-    with ServerThread(flyte.app) as flyte_server, ServerThread(julep.app) as julep_server:
+    labelbox = LabelboxEmulator(task_seconds=1.0)
+    with (
+        ServerThread(flyte.app) as flyte_server,
+        ServerThread(julep.app) as julep_server,
+        ServerThread(labelbox.app) as labelbox_server,
+    ):
         print(f"Flyte emulator: {flyte_server.url}", flush=True)
         print(f"Julep emulator: {julep_server.url}/api", flush=True)
+        print(f"Labelbox emulator: {labelbox_server.url}/graphql", flush=True)
+        os.environ["AIRFLOW_CONN_LABELBOX_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "remote_tasks_labelbox",
+                "host": f"{labelbox_server.url}/graphql",
+                "password": "demo-key",
+            }
+        )
         os.environ["AIRFLOW_CONN_FLYTE_DEFAULT"] = json.dumps(
             {"conn_type": "remote_tasks_flyte", "host": flyte_server.url}
         )
@@ -80,6 +94,11 @@ def demo(home: str) -> bool:
         print(f"Runs on the Flyte emulator: {len(flyte.state.runs)}")
         ok = show(example_julep_dag.test(), "review", "report") and ok
         print(f"Executions on the Julep emulator: {len(julep.state.executions)}")
+        from example_labelbox import example_labelbox_dag
+
+        exports = f"file://{home}/labelbox-exports"
+        ok = show(example_labelbox_dag.test(run_conf={"exports": exports}), "export", "count_labels") and ok
+        print(f"Tasks on the Labelbox emulator: {len(labelbox.state.tasks)}")
         return ok
 
 

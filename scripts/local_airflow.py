@@ -42,15 +42,17 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     from airflow_remote_tasks.emulators.flyte import FlyteEmulator
     from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
+    from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator
     from airflow_remote_tasks.emulators.server import ServerThread
 
     home = ROOT / ".airflow-local"
     home.mkdir(exist_ok=True)
-    julep_key = "emulator-key"
+    julep_key = "any-key"  # the emulators accept any key
     flyte = ServerThread(FlyteEmulator(queue_seconds=2, run_seconds=8).app, port=port_or_free(8089)).start()
     julep = ServerThread(
         JulepEmulator(api_key=julep_key, step_seconds=1).app, port=port_or_free(8090)
     ).start()
+    labelbox = ServerThread(LabelboxEmulator(task_seconds=5).app, port=port_or_free(8091)).start()
     cluster = AirflowCluster(
         home,
         ROOT / "example_dags",
@@ -76,6 +78,13 @@ def main() -> int:
                 "password": julep_key,
                 "extra": json.dumps({"agent_id": DEMO_AGENT_ID}),
             },
+            "labelbox_default": {
+                "conn_type": "remote_tasks_labelbox",
+                "host": "http://127.0.0.1/graphql",
+                "port": labelbox.port,
+                "password": "any-key",
+                "extra": json.dumps({"app_url": labelbox.url}),
+            },
         }
         existing = {c["connection_id"] for c in cluster.api("GET", "connections")["connections"]}
         for conn_id, fields in connections.items():
@@ -89,8 +98,9 @@ def main() -> int:
 Airflow UI:      {cluster.url}   (login: {LOGIN[0]} / {LOGIN[1]})
 Flyte emulator:  {flyte.url}     (connection flyte_default)
 Julep emulator:  {julep.url}/api (connection julep_default, agent {DEMO_AGENT_ID})
+Labelbox emulator: {labelbox.url}/graphql (connection labelbox_default)
 
-The example DAGs (example_flyte, example_julep) appear within a minute. Unpause one, trigger it, and open
+The example DAGs (example_flyte, example_julep, example_labelbox) appear within a minute. Unpause one, trigger it, and open
 a remote task's "Remote run" link. Ctrl-C stops everything.""",
             flush=True,
         )
