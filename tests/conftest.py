@@ -193,11 +193,25 @@ def flyte_emulator() -> Iterator[tuple[FlyteEmulator, str]]:
 
 
 @pytest.fixture(scope="session")
-def airflow(flyte_emulator) -> Iterator[AirflowCluster]:
+def labelbox_emulator() -> Iterator[tuple[LabelboxEmulator, str]]:
+    emulator = LabelboxEmulator(api_key=LABELBOX_KEY, task_seconds=3.0, chunk_bytes=700)
+    with ServerThread(emulator.app) as server:
+        yield emulator, server.url + "/graphql"
+
+
+@pytest.fixture(scope="session")
+def airflow(flyte_emulator, labelbox_emulator) -> Iterator[AirflowCluster]:
     _, url = flyte_emulator
     home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
     connection = json.dumps({"conn_type": "remote_tasks_flyte", "password": cluster_api_key(url) + "\n"})
-    cluster = AirflowCluster(home, CLUSTER_DAGS, {"AIRFLOW_CONN_FLYTE_DEFAULT": connection})
+    labelbox = json.dumps(
+        {"conn_type": "remote_tasks_labelbox", "host": labelbox_emulator[1], "password": LABELBOX_KEY}
+    )
+    cluster = AirflowCluster(
+        home,
+        CLUSTER_DAGS,
+        {"AIRFLOW_CONN_FLYTE_DEFAULT": connection, "AIRFLOW_CONN_LABELBOX_DEFAULT": labelbox},
+    )
     try:
         yield cluster.start()
     finally:

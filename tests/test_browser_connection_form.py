@@ -1,4 +1,4 @@
-"""The Flyte connection form in the real Airflow UI, driven headless through Debian's chromium."""
+"""The Flyte and Labelbox connection forms in the real Airflow UI, driven headless through Debian's chromium."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator
+from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator
 from airflow_remote_tasks.emulators.server import ServerThread
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser, pytest.mark.timeout(600)]
@@ -30,7 +31,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 CONN_ID = "flyte_from_the_form"
+LABELBOX_CONN_ID = "labelbox_from_the_form"
 SECRET = "form-s3cr3t-9"
+LABELBOX_SECRET = "form-lb-key-31"
 
 
 def api_key(endpoint: str, secret: str) -> str:
@@ -53,8 +56,9 @@ def page(airflow) -> Iterator[object]:
             yield page
         finally:
             browser.close()
-            with contextlib.suppress(httpx.HTTPStatusError):  # not saved when the test failed early
-                airflow.api("DELETE", f"connections/{CONN_ID}")
+            for conn_id in (CONN_ID, LABELBOX_CONN_ID):
+                with contextlib.suppress(httpx.HTTPStatusError):  # not saved when a test failed early
+                    airflow.api("DELETE", f"connections/{conn_id}")
 
 
 @pytest.fixture
@@ -65,24 +69,28 @@ def secured_flyte() -> Iterator[ServerThread]:
         yield server
 
 
+def log_in_and_add(airflow: object, page: object, conn_id: str, typed: str, option: str) -> object:
+    """Log in, open Add Connection, name it and pick its type; the dialog."""
+    page.goto(f"{airflow.url}/")  # type: ignore[attr-defined]
+    page.locator("input[name=username]").fill(airflow.login[0])  # type: ignore[attr-defined]
+    page.locator("input[name=password]").fill(airflow.login[1])  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
+    page.wait_for_url(lambda url: "/auth/login" not in url)  # type: ignore[attr-defined]
+    page.goto(f"{airflow.url}/connections")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Add Connection").click()  # type: ignore[attr-defined]
+    dialog = page.get_by_role("dialog")  # type: ignore[attr-defined]
+    dialog.locator("input[name=connection_id]").fill(conn_id)
+    dialog.get_by_role("combobox").first.click()
+    page.keyboard.type(typed)  # type: ignore[attr-defined]
+    page.get_by_role("option", name=option).click()  # type: ignore[attr-defined]
+    return dialog
+
+
 def test_flyte_connection_form(airflow, page, secured_flyte):
     from playwright.sync_api import expect
 
     endpoint = f"127.0.0.1:{secured_flyte.port}"
-    page.goto(f"{airflow.url}/")
-    page.locator("input[name=username]").fill(airflow.login[0])
-    page.locator("input[name=password]").fill(airflow.login[1])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)
-
-    page.goto(f"{airflow.url}/connections")
-    page.get_by_role("button", name="Add Connection").click()
-    dialog = page.get_by_role("dialog")
-    dialog.locator("input[name=connection_id]").fill(CONN_ID)
-    connection_type = dialog.get_by_role("combobox").first
-    connection_type.click()
-    page.keyboard.type("Flyte 2")
-    page.get_by_role("option", name="Flyte 2 / Union (remote tasks)").click()
+    dialog = log_in_and_add(airflow, page, CONN_ID, "Flyte 2", "Flyte 2 / Union (remote tasks)")
 
     # Flyte's own fields, relabelled and with the secrets masked
     expect(dialog.get_by_text("Endpoint", exact=True)).to_be_visible()
@@ -111,7 +119,7 @@ def test_flyte_connection_form(airflow, page, secured_flyte):
     expect(dialog).to_have_count(0)
 
     # Airflow 3.3 tests a saved connection: its row's Test button
-    message = press_test_in_the_list(page, expect_ok=False)
+    message = press_test_in_the_list(page, CONN_ID, expect_ok=False)
     assert "refused client 'airflow'" in message and "API key" in message, message
     assert "not-the-secret" not in message
 
@@ -122,7 +130,7 @@ def test_flyte_connection_form(airflow, page, secured_flyte):
     dialog.locator("input[name=password]").fill(api_key(endpoint, SECRET))
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_have_count(0)
-    press_test_in_the_list(page, expect_ok=True)
+    press_test_in_the_list(page, CONN_ID, expect_ok=True)
 
     stored = airflow.api("GET", f"connections/{CONN_ID}")
     assert stored["conn_type"] == "remote_tasks_flyte"
@@ -136,13 +144,61 @@ def open_section(dialog: object, name: str) -> None:
         section.click()
 
 
-def press_test_in_the_list(page: object, *, expect_ok: bool) -> str:
+def press_test_in_the_list(page: object, conn_id: str, *, expect_ok: bool) -> str:
     from playwright.sync_api import expect
 
-    page.get_by_role("row").filter(has_text=CONN_ID).get_by_role("button", name="Test Connection").click()  # type: ignore[attr-defined]
+    page.get_by_role("row").filter(has_text=conn_id).get_by_role("button", name="Test Connection").click()  # type: ignore[attr-defined]
     title = "Test Connection Successful" if expect_ok else "Test Connection Failed"
-    toast = page.get_by_role("status").filter(has_text=title)  # type: ignore[attr-defined]
+    toast = page.get_by_role("status").filter(has_text=title).last  # type: ignore[attr-defined]
     expect(toast).to_be_visible()
     text: str = toast.inner_text()
-    page.screenshot(path=str(ARTIFACTS / f"flyte-connection-test-{'ok' if expect_ok else 'failed'}.png"))  # type: ignore[attr-defined]
+    shot = f"{conn_id.partition('_')[0]}-connection-test-{'ok' if expect_ok else 'failed'}.png"
+    page.screenshot(path=str(ARTIFACTS / shot))  # type: ignore[attr-defined]
     return text
+
+
+@pytest.fixture
+def secured_labelbox() -> Iterator[ServerThread]:
+    """A Labelbox emulator that accepts one key only, so a wrong key is refused for real."""
+    emulator = LabelboxEmulator(api_key=LABELBOX_SECRET)
+    with ServerThread(emulator.app) as server:
+        yield server
+
+
+def test_labelbox_connection_form(airflow, page, secured_labelbox):
+    from playwright.sync_api import expect
+
+    dialog = log_in_and_add(airflow, page, LABELBOX_CONN_ID, "Labelbox", "Labelbox (remote tasks)")
+    expect(dialog.get_by_text("GraphQL endpoint", exact=True)).to_be_visible()
+    expect(dialog.get_by_text("API key", exact=True)).to_be_visible()
+    assert dialog.locator("input[name=password]").get_attribute("type") == "password"
+    for hidden in ("login", "schema"):
+        expect(dialog.locator(f"input[name={hidden}]")).to_have_count(0)
+    open_section(dialog, "Extra Fields")
+    for field in ("app_url", "proxy", "ca_bundle"):
+        expect(dialog.locator(f"[name=element_{field}]")).to_be_attached()
+    assert dialog.locator("input[name=element_proxy]").get_attribute("type") == "password"
+    dialog.locator("[name=element_app_url]").fill(f"http://127.0.0.1:{secured_labelbox.port}")
+    open_section(dialog, "Standard Fields")
+    dialog.locator("input[name=host]").fill("http://127.0.0.1/graphql")
+    dialog.locator("input[name=port]").fill(str(secured_labelbox.port))
+    dialog.locator("input[name=password]").fill("not-the-key")
+    ARTIFACTS.mkdir(exist_ok=True)
+    dialog.screenshot(path=str(ARTIFACTS / "labelbox-connection-form.png"))
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_have_count(0)
+
+    message = press_test_in_the_list(page, LABELBOX_CONN_ID, expect_ok=False)
+    assert "The API key was refused" in message and "not-the-key" not in message, message
+
+    row = page.get_by_role("row").filter(has_text=LABELBOX_CONN_ID)
+    row.get_by_role("button", name="Edit Connection").click()
+    dialog = page.get_by_role("dialog")
+    open_section(dialog, "Standard Fields")
+    dialog.locator("input[name=password]").fill(LABELBOX_SECRET)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_have_count(0)
+    message = press_test_in_the_list(page, LABELBOX_CONN_ID, expect_ok=True)
+    assert "Emulator User" in message and "Emulated Organization" in message, message
+    stored = airflow.api("GET", f"connections/{LABELBOX_CONN_ID}")
+    assert stored["conn_type"] == "remote_tasks_labelbox" and stored["port"] == secured_labelbox.port

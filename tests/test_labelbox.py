@@ -194,3 +194,80 @@ def test_every_operation_sent_is_the_sdks_or_valid_in_its_dialect(labelbox, tmp_
         for variable in document.definitions[0].variable_definitions or []:  # type: ignore[attr-defined]
             value = operation["variables"].get(variable.variable.name.value)
             coerce_input_value(value, type_from_ast(SCHEMA, variable.type))  # raises on a wrong shape
+
+
+# -- data-row upserts ------------------------------------------------------------------------------------
+
+
+def test_upsert_inline_rows_then_export_shows_them(labelbox, tmp_path):
+    state = labelbox.emulator.state
+    before = len(state.rows_of("ckds000000000000000000001"))
+    result = run_dag("lb_upsert_inline")
+    assert result.state == "success"
+    outcome = result.xcom("collect")
+    assert outcome["succeeded"] == 3 and outcome["failed"] == 0 and outcome["failures"] == []
+    assert len(state.rows_of("ckds000000000000000000001")) == before + 2  # two new, one updated
+    again = run_dag("lb_upsert_inline")  # the same rows again: updated, not duplicated
+    assert again.xcom("collect")["succeeded"] == 3
+    assert len(state.rows_of("ckds000000000000000000001")) == before + 2
+    run_dag("lb_export_dataset", conf={"out": str(tmp_path / "after.ndjson")})
+    exported = [json.loads(line)["data_row"] for line in (tmp_path / "after.ndjson").read_text().splitlines()]
+    keys = {row["global_key"]: row for row in exported}
+    assert {"new-1", "new-2"} <= set(keys) and keys["000001-0"]["external_id"] == "renamed-0.jpg"
+
+
+def test_upsert_rows_from_a_file_in_chunks(labelbox, tmp_path, monkeypatch):
+    from airflow_remote_tasks.platforms.labelbox import platform
+
+    monkeypatch.setattr(platform, "UPSERT_CHUNK_BYTES", 1_000)  # several chunks from a small file
+    rows = tmp_path / "rows.ndjson"
+    rows.write_text(
+        "\n".join(
+            json.dumps({"global_key": f"file-{i}", "row_data": f"https://x/{i}.jpg"}) for i in range(40)
+        )
+        + "\n"
+    )
+    result = run_dag("lb_upsert_file", conf={"rows": f"file://{rows}"})
+    assert result.state == "success"
+    assert result.xcom("collect")["succeeded"] == 40
+    uploads = [o for o in labelbox.emulator.operations if "UploadFile" in o["query"]]
+    assert len(uploads) >= 5  # chunks, then the manifest
+
+
+def test_refused_rows_fail_the_task_unless_told_otherwise(labelbox, capfd):
+    result = run_dag("lb_upsert_refused_fail")
+    assert result.task_state("remote") == "failed"
+    assert "refused 1 (first: 'row_data is required to create a data row')" in text_of(capfd)
+    result = run_dag("lb_upsert_refused_keep")
+    assert result.state == "success"
+    outcome = result.xcom("collect")
+    assert outcome["succeeded"] == 1 and outcome["failed"] == 1
+    assert outcome["failures"][0]["row"]["globalKey"] == "no-data-yet"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf", "message"),
+    [
+        ("lb_upsert_unkeyed", None, "rows[0] has neither 'global_key' nor 'id'"),
+        (
+            "lb_upsert_file",
+            {"rows": "file:///nonexistent/rows.ndjson"},
+            "The rows file 'file:///nonexistent/",
+        ),
+    ],
+)
+def test_bad_rows_are_named_and_nothing_is_sent(labelbox, dag_id, conf, message, capfd):
+    result = run_dag(dag_id, conf=conf)
+    assert result.task_state("remote") == "failed"
+    assert result.try_number("remote") == 1
+    assert message in text_of(capfd)
+    assert labelbox.tasks == []
+    assert not [o for o in labelbox.emulator.operations if "UploadFile" in o["query"]]
+
+
+def test_malformed_rows_file_line_is_named(labelbox, tmp_path, capfd):
+    rows = tmp_path / "rows.ndjson"
+    rows.write_text('{"global_key": "a", "row_data": "x"}\nnot json\n')
+    result = run_dag("lb_upsert_file", conf={"rows": str(rows)})
+    assert result.task_state("remote") == "failed"
+    assert "Line 2 of" in text_of(capfd) and labelbox.tasks == []

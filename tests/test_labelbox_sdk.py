@@ -86,3 +86,23 @@ def test_sdk_reads_the_export_the_operator_started(client, labelbox, tmp_path):
     assert client.get_task_by_id(task_id).status == "COMPLETE"
     rows = [output.json for output in lb.ExportTask.get_task(client, task_id).get_buffered_stream()]
     assert len(rows) == result.xcom("collect")["rows"]
+
+
+def test_sdk_upserts_data_rows_and_reads_the_outcome(client, labelbox):
+    labelbox.emulator.state.task_seconds = 0.3
+    dataset = client.get_dataset(DEMO_DATASET_ID)
+    task = dataset.upsert_data_rows(
+        [
+            {"row_data": "https://x/sdk-1.jpg", "global_key": "sdk-1", "external_id": "sdk-1.jpg"},
+            {"key": lb.GlobalKey("000001-1"), "external_id": "renamed-by-sdk.jpg"},
+            {
+                "key": lb.GlobalKey("sdk-missing"),
+                "external_id": "no-data.jpg",
+            },  # new, without row_data: refused
+        ]
+    )
+    task.wait_till_done(timeout_seconds=30)
+    assert task.status == "COMPLETE"
+    assert len(task.result) == 2
+    assert {r["global_key"] for r in task.result} == {"sdk-1", "000001-1"}
+    assert len(task.errors) == 1 and "row_data is required" in task.errors[0]["message"]

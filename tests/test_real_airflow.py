@@ -190,6 +190,26 @@ def test_two_hundred_mapped_tasks_deferred_at_once(airflow, flyte_emulator, caps
         )
 
 
+def test_labelbox_export_deferred_through_the_triggerer(airflow, labelbox_emulator, tmp_path):
+    emulator, _ = labelbox_emulator
+    target = tmp_path / "export.ndjson"
+    run_id = airflow.trigger("c_labelbox_export", {"out": f"file://{target}"})
+    seen = set()
+
+    def finished() -> bool:
+        seen.add(airflow.task_state("c_labelbox_export", run_id, "export"))
+        return airflow.run_state("c_labelbox_export", run_id) in ("success", "failed")
+
+    airflow.wait_until(finished, 300, "the Labelbox export to finish", every=0.3)
+    assert airflow.run_state("c_labelbox_export", run_id) == "success"
+    assert "deferred" in seen
+    summary = airflow.xcom("c_labelbox_export", run_id, "export")
+    rows = len(emulator.state.rows_of("ckds000000000000000000001"))
+    assert summary["rows"] == rows == target.read_text().count("\n")
+    [task] = [t for t in emulator.state.summary() if t["id"] == summary["run_id"]]
+    assert task["status"] == "COMPLETE"
+
+
 def test_no_secret_in_logs_or_metadata_database(airflow, flyte_emulator):
     """Runs last in this file: everything the tests above made Airflow write is searched for every form of
     the connection's key, the client secret inside it, the Basic credential built from that, and every
@@ -200,12 +220,12 @@ def test_no_secret_in_logs_or_metadata_database(airflow, flyte_emulator):
     from urllib.parse import quote_plus
 
     from airflow_remote_tasks.core.secrets import derived_forms
-    from conftest import CLUSTER_CLIENT_SECRET, cluster_api_key
+    from conftest import CLUSTER_CLIENT_SECRET, LABELBOX_KEY, cluster_api_key
 
     emulator, url = flyte_emulator
     key = cluster_api_key(url)
     basic = base64.b64encode(f"airflow-cluster:{quote_plus(CLUSTER_CLIENT_SECRET)}".encode()).decode()
-    secrets = [key + "\n", key, CLUSTER_CLIENT_SECRET, basic, *emulator.tokens]
+    secrets = [key + "\n", key, CLUSTER_CLIENT_SECRET, basic, LABELBOX_KEY, *emulator.tokens]
     assert emulator.tokens, "the DAGs above ran with OAuth2 tokens"
     texts: dict[str, str] = {}
     for path in airflow.logs.rglob("*"):

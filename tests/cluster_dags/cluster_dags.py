@@ -67,3 +67,16 @@ with DAG(
         return sum(slept)
 
     total(wait.output)
+
+
+with DAG("c_labelbox_export", start_date=START, schedule=None, catchup=False, params={"out": ""}) as dag:
+    # A Labelbox export waited on in the triggerer, then streamed to storage by the resumed task.
+    RemoteTaskOperator(
+        task_id="export",
+        conn_id="labelbox_default",
+        task="export_project",
+        inputs={"project_id": "ckproj0000000000000000001", "params": {"label_details": True}},
+        output_path="{{ params.out }}",
+        deferrable=True,
+        poll_interval=1,
+    )

@@ -73,3 +73,31 @@ with DAG("lb_sensor", start_date=START, schedule=None, catchup=False, params={"r
             deferrable=deferrable,
         )
 ALL_DAGS["lb_sensor"] = dag
+
+NEW_ROWS = [
+    {"global_key": "new-1", "row_data": "https://storage.example.com/new/1.jpg", "external_id": "new-1.jpg"},
+    {"global_key": "new-2", "row_data": "https://storage.example.com/new/2.jpg"},
+    {"global_key": "000001-0", "external_id": "renamed-0.jpg"},  # an existing row, updated
+]
+labelbox_dag("lb_upsert_inline", task="upsert_data_rows", inputs={"dataset_id": DATASET, "rows": NEW_ROWS})
+labelbox_dag(
+    "lb_upsert_file",
+    task="upsert_data_rows",
+    inputs={"dataset_id": DATASET, "rows": "{{ params.rows }}"},
+    params={"rows": ""},
+)
+for fail in (True, False):
+    labelbox_dag(
+        f"lb_upsert_refused_{'fail' if fail else 'keep'}",
+        task="upsert_data_rows",
+        inputs={
+            "dataset_id": DATASET,
+            "rows": [*NEW_ROWS[:1], {"global_key": "no-data-yet"}],  # a new row needs row_data
+            "fail_on_row_errors": fail,
+        },
+    )
+labelbox_dag(
+    "lb_upsert_unkeyed",
+    task="upsert_data_rows",
+    inputs={"dataset_id": DATASET, "rows": [{"row_data": "https://x/1.jpg"}]},
+)

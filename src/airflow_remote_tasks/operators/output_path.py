@@ -53,23 +53,23 @@ class _TooLarge(Exception):
         self.size = size
 
 
-def storage_path(output_path: str) -> Any:
-    """``output_path`` as an ``ObjectStoragePath``, with an error that names the fix.
+def storage_path(uri: str, what: str = "output_path") -> Any:
+    """``uri`` as an ``ObjectStoragePath``, with an error that names ``what`` it is and the fix.
 
     :raises ConfigurationError: a path that is not a URI or absolute path, or whose scheme has no filesystem.
     """
     from airflow.sdk import ObjectStoragePath
 
-    text = str(output_path).strip()
+    text = str(uri).strip()
     if not text or ("://" not in text and not text.startswith("/")):
         raise ConfigurationError(
-            f"output_path must be a URI such as s3://bucket/key.ndjson or file:///data/x.ndjson, not {text!r}."
+            f"{what} must be a URI such as s3://bucket/key.ndjson or file:///data/x.ndjson, not {text!r}."
         )
     try:
         return ObjectStoragePath(text if "://" in text else f"file://{text}")
     except Exception as error:  # an unknown scheme, a missing fsspec filesystem package
         raise ConfigurationError(
-            f"output_path {text!r} cannot be opened ({type(error).__name__}: {error}). Install the filesystem "
+            f"{what} {text!r} cannot be opened ({type(error).__name__}: {error}). Install the filesystem "
             "for its scheme (e.g. apache-airflow-providers-amazon for s3://) or use another path."
         ) from None
 

@@ -7,6 +7,8 @@ Queries are parsed and validated with graphql-core against :mod:`.schema` and ex
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from airflow_remote_tasks.emulators.labelbox.state import (
     USER_ID,
     LabelboxState,
     Task,
+    new_id,
 )
 from airflow_remote_tasks.emulators.server import (
     REQUEST_BASE_URL,
@@ -42,7 +45,7 @@ class LabelboxError(GraphQLError):
 
 def _schema() -> Any:
     schema = build_schema(SDL)
-    for name in ("DateTime", "Json", "UInt64"):
+    for name in ("DateTime", "Json", "UInt64", "Upload"):
         scalar = schema.type_map[name]
         assert isinstance(scalar, GraphQLScalarType)
         scalar.parse_literal = _literal  # type: ignore[method-assign]
@@ -87,8 +90,12 @@ class LabelboxEmulator:
             )
             return
         try:
-            body = json.loads(await read_body(receive) or b"{}")
-            query, variables = str(body["query"]), body.get("variables") or {}
+            raw = await read_body(receive)
+            if headers.get("content-type", "").startswith("multipart/form-data"):
+                query, variables = self._multipart(headers["content-type"], raw)
+            else:
+                body = json.loads(raw or b"{}")
+                query, variables = str(body["query"]), body.get("variables") or {}
         except (ValueError, KeyError, TypeError):
             await send_json(
                 send, 400, {"data": None, "errors": [_error("Bad request body", "MALFORMED_REQUEST")]}
@@ -112,7 +119,35 @@ class LabelboxEmulator:
             payload["data"] = None  # Labelbox sends no partial data with errors
         await send_json(send, 200, payload)
 
+    def _multipart(self, content_type: str, raw: bytes) -> tuple[str, dict[str, Any]]:
+        """A GraphQL multipart request: ``operations``, ``map``, and the files it maps into the variables
+        (each stored, and named in the variable by an ``upload:<id>`` marker)."""
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+        )
+        parts: dict[str, bytes] = {
+            str(part.get_param("name", header="content-disposition")): bytes(
+                part.get_payload(decode=True) or b""
+            )
+            for part in message.iter_parts()
+        }
+        operations = json.loads(parts["operations"])
+        variables = operations.get("variables") or {}
+        for name, targets in json.loads(parts["map"]).items():
+            upload_id = new_id("upload")
+            self.state.uploads[upload_id] = parts[name]
+            for target in targets:
+                variables[target.removeprefix("variables.")] = f"upload:{upload_id}"
+        return str(operations["query"]), variables
+
     async def _file(self, path: str, send: Send) -> None:
+        if path.startswith("/_files/uploads/"):
+            data = self.state.uploads.get(path.rsplit("/", 1)[1])
+            if data is None:
+                await send_bytes(send, 404, "text/plain", b"no such file")
+            else:
+                await send_bytes(send, 200, "application/octet-stream", data)
+            return
         # /_files/<task id>/<stream>/<start>-<end>: a signed URL stand-in, served without auth like the real ones
         try:
             _, _, task_id, stream, span = path.split("/", 4)
@@ -249,6 +284,47 @@ class Root:
             str(input.get("taskName") or "Export v2"), "export-data-rows", {"RESULT": lines, "ERRORS": b""}
         )
         return {"taskId": task.id, "isStreamable": bool(input.get("streamable"))}
+
+    def successesfulDataRowImports(self, info: Any, data: dict[str, Any]) -> dict[str, Any]:
+        rows, after = self._page(self._upsert_task(data).succeeded, data)
+        return {"nodes": rows, "after": after, "total": len(self._upsert_task(data).succeeded)}
+
+    def failedDataRowImports(self, info: Any, data: dict[str, Any]) -> dict[str, Any]:
+        rows, after = self._page(self._upsert_task(data).failed, data)
+        return {"results": rows, "after": after, "total": len(self._upsert_task(data).failed)}
+
+    def _upsert_task(self, data: dict[str, Any]) -> Task:
+        task = self.state.tasks.get(str(data["taskId"]))
+        if task is None or task.type != "adv-upsert-data-rows":
+            raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
+        return task
+
+    @staticmethod
+    def _page(rows: list[dict[str, Any]], data: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        start = int(data.get("from") or 0)
+        first = int(data.get("first") or 100)
+        after = str(start + first) if start + first < len(rows) else None
+        return rows[start : start + first], after
+
+    def uploadFile(self, info: Any, file: str, contentLength: int, sign: bool = False) -> dict[str, Any]:
+        upload_id = str(file).removeprefix("upload:")
+        if upload_id not in self.state.uploads:
+            raise LabelboxError("The file part is missing from the multipart request", "MALFORMED_REQUEST")
+        return {"url": f"{REQUEST_BASE_URL.get()}/_files/uploads/{upload_id}", "filename": upload_id}
+
+    def upsertDataRows(self, info: Any, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            manifest = json.loads(self._uploaded(data["manifestUri"]))
+            items = [item for uri in manifest["chunk_uris"] for item in json.loads(self._uploaded(uri))]
+        except (ValueError, KeyError, TypeError) as error:
+            raise LabelboxError(f"Bad manifest: {error}", "MALFORMED_REQUEST") from None
+        done, refused = self.state.upsert(items)
+        task = self.state.start_task("Upsert data rows", "adv-upsert-data-rows", {})
+        task.succeeded, task.failed = done, refused
+        return self._task(task)
+
+    def _uploaded(self, url: str) -> bytes:
+        return self.state.uploads[str(url).rsplit("/", 1)[1]]
 
     def cancelBulkOperationJob(self, info: Any, id: str) -> dict[str, Any]:
         task = self.state.tasks.get(id)

@@ -6,6 +6,7 @@ SDL = """
 scalar DateTime
 scalar Json
 scalar UInt64
+scalar Upload
 
 enum TaskStatus { IN_PROGRESS COMPLETE CANCELLING CANCELED FAILED UNKNOWN }
 enum TaskStreamType { RESULT ERRORS }
@@ -87,6 +88,22 @@ type Task {
 }
 
 type ExportTask { taskId: ID isStreamable: Boolean }
+type UploadedFile { url: String filename: String }
+input UpsertDataRowsInput { manifestUri: String! }
+input DataRowImportsInput { taskId: ID! first: Int from: String }
+type DataRowImport { id: ID externalId: String globalKey: String rowData: String }
+type SuccessfulImports { nodes: [DataRowImport!]! after: String total: Int }
+type MetadataValue { schemaId: String value: String name: String }
+type AttachmentValue { type: String value: String name: String }
+type FailedSpec {
+  externalId: String
+  globalKey: String
+  rowData: String
+  metadata: [MetadataValue!]
+  attachments: [AttachmentValue!]
+}
+type FailedImport { message: String spec: FailedSpec }
+type FailedImports { after: String total: Int results: [FailedImport!]! }
 type Success { success: Boolean }
 
 input ExportDataRowsInProjectInput {
@@ -114,11 +131,15 @@ type Query {
   datasets(where: DatasetWhereInput, skip: Int, first: Int): [Dataset!]!
   task(where: WhereUniqueIdInput): Task
   cancelableTaskTypes: [String!]!
+  successesfulDataRowImports(data: DataRowImportsInput!): SuccessfulImports
+  failedDataRowImports(data: DataRowImportsInput!): FailedImports
 }
 
 type Mutation {
   exportDataRowsInProject(input: ExportDataRowsInProjectInput!): ExportTask
   exportDataRowsInCatalog(input: ExportDataRowsInCatalogInput!): ExportTask
   cancelBulkOperationJob(id: ID!): Success
+  uploadFile(file: Upload!, contentLength: Int!, sign: Boolean): UploadedFile
+  upsertDataRows(data: UpsertDataRowsInput!): Task
 }
 """

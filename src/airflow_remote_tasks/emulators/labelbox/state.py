@@ -37,6 +37,10 @@ class Task:
     seconds: float
     outcome: str = "COMPLETE"  # what it ends as
     streams: dict[str, bytes] = field(default_factory=dict)  # RESULT / ERRORS of an export
+    succeeded: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # an upsert's rows, as the results list them
+    failed: list[dict[str, Any]] = field(default_factory=list)
     cancelled_at: float | None = None
     created_at: str = field(default_factory=now_text)
 
@@ -84,6 +88,7 @@ class LabelboxState:
         self.labels: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (project, data row) -> labels
         self.tasks: dict[str, Task] = {}
         self.fail_next = 0  # the next N tasks end FAILED
+        self.uploads: dict[str, bytes] = {}  # uploaded files by id (the URL's last part)
         self.add_dataset(DEMO_DATASET_ID, "emulator-dataset", rows)
         self.add_project(DEMO_PROJECT_ID, "emulator-project", DEMO_DATASET_ID)
 
@@ -228,6 +233,51 @@ class LabelboxState:
             lines.append(json.dumps(line, separators=(",", ":")))
         return ("\n".join(lines) + "\n").encode() if lines else b""
 
+    def upsert(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Apply upsert items (``{"id": {"type", "value"}, "payload": {...}}``); the rows done and refused."""
+        done: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        by_key = {r["global_key"]: r for r in self.data_rows.values() if r.get("global_key")}
+        for item in items:
+            key, payload = item.get("id") or {}, item.get("payload") or {}
+            kind, value = key.get("type"), key.get("value")
+            value = str(value or "")
+            row = by_key.get(value) if kind == "GKEY" else self.data_rows.get(value) if kind == "ID" else None
+            dataset_id = payload.get("dataset_id")
+            problem = ""
+            if dataset_id not in self.datasets:
+                problem = f"Dataset {dataset_id!r} not found"
+            elif row is None and kind == "ID":
+                problem = f"Data row {value!r} not found"
+            elif row is None and not payload.get("row_data"):
+                problem = "row_data is required to create a data row"
+            if problem:
+                refused.append({"message": problem, "spec": _spec(payload)})
+                continue
+            if row is None:
+                row_id = new_id("ckdr")
+                row = {
+                    "id": row_id,
+                    "dataset_id": dataset_id,
+                    "global_key": value if kind == "GKEY" else None,
+                }
+                self.data_rows[row_id] = row
+                if row["global_key"]:
+                    by_key[row["global_key"]] = row
+            for name in ("row_data", "external_id", "global_key"):
+                if payload.get(name) is not None:
+                    row[name] = payload[name]
+            row.setdefault("external_id", None)
+            done.append(
+                {
+                    "id": row["id"],
+                    "externalId": row.get("external_id"),
+                    "globalKey": row.get("global_key"),
+                    "rowData": row.get("row_data"),
+                }
+            )
+        return done, refused
+
     def chunk(self, task: Task, stream: str, offset: int) -> tuple[int, int]:
         """The byte range of the part that starts at ``offset``: at most ``chunk_bytes``, ending a line."""
         data = task.streams.get(stream, b"")
@@ -242,3 +292,16 @@ class LabelboxState:
             {**self.task_view(t), "owner": t.owner, "sizes": {k: len(v) for k, v in t.streams.items()}}
             for t in self.tasks.values()
         ]
+
+
+def _spec(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "externalId": payload.get("external_id"),
+        "globalKey": payload.get("global_key"),
+        "rowData": payload.get("row_data"),
+        "metadata": [],
+        "attachments": [
+            {"type": a.get("type"), "value": a.get("value"), "name": a.get("name")}
+            for a in payload.get("attachments") or []
+        ],
+    }

@@ -8,6 +8,7 @@ server error can come back as a 200 with an ``errors`` array.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from airflow_remote_tasks.core.errors import (
@@ -41,6 +42,41 @@ def call(
         retry_answer=worth_retrying,
     )
     return data_of(operation_name(query), response)
+
+
+def upload(config: LabelboxConfig, filename: str, content_type: str, data: bytes) -> Operation[str]:
+    """Upload a file (GraphQL multipart request convention) and return its URL. Safe to repeat: a second
+    upload only leaves an unused copy."""
+    from airflow_remote_tasks.platforms.labelbox.queries import UPLOAD_FILE
+
+    boundary = secrets.token_hex(16)
+    operations = {
+        "variables": {"file": None, "contentLength": len(data), "sign": False},
+        "query": UPLOAD_FILE,
+    }
+    body = bytearray()
+    for name, part_filename, part_type, content in (
+        ("operations", None, None, json.dumps(operations).encode()),
+        ("map", None, None, b'{"1": ["variables.file"]}'),
+        ("1", filename, content_type, data),
+    ):
+        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'.encode()
+        if part_filename:
+            body += f'; filename="{part_filename}"\r\nContent-Type: {part_type}'.encode()
+        body += b"\r\n\r\n" + content + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    response = yield HttpRequest(
+        "POST",
+        config.endpoint,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Accept": "application/json",
+            "X-User-Agent": config.user_agent,
+        },
+        content=bytes(body),
+        retry_answer=worth_retrying,
+    )
+    return str(data_of("UploadFile", response)["uploadFile"]["url"])
 
 
 def operation_name(query: str) -> str:

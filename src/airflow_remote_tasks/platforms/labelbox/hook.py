@@ -6,6 +6,7 @@ from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
+from airflow_remote_tasks.operators.output_path import storage_path
 from airflow_remote_tasks.platforms.labelbox import PLATFORM
 from airflow_remote_tasks.platforms.labelbox.config import DEFAULT_APP_URL, DEFAULT_ENDPOINT, LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
@@ -18,7 +19,13 @@ class LabelboxHook(RemoteTaskHook):
 
     @classmethod
     def platform_from_connection(cls, conn: ConnectionView) -> LabelboxPlatform:
-        return LabelboxPlatform(labelbox_config(conn), client_settings=client_settings(conn))
+        return LabelboxPlatform(
+            labelbox_config(conn),
+            client_settings=client_settings(conn),
+            open_uri=lambda uri: storage_path(uri, "The rows file").open(
+                "rb"
+            ),  # rows files: s3://, gs://, file://...
+        )
 
 
 def labelbox_config(conn: ConnectionView) -> LabelboxConfig:

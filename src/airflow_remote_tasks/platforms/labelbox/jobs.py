@@ -153,8 +153,75 @@ class ExportDataset(Strict):
         }
 
 
-JOBS: dict[str, type[Strict]] = {"export_project": ExportProject, "export_dataset": ExportDataset}
-Job = ExportProject | ExportDataset
+class Attachment(Strict):
+    type: str = Field(min_length=1)
+    value: str
+    name: str | None = None
+
+
+class MetadataField(Strict):
+    schema_id: str | None = None
+    name: str | None = None
+    value: Any
+
+
+class DataRow(Strict):
+    """One row to create or update, keyed by ``global_key`` (or an existing row's ``id``): so sending the same
+    rows twice updates them, and a retry never duplicates a row."""
+
+    global_key: str | None = Field(default=None, min_length=1)
+    id: str | None = Field(default=None, min_length=1)
+    row_data: str | None = None
+    external_id: str | None = None
+    media_type: str | None = None
+    metadata_fields: list[MetadataField] | None = None
+    attachments: list[Attachment] | None = None
+
+    def item(self, dataset_id: str) -> dict[str, Any]:
+        """The row as an upsert chunk holds it."""
+        key = (
+            {"type": "GKEY", "value": self.global_key}
+            if self.global_key
+            else {"type": "ID", "value": self.id}
+        )
+        payload = self.model_dump(exclude_none=True, exclude={"id"})
+        payload["dataset_id"] = dataset_id
+        return {"id": key, "payload": payload}
+
+
+class UpsertDataRows(Strict):
+    dataset_id: str = Field(min_length=1)
+    # Inline rows, or the URI of an NDJSON file of them (one row a line) read through ObjectStoragePath.
+    rows: list[dict[str, Any]] | str
+    fail_on_row_errors: bool = True
+
+
+JOBS: dict[str, type[Strict]] = {
+    "export_project": ExportProject,
+    "export_dataset": ExportDataset,
+    "upsert_data_rows": UpsertDataRows,
+}
+Job = ExportProject | ExportDataset | UpsertDataRows
+
+
+def data_row(row: Any, where: str) -> DataRow:
+    """One row, checked.
+
+    :raises InvalidInputsError: naming the row and what is wrong with it.
+    """
+    try:
+        parsed = DataRow.model_validate(row)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in error.errors())
+        raise InvalidInputsError(
+            f"{where} is not a valid data row ({problems}); nothing was started."
+        ) from None
+    if not parsed.global_key and not parsed.id:
+        raise InvalidInputsError(
+            f"{where} has neither 'global_key' nor 'id': rows are upserted by key, so that a retry updates "
+            "them instead of creating them twice; nothing was started."
+        )
+    return parsed
 
 
 def job_inputs(kind: str) -> list[InputSpec]:
@@ -178,9 +245,10 @@ def parse_job(kind: str, inputs: dict[str, Any]) -> Job:
     """
     try:
         job = JOBS[kind].model_validate(inputs)
-        assert isinstance(job, ExportProject | ExportDataset)
-        scope: Literal["project", "dataset"] = "project" if isinstance(job, ExportProject) else "dataset"
-        job.filters.search_query(scope)
+        assert isinstance(job, ExportProject | ExportDataset | UpsertDataRows)
+        if isinstance(job, ExportProject | ExportDataset):
+            scope: Literal["project", "dataset"] = "project" if isinstance(job, ExportProject) else "dataset"
+            job.filters.search_query(scope)
     except ValidationError as error:
         problems = [f"- {'.'.join(map(str, e['loc'])) or 'inputs'}: {e['msg']}" for e in error.errors()]
         raise InvalidInputsError(

@@ -8,14 +8,16 @@ result is a stream of NDJSON chunks behind signed file URLs: ``outputs`` answers
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from airflow_remote_tasks.core.auth import HeaderAuth
 from airflow_remote_tasks.core.errors import (
     ConfigurationError,
+    InvalidInputsError,
     NotFoundError,
     RemoteTaskError,
     TransportError,
@@ -34,11 +36,14 @@ from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.labelbox import queries
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
-from airflow_remote_tasks.platforms.labelbox.graphql import call
+from airflow_remote_tasks.platforms.labelbox.graphql import call, upload
 from airflow_remote_tasks.platforms.labelbox.jobs import (
     JOBS,
-    ExportDataset,
+    DataRow,
     ExportProject,
+    Job,
+    UpsertDataRows,
+    data_row,
     job_inputs,
     parse_job,
 )
@@ -54,6 +59,15 @@ PHASES = {
 }
 ENDED = frozenset({"COMPLETE", "FAILED", "CANCELED"})
 SUBMIT_ATTEMPTS = 3
+UPSERT_CHUNK_BYTES = 10_000_000  # the SDK splits upserts at this size: the server takes chunks this large
+RESULT_PAGE = 5000  # the SDK's page size for upsert results
+MAX_FAILED_ROWS = 100  # failed rows handed to XCom; the rest are counted
+
+
+class RowErrorsError(RemoteTaskError):
+    """Some rows were refused, and the job was told to fail on that (``fail_on_row_errors``)."""
+
+
 _unknown_statuses: set[str] = set()
 
 
@@ -96,8 +110,16 @@ class LabelboxPlatform:
     name = "labelbox"
     status_batch_limit = 0  # no documented way to read several tasks by id in one call
 
-    def __init__(self, config: LabelboxConfig, *, client_settings: ClientSettings | None = None) -> None:
+    def __init__(
+        self,
+        config: LabelboxConfig,
+        *,
+        client_settings: ClientSettings | None = None,
+        open_uri: Callable[[str], IO[bytes]] | None = None,
+    ) -> None:
         self.config = config
+        # Opens a rows file given by URI (the hook passes ObjectStoragePath's opener: s3://, gs://, file://...).
+        self.open_uri = open_uri or (lambda uri: open(uri.removeprefix("file://"), "rb"))  # noqa: SIM115
         self.client_settings = client_settings or ClientSettings()
         self.auth = HeaderAuth("Authorization", f"Bearer {config.api_key.get_secret_value()}")
         self._user_id = ""
@@ -121,7 +143,7 @@ class LabelboxPlatform:
             self._user_id = str((yield from self._call(queries.GET_USER, {}))["user"]["id"])
         return self._user_id
 
-    def _check_exists(self, job: ExportProject | ExportDataset) -> Operation[None]:
+    def _check_exists(self, job: Job) -> Operation[None]:
         if isinstance(job, ExportProject):
             kind, query, ident = "project", queries.GET_PROJECT, job.project_id
         else:
@@ -152,8 +174,35 @@ class LabelboxPlatform:
         )
 
     def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        parse_job(interface.task, dict(inputs))
+        job = parse_job(interface.task, dict(inputs))
+        if isinstance(job, UpsertDataRows):
+            for _ in self._rows(job):  # every row checked (a file is read through once) before any is sent
+                pass
         return dict(inputs)
+
+    def _rows(self, job: UpsertDataRows) -> Iterator[DataRow]:
+        if isinstance(job.rows, list):
+            for index, row in enumerate(job.rows):
+                yield data_row(row, f"rows[{index}]")
+            return
+        try:
+            source = self.open_uri(job.rows)
+        except (OSError, ValueError, ConfigurationError) as error:
+            raise InvalidInputsError(
+                f"The rows file {job.rows!r} cannot be read ({type(error).__name__}: {error}); nothing was started."
+            ) from None
+        with source:
+            for number, line in enumerate(source, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    raise InvalidInputsError(
+                        f"Line {number} of {job.rows!r} is not JSON: the rows file holds one JSON object a line "
+                        "(NDJSON); nothing was started."
+                    ) from None
+                yield data_row(row, f"line {number} of {job.rows!r}")
 
     def submit(
         self,
@@ -168,6 +217,8 @@ class LabelboxPlatform:
             raise ConfigurationError("Labelbox jobs take no environment variables.")
         job = parse_job(interface.task, wire_inputs)
         yield from self._check_exists(job)
+        if isinstance(job, UpsertDataRows):
+            return (yield from self._upsert(job))
         name = task_name(origin)
         if isinstance(job, ExportProject):
             mutation, field = queries.EXPORT_PROJECT, "exportDataRowsInProject"
@@ -186,6 +237,37 @@ class LabelboxPlatform:
                 continue
             return self._ref(str(data[field]["taskId"]), via="user", project=getattr(job, "project_id", ""))
         raise AssertionError("unreachable")
+
+    def _upsert(self, job: UpsertDataRows) -> Operation[RunRef]:
+        """Upload the rows in chunks, a manifest naming them, then start the upsert. Rows are keyed (global key
+        or id), so sending them again updates the same rows: the start is safe to repeat."""
+        chunks: list[str] = []
+        chunk: list[bytes] = []
+        size = 0
+        for row in self._rows(job):
+            item = json.dumps(row.item(job.dataset_id)).encode()
+            if chunk and size + len(item) + 2 > UPSERT_CHUNK_BYTES:
+                chunks.append((yield from self._upload_chunk(chunk, len(chunks))))
+                chunk, size = [], 0
+            chunk.append(item)
+            size += len(item) + 2
+        if chunk:
+            chunks.append((yield from self._upload_chunk(chunk, len(chunks))))
+        if not chunks:
+            raise InvalidInputsError("upsert_data_rows got no rows; nothing was started.")
+        manifest = json.dumps({"source": "SDK", "item_count": len(chunks), "chunk_uris": chunks}).encode()
+        manifest_url = yield from upload(self.config, "manifest.json", "application/json", manifest)
+        data = yield from self._call(queries.UPSERT_DATA_ROWS, {"manifestUri": manifest_url}, idempotent=True)
+        task_id = str(data["upsertDataRows"]["id"])
+        scope = {"via": "user", "fail_on_row_errors": "true" if job.fail_on_row_errors else "false"}
+        return RunRef(platform=self.name, run_id=task_id, scope=scope, url=self.config.task_url(task_id))
+
+    def _upload_chunk(self, items: list[bytes], index: int) -> Operation[str]:
+        return (
+            yield from upload(
+                self.config, f"rows-{index}.json", "application/json", b"[" + b", ".join(items) + b"]"
+            )
+        )
 
     def _created_task_named(self, name: str) -> Operation[dict[str, Any] | None]:
         user = yield from self._user()
@@ -245,6 +327,8 @@ class LabelboxPlatform:
 
     def outputs(self, ref: RunRef) -> Operation[Any]:
         task = yield from self._task_of(ref)
+        if str(task.get("type", "")).lower() == "adv-upsert-data-rows":
+            return (yield from self._upsert_outcome(ref))
         if str(task.get("type", "")).lower() != "export-data-rows":
             return {key: task.get(key) for key in ("id", "name", "type", "status", "result", "errors")}
         sizes: dict[str, int | None] = {}
@@ -252,6 +336,41 @@ class LabelboxPlatform:
             header = yield from self._export_header(ref.run_id, stream)
             sizes[stream.lower()] = int(header["totalSize"]) if header else 0
         return StreamedOutput(run_id=ref.run_id, format="ndjson", sizes=sizes)
+
+    def _upsert_outcome(self, ref: RunRef) -> Operation[dict[str, Any]]:
+        """Counts, and the failed rows with their errors (the first :data:`MAX_FAILED_ROWS`)."""
+        succeeded = yield from self._call(
+            queries.UPSERT_SUCCESSES, {"taskId": ref.run_id, "first": 1, "from": None}
+        )
+        total = int(succeeded["successesfulDataRowImports"]["total"] or 0)
+        failures: list[dict[str, Any]] = []
+        failed_total = 0
+        cursor: str | None = None
+        while True:
+            page = (
+                yield from self._call(
+                    queries.UPSERT_FAILURES, {"taskId": ref.run_id, "first": RESULT_PAGE, "from": cursor}
+                )
+            )["failedDataRowImports"]
+            failed_total = int(page["total"] or 0)
+            failures += [{"message": r["message"], "row": r["spec"]} for r in page["results"] or []]
+            cursor = page.get("after")
+            if not cursor or len(failures) >= MAX_FAILED_ROWS:
+                break
+        outcome = {
+            "run_id": ref.run_id,
+            "succeeded": total,
+            "failed": failed_total,
+            "failures": failures[:MAX_FAILED_ROWS],
+        }
+        if failed_total and ref.scope.get("fail_on_row_errors", "true") == "true":
+            first = failures[0]["message"] if failures else "no detail"
+            raise RowErrorsError(
+                f"Labelbox upserted {total} rows and refused {failed_total} (first: {first!r}); set "
+                "fail_on_row_errors=False in the inputs to succeed with the failures in XCom instead. "
+                f"{ref.url}".rstrip()
+            )
+        return outcome
 
     def _export_header(self, task_id: str, stream: str) -> Operation[dict[str, Any] | None]:
         data = yield from self._call(queries.EXPORT_HEADER, {"where": {"id": task_id}, "streamType": stream})

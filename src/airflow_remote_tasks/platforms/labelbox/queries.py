@@ -61,3 +61,22 @@ EXPORT_FILE = (
     "UInt64!){task(where: $where){exportFileFromOffset(streamType: $streamType, offset: $offset){offsets {start "
     "end} lines {start end} file}}}"
 )
+UPLOAD_FILE = (
+    "mutation UploadFile($file: Upload!, $contentLength: Int!,\n                                            "
+    "$sign: Boolean) {\n                            uploadFile(file: $file, contentLength: $contentLength,\n"
+    "                                       sign: $sign) {url filename} } "
+)
+UPSERT_DATA_ROWS = (
+    "mutation UpsertDataRowsPyApi($manifestUri: String!) { upsertDataRows(data: { manifestUri: $manifestUri }) { "
+    "id createdAt updatedAt name status completionPercentage result errors type metadata } }"
+)
+UPSERT_SUCCESSES = (
+    "query SuccessesfulDataRowImportsPyApi($taskId: ID!, $first: Int, $from: String) { successesfulDataRowImports("
+    "data: { taskId: $taskId, first: $first, from: $from}) { nodes { id externalId globalKey rowData } after total "
+    "} }"
+)
+UPSERT_FAILURES = (
+    "query FailedDataRowImportsPyApi($taskId: ID!, $first: Int, $from: String) { failedDataRowImports(data: { "
+    "taskId: $taskId, first: $first, from: $from}) { after total results { message spec { externalId globalKey "
+    "rowData metadata { schemaId value name } attachments { type value name } } } } }"
+)
