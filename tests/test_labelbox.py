@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 
 import pytest
 
-from airflow_helpers import run_dag
+from airflow_helpers import DAGS, run_dag
 from conftest import FIXTURES, LABELBOX_KEY
+
+sys.path.insert(0, str(DAGS))
+from labelbox_test_dags import LABELS
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
@@ -97,8 +102,6 @@ def test_retry_reattaches_to_the_same_export(labelbox, mode, tmp_path):
         labelbox.emulator.graphql_errors_next = 4
         labelbox.emulator.graphql_error = {"code": "INTERNAL_SERVER_ERROR", "status": 503}
 
-    import threading
-
     threading.Thread(target=break_reads, daemon=True).start()
     result = run_dag(f"lb_retry_{mode}", conf={"out": str(target)})
     assert result.state == "success"
@@ -176,16 +179,20 @@ def test_every_operation_sent_is_the_sdks_or_valid_in_its_dialect(labelbox, tmp_
     run_dag("lb_export_dataset", conf={"out": str(tmp_path / "y.ndjson")})
     other = labelbox.emulator.state.start_task("by someone else", "send-to-annotate", {}, owner="ckuserother")
     run_dag("lb_sensor", conf={"run": other.id})
+    run_dag("lb_upsert_inline")
+    run_dag("lb_import_inline")
     sdk = json.loads((FIXTURES / "labelbox" / "operations.json").read_text())
-    sdk_texts = {
-        " ".join(op["request_body"]["query"].split()) for op in sdk.values() if op.get("request_body")
-    }
+    # each recorded operation: its query text, in a JSON body or in a multipart request's "operations" part
+    sdk_queries = [
+        op["request_body"]["query"] if op.get("request_body") else op["query"] for op in sdk.values()
+    ]
+    sdk_texts = {" ".join(query.split()) for query in sdk_queries}
     sent = labelbox.emulator.operations
     texts = {" ".join(o["query"].split()) for o in sent}
-    for op in sdk.values():  # the schema speaks the SDK's dialect: its operations that we send validate
-        if op.get("request_body") and " ".join(op["request_body"]["query"].split()) in texts:
-            assert not validate(SCHEMA, parse(op["request_body"]["query"])), op["scenario"]
-    assert len(texts) >= 10
+    for query in sdk_queries:  # the schema speaks the SDK's dialect: its operations that we send validate
+        if " ".join(query.split()) in texts:
+            assert not validate(SCHEMA, parse(query)), query
+    assert len(texts) >= 16
     # the one text of our own: reading a task another user started (see queries.GET_ORGANIZATION_TASK)
     assert texts - sdk_texts == {" ".join(queries.GET_ORGANIZATION_TASK.split())}
     for operation in sent:
@@ -271,3 +278,90 @@ def test_malformed_rows_file_line_is_named(labelbox, tmp_path, capfd):
     result = run_dag("lb_upsert_file", conf={"rows": str(rows)})
     assert result.task_state("remote") == "failed"
     assert "Line 2 of" in text_of(capfd) and labelbox.tasks == []
+
+
+# -- label and prediction imports ----------------------------------------------------------------------
+
+
+def test_label_import_from_a_file_shows_in_the_next_export(labelbox, tmp_path):
+    state = labelbox.emulator.state
+    labels = tmp_path / "labels.ndjson"
+    labels.write_text("".join(json.dumps(item) + "\n" for item in LABELS))
+    result = run_dag("lb_import_labels", conf={"file": f"file://{labels}"})
+    assert result.state == "success"
+    outcome = result.xcom("collect")
+    assert outcome["succeeded"] == 2 and outcome["failed"] == 0
+    assert outcome["name"].startswith("airflow-")
+    for row in ("ckdr000001000000000001", "ckdr000001000000000003"):  # unlabelled before the import
+        assert state.labels[("ckproj0000000000000000001", row)]
+    export = tmp_path / "export.ndjson"
+    run_dag("lb_export_worker", conf={"out": str(export)})
+    assert export.read_text().count("\n") == done_rows(labelbox)
+    assert "ckdr000001000000000001" in export.read_text()
+
+
+def test_prediction_import_sets_pre_labels_not_labels(labelbox, tmp_path):
+    state = labelbox.emulator.state
+    labelled = dict(state.labels)
+    predictions = tmp_path / "predictions.ndjson"
+    predictions.write_text("".join(json.dumps(item) + "\n" for item in LABELS))
+    result = run_dag("lb_import_predictions", conf={"file": str(predictions)})
+    assert result.state == "success" and result.xcom("collect")["succeeded"] == 2
+    assert state.labels == labelled and len(state.predictions) == 2
+
+
+def test_annotations_on_unknown_rows_fail_the_task_unless_told_otherwise(labelbox, capfd):
+    result = run_dag("lb_import_missing_row_fail")
+    assert result.task_state("remote") == "failed"
+    assert "imported 1 annotations and refused 1" in text_of(capfd)
+    result = run_dag("lb_import_missing_row_keep")
+    assert result.state == "success"
+    outcome = result.xcom("collect")
+    assert outcome["failed"] == 1 and outcome["failures"][0]["errors"][0]["name"] == "DataRowNotFound"
+
+
+def test_a_bad_annotation_is_named_and_nothing_is_sent(labelbox, capfd):
+    result = run_dag("lb_import_bad")
+    assert result.task_state("remote") == "failed"
+    assert "labels[0] needs 'dataRow' with exactly one of 'id' or 'globalKey'" in text_of(capfd)
+    assert labelbox.emulator.state.imports == {}
+
+
+def test_a_retried_import_attaches_to_the_same_import(labelbox):
+    labelbox.emulator.state.task_seconds = 1.0
+
+    def break_reads() -> None:
+        deadline = time.monotonic() + 20
+        while not labelbox.emulator.state.imports and time.monotonic() < deadline:
+            time.sleep(0.02)
+        labelbox.emulator.graphql_errors_next = 4
+
+    threading.Thread(target=break_reads, daemon=True).start()
+    result = run_dag("lb_import_retry")
+    assert result.state == "success"
+    assert result.try_number("remote") == 2
+    assert len(labelbox.emulator.state.imports) == 1
+    creates = [o for o in labelbox.emulator.operations if "createLabelImport" in o["query"]]
+    assert len(creates) == 1
+
+
+def test_an_import_cannot_be_stopped_and_says_so(labelbox, capfd, monkeypatch):
+    from airflow_remote_tasks.platforms.labelbox.hook import LabelboxHook
+
+    labelbox.emulator.state.task_seconds = 60
+    hook = LabelboxHook("labelbox_default")
+    platform = hook.platform
+    interface = hook.run(platform.resolve_task("import_labels", "latest"))
+    from airflow_remote_tasks.core.models import RunOrigin
+
+    ref = hook.run(
+        platform.submit(
+            interface,
+            platform.prepare_inputs(interface, {"project_id": "ckproj0000000000000000001", "labels": LABELS}),
+            origin=RunOrigin(dag_id="d", run_id="r", task_id="stop-me"),
+            labels={},
+            env={},
+        )
+    )
+    assert hook.run(platform.status(ref)).phase.value == "running"
+    assert hook.run(platform.abort(ref, "x")) is False

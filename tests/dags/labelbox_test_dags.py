@@ -101,3 +101,47 @@ labelbox_dag(
     task="upsert_data_rows",
     inputs={"dataset_id": DATASET, "rows": [{"row_data": "https://x/1.jpg"}]},
 )
+
+# The emulator's rows: ckdr<dataset tail><index>, global keys <dataset tail>-<index>.
+LABELS = [
+    {
+        "name": "car",
+        "dataRow": {"id": "ckdr000001000000000001"},
+        "bbox": {"top": 1, "left": 2, "height": 3, "width": 4},
+    },
+    {
+        "name": "car",
+        "dataRow": {"globalKey": "000001-3"},
+        "bbox": {"top": 5, "left": 6, "height": 7, "width": 8},
+    },
+]
+for job, key in (("import_labels", "labels"), ("import_predictions", "predictions")):
+    labelbox_dag(
+        f"lb_{job}",
+        task=job,
+        inputs={"project_id": PROJECT, key: "{{ params.file }}"},
+        params={"file": ""},
+    )
+labelbox_dag("lb_import_inline", task="import_labels", inputs={"project_id": PROJECT, "labels": LABELS})
+for fail in (True, False):
+    labelbox_dag(
+        f"lb_import_missing_row_{'fail' if fail else 'keep'}",
+        task="import_labels",
+        inputs={
+            "project_id": PROJECT,
+            "labels": [*LABELS[:1], {"name": "car", "dataRow": {"id": "ckdrNOPE"}}],
+            "fail_on_row_errors": fail,
+        },
+    )
+labelbox_dag(
+    "lb_import_bad",
+    task="import_labels",
+    inputs={"project_id": PROJECT, "labels": [{"name": "car", "dataRow": {"id": "a", "globalKey": "b"}}]},
+)
+labelbox_dag(
+    "lb_import_retry",
+    task="import_labels",
+    inputs={"project_id": PROJECT, "labels": LABELS},
+    retries=1,
+    transient_error_budget=0,
+)

@@ -326,6 +326,56 @@ class Root:
     def _uploaded(self, url: str) -> bytes:
         return self.state.uploads[str(url).rsplit("/", 1)[1]]
 
+    def labelImport(self, info: Any, where: dict[str, Any]) -> dict[str, Any] | None:
+        return self._import_view("label", where["projectId"], where["name"])
+
+    def modelAssistedLabelingPredictionImport(
+        self, info: Any, where: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        return self._import_view("prediction", where["projectId"], where["name"])
+
+    def createLabelImport(self, info: Any, data: dict[str, Any]) -> dict[str, Any] | None:
+        return self._create_import("label", data)
+
+    def createModelAssistedLabelingPredictionImport(
+        self, info: Any, data: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        return self._create_import("prediction", data)
+
+    def _create_import(self, kind: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        project_id = str(data["projectId"])
+        if project_id not in self.state.projects:
+            raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
+        payload = data.get("filePayload")
+        if not payload:
+            raise LabelboxError("This emulator takes imports as files (filePayload)", "MALFORMED_REQUEST")
+        content = self.state.uploads.get(str(payload["file"]).removeprefix("upload:"))
+        if content is None:
+            raise LabelboxError("The file part is missing from the multipart request", "MALFORMED_REQUEST")
+        try:
+            self.state.start_import(kind, project_id, str(data["name"]), content)
+        except ValueError as error:
+            raise LabelboxError(f"The import file is not NDJSON: {error}", "MALFORMED_REQUEST") from None
+        return self._import_view(kind, project_id, str(data["name"]))
+
+    def _import_view(self, kind: str, project_id: str, name: str) -> dict[str, Any] | None:
+        found = self.state.imports.get((kind, project_id, name))
+        if found is None:
+            return None
+        elapsed = time.time() - found["created"]
+        running = elapsed < found["seconds"]
+        base = f"{REQUEST_BASE_URL.get()}/_files/uploads/"
+        files = {key: None if running else base + upload_id for key, upload_id in found["files"].items()}
+        percent = min(100, int(100 * elapsed / max(found["seconds"], 1e-6)))
+        return {
+            "id": found["id"],
+            "name": name,
+            "state": "RUNNING" if running else "FINISHED",
+            "progress": f"{percent}%",
+            **files,
+            "project": self.state.project_view(project_id),
+        }
+
     def cancelBulkOperationJob(self, info: Any, id: str) -> dict[str, Any]:
         task = self.state.tasks.get(id)
         if task is None:

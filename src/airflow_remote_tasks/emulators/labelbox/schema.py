@@ -104,6 +104,19 @@ type FailedSpec {
 }
 type FailedImport { message: String spec: FailedSpec }
 type FailedImports { after: String total: Int results: [FailedImport!]! }
+type AnnotationImport {
+  id: ID!
+  name: String
+  state: String
+  progress: String
+  errorFileUrl: String
+  inputFileUrl: String
+  statusFileUrl: String
+  project: Project!
+}
+input FilePayload { file: Upload! contentLength: Int! }
+input CreateImportInput { projectId: ID! name: String! filePayload: FilePayload fileUrl: String }
+input ImportWhereInput { projectId: ID! name: String! }
 type Success { success: Boolean }
 
 input ExportDataRowsInProjectInput {
@@ -133,6 +146,8 @@ type Query {
   cancelableTaskTypes: [String!]!
   successesfulDataRowImports(data: DataRowImportsInput!): SuccessfulImports
   failedDataRowImports(data: DataRowImportsInput!): FailedImports
+  labelImport(where: ImportWhereInput!): AnnotationImport
+  modelAssistedLabelingPredictionImport(where: ImportWhereInput!): AnnotationImport
 }
 
 type Mutation {
@@ -141,5 +156,7 @@ type Mutation {
   cancelBulkOperationJob(id: ID!): Success
   uploadFile(file: Upload!, contentLength: Int!, sign: Boolean): UploadedFile
   upsertDataRows(data: UpsertDataRowsInput!): Task
+  createLabelImport(data: CreateImportInput!): AnnotationImport
+  createModelAssistedLabelingPredictionImport(data: CreateImportInput!): AnnotationImport
 }
 """

@@ -89,6 +89,9 @@ class LabelboxState:
         self.tasks: dict[str, Task] = {}
         self.fail_next = 0  # the next N tasks end FAILED
         self.uploads: dict[str, bytes] = {}  # uploaded files by id (the URL's last part)
+        # label and prediction imports by (kind, project, name): Labelbox polls them by project and name
+        self.imports: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.predictions: dict[tuple[str, str], list[dict[str, Any]]] = {}  # pre-labels, not labels
         self.add_dataset(DEMO_DATASET_ID, "emulator-dataset", rows)
         self.add_project(DEMO_PROJECT_ID, "emulator-project", DEMO_DATASET_ID)
 
@@ -277,6 +280,51 @@ class LabelboxState:
                 }
             )
         return done, refused
+
+    def start_import(self, kind: str, project_id: str, name: str, content: bytes) -> dict[str, Any]:
+        """Read the annotations, record each one's status, and apply the ones whose data row is in the
+        project: labels become the project's labels (the next export shows them), predictions pre-labels."""
+        dataset_id = self.projects[project_id]["dataset_id"]
+        rows = {r["id"]: r for r in self.data_rows.values() if r["dataset_id"] == dataset_id}
+        by_key = {r["global_key"]: r for r in rows.values() if r.get("global_key")}
+        statuses = []
+        for line in content.splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            ref = item.get("dataRow") or {}
+            row = rows.get(ref.get("id")) or by_key.get(ref.get("globalKey"))
+            entry: dict[str, Any] = {
+                "uuid": item.get("uuid"),
+                "dataRow": {"id": row["id"] if row else ref.get("id")},
+            }
+            if row is None:
+                entry.update(
+                    status="FAILURE", errors=[{"name": "DataRowNotFound", "message": "dataRow not found"}]
+                )
+            else:
+                entry["status"] = "SUCCESS"
+                store = self.labels if kind == "label" else self.predictions
+                store.setdefault((project_id, row["id"]), []).append(
+                    {"id": new_id("cklabel"), "annotation": item}
+                )
+            statuses.append(entry)
+        status_id, error_id, input_id = new_id("status"), new_id("errors"), new_id("input")
+        self.uploads[status_id] = "".join(json.dumps(e) + "\n" for e in statuses).encode()
+        self.uploads[error_id] = "".join(
+            json.dumps(e) + "\n" for e in statuses if e["status"] != "SUCCESS"
+        ).encode()
+        self.uploads[input_id] = content
+        found = {
+            "id": new_id("ckimp"),
+            "name": name,
+            "project_id": project_id,
+            "created": time.time(),
+            "seconds": self.task_seconds,
+            "files": {"statusFileUrl": status_id, "errorFileUrl": error_id, "inputFileUrl": input_id},
+        }
+        self.imports[(kind, project_id, name)] = found
+        return found
 
     def chunk(self, task: Task, stream: str, offset: int) -> tuple[int, int]:
         """The byte range of the part that starts at ``offset``: at most ``chunk_bytes``, ending a line."""

@@ -44,21 +44,26 @@ def call(
     return data_of(operation_name(query), response)
 
 
-def upload(config: LabelboxConfig, filename: str, content_type: str, data: bytes) -> Operation[str]:
-    """Upload a file (GraphQL multipart request convention) and return its URL. Safe to repeat: a second
-    upload only leaves an unused copy."""
-    from airflow_remote_tasks.platforms.labelbox.queries import UPLOAD_FILE
-
+def call_with_file(
+    config: LabelboxConfig,
+    query: str,
+    variables: dict[str, Any],
+    *,
+    part: str,
+    filename: str,
+    content_type: str,
+    data: bytes,
+    idempotent: bool,
+) -> Operation[dict[str, Any]]:
+    """Send one operation with a file (the GraphQL multipart request convention): ``variables.file`` is null
+    in ``operations`` and mapped to the part named ``part``. Returns the answer's ``data``."""
     boundary = secrets.token_hex(16)
-    operations = {
-        "variables": {"file": None, "contentLength": len(data), "sign": False},
-        "query": UPLOAD_FILE,
-    }
+    operations = {"variables": {**variables, "file": None, "contentLength": len(data)}, "query": query}
     body = bytearray()
     for name, part_filename, part_type, content in (
         ("operations", None, None, json.dumps(operations).encode()),
-        ("map", None, None, b'{"1": ["variables.file"]}'),
-        ("1", filename, content_type, data),
+        ("map", None, None, json.dumps({part: ["variables.file"]}).encode()),
+        (part, filename, content_type, data),
     ):
         body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'.encode()
         if part_filename:
@@ -74,9 +79,27 @@ def upload(config: LabelboxConfig, filename: str, content_type: str, data: bytes
             "X-User-Agent": config.user_agent,
         },
         content=bytes(body),
+        idempotent=idempotent,
         retry_answer=worth_retrying,
     )
-    return str(data_of("UploadFile", response)["uploadFile"]["url"])
+    return data_of(operation_name(query), response)
+
+
+def upload(config: LabelboxConfig, filename: str, content_type: str, data: bytes) -> Operation[str]:
+    """Upload a file and return its URL. Safe to repeat: a second upload only leaves an unused copy."""
+    from airflow_remote_tasks.platforms.labelbox.queries import UPLOAD_FILE
+
+    answer = yield from call_with_file(
+        config,
+        UPLOAD_FILE,
+        {"sign": False},
+        part="1",
+        filename=filename,
+        content_type=content_type,
+        data=data,
+        idempotent=True,
+    )
+    return str(answer["uploadFile"]["url"])
 
 
 def operation_name(query: str) -> str:

@@ -196,12 +196,57 @@ class UpsertDataRows(Strict):
     fail_on_row_errors: bool = True
 
 
+class ImportLabels(Strict):
+    """Ground-truth labels for a project: NDJSON annotations, inline or a URI."""
+
+    project_id: str = Field(min_length=1)
+    labels: list[dict[str, Any]] | str
+    fail_on_row_errors: bool = True
+
+    @property
+    def annotations(self) -> list[dict[str, Any]] | str:
+        return self.labels
+
+
+class ImportPredictions(Strict):
+    """Model predictions shown to labellers as pre-labels (model-assisted labeling)."""
+
+    project_id: str = Field(min_length=1)
+    predictions: list[dict[str, Any]] | str
+    fail_on_row_errors: bool = True
+
+    @property
+    def annotations(self) -> list[dict[str, Any]] | str:
+        return self.predictions
+
+
 JOBS: dict[str, type[Strict]] = {
     "export_project": ExportProject,
     "export_dataset": ExportDataset,
     "upsert_data_rows": UpsertDataRows,
+    "import_labels": ImportLabels,
+    "import_predictions": ImportPredictions,
 }
-Job = ExportProject | ExportDataset | UpsertDataRows
+Job = ExportProject | ExportDataset | UpsertDataRows | ImportLabels | ImportPredictions
+MAX_PER_ROW_AND_FEATURE = 5000  # annotations of one feature on one data row, as the SDK checks
+
+
+def annotation(value: Any, where: str) -> dict[str, Any]:
+    """One annotation line, checked the way the SDK checks it before an import.
+
+    :raises InvalidInputsError: naming the line and what is wrong with it.
+    """
+    if not isinstance(value, dict):
+        raise InvalidInputsError(f"{where} is not a JSON object; nothing was started.")
+    row = value.get("dataRow")
+    if not isinstance(row, dict) or len([k for k in ("id", "globalKey") if row.get(k)]) != 1:
+        raise InvalidInputsError(
+            f"{where} needs 'dataRow' with exactly one of 'id' or 'globalKey' (the row it annotates); "
+            "nothing was started."
+        )
+    if not value.get("name") and not value.get("schemaId"):
+        raise InvalidInputsError(f"{where} names no feature ('name' or 'schemaId'); nothing was started.")
+    return value
 
 
 def data_row(row: Any, where: str) -> DataRow:
@@ -245,7 +290,9 @@ def parse_job(kind: str, inputs: dict[str, Any]) -> Job:
     """
     try:
         job = JOBS[kind].model_validate(inputs)
-        assert isinstance(job, ExportProject | ExportDataset | UpsertDataRows)
+        assert isinstance(
+            job, ExportProject | ExportDataset | UpsertDataRows | ImportLabels | ImportPredictions
+        )
         if isinstance(job, ExportProject | ExportDataset):
             scope: Literal["project", "dataset"] = "project" if isinstance(job, ExportProject) else "dataset"
             job.filters.search_query(scope)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
@@ -36,13 +37,17 @@ from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.labelbox import queries
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
-from airflow_remote_tasks.platforms.labelbox.graphql import call, upload
+from airflow_remote_tasks.platforms.labelbox.graphql import call, call_with_file, upload
 from airflow_remote_tasks.platforms.labelbox.jobs import (
     JOBS,
+    MAX_PER_ROW_AND_FEATURE,
     DataRow,
     ExportProject,
+    ImportLabels,
+    ImportPredictions,
     Job,
     UpsertDataRows,
+    annotation,
     data_row,
     job_inputs,
     parse_job,
@@ -97,6 +102,28 @@ def parse_task_status(task: Mapping[str, Any]) -> RunStatus:
     )
 
 
+IMPORT_PHASES = {"RUNNING": Phase.RUNNING, "FINISHED": Phase.SUCCEEDED, "FAILED": Phase.FAILED}
+
+
+def parse_import_status(found: Mapping[str, Any]) -> RunStatus:
+    raw = str(found.get("state") or "UNKNOWN")
+    phase = IMPORT_PHASES.get(raw)
+    if phase is None:
+        if raw not in _unknown_statuses:
+            _unknown_statuses.add(raw)
+            log.warning(
+                "Labelbox import state %r is not known to this provider; waiting on as if running.", raw
+            )
+        phase = Phase.RUNNING
+    progress = str(found.get("progress") or "").rstrip("%")
+    try:
+        percent: float | None = float(progress)
+    except ValueError:
+        percent = None
+    message = f"errors: {found.get('errorFileUrl')}" if phase is Phase.FAILED else ""
+    return RunStatus(phase=phase, raw_phase=raw, message=message, percent=percent)
+
+
 def _failure_text(task: Mapping[str, Any]) -> str:
     # ``errors`` is a URL for most task types; some put a JSON error string in ``result``.
     for key in ("errors", "result"):
@@ -144,7 +171,7 @@ class LabelboxPlatform:
         return self._user_id
 
     def _check_exists(self, job: Job) -> Operation[None]:
-        if isinstance(job, ExportProject):
+        if isinstance(job, ExportProject | ImportLabels | ImportPredictions):
             kind, query, ident = "project", queries.GET_PROJECT, job.project_id
         else:
             kind, query, ident = "dataset", queries.GET_DATASET, job.dataset_id
@@ -178,31 +205,53 @@ class LabelboxPlatform:
         if isinstance(job, UpsertDataRows):
             for _ in self._rows(job):  # every row checked (a file is read through once) before any is sent
                 pass
+        if isinstance(job, ImportLabels | ImportPredictions):
+            self._annotations(job)
         return dict(inputs)
 
-    def _rows(self, job: UpsertDataRows) -> Iterator[DataRow]:
-        if isinstance(job.rows, list):
-            for index, row in enumerate(job.rows):
-                yield data_row(row, f"rows[{index}]")
+    def _lines(self, source: list[dict[str, Any]] | str, what: str) -> Iterator[tuple[str, Any]]:
+        """(where, value) for inline items, or for each line of an NDJSON file given by URI."""
+        if isinstance(source, list):
+            for index, item in enumerate(source):
+                yield f"{what}[{index}]", item
             return
         try:
-            source = self.open_uri(job.rows)
+            opened = self.open_uri(source)
         except (OSError, ValueError, ConfigurationError) as error:
             raise InvalidInputsError(
-                f"The rows file {job.rows!r} cannot be read ({type(error).__name__}: {error}); nothing was started."
+                f"The {what} file {source!r} cannot be read ({type(error).__name__}: {error}); nothing was started."
             ) from None
-        with source:
-            for number, line in enumerate(source, start=1):
+        with opened:
+            for number, line in enumerate(opened, start=1):
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line)
+                    yield f"line {number} of {source!r}", json.loads(line)
                 except ValueError:
                     raise InvalidInputsError(
-                        f"Line {number} of {job.rows!r} is not JSON: the rows file holds one JSON object a line "
+                        f"Line {number} of {source!r} is not JSON: the {what} file holds one JSON object a line "
                         "(NDJSON); nothing was started."
                     ) from None
-                yield data_row(row, f"line {number} of {job.rows!r}")
+
+    def _annotations(self, job: ImportLabels | ImportPredictions) -> list[dict[str, Any]]:
+        what = "labels" if isinstance(job, ImportLabels) else "predictions"
+        found = [annotation(value, where) for where, value in self._lines(job.annotations, what)]
+        if not found:
+            raise InvalidInputsError(f"The {what} hold no annotation; nothing was started.")
+        per_feature: dict[tuple[str, str], int] = {}
+        for item in found:
+            key = (json.dumps(item["dataRow"], sort_keys=True), str(item.get("name") or item.get("schemaId")))
+            per_feature[key] = per_feature.get(key, 0) + 1
+            if per_feature[key] > MAX_PER_ROW_AND_FEATURE:
+                raise InvalidInputsError(
+                    f"More than {MAX_PER_ROW_AND_FEATURE} {what} of feature {key[1]!r} on data row {key[0]}: "
+                    "Labelbox refuses that many; nothing was started."
+                )
+        return found
+
+    def _rows(self, job: UpsertDataRows) -> Iterator[DataRow]:
+        for where, value in self._lines(job.rows, "rows"):
+            yield data_row(value, where)
 
     def submit(
         self,
@@ -220,6 +269,8 @@ class LabelboxPlatform:
         if isinstance(job, UpsertDataRows):
             return (yield from self._upsert(job))
         name = task_name(origin)
+        if isinstance(job, ImportLabels | ImportPredictions):
+            return (yield from self._import(job, name))
         if isinstance(job, ExportProject):
             mutation, field = queries.EXPORT_PROJECT, "exportDataRowsInProject"
         else:
@@ -261,6 +312,77 @@ class LabelboxPlatform:
         task_id = str(data["upsertDataRows"]["id"])
         scope = {"via": "user", "fail_on_row_errors": "true" if job.fail_on_row_errors else "false"}
         return RunRef(platform=self.name, run_id=task_id, scope=scope, url=self.config.task_url(task_id))
+
+    def _import(self, job: ImportLabels | ImportPredictions, name: str) -> Operation[RunRef]:
+        """Create the import under a name derived from the task instance, unless one by that name exists:
+        Labelbox polls imports by (project, name), so a retry, or a create whose answer was lost, attaches."""
+        kind = "label_import" if isinstance(job, ImportLabels) else "prediction_import"
+        lines = []
+        for index, item in enumerate(self._annotations(job)):
+            # A stable uuid where none is given: the status file reports each annotation by it.
+            uid = item.get("uuid") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"labelbox:{name}:{index}"))
+            lines.append(json.dumps({**item, "uuid": uid}))
+        content = ("\n".join(lines) + "\n").encode()
+        create, field = (
+            (queries.CREATE_LABEL_IMPORT, "createLabelImport")
+            if kind == "label_import"
+            else (queries.CREATE_PREDICTION_IMPORT, "createModelAssistedLabelingPredictionImport")
+        )
+        scope = {
+            "kind": kind,
+            "project": job.project_id,
+            "name": name,
+            "fail_on_row_errors": "true" if job.fail_on_row_errors else "false",
+        }
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            found = yield from self._import_named(kind, job.project_id, name)
+            if found is not None and found.get("state") != "FAILED":
+                break
+            try:
+                found = (
+                    yield from call_with_file(
+                        self.config,
+                        create,
+                        {"projectId": job.project_id, "name": name},
+                        part=f"{job.project_id}__{name}.ndjson",
+                        filename=f"{job.project_id}__{name}.ndjson",
+                        content_type="application/x-ndjson",
+                        data=content,
+                        idempotent=False,
+                    )
+                )[field]
+            except RemoteTaskError as error:
+                if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
+                    raise
+                continue
+            break
+        assert found is not None
+        return RunRef(
+            platform=self.name,
+            run_id=str(found["id"]),
+            scope=scope,
+            url=self.config.project_url(job.project_id),
+        )
+
+    def _import_named(self, kind: str, project_id: str, name: str) -> Operation[dict[str, Any] | None]:
+        query, field = (
+            (queries.GET_LABEL_IMPORT, "labelImport")
+            if kind == "label_import"
+            else (queries.GET_PREDICTION_IMPORT, "modelAssistedLabelingPredictionImport")
+        )
+        try:
+            found = (yield from self._call(query, {"projectId": project_id, "name": name})).get(field)
+        except NotFoundError:
+            return None
+        return dict(found) if found else None
+
+    def _import_of(self, ref: RunRef) -> Operation[dict[str, Any]]:
+        found = yield from self._import_named(ref.scope["kind"], ref.scope["project"], ref.scope["name"])
+        if found is None:
+            raise NotFoundError(
+                f"Labelbox import {ref.scope['name']!r} is gone.", status=404, code="not_found"
+            )
+        return found
 
     def _upload_chunk(self, items: list[bytes], index: int) -> Operation[str]:
         return (
@@ -320,12 +442,16 @@ class LabelboxPlatform:
         return task
 
     def status(self, ref: RunRef) -> Operation[RunStatus]:
+        if ref.scope.get("kind", "").endswith("_import"):
+            return parse_import_status((yield from self._import_of(ref)))
         return parse_task_status((yield from self._task_of(ref)))
 
     def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
         return answer({})
 
     def outputs(self, ref: RunRef) -> Operation[Any]:
+        if ref.scope.get("kind", "").endswith("_import"):
+            return (yield from self._import_outcome(ref))
         task = yield from self._task_of(ref)
         if str(task.get("type", "")).lower() == "adv-upsert-data-rows":
             return (yield from self._upsert_outcome(ref))
@@ -336,6 +462,33 @@ class LabelboxPlatform:
             header = yield from self._export_header(ref.run_id, stream)
             sizes[stream.lower()] = int(header["totalSize"]) if header else 0
         return StreamedOutput(run_id=ref.run_id, format="ndjson", sizes=sizes)
+
+    def _import_outcome(self, ref: RunRef) -> Operation[dict[str, Any]]:
+        """Per-annotation statuses, read from the status file as it streams (it has a line per annotation)."""
+        found = yield from self._import_of(ref)
+        tally = _StatusTally()
+        if found.get("statusFileUrl"):
+            response = yield HttpRequest("GET", str(found["statusFileUrl"]), authenticate=False, sink=tally)
+            if not 200 <= response.status < 300:
+                raise TransportError(
+                    f"The status file of import {ref.scope['name']!r} got HTTP {response.status}."
+                )
+        tally.close()
+        outcome = {
+            "run_id": ref.run_id,
+            "name": ref.scope["name"],
+            "succeeded": tally.succeeded,
+            "failed": tally.failed,
+            "failures": tally.failures,
+        }
+        if tally.failed and ref.scope.get("fail_on_row_errors", "true") == "true":
+            first = tally.failures[0].get("errors") if tally.failures else "no detail"
+            raise RowErrorsError(
+                f"Labelbox imported {tally.succeeded} annotations and refused {tally.failed} (first: {first}); set "
+                "fail_on_row_errors=False in the inputs to succeed with the failures in XCom instead. "
+                f"{ref.url}".rstrip()
+            )
+        return outcome
 
     def _upsert_outcome(self, ref: RunRef) -> Operation[dict[str, Any]]:
         """Counts, and the failed rows with their errors (the first :data:`MAX_FAILED_ROWS`)."""
@@ -416,6 +569,8 @@ class LabelboxPlatform:
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         """Cancel the task where Labelbox can (``cancelableTaskTypes``); False where it cannot, and it goes on."""
+        if ref.scope.get("kind", "").endswith("_import"):
+            return False  # Labelbox has no way to stop an import: it goes on
         try:
             task = yield from self._task_of(ref)
         except NotFoundError:
@@ -447,3 +602,36 @@ class _CountingSink:
     def write(self, data: bytes) -> None:
         self.bytes += len(data)
         self.target.write(data)
+
+
+class _StatusTally:
+    """Reads an import's status file as it arrives: counts each line's status, keeps the first failures."""
+
+    def __init__(self) -> None:
+        self.succeeded = 0
+        self.failed = 0
+        self.failures: list[dict[str, Any]] = []
+        self._rest = b""
+
+    def write(self, data: bytes) -> None:
+        *lines, self._rest = (self._rest + data).split(b"\n")
+        for line in lines:
+            self._count(line)
+
+    def close(self) -> None:
+        self._count(self._rest)
+        self._rest = b""
+
+    def _count(self, line: bytes) -> None:
+        if not line.strip():
+            return
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return
+        if entry.get("status") == "SUCCESS":
+            self.succeeded += 1
+            return
+        self.failed += 1
+        if len(self.failures) < MAX_FAILED_ROWS:
+            self.failures.append(entry)

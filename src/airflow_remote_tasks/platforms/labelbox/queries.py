@@ -80,3 +80,29 @@ UPSERT_FAILURES = (
     "taskId: $taskId, first: $first, from: $from}) { after total results { message spec { externalId globalKey "
     "rowData metadata { schemaId value name } attachments { type value name } } } } }"
 )
+
+# Label and prediction (model-assisted labeling) imports: polled by project and name, not Task objects.
+IMPORT_FIELDS = (
+    "errorFileUrl inputFileUrl name progress state statusFileUrl id project{autoAuditNumberOfLabels "
+    "autoAuditPercentage createdAt dataRowCount description editorTaskType isBenchmarkEnabled isConsensusEnabled "
+    "lastActivityTime allowedMediaType modelSetupComplete name setupComplete id updatedAt uploadType}"
+)
+GET_LABEL_IMPORT = (
+    "query getLabelImportPyApi($projectId : ID!, $name: String!) { labelImport( where: {projectId: $projectId, "
+    f"name: $name}}){{ {IMPORT_FIELDS} }}}}"
+)
+GET_PREDICTION_IMPORT = (
+    "query getModelAssistedLabelingPredictionImportPyApi($projectId : ID!, $name: String!) { "
+    "modelAssistedLabelingPredictionImport( where: {projectId: $projectId, name: $name}){ "
+    f"{IMPORT_FIELDS} }}}}"
+)
+CREATE_LABEL_IMPORT = (
+    "mutation createLabelImportByFilePyApi($projectId : ID!, $name: String!, $file: Upload!, $contentLength: Int!) "
+    "{ createLabelImport(data: { projectId: $projectId name: $name filePayload: { file: $file, contentLength: "
+    f"$contentLength}} }}) {{{IMPORT_FIELDS}}} }}"
+)
+CREATE_PREDICTION_IMPORT = (
+    "mutation createMALPredictionImportByFilePyApi($projectId : ID!, $name: String!, $file: Upload!, "
+    "$contentLength: Int!) { createModelAssistedLabelingPredictionImport(data: { projectId: $projectId name: "
+    f"$name filePayload: {{ file: $file, contentLength: $contentLength}} }}) {{{IMPORT_FIELDS}}} }}"
+)
