@@ -106,3 +106,24 @@ def test_sdk_upserts_data_rows_and_reads_the_outcome(client, labelbox):
     assert len(task.result) == 2
     assert {r["global_key"] for r in task.result} == {"sdk-1", "000001-1"}
     assert len(task.errors) == 1 and "row_data is required" in task.errors[0]["message"]
+
+
+@pytest.mark.parametrize("kind", ["labels", "predictions"])
+def test_sdk_imports_annotations_and_reads_their_statuses(client, labelbox, kind):
+    labelbox.emulator.state.task_seconds = 0.3
+    annotations = [
+        {
+            "uuid": "9fd9a92e-2560-4e77-81d4-b2e955800092",
+            "name": "car",
+            "dataRow": {"id": "ckdr000001000000000001"},
+            "bbox": {"top": 1, "left": 2, "height": 3, "width": 4},
+        }
+    ]
+    if kind == "labels":
+        job = lb.LabelImport.create_from_objects(client, DEMO_PROJECT_ID, "sdk-labels", annotations)
+    else:
+        job = lb.MALPredictionImport.create_from_objects(client, DEMO_PROJECT_ID, "sdk-preds", annotations)
+    job.wait_until_done(sleep_time_seconds=1)
+    assert job.state == lb.AnnotationImportState.FINISHED
+    assert [s["status"] for s in job.statuses] == ["SUCCESS"]
+    assert job.errors == []
