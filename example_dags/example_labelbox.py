@@ -1,7 +1,9 @@
-"""Labelbox: export a project's finished labels to object storage, and read them downstream.
+"""Labelbox: add images to a dataset, give labellers model predictions to start from, then export the project's
+finished labels to object storage and read them downstream.
 
-The export is streamed to ``output_path`` chunk by chunk (any ``ObjectStoragePath``: s3://, gs://, file://),
-whatever its size; XCom holds only where it went and how many rows it has. Needs a connection
+Rows are upserted by global key, so a rerun updates them instead of adding copies. The export is streamed to
+``output_path`` chunk by chunk (any ``ObjectStoragePath``: s3://, gs://, file://), whatever its size; XCom
+holds only where it went and how many rows it has. Needs a connection
 ``labelbox_default`` of type ``remote_tasks_labelbox`` with an API key. To try it offline, start the emulator
 (``remote-tasks emulator labelbox --port 8091``; it prints its URL and the ids of a seeded project and dataset)::
 
@@ -22,6 +24,7 @@ from airflow_remote_tasks import RemoteTaskOperator
 
 # The emulator's seeded project; in real use, your project's id (the end of its URL in the app).
 PROJECT = "ckproj0000000000000000001"
+DATASET = "ckds000000000000000000001"  # the project's dataset
 EXPORTS = f"file://{tempfile.gettempdir()}/airflow-labelbox-exports"
 
 
@@ -30,9 +33,37 @@ EXPORTS = f"file://{tempfile.gettempdir()}/airflow-labelbox-exports"
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["remote-tasks", "labelbox"],
-    params={"project": PROJECT, "exports": EXPORTS},
+    params={"project": PROJECT, "dataset": DATASET, "exports": EXPORTS},
 )
 def example_labelbox() -> None:
+    upsert = RemoteTaskOperator(
+        task_id="upsert_rows",
+        conn_id="labelbox_default",
+        task="upsert_data_rows",
+        inputs={
+            "dataset_id": "{{ params.dataset }}",
+            # or the URI of an NDJSON file of rows: "s3://bucket/rows/{{ ds }}.ndjson"
+            "rows": [
+                {"global_key": "street-0001", "row_data": "https://storage.example.com/street/0001.jpg"},
+                {"global_key": "street-0002", "row_data": "https://storage.example.com/street/0002.jpg"},
+            ],
+        },
+    )
+    predictions = RemoteTaskOperator(
+        task_id="import_predictions",
+        conn_id="labelbox_default",
+        task="import_predictions",
+        inputs={
+            "project_id": "{{ params.project }}",
+            "predictions": [
+                {
+                    "name": "car",
+                    "dataRow": {"globalKey": "street-0001"},
+                    "bbox": {"top": 40, "left": 60, "height": 120, "width": 200},
+                }
+            ],
+        },
+    )
     export = RemoteTaskOperator(
         task_id="export",
         conn_id="labelbox_default",
@@ -57,6 +88,7 @@ def example_labelbox() -> None:
                 labelled += sum(len(p.get("labels", [])) for p in row.get("projects", {}).values())
         return f"{summary['rows']} rows, {labelled} labels, {summary['bytes']} bytes at {summary['path']}"
 
+    upsert >> predictions >> export
     count_labels(export.output)
 
 

@@ -49,6 +49,8 @@ def test_export_streams_to_output_path_and_xcom_gets_a_summary(labelbox, mode, t
 def test_example_dag_reads_the_export_downstream(labelbox, tmp_path):
     result = run_dag("example_labelbox", conf={"exports": f"file://{tmp_path}"})
     assert result.state == "success", {k: str(v.state) for k, v in result.tis.items()}
+    assert result.xcom("upsert_rows")["succeeded"] == 2
+    assert result.xcom("import_predictions")["succeeded"] == 1  # on a row the upsert added
     report = result.xcom("count_labels")
     assert report.startswith(f"{done_rows(labelbox)} rows, {done_rows(labelbox)} labels, ")
     assert str(tmp_path) in report
@@ -365,3 +367,28 @@ def test_an_import_cannot_be_stopped_and_says_so(labelbox, capfd, monkeypatch):
     )
     assert hook.run(platform.status(ref)).phase.value == "running"
     assert hook.run(platform.abort(ref, "x")) is False
+
+
+def test_unknown_dataset_is_named(labelbox, capfd):
+    result = run_dag("lb_upsert_unknown_dataset")
+    assert result.task_state("remote") == "failed"
+    assert "No Labelbox dataset 'ckdsNOPE' is reachable" in text_of(capfd)
+    assert not [o for o in labelbox.emulator.operations if "UploadFile" in o["query"]]
+
+
+def test_an_import_past_its_timeout_fails_saying_it_goes_on(labelbox, capfd):
+    labelbox.emulator.state.task_seconds = 60
+    result = run_dag("lb_import_timeout")
+    assert result.task_state("remote") == "failed"
+    text = text_of(capfd)
+    assert (
+        "did not finish within the operator's timeout of 1.0s; labelbox cannot stop this kind of run" in text
+    )
+    assert "it was aborted" not in text
+
+
+def test_rate_limits_are_waited_out(labelbox):
+    labelbox.emulator.app.faults.update({"rate_limit_next": 3, "retry_after": 0.2})
+    result = run_dag("lb_inline")
+    assert result.state == "success"
+    assert labelbox.emulator.app.faults.rate_limit_next == 0

@@ -145,3 +145,11 @@ labelbox_dag(
     retries=1,
     transient_error_budget=0,
 )
+labelbox_dag(
+    "lb_upsert_unknown_dataset",
+    task="upsert_data_rows",
+    inputs={"dataset_id": "ckdsNOPE", "rows": NEW_ROWS},
+)
+labelbox_dag(
+    "lb_import_timeout", task="import_labels", inputs={"project_id": PROJECT, "labels": LABELS}, timeout=1.0
+)
