@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 
 import httpx
@@ -415,3 +416,12 @@ def test_make_demo_cleans_up_and_points_onwards(tmp_path):
     assert "Next: `make airflow`" in output
     assert "Warning" not in output
     assert list(tmp_path.iterdir()) == []  # the throw-away Airflow home is gone
+
+
+def test_output_path_takes_any_platforms_value_as_json(flyte, tmp_path):
+    target = tmp_path / "out" / "hello.json"
+    result = run_dag("t_output_path", conf={"out": f"file://{target}"})
+    assert result.state == "success"
+    assert json.loads(target.read_text()) == "Hello, Storage! Hello, Storage!"
+    summary = result.xcom("collect")
+    assert summary["path"] == f"file://{target}" and summary["bytes"] == target.stat().st_size

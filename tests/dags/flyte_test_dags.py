@@ -130,3 +130,10 @@ for dag_id, budget in (("t_sensor_budget", 2.0), ("t_sensor_tolerant", 600.0)):
             transient_error_budget=budget,
         )
     ALL_DAGS[dag_id] = dag
+remote_dag(
+    "t_output_path",
+    task="demo.say_hello",
+    inputs={"name": "Storage", "n": 2},
+    output_path="{{ params.out }}",
+    params={"out": ""},
+)
