@@ -73,7 +73,7 @@ class RowErrorsError(RemoteTaskError):
     """Some rows were refused, and the job was told to fail on that (``fail_on_row_errors``)."""
 
 
-_unknown_statuses: set[str] = set()
+_unknown_statuses: set[tuple[str, str]] = set()
 
 
 def task_name(origin: RunOrigin) -> str:
@@ -81,18 +81,21 @@ def task_name(origin: RunOrigin) -> str:
     return "airflow-" + hashlib.sha256(origin.key.encode()).hexdigest()[:24]
 
 
+def _phase(raw: str, phases: Mapping[str, Phase], what: str) -> Phase:
+    """Our phase for a Labelbox status word. A word not known here is logged once and waited through as not
+    finished, never taken for success or failure (the operator's timeout bounds the wait)."""
+    phase = phases.get(raw)
+    if phase is None:
+        if (what, raw) not in _unknown_statuses:
+            _unknown_statuses.add((what, raw))
+            log.warning("Labelbox %s %r is not known to this provider; waiting on as if running.", what, raw)
+        phase = Phase.RUNNING
+    return phase
+
+
 def parse_task_status(task: Mapping[str, Any]) -> RunStatus:
     raw = str(task.get("status") or "UNKNOWN")
-    phase = PHASES.get(raw)
-    if phase is None:
-        # Not finished as far as we know: a new status word is logged once and waited through, never taken
-        # for success or failure (the operator's timeout bounds the wait).
-        if raw not in _unknown_statuses:
-            _unknown_statuses.add(raw)
-            log.warning(
-                "Labelbox task status %r is not known to this provider; waiting on as if running.", raw
-            )
-        phase = Phase.RUNNING
+    phase = _phase(raw, PHASES, "task status")
     percent = task.get("completionPercentage")
     return RunStatus(
         phase=phase,
@@ -107,17 +110,9 @@ IMPORT_PHASES = {"RUNNING": Phase.RUNNING, "FINISHED": Phase.SUCCEEDED, "FAILED"
 
 def parse_import_status(found: Mapping[str, Any]) -> RunStatus:
     raw = str(found.get("state") or "UNKNOWN")
-    phase = IMPORT_PHASES.get(raw)
-    if phase is None:
-        if raw not in _unknown_statuses:
-            _unknown_statuses.add(raw)
-            log.warning(
-                "Labelbox import state %r is not known to this provider; waiting on as if running.", raw
-            )
-        phase = Phase.RUNNING
-    progress = str(found.get("progress") or "").rstrip("%")
+    phase = _phase(raw, IMPORT_PHASES, "import state")
     try:
-        percent: float | None = float(progress)
+        percent: float | None = float(str(found.get("progress") or "").rstrip("%"))
     except ValueError:
         percent = None
     message = f"errors: {found.get('errorFileUrl')}" if phase is Phase.FAILED else ""
