@@ -29,13 +29,17 @@ if TYPE_CHECKING:
     from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator, WaitsForRun
     from airflow_remote_tasks.operators.resume_run import ResumeRunOperator
     from airflow_remote_tasks.sensors.remote_run import RemoteRunSensor
+    from airflow_remote_tasks.sensors.remote_runs import RemoteRunsSensor
     from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+    from airflow_remote_tasks.triggers.remote_runs import RemoteRunsTrigger
 
 _EXPORTS = {
     "RemoteTaskOperator": "airflow_remote_tasks.operators.remote_task",
     "WaitsForRun": "airflow_remote_tasks.operators.remote_task",
     "ResumeRunOperator": "airflow_remote_tasks.operators.resume_run",
     "RemoteRunSensor": "airflow_remote_tasks.sensors.remote_run",
+    "RemoteRunsSensor": "airflow_remote_tasks.sensors.remote_runs",
+    "RemoteRunsTrigger": "airflow_remote_tasks.triggers.remote_runs",
     "RemoteRunTrigger": "airflow_remote_tasks.triggers.remote_run",
     "RemoteRunLink": "airflow_remote_tasks.links.remote_run",
     "RemoteTaskHook": "airflow_remote_tasks.hooks.base",
@@ -67,6 +71,8 @@ __all__ = [
     "RemoteRunLink",
     "RemoteRunSensor",
     "RemoteRunTrigger",
+    "RemoteRunsSensor",
+    "RemoteRunsTrigger",
     "RemoteTaskError",
     "RemoteTaskHook",
     "RemoteTaskOperator",

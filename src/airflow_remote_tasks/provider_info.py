@@ -48,11 +48,23 @@ def provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_remote_tasks.sensors.remote_run"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_remote_tasks.sensors.remote_run",
+                    "airflow_remote_tasks.sensors.remote_runs",
+                ],
+            }
         ],
         "hooks": [{"integration-name": p.label, "python-modules": [p.hook_module]} for p in platforms],
         "triggers": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_remote_tasks.triggers.remote_run"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_remote_tasks.triggers.remote_run",
+                    "airflow_remote_tasks.triggers.remote_runs",
+                ],
+            }
         ],
         "extra-links": ["airflow_remote_tasks.links.remote_run.RemoteRunLink"],
         "connection-types": [connection_type(p) for p in platforms],

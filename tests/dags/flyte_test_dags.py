@@ -137,3 +137,24 @@ remote_dag(
     output_path="{{ params.out }}",
     params={"out": ""},
 )
+
+from airflow_remote_tasks import RemoteRunsSensor  # noqa: E402
+
+RUN_SETS: dict[str, dict[str, Any]] = {
+    "t_runs_label": {"select": {"labels": {"team": "{{ params.team }}"}}},
+    "t_runs_keep": {"select": {"labels": {"team": "{{ params.team }}"}}, "fail_on_failure": False},
+    "t_runs_task": {"select": {"task_name": "demo.say_hello"}, "target_phases": ["succeeded"]},
+    "t_runs_typo": {"select": {"task": "demo.say_hello"}},
+}
+for dag_id, sensor in RUN_SETS.items():
+    with DAG(dag_id, start_date=START, schedule=None, catchup=False, params={"team": "vision"}) as dag:
+        for deferrable in (True, False):
+            RemoteRunsSensor(
+                task_id=f"runs_{'deferred' if deferrable else 'poke'}",
+                conn_id="flyte_default",
+                poke_interval=0.3,
+                timeout=60,
+                deferrable=deferrable,
+                **sensor,
+            )
+    ALL_DAGS[dag_id] = dag

@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow_remote_tasks.core.errors import is_transient
 from airflow_remote_tasks.core.loops import PerLoop
-from airflow_remote_tasks.core.models import RunRef, RunStatus
+from airflow_remote_tasks.core.models import ListedRun, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 
@@ -124,3 +124,43 @@ _batchers: PerLoop[StatusBatcher] = PerLoop()
 def status_batcher(platform: Platform, run: Runner) -> StatusBatcher:
     """The batcher for this platform object on the running loop."""
     return _batchers.get(platform, lambda: StatusBatcher(platform, run))
+
+
+class SharedListings:
+    """Listings of runs by selector, for one platform on one event loop: however many waits on the same
+    selector run in the triggerer, a poll lists once; a listing younger than ``fresh_for`` is reused."""
+
+    def __init__(self, run: Runner) -> None:
+        self._run = run
+        self._recent: dict[str, tuple[float, list[ListedRun]]] = {}
+        self._flights: dict[str, asyncio.Task[list[ListedRun]]] = {}
+
+    async def read(
+        self, key: str, operation: Operation[list[ListedRun]], fresh_for: float
+    ) -> list[ListedRun]:
+        loop = asyncio.get_running_loop()
+        recent = self._recent.get(key)
+        if recent is not None and loop.time() - recent[0] < fresh_for:
+            operation.close()
+            return recent[1]
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = loop.create_task(self._list(key, operation))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+        else:
+            operation.close()
+        return await asyncio.shield(flight)  # one waiter cancelled does not cancel the others' listing
+
+    async def _list(self, key: str, operation: Operation[list[ListedRun]]) -> list[ListedRun]:
+        runs: list[ListedRun] = await self._run(operation)
+        self._recent[key] = (asyncio.get_running_loop().time(), runs)
+        return runs
+
+
+_listings: PerLoop[SharedListings] = PerLoop()
+
+
+def shared_listings(platform: Platform, run: Runner) -> SharedListings:
+    """The shared listings for this platform object on the running loop."""
+    return _listings.get(platform, lambda: SharedListings(run))

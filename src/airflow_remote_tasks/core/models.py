@@ -126,3 +126,10 @@ class StreamedOutput(BaseModel):
     sizes: dict[str, int | None] = Field(
         description="Stream name ('result', 'errors') -> total bytes where the platform says, else None."
     )
+
+
+class ListedRun(BaseModel):
+    """One run of a listing (a set of runs selected by a selector), with its state."""
+
+    run_id: str
+    status: RunStatus

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from airflow_remote_tasks.core.auth import Auth
-from airflow_remote_tasks.core.models import Progress, RunOrigin, RunRef, RunStatus, TaskInterface
+from airflow_remote_tasks.core.models import ListedRun, Progress, RunOrigin, RunRef, RunStatus, TaskInterface
 from airflow_remote_tasks.core.operation import Operation, Sink
 from airflow_remote_tasks.core.transport import ClientSettings
 
@@ -60,6 +60,15 @@ class Platform(Protocol):
         ...
 
     def status(self, ref: RunRef) -> Operation[RunStatus]: ...
+
+    def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
+        """A selector of runs (the platform's own filters), checked: raises ConfigurationError naming an
+        unknown field, or saying why this platform cannot list runs."""
+        ...
+
+    def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
+        """Every run the (checked) selector selects, all pages read, each with its state."""
+        ...
 
     def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
         """Several runs' statuses by run id, in as few calls as the platform allows. A run left out of the

@@ -6,6 +6,7 @@ thrown back into it, so the decision "transient, keep waiting" or "fatal, stop" 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -14,10 +15,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from airflow_remote_tasks.core.errors import RemoteTaskError, clip, is_transient
-from airflow_remote_tasks.core.models import Progress, RunRef, RunStatus
+from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError, clip, is_transient
+from airflow_remote_tasks.core.models import ListedRun, Progress, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
-from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase
+from airflow_remote_tasks.core.phases import FAILURE_PHASES, TERMINAL_PHASES, Phase
 from airflow_remote_tasks.core.platform import Platform
 
 T = TypeVar("T")
@@ -39,7 +40,16 @@ class ReadStatus:
     operation: Operation[RunStatus]
 
 
-Step = Operation[Any] | Sleep | ReadStatus
+@dataclass(frozen=True)
+class ListRuns:
+    """List the runs a selector selects: with ``operation`` alone, or shared with other waits on the same
+    selector by the driver (``key`` names the selector)."""
+
+    key: str
+    operation: Operation[list[ListedRun]]
+
+
+Step = Operation[Any] | Sleep | ReadStatus | ListRuns
 StatusReader = Callable[[RunRef], Awaitable[RunStatus]]
 Procedure = Generator[Step, Any, T]
 
@@ -111,6 +121,98 @@ def wait_for_run(
         yield Sleep(pause)
 
 
+# Run ids handed to XCom at most: counts cover the rest.
+MAX_LISTED_IDS = 1000
+
+
+class SetOutcome(BaseModel):
+    """How a wait on a set of runs ended: counts by phase and the runs' ids. Plain JSON (a trigger event)."""
+
+    outcome: Literal["reached", "timeout"]
+    counts: dict[str, int]
+    total: int
+    run_ids: list[str]
+
+    def to_event(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def describe_counts(counts: dict[str, int], targets: frozenset[Phase]) -> str:
+    """ "41/57 succeeded, 12 running, 4 queued": the targets first, then the rest by size."""
+    total = sum(counts.values())
+    reached = sum(n for phase, n in counts.items() if Phase(phase) in targets)
+    target = " or ".join(sorted(p.value for p in targets))
+    rest = sorted(((n, p) for p, n in counts.items() if Phase(p) not in targets), reverse=True)
+    return ", ".join([f"{reached}/{total} {target}", *(f"{n} {p}" for n, p in rest)])
+
+
+def wait_for_runs(
+    platform: Platform,
+    selector: dict[str, Any],
+    *,
+    poll_interval: float,
+    targets: frozenset[Phase],
+    min_count: int = 1,
+    fail_on_failure: bool = True,
+    deadline: float | None = None,
+    transient_error_budget: float = 600.0,
+    logger: Any = log,
+) -> Procedure[SetOutcome]:
+    """Poll the selector's listing until at least ``min_count`` runs are selected and all reached ``targets``.
+
+    :raises RemoteRunError: a selected run failed (unless ``fail_on_failure=False``, or failing is a target).
+    """
+    key = json.dumps(selector, sort_keys=True)
+    last = ""
+    failing_since: float | None = None
+    while True:
+        if deadline is not None and time.time() >= deadline:
+            return SetOutcome(outcome="timeout", counts={}, total=0, run_ids=[])
+        read_at = time.monotonic()
+        try:
+            runs: list[ListedRun] = yield ListRuns(key, platform.list_runs(selector))
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            failing_since = failing_since or read_at
+            failing_for = time.monotonic() - failing_since
+            if failing_for >= transient_error_budget:
+                raise RemoteTaskError(
+                    f"Could not list the runs of selector {key} for {failing_for:.0f}s, which used up "
+                    f"transient_error_budget={transient_error_budget:g}s (last error: {error}). A retry waits again."
+                ) from error
+            logger.warning("Could not list the runs of selector %s (%s); still waiting.", key, error)
+            yield Sleep(min(poll_interval, 30.0, transient_error_budget - failing_for))
+            continue
+        failing_since = None
+        counts: dict[str, int] = {}
+        for run in runs:
+            counts[run.status.phase.value] = counts.get(run.status.phase.value, 0) + 1
+        text = describe_counts(counts, targets) if runs else "no runs selected yet"
+        if text != last:
+            logger.info("Runs of %s: %s", key, text)
+            last = text
+        failed = [r for r in runs if r.status.phase in FAILURE_PHASES and r.status.phase not in targets]
+        if failed and fail_on_failure:
+            examples = ", ".join(f"{r.run_id} ({r.status.raw_phase})" for r in failed[:5])
+            raise RemoteRunError(
+                f"{len(failed)} of the {len(runs)} runs selected by {key} failed: {examples}"
+                f"{' ...' if len(failed) > 5 else ''}. Set fail_on_failure=False to wait on regardless.",
+                phase=failed[0].status.phase.value,
+            )
+        settled = all(
+            r.status.phase in targets or (r.status.is_terminal and not fail_on_failure) for r in runs
+        )
+        if len(runs) >= min_count and settled:
+            return SetOutcome(
+                outcome="reached",
+                counts=counts,
+                total=len(runs),
+                run_ids=[r.run_id for r in runs[:MAX_LISTED_IDS]],
+            )
+        yield Sleep(poll_interval)
+
+
 def _log_progress(platform: Platform, ref: RunRef, seen: int, logger: Any) -> Procedure[int]:
     """Log the run's new progress events, a bounded number per poll; progress is never worth a failure."""
     try:
@@ -138,6 +240,8 @@ def step_runner(
             return sleep(step.seconds)
         if isinstance(step, ReadStatus):
             return (read_status or run)(step.operation)
+        if isinstance(step, ListRuns):
+            return (read_status or run)(step.operation)
         return run(step)
 
     return answer
@@ -147,12 +251,18 @@ def astep_runner(
     run: Callable[[Operation[Any]], Awaitable[Any]],
     sleep: Callable[[float], Awaitable[None]],
     read_status: StatusReader | None = None,
+    list_runs: Callable[[ListRuns], Awaitable[list[ListedRun]]] | None = None,
 ) -> Callable[[Step], Awaitable[Any]]:
-    """How the triggerer answers a procedure's steps; ``read_status`` may batch status reads."""
+    """How the triggerer answers a procedure's steps; ``read_status`` may batch status reads and
+    ``list_runs`` share listings between waits on one selector."""
 
     async def answer(step: Step) -> Any:
         if isinstance(step, Sleep):
             return await sleep(step.seconds)
+        if isinstance(step, ListRuns):
+            if list_runs is None:
+                return await run(step.operation)
+            return await list_runs(step)
         if isinstance(step, ReadStatus):
             if read_status is None:
                 return await run(step.operation)

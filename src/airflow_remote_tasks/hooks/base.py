@@ -15,16 +15,17 @@ import httpx
 from airflow.sdk import BaseHook
 
 from airflow_remote_tasks.core.auth import authorized
-from airflow_remote_tasks.core.batching import status_batcher
+from airflow_remote_tasks.core.batching import shared_listings, status_batcher
 from airflow_remote_tasks.core.declaration import PlatformDeclaration
 from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
 from airflow_remote_tasks.core.executors import aexecute, execute
-from airflow_remote_tasks.core.models import RunRef, RunStatus
+from airflow_remote_tasks.core.models import ListedRun, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.retry import DEFAULT_POLICY, WAIT_READS, RetryPolicy
 from airflow_remote_tasks.core.secrets import is_header_value, register_secret
 from airflow_remote_tasks.core.transport import ClientSettings, shared_async_client, sync_client
+from airflow_remote_tasks.core.waiting import ListRuns
 from airflow_remote_tasks.platforms import BY_CONN_TYPE, PLATFORMS
 
 T = TypeVar("T")
@@ -122,6 +123,12 @@ class RemoteTaskHook(BaseHook):
         return await status_batcher(platform, partial(arun_on, platform, policy=WAIT_READS)).read(
             ref, gather_for
         )
+
+    async def alist_runs(self, step: ListRuns, fresh_for: float) -> list[ListedRun]:
+        """A wait's listing of a selector's runs, shared with the other waits on it polling within ``fresh_for``."""
+        platform = await self.aplatform()
+        listings = shared_listings(platform, partial(arun_on, platform, policy=WAIT_READS))
+        return await listings.read(step.key, step.operation, fresh_for)
 
     def close(self) -> None:
         if self._client is not None:

@@ -30,6 +30,19 @@ SUCCESS = frozenset({Phase.SUCCEEDED})
 FAILING_KEY = "remote_run_read_failures"
 
 
+def failing_for_seconds(context: Context, read_at: float, poke_interval: float) -> float:
+    """How long a poking sensor has failed to read, this transient error included: kept across pokes in
+    ``task_state_store``, since in reschedule mode every poke is a new process. Failures further apart than
+    two poke intervals are not consecutive: a read succeeded between them."""
+    store = context["task_state_store"]
+    seen: dict[str, float] = store.get(FAILING_KEY) or {}  # type: ignore[assignment]
+    since = seen.get("since", read_at)
+    if read_at - seen.get("last", read_at) > 2 * poke_interval + 60:
+        since = read_at
+    store.set(FAILING_KEY, {"since": since, "last": time.time()})
+    return time.time() - since
+
+
 class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
     """Succeeds when run ``run_id`` reaches one of ``target_phases`` (default: succeeded).
 
@@ -111,16 +124,7 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         return self._reached(ref, status)
 
     def _tolerate(self, context: Context, read_at: float, error: RemoteTaskError) -> None:
-        """Count a transient error against the budget, across pokes (kept in ``task_state_store``, since in
-        reschedule mode every poke is a new process). Failures further apart than two poke intervals are not
-        consecutive: a read succeeded between them."""
-        store = context["task_state_store"]
-        seen: dict[str, float] = store.get(FAILING_KEY) or {}  # type: ignore[assignment]
-        since = seen.get("since", read_at)
-        if read_at - seen.get("last", read_at) > 2 * self.poke_interval + 60:
-            since = read_at
-        store.set(FAILING_KEY, {"since": since, "last": time.time()})
-        failing_for = time.time() - since
+        failing_for = failing_for_seconds(context, read_at, self.poke_interval)
         ref = self._ref or RunRef(platform=self.hook.platform_name, run_id=self.run_id)
         if failing_for >= self.transient_error_budget:
             raise BudgetExceededError(ref, failing_for, self.transient_error_budget, error) from error

@@ -13,8 +13,17 @@ from airflow_remote_tasks.core.errors import (
     InvalidInputsError,
     NotFoundError,
 )
-from airflow_remote_tasks.core.models import InputSpec, Progress, RunOrigin, RunRef, RunStatus, TaskInterface
+from airflow_remote_tasks.core.models import (
+    InputSpec,
+    ListedRun,
+    Progress,
+    RunOrigin,
+    RunRef,
+    RunStatus,
+    TaskInterface,
+)
 from airflow_remote_tasks.core.operation import Operation, Sink, StreamLimits, answer
+from airflow_remote_tasks.core.paging import Page, all_pages
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.flyte import connect, literals
@@ -274,6 +283,70 @@ class FlytePlatform:
                     continue
                 found[action.get("id", {}).get("run", {}).get("name", "")] = status
         return found
+
+    # -- sets of runs ----------------------------------------------------------------------------
+
+    SELECTOR_FIELDS = ("project", "domain", "task_name", "labels")
+
+    def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(selector) - set(self.SELECTOR_FIELDS))
+        if unknown:
+            raise ConfigurationError(
+                f"Flyte run selectors take {', '.join(self.SELECTOR_FIELDS)}; {', '.join(map(repr, unknown))} is "
+                "not one of them."
+            )
+        for name in ("project", "domain", "task_name"):
+            if name in selector and not isinstance(selector[name], str):
+                raise ConfigurationError(f"The selector's {name!r} must be a string, not {selector[name]!r}.")
+        labels = selector.get("labels", {})
+        if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
+            raise ConfigurationError("The selector's 'labels' must map label names to string values.")
+        if not selector.get("task_name") and not labels:
+            raise ConfigurationError(
+                "A Flyte run selector needs 'task_name' or 'labels': a whole project's runs are no set to wait on."
+            )
+        return dict(selector)
+
+    def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
+        """ListRuns in the selector's project and domain, filtered by task name and labels, every page."""
+        project = {
+            "organization": self.config.org,
+            "name": selector.get("project") or self.config.project,
+            "domain": selector.get("domain") or self.config.domain,
+        }
+        filters = []
+        if selector.get("task_name"):
+            filters.append({"function": "EQUAL", "field": "task_name", "values": [selector["task_name"]]})
+        filters += [
+            {"function": "EQUAL", "field": f"labels.{key}", "values": [value]}
+            for key, value in (selector.get("labels") or {}).items()
+        ]
+
+        def page(token: str | None) -> Operation[Page[ListedRun]]:
+            request: dict[str, Any] = {"limit": self.status_batch_limit, "filters": filters}
+            if token:
+                request["token"] = token
+            try:
+                body = yield from self._call(
+                    f"{RUN_SERVICE}/ListRuns", {"projectId": project, "request": request}
+                )
+            except ApiError as error:
+                if error.code == "invalid_argument" and "label" in str(error) and selector.get("labels"):
+                    raise ConfigurationError(
+                        f"This Flyte server does not filter runs by label ({error}); open-source Flyte rejects "
+                        "labels.* filters, Union accepts them. Select the runs by 'task_name' instead."
+                    ) from None
+                raise
+            runs = [
+                ListedRun(
+                    run_id=run.get("action", {}).get("id", {}).get("run", {}).get("name", ""),
+                    status=parse_action_status(run.get("action", {})),
+                )
+                for run in body.get("runs", [])
+            ]
+            return runs, body.get("token") or None
+
+        return (yield from all_pages(page))
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         try:

@@ -19,6 +19,7 @@ from airflow_remote_tasks.core.errors import (
 )
 from airflow_remote_tasks.core.models import (
     InputSpec,
+    ListedRun,
     Progress,
     RunOrigin,
     RunRef,
@@ -282,6 +283,16 @@ class JulepPlatform:
     def outputs(self, ref: RunRef) -> Operation[Any]:
         body = yield from self._execution(ref.run_id)
         return body.get("output")
+
+    def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
+        raise ConfigurationError(
+            "Julep lists executions per task, not across tasks by a filter: wait on one execution with RemoteRunSensor instead."
+        )
+
+    def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
+        raise ConfigurationError(
+            "Julep lists executions per task, not across tasks by a filter: wait on one execution with RemoteRunSensor instead."
+        )
 
     def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
         raise ConfigurationError("Julep runs return values, not streams: there is nothing to download.")

@@ -25,6 +25,7 @@ from airflow_remote_tasks.core.errors import (
     is_transient,
 )
 from airflow_remote_tasks.core.models import (
+    ListedRun,
     Progress,
     RunOrigin,
     RunRef,
@@ -524,6 +525,16 @@ class LabelboxPlatform:
         data = yield from self._call(queries.EXPORT_HEADER, {"where": {"id": task_id}, "streamType": stream})
         header = (data.get("task") or {}).get("exportMetadataHeader")
         return dict(header) if header else None
+
+    def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
+        raise ConfigurationError(
+            "Labelbox filters its task listing by status only, and a set chosen by status changes as its tasks finish, so it cannot be waited on until all are done: wait on one task with RemoteRunSensor instead."
+        )
+
+    def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
+        raise ConfigurationError(
+            "Labelbox filters its task listing by status only, and a set chosen by status changes as its tasks finish, so it cannot be waited on until all are done: wait on one task with RemoteRunSensor instead."
+        )
 
     def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
         """Each chunk is a byte range behind a signed URL, fetched without the API key (another origin)."""
