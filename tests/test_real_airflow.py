@@ -210,6 +210,21 @@ def test_labelbox_export_deferred_through_the_triggerer(airflow, labelbox_emulat
     assert task["status"] == "COMPLETE"
 
 
+def test_a_set_wait_deferred_through_the_triggerer(airflow, flyte_emulator):
+    run_id = airflow.trigger("c_run_set")
+    seen = set()
+
+    def finished() -> bool:
+        seen.add(airflow.task_state("c_run_set", run_id, "all_described"))
+        return airflow.run_state("c_run_set", run_id) in ("success", "failed")
+
+    airflow.wait_until(finished, 300, "the set wait to finish", every=0.3)
+    assert airflow.run_state("c_run_set", run_id) == "success"
+    assert "deferred" in seen
+    summary = airflow.xcom("c_run_set", run_id, "all_described")
+    assert summary["counts"] == {"succeeded": 2} and summary["total"] == 2
+
+
 def test_no_secret_in_logs_or_metadata_database(airflow, flyte_emulator):
     """Runs last in this file: everything the tests above made Airflow write is searched for every form of
     the connection's key, the client secret inside it, the Basic credential built from that, and every

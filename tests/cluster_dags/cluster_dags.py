@@ -80,3 +80,26 @@ with DAG("c_labelbox_export", start_date=START, schedule=None, catchup=False, pa
         deferrable=True,
         poll_interval=1,
     )
+
+
+with DAG("c_run_set", start_date=START, schedule=None, catchup=False) as dag:
+    # Two runs started by this DAG, and a deferred wait on the set that the task name selects.
+    from airflow_remote_tasks import RemoteRunsSensor
+
+    for n in range(2):
+        RemoteTaskOperator(
+            task_id=f"describe_{n}",
+            conn_id="flyte_default",
+            task="demo.describe",
+            inputs={"config": {"n": n}},
+            deferrable=True,
+            poll_interval=1,
+        )
+    RemoteRunsSensor(
+        task_id="all_described",
+        conn_id="flyte_default",
+        select={"task_name": "demo.describe"},
+        min_count=2,
+        poke_interval=1,
+        deferrable=True,
+    )
