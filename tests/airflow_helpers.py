@@ -15,7 +15,7 @@ def load_dag(dag_id: str) -> DAG:
     import importlib
 
     sys.path.insert(0, str(DAGS))
-    for name in ("flyte_test_dags", "julep_test_dags", "labelbox_test_dags"):
+    for name in ("flyte_test_dags", "julep_test_dags", "labelbox_test_dags", "avala_test_dags"):
         dags = importlib.import_module(name).ALL_DAGS
         if dag_id in dags:
             dag: DAG = dags[dag_id]

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))  # the benchmarks package
 
 from airflow_cluster import AirflowCluster  # noqa: E402
 
+from airflow_remote_tasks.emulators.avala import AvalaEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator  # noqa: E402
@@ -168,6 +169,36 @@ def labelbox() -> Iterator[RunningLabelbox]:
         running.connect()
         yield running
     os.environ.pop("AIRFLOW_CONN_LABELBOX_DEFAULT", None)
+
+
+AVALA_KEY = "avk_SECRET_key_0099"
+
+
+class RunningAvala:
+    def __init__(self, emulator: AvalaEmulator, server: ServerThread) -> None:
+        self.emulator = emulator
+        self.server = server
+        self.url = server.url + "/api/v1"
+
+    def connect(self, conn_id: str = "avala_default", **fields: object) -> None:
+        extra = {k: v for k, v in fields.items() if k not in ("host", "password")}
+        conn = {
+            "conn_type": "remote_tasks_avala",
+            "host": fields.get("host", self.url),
+            "password": fields.get("password", AVALA_KEY),
+            "extra": extra,
+        }
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+
+
+@pytest.fixture
+def avala() -> Iterator[RunningAvala]:
+    emulator = AvalaEmulator(api_key=AVALA_KEY, tasks=250, pace=0.004, job_seconds=0.6)
+    with ServerThread(emulator.app) as server:
+        running = RunningAvala(emulator, server)
+        running.connect()
+        yield running
+    os.environ.pop("AIRFLOW_CONN_AVALA_DEFAULT", None)
 
 
 CLUSTER_DAGS = ROOT / "tests" / "cluster_dags"

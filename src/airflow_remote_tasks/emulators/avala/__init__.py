@@ -1,0 +1,5 @@
+"""An Avala REST server on loopback, for the demo, tests and offline DAG testing."""
+
+from airflow_remote_tasks.emulators.avala.app import DEMO_DATASET, DEMO_PROJECT, SMALL_PROJECT, AvalaEmulator
+
+__all__ = ["DEMO_DATASET", "DEMO_PROJECT", "SMALL_PROJECT", "AvalaEmulator"]

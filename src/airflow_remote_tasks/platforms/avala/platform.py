@@ -1,0 +1,386 @@
+"""Avala over REST: annotation tasks waited on (one, or a set), exports streamed to storage, auto-label jobs.
+
+People do Avala's annotation tasks: nothing here starts one. A DAG waits on them (``RemoteRunSensor`` on one
+task uid, ``RemoteRunsSensor`` on a project's set), and starts the jobs that follow: an export, an auto-label
+job. Lists are DRF cursor pages (``{results, next, previous}``); the next page is the ``next`` URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from airflow_remote_tasks.core.auth import HeaderAuth
+from airflow_remote_tasks.core.errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputsError,
+    NotFoundError,
+    RemoteTaskError,
+    TransportError,
+    is_transient,
+)
+from airflow_remote_tasks.core.models import (
+    InputSpec,
+    ListedRun,
+    Progress,
+    RunOrigin,
+    RunRef,
+    RunStatus,
+    StreamedOutput,
+    TaskInterface,
+)
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, Sink, answer
+from airflow_remote_tasks.core.paging import Page, all_pages
+from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.transport import ClientSettings
+from airflow_remote_tasks.platforms.avala.config import STATUS_WORDS, AvalaConfig
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 100
+_unknown: set[tuple[str, str]] = set()
+
+
+class Export(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: str | None = Field(default=None, min_length=1)
+    dataset: str | None = Field(default=None, min_length=1)
+
+
+class AutoLabel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project: str = Field(min_length=1)
+    model_type: str | None = None
+    confidence_threshold: float | None = Field(default=None, ge=0, le=1)
+    labels: list[str] | None = None
+    dry_run: bool | None = None
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude={"project"})
+
+
+JOBS: dict[str, type[BaseModel]] = {"export": Export, "auto_label": AutoLabel}
+SELECTOR_FIELDS = ("project", "status", "type")
+
+
+class AvalaPlatform:
+    name = "avala"
+    status_batch_limit = 0  # tasks are read one by one; sets through the task listing
+
+    def __init__(self, config: AvalaConfig, *, client_settings: ClientSettings | None = None) -> None:
+        self.config = config
+        self.client_settings = client_settings or ClientSettings()
+        self.auth = HeaderAuth("X-Avala-Api-Key", config.api_key.get_secret_value())
+        self.words = {kind: dict(table) for kind, table in STATUS_WORDS.items()}
+        for word, phase in config.status_overrides.items():
+            for table in self.words.values():
+                table[word] = Phase(phase)
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str = "",
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        idempotent: bool = True,
+        url: str = "",
+    ) -> Operation[Any]:
+        target = url or self.config.url(path)
+        if params:
+            target += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+        response = yield HttpRequest(
+            method,
+            target,
+            headers={"Accept": "application/json", **({"Content-Type": "application/json"} if body else {})},
+            content=json.dumps(body).encode() if body is not None else None,
+            idempotent=idempotent,
+        )
+        if 200 <= response.status < 300:
+            return None if response.status == 204 or not response.content else response.json()
+        raise _error(method, target, response)
+
+    # -- connection ---------------------------------------------------------------------------------
+
+    def check_connection(self) -> Operation[str]:
+        page = yield from self._call("GET", "users/me/projects", params={"limit": 1})
+        seen = "a project" if page.get("results") else "no project yet"
+        return f"Reached Avala at {self.config.base_url}; the key sees {seen}."
+
+    # -- jobs ---------------------------------------------------------------------------------------
+
+    def resolve_task(self, task: str | Mapping[str, Any], version: str) -> Operation[TaskInterface]:
+        if not isinstance(task, str) or task not in JOBS:
+            raise ConfigurationError(
+                f"Avala job {task!r} is not one this provider starts; use one of: {', '.join(JOBS)}. Annotation "
+                "tasks are done by people: wait on them with RemoteRunSensor (one) or RemoteRunsSensor (a set)."
+            )
+        model = JOBS[task]
+        inputs = [
+            InputSpec(
+                name=n, type=str(f.annotation), required=f.is_required(), has_default=not f.is_required()
+            )
+            for n, f in model.model_fields.items()
+        ]
+        return answer(TaskInterface(platform=self.name, task=task, inputs=inputs, wire={"kind": task}))
+
+    def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        job = _parse(interface.task, inputs)
+        if isinstance(job, Export) and bool(job.project) == bool(job.dataset):
+            raise InvalidInputsError(
+                "An Avala export takes exactly one of 'project' or 'dataset'; nothing was started."
+            )
+        return job.model_dump(exclude_none=True)
+
+    def submit(
+        self,
+        interface: TaskInterface,
+        wire_inputs: dict[str, Any],
+        *,
+        origin: RunOrigin,
+        labels: Mapping[str, str],
+        env: Mapping[str, str],
+    ) -> Operation[RunRef]:
+        if env:
+            raise ConfigurationError("Avala jobs take no environment variables.")
+        job = _parse(interface.task, wire_inputs)
+        if isinstance(job, Export):
+            yield from self._check_exists(
+                "projects" if job.project else "datasets", job.project or job.dataset or ""
+            )
+            # No idempotency key and no listing of exports: a create whose answer was lost is not sent again
+            # blindly (it is not retried); an export only reads, so a retry of the task that runs it twice is
+            # harmless.
+            created = yield from self._call(
+                "POST", "exports", body=job.model_dump(exclude_none=True), idempotent=False
+            )
+            return self._ref("export", str(created["uid"]), job.project or "")
+        assert isinstance(job, AutoLabel)
+        yield from self._check_exists("projects", job.project)
+        try:
+            created = yield from self._call(
+                "POST", f"projects/{job.project}/auto-label", body=job.body(), idempotent=False
+            )
+        except RemoteTaskError as error:
+            if not is_transient(error):
+                raise
+            # The job may have been created before the answer was lost: attach to a matching unfinished one.
+            found = yield from self._matching_auto_label(job)
+            if found is None:
+                created = yield from self._call(
+                    "POST", f"projects/{job.project}/auto-label", body=job.body(), idempotent=False
+                )
+            else:
+                created = found
+        return self._ref("auto_label", str(created["uid"]), job.project)
+
+    def _matching_auto_label(self, job: AutoLabel) -> Operation[dict[str, Any] | None]:
+        jobs = yield from self._list("auto-label-jobs", {"project": job.project})
+        wanted = job.body()
+        for found in jobs:
+            phase = self._phase("auto_label", str(found.get("status") or ""))
+            if not phase.is_terminal and all(found.get(k) == v for k, v in wanted.items() if k != "dry_run"):
+                return dict(found)
+        return None
+
+    def _check_exists(self, kind: str, uid: str) -> Operation[None]:
+        path = f"users/me/projects/{uid}" if kind == "projects" else f"datasets/{uid}"
+        try:
+            yield from self._call("GET", path)
+        except NotFoundError:
+            raise NotFoundError(
+                f"No Avala {kind[:-1]} {uid!r} is visible to this connection's API key; check the uid.",
+                status=404,
+                code="not_found",
+            ) from None
+        return None
+
+    def _ref(self, kind: str, uid: str, project: str = "") -> RunRef:
+        app = self.config.base_url.split("/api/")[0]
+        url = f"{app}/projects/{project}" if project else ""
+        return RunRef(platform=self.name, run_id=uid, scope={"kind": kind, "project": project}, url=url)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    PATHS = {"task": "tasks", "export": "exports", "auto_label": "auto-label-jobs"}
+
+    def find_run(self, run_id: str) -> Operation[RunRef]:
+        task = yield from self._call("GET", f"tasks/{run_id}")
+        return self._ref("task", run_id, str(task.get("project") or ""))
+
+    def _object(self, ref: RunRef) -> Operation[dict[str, Any]]:
+        found = yield from self._call("GET", f"{self.PATHS[ref.scope.get('kind', 'task')]}/{ref.run_id}")
+        return dict(found)
+
+    def _phase(self, kind: str, word: str) -> Phase:
+        phase = self.words[kind].get(word)
+        if phase is None:
+            if (kind, word) not in _unknown:
+                _unknown.add((kind, word))
+                log.warning(
+                    "Avala %s status %r is not in the provider's table; waiting on as if not finished. Add it "
+                    "to the connection's Status words to say what it means.",
+                    kind,
+                    word,
+                )
+            phase = Phase.RUNNING
+        return phase
+
+    def _status_of(self, kind: str, found: Mapping[str, Any]) -> RunStatus:
+        word = str(found.get("status") or "unknown")
+        phase = self._phase(kind, word)
+        percent = found.get("progress_pct")
+        message = str(found.get("error_message") or "") if phase.is_terminal and not phase.is_success else ""
+        return RunStatus(
+            phase=phase,
+            raw_phase=word,
+            message=message,
+            percent=float(percent) if isinstance(percent, int | float) else None,
+        )
+
+    def status(self, ref: RunRef) -> Operation[RunStatus]:
+        found = yield from self._object(ref)
+        return self._status_of(ref.scope.get("kind", "task"), found)
+
+    def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
+        return answer({})
+
+    def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
+        return answer(Progress(lines=[], seen=seen))
+
+    def outputs(self, ref: RunRef) -> Operation[Any]:
+        found = yield from self._object(ref)
+        if ref.scope.get("kind") == "export":
+            return StreamedOutput(run_id=ref.run_id, format="binary", sizes={"result": None})
+        if ref.scope.get("kind") == "auto_label":
+            keys = (
+                "total_items",
+                "processed_items",
+                "successful_items",
+                "failed_items",
+                "skipped_items",
+                "summary",
+            )
+            return {"run_id": ref.run_id, **{k: found.get(k) for k in keys}}
+        return found
+
+    def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
+        found = yield from self._object(ref)
+        url = str(found.get("download_url") or "")
+        if not url:
+            raise TransportError(
+                f"Avala export {ref.run_id} is {found.get('status')!r} but has no download_url."
+            )
+        # The key goes to the API's own origin only: a signed storage URL elsewhere gets no credential.
+        same_origin = _origin(url) == _origin(self.config.base_url)
+        response = yield HttpRequest("GET", url, authenticate=same_origin, sink=sink)
+        if not 200 <= response.status < 300:
+            raise TransportError(f"Downloading export {ref.run_id} got HTTP {response.status}.")
+        return None
+
+    def logs(self, ref: RunRef, status: RunStatus, max_lines: int) -> Operation[list[str]]:
+        return answer([])
+
+    def resume(self, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
+        raise ConfigurationError("Avala runs do not wait for input: there is nothing to resume.")
+
+    def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
+        """Auto-label jobs are cancelled (``DELETE``); exports and people's tasks cannot be stopped."""
+        if ref.scope.get("kind") != "auto_label":
+            return answer(False)
+        return self._cancel_auto_label(ref)
+
+    def _cancel_auto_label(self, ref: RunRef) -> Operation[bool]:
+        with contextlib.suppress(NotFoundError):  # gone already: cancelled before, or deleted twice
+            yield from self._call("DELETE", f"auto-label-jobs/{ref.run_id}")
+        return True
+
+    # -- sets ---------------------------------------------------------------------------------------
+
+    def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(selector) - set(SELECTOR_FIELDS))
+        if unknown:
+            raise ConfigurationError(
+                f"Avala task selectors take {', '.join(SELECTOR_FIELDS)}; {', '.join(map(repr, unknown))} is not "
+                "one of them."
+            )
+        if not selector.get("project"):
+            raise ConfigurationError("An Avala task selector needs 'project' (its uid).")
+        return dict(selector)
+
+    def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
+        """GET /tasks/ filtered by project and status, every cursor page; ``type`` is matched here, since the
+        listing takes no type filter."""
+        tasks = yield from self._list(
+            "tasks", {"project": selector["project"], "status": selector.get("status")}
+        )
+        wanted = selector.get("type")
+        return [
+            ListedRun(run_id=str(t["uid"]), status=self._status_of("task", t))
+            for t in tasks
+            if not wanted or t.get("type") == wanted
+        ]
+
+    def _list(self, path: str, params: Mapping[str, Any]) -> Operation[list[dict[str, Any]]]:
+        def page(next_url: str | None) -> Operation[Page[dict[str, Any]]]:
+            if next_url:  # the next URL carries the cursor and the filters
+                body = yield from self._call("GET", url=next_url)
+            else:
+                body = yield from self._call("GET", path, params={**params, "limit": PAGE_SIZE})
+            return list(body.get("results") or []), body.get("next")
+
+        return (yield from all_pages(page))
+
+
+def _parse(kind: str, inputs: Mapping[str, Any]) -> BaseModel:
+    try:
+        return JOBS[kind].model_validate(dict(inputs))
+    except ValidationError as error:
+        problems = [f"- {'.'.join(map(str, e['loc'])) or 'inputs'}: {e['msg']}" for e in error.errors()]
+        raise InvalidInputsError(
+            f"Inputs for Avala job {kind!r} are not valid; nothing was started.\n" + "\n".join(problems)
+        ) from None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
+
+
+def _error(method: str, url: str, response: HttpResponse) -> Exception:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    path = httpx.URL(url).path
+    if not isinstance(body, dict):
+        snippet = " ".join(response.text.split())[:200]
+        return TransportError(
+            f"{method} {path} got HTTP {response.status}{response.tries} that is not an Avala answer: {snippet!r}. "
+            "Check the connection's base URL (https://api.avala.ai/api/v1)."
+        )
+    detail = body.get("detail") if isinstance(body.get("detail"), str) else json.dumps(body)
+    text = f"{method} {path} failed with HTTP {response.status}{response.tries}: {detail}"
+    if response.status == 401:
+        return AuthenticationError(
+            f"{text}. The API key was refused: check the connection's API key.", status=401
+        )
+    if response.status == 403:
+        return AuthenticationError(
+            f"{text}. The API key may not do this.", status=403, code="permission_denied"
+        )
+    if response.status == 404:
+        return NotFoundError(text, status=404, code="not_found")
+    if response.status in (400, 422):
+        return InvalidInputsError(f"{text}. Nothing was started.")
+    return ApiError(text, status=response.status, retryable=response.status == 429 or response.status >= 500)
