@@ -1,7 +1,7 @@
 """`make demo`: run the example DAGs for real (dag.test) against the Flyte and Julep emulators.
 
 Starts each emulator on a free loopback port, gives Airflow a throw-away home (removed at the end) with a
-migrated SQLite database, runs ``example_flyte``, ``example_julep`` and ``example_labelbox`` and prints what reached their downstream tasks.
+migrated SQLite database, runs ``example_flyte``, ``example_julep``, ``example_labelbox`` and ``example_avala`` and prints what reached their downstream tasks.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def demo(home: str) -> bool:
     print(f"Airflow home: {home} (SQLite); migrating the metadata database...", flush=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
 
+    from airflow_remote_tasks.emulators.avala import AvalaEmulator
     from airflow_remote_tasks.emulators.flyte import FlyteEmulator
     from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
     from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator
@@ -61,11 +62,16 @@ def demo(home: str) -> bool:
     flyte = FlyteEmulator(queue_seconds=0.5, run_seconds=2.0)
     julep = JulepEmulator(api_key="demo-key", step_seconds=0.3)
     labelbox = LabelboxEmulator(task_seconds=1.0)
+    avala = AvalaEmulator(pace=0.01, job_seconds=1.0)  # people label a task every 10 ms here
     with (
         ServerThread(flyte.app) as flyte_server,
         ServerThread(julep.app) as julep_server,
         ServerThread(labelbox.app) as labelbox_server,
+        ServerThread(avala.app) as avala_server,
     ):
+        os.environ["AIRFLOW_CONN_AVALA_DEFAULT"] = json.dumps(
+            {"conn_type": "remote_tasks_avala", "host": f"{avala_server.url}/api/v1", "password": "avk_demo"}
+        )
         print(f"Flyte emulator: {flyte_server.url}", flush=True)
         print(f"Julep emulator: {julep_server.url}/api", flush=True)
         print(f"Labelbox emulator: {labelbox_server.url}/graphql", flush=True)
@@ -99,6 +105,13 @@ def demo(home: str) -> bool:
         exports = f"file://{home}/labelbox-exports"
         ok = show(example_labelbox_dag.test(run_conf={"exports": exports}), "export", "count_labels") and ok
         print(f"Tasks on the Labelbox emulator: {len(labelbox.state.tasks)}")
+        from example_avala import example_avala_dag
+
+        run = example_avala_dag.test(run_conf={"exports": f"file://{home}/avala-exports"})
+        ok = show(run, "export", "read_export") and ok
+        print(
+            f"Exports and auto-label jobs on the Avala emulator: {len(avala.state.exports)}, {len(avala.state.jobs)}"
+        )
         return ok
 
 

@@ -40,6 +40,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> int:
     # A SIGTERM (a closed terminal, a supervisor) stops everything as Ctrl-C does, never leaving orphans.
     signal.signal(signal.SIGTERM, _interrupt)
+    from airflow_remote_tasks.emulators.avala import AvalaEmulator
     from airflow_remote_tasks.emulators.flyte import FlyteEmulator
     from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
     from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator
@@ -53,6 +54,7 @@ def main() -> int:
         JulepEmulator(api_key=julep_key, step_seconds=1).app, port=port_or_free(8090)
     ).start()
     labelbox = ServerThread(LabelboxEmulator(task_seconds=5).app, port=port_or_free(8091)).start()
+    avala = ServerThread(AvalaEmulator(pace=0.5, job_seconds=10).app, port=port_or_free(8092)).start()
     cluster = AirflowCluster(
         home,
         ROOT / "example_dags",
@@ -85,6 +87,12 @@ def main() -> int:
                 "password": "any-key",
                 "extra": json.dumps({"app_url": labelbox.url}),
             },
+            "avala_default": {
+                "conn_type": "remote_tasks_avala",
+                "host": "http://127.0.0.1/api/v1",
+                "port": avala.port,
+                "password": "avk_any",
+            },
         }
         existing = {c["connection_id"] for c in cluster.api("GET", "connections")["connections"]}
         for conn_id, fields in connections.items():
@@ -99,8 +107,9 @@ Airflow UI:      {cluster.url}   (login: {LOGIN[0]} / {LOGIN[1]})
 Flyte emulator:  {flyte.url}     (connection flyte_default)
 Julep emulator:  {julep.url}/api (connection julep_default, agent {DEMO_AGENT_ID})
 Labelbox emulator: {labelbox.url}/graphql (connection labelbox_default)
+Avala emulator:  {avala.url}/api/v1 (connection avala_default)
 
-The example DAGs (example_flyte, example_julep, example_labelbox) appear within a minute. Unpause one, trigger it, and open
+The example DAGs (example_flyte, example_julep, example_labelbox, example_avala) appear within a minute. Unpause one, trigger it, and open
 a remote task's "Remote run" link. Ctrl-C stops everything.""",
             flush=True,
         )
