@@ -135,3 +135,22 @@ def test_unknown_status_words_wait_and_the_table_can_be_extended(avala, caplog):
 
     with pytest.raises(ConfigurationError, match="phase, the phase one of"):
         AvalaHook("avala_default").platform  # noqa: B018
+
+
+def test_a_nearly_used_up_rate_limit_slows_the_polls(avala):
+    import httpx
+
+    from airflow_remote_tasks.core.waiting import ReadStatus, Sleep, wait_for_run
+    from airflow_remote_tasks.platforms.avala.hook import AvalaHook
+
+    hook = AvalaHook("avala_default")
+    platform = hook.platform
+    ref = hook.run(platform.find_run("task-001-0200"))
+    waiting = wait_for_run(platform, ref, poll_interval=1.0)
+    step = next(waiting)
+    assert isinstance(step, ReadStatus)
+    assert isinstance(waiting.send(hook.run(step.operation)), Sleep)  # plenty left: the usual interval
+    httpx.post(f"{avala.server.url}/_emulator/rate-limit", json={"remaining": 6})  # 5 after the next call
+    step = next(waiting)
+    pause = waiting.send(hook.run(step.operation))
+    assert isinstance(pause, Sleep) and pause.seconds == pytest.approx(1.0 + 60 / 5)

@@ -30,6 +30,11 @@ class Platform(Protocol):
         """How many runs one ``statuses`` call may read; below 2 when the platform has no such call."""
         ...
 
+    def poll_delay(self) -> float:
+        """Seconds a wait should add before its next poll: more than 0 when the API said its rate limit is
+        nearly used up (Avala's ``X-RateLimit-Remaining``)."""
+        ...
+
     def check_connection(self) -> Operation[str]:
         """Make a real authenticated call; return a sentence saying what was reached."""
         ...

@@ -115,7 +115,7 @@ def wait_for_run(
             last = (status.phase, status.raw_phase, status.percent)
         if status.phase in targets or status.is_terminal:
             return WaitOutcome(outcome="reached", ref=ref, status=status)
-        pause = poll_interval
+        pause = poll_interval + platform.poll_delay()
         if deadline is not None:
             pause = max(min(pause, deadline - time.time()), 0.0)
         yield Sleep(pause)
@@ -210,7 +210,7 @@ def wait_for_runs(
                 total=len(runs),
                 run_ids=[r.run_id for r in runs[:MAX_LISTED_IDS]],
             )
-        yield Sleep(poll_interval)
+        yield Sleep(poll_interval + platform.poll_delay())
 
 
 def _log_progress(platform: Platform, ref: RunRef, seen: int, logger: Any) -> Procedure[int]:

@@ -46,6 +46,7 @@ from airflow_remote_tasks.platforms.avala.config import STATUS_WORDS, AvalaConfi
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100
+MAX_RATE_DELAY = 60.0  # a nearly used-up rate limit slows a wait's polls by at most this much
 _unknown: set[tuple[str, str]] = set()
 
 
@@ -80,6 +81,7 @@ class AvalaPlatform:
         self.client_settings = client_settings or ClientSettings()
         self.auth = HeaderAuth("X-Avala-Api-Key", config.api_key.get_secret_value())
         self.words = {kind: dict(table) for kind, table in STATUS_WORDS.items()}
+        self._delay = 0.0
         for word, phase in config.status_overrides.items():
             for table in self.words.values():
                 table[word] = Phase(phase)
@@ -106,9 +108,24 @@ class AvalaPlatform:
             content=json.dumps(body).encode() if body is not None else None,
             idempotent=idempotent,
         )
+        self._note_rate_limit(response)
         if 200 <= response.status < 300:
             return None if response.status == 204 or not response.content else response.json()
         raise _error(method, target, response)
+
+    def _note_rate_limit(self, response: HttpResponse) -> None:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        try:
+            limit = int(headers["x-ratelimit-limit"])
+            remaining = int(headers["x-ratelimit-remaining"])
+            reset = float(headers.get("x-ratelimit-reset") or 60)
+        except (KeyError, ValueError):
+            return
+        # Below a tenth of the limit, waits slow down so that what is left lasts until the window resets.
+        self._delay = reset / max(remaining, 1) if limit and remaining < limit / 10 else 0.0
+
+    def poll_delay(self) -> float:
+        return min(self._delay, MAX_RATE_DELAY)
 
     # -- connection ---------------------------------------------------------------------------------
 

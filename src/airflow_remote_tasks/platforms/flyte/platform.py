@@ -114,6 +114,9 @@ class FlytePlatform:
 
     # -- connection ----------------------------------------------------------------------------
 
+    def poll_delay(self) -> float:
+        return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors
+
     def check_connection(self) -> Operation[str]:
         c = self.config
         body = yield from self._call(

@@ -101,6 +101,9 @@ class JulepPlatform:
 
     # -- connection ----------------------------------------------------------------------------
 
+    def poll_delay(self) -> float:
+        return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors
+
     def check_connection(self) -> Operation[str]:
         base = self.config.base_url
         if self.config.agent_id:

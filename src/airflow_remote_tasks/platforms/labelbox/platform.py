@@ -153,6 +153,9 @@ class LabelboxPlatform:
 
     # -- connection and lookups ------------------------------------------------------------------
 
+    def poll_delay(self) -> float:
+        return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors
+
     def check_connection(self) -> Operation[str]:
         user = (yield from self._call(queries.GET_USER, {}))["user"]
         organization = (yield from self._call(queries.GET_ORGANIZATION, {}))["organization"]
