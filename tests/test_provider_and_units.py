@@ -59,6 +59,13 @@ def test_importing_the_package_is_light():
         ("flyte", [], "", "no authentication"),
         ("julep", [], "/agents", "accepts any API key"),
         ("julep", ["--api-key", "only-THIS-key"], "/agents", "requires API key 'only-THIS-key'"),
+        ("labelbox", [], "", "project ckproj0000000000000000001, dataset ckds000000000000000000001"),
+        (
+            "avala",
+            ["--api-key", "avk_only"],
+            "",
+            "project proj-001, dataset ds-001; requires API key 'avk_only'",
+        ),
     ],
 )
 def test_cli_serves_the_emulator_and_prints_its_url(platform, args, probe, says):
@@ -72,7 +79,7 @@ def test_cli_serves_the_emulator_and_prints_its_url(platform, args, probe, says)
         url = process.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:")
         assert says in process.stderr.readline()  # type: ignore[union-attr]
-        root = url.removesuffix("/api")
+        root = url.removesuffix("/api").removesuffix("/graphql").removesuffix("/api/v1")
         assert httpx.get(f"{root}/healthz").json() == {"status": "ok"}
         if probe:  # the printed URL is the API's base URL, and the key it named opens it
             key = args[1] if args else "anything-at-all"
