@@ -22,7 +22,14 @@ def test_entry_point_and_provider_info():
     ]
     info = entry.load()()
     assert info["package-name"] == "airflow-provider-remote-tasks"
-    flyte, julep = info["connection-types"]
+    types = {c["connection-type"]: c for c in info["connection-types"]}
+    assert set(types) == {
+        "remote_tasks_flyte",
+        "remote_tasks_julep",
+        "remote_tasks_labelbox",
+        "remote_tasks_avala",
+    }
+    flyte, julep = types["remote_tasks_flyte"], types["remote_tasks_julep"]
     assert flyte["connection-type"] == "remote_tasks_flyte"
     assert flyte["conn-fields"]["client_secret"]["schema"]["format"] == "password"
     assert julep["connection-type"] == "remote_tasks_julep"
@@ -41,6 +48,8 @@ def test_airflow_sees_the_declarative_connection_form(airflow_db):
         "assert behaviour['relabeling']['password'] == 'API key'\n"
         "assert 'extra__remote_tasks_julep__agent_id' in fields, sorted(fields)\n"
         "assert pm.hooks['remote_tasks_julep'].hook_class_name.endswith('JulepHook')\n"
+        "assert pm.field_behaviours['remote_tasks_labelbox']['relabeling']['host'] == 'GraphQL endpoint'\n"
+        "assert 'extra__remote_tasks_avala__status_map' in fields, sorted(fields)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
