@@ -47,6 +47,12 @@ def fresh_connections() -> Iterator[None]:
     forget_connections()
 
 
+def set_connection(conn_id: str, conn_type: str, host: str, password: str, extra: dict[str, object]) -> None:
+    """Point an Airflow connection (through its environment variable) at an emulator."""
+    conn = {"conn_type": conn_type, "host": host, "password": password, "extra": extra}
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> str:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
@@ -115,15 +121,12 @@ class RunningJulep:
         return self.emulator.state.summary()
 
     def connect(self, conn_id: str = "julep_default", **fields: object) -> None:
-        extra = {"agent_id": DEMO_AGENT_ID}
-        extra.update({k: v for k, v in fields.items() if k not in ("host", "password")})  # type: ignore[misc]
-        conn = {
-            "conn_type": "remote_tasks_julep",
-            "host": fields.get("host", self.url),
-            "password": fields.get("password", JULEP_KEY),
-            "extra": extra,
+        extra = {
+            "agent_id": DEMO_AGENT_ID,
+            **{k: v for k, v in fields.items() if k not in ("host", "password")},
         }
-        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        host, password = str(fields.get("host", self.url)), str(fields.get("password", JULEP_KEY))
+        set_connection(conn_id, "remote_tasks_julep", host, password, extra)
 
 
 @pytest.fixture
@@ -152,13 +155,8 @@ class RunningLabelbox:
 
     def connect(self, conn_id: str = "labelbox_default", **fields: object) -> None:
         extra = {k: v for k, v in fields.items() if k not in ("host", "password")}
-        conn = {
-            "conn_type": "remote_tasks_labelbox",
-            "host": fields.get("host", self.url),
-            "password": fields.get("password", LABELBOX_KEY),
-            "extra": extra,
-        }
-        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        host, password = str(fields.get("host", self.url)), str(fields.get("password", LABELBOX_KEY))
+        set_connection(conn_id, "remote_tasks_labelbox", host, password, extra)
 
 
 @pytest.fixture
@@ -182,13 +180,8 @@ class RunningAvala:
 
     def connect(self, conn_id: str = "avala_default", **fields: object) -> None:
         extra = {k: v for k, v in fields.items() if k not in ("host", "password")}
-        conn = {
-            "conn_type": "remote_tasks_avala",
-            "host": fields.get("host", self.url),
-            "password": fields.get("password", AVALA_KEY),
-            "extra": extra,
-        }
-        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        host, password = str(fields.get("host", self.url)), str(fields.get("password", AVALA_KEY))
+        set_connection(conn_id, "remote_tasks_avala", host, password, extra)
 
 
 @pytest.fixture
