@@ -121,7 +121,7 @@ def test_unknown_status_words_wait_and_the_table_can_be_extended(avala, caplog):
     from airflow_remote_tasks.platforms.avala.hook import AvalaHook
 
     platform = AvalaHook("avala_default").platform
-    with caplog.at_level(logging.WARNING, logger="airflow_remote_tasks.platforms.avala.platform"):
+    with caplog.at_level(logging.WARNING, logger="airflow_remote_tasks.core.phases"):
         assert platform._status_of("task", {"status": "in_review"}).phase.value == "running"  # type: ignore[attr-defined]
     assert "not in the provider's table" in caplog.text
     avala.connect(status_map='{"in_review": "succeeded"}')

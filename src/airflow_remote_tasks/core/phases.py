@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from enum import Enum
 from typing import Literal, get_args
 
@@ -54,3 +56,21 @@ def check_on_paused(value: str) -> OnPaused:
     if value not in get_args(OnPaused):
         raise ValueError(f"on_paused must be 'wait', 'fail' or 'succeed', not {value!r}.")
     return value  # type: ignore[return-value]
+
+
+_unknown_words: set[tuple[str, str]] = set()
+
+
+def phase_of_word(word: str, table: Mapping[str, Phase], what: str, hint: str = "") -> Phase:
+    """Our phase for a platform's status word. A word the table does not know is logged once (per ``what``)
+    and counts as not finished: never as success or failure, since the platform's words are often
+    undocumented; the operator's timeout bounds such a wait."""
+    phase = table.get(word)
+    if phase is None:
+        if (what, word) not in _unknown_words:
+            _unknown_words.add((what, word))
+            logging.getLogger(__name__).warning(
+                "%s %r is not in the provider's table; waiting on as if not finished.%s", what, word, hint
+            )
+        phase = Phase.RUNNING
+    return phase

@@ -98,14 +98,15 @@ def wait_for_run(
         try:
             status: RunStatus = yield ReadStatus(ref, platform.status(ref))
         except Exception as error:
-            if not is_transient(error):
-                raise
-            failing_since = failing_since or read_at
-            failing_for = time.monotonic() - failing_since
-            if failing_for >= transient_error_budget:
-                raise BudgetExceededError(ref, failing_for, transient_error_budget, error) from error
-            logger.warning("Could not read the state of run %s (%s); still waiting.", ref.run_id, error)
-            yield Sleep(min(poll_interval, 30.0, transient_error_budget - failing_for))
+            failing_since = yield from _tolerate(
+                error,
+                failing_since or read_at,
+                transient_error_budget,
+                poll_interval,
+                lambda failing_for, last: BudgetExceededError(ref, failing_for, transient_error_budget, last),
+                logger,
+                f"Could not read the state of run {ref.run_id}",
+            )
             continue
         failing_since = None
         if status.steps > seen_steps:
@@ -119,6 +120,27 @@ def wait_for_run(
         if deadline is not None:
             pause = max(min(pause, deadline - time.time()), 0.0)
         yield Sleep(pause)
+
+
+def _tolerate(
+    error: Exception,
+    failing_since: float,
+    budget: float,
+    poll_interval: float,
+    exceeded: Callable[[float, Exception], RemoteTaskError],
+    logger: Any,
+    what: str,
+) -> Procedure[float]:
+    """A wait's answer to an error from its read: re-raised unless transient; the ``exceeded`` error once
+    reads have failed for ``budget`` seconds since ``failing_since``; else ``what`` is logged and it sleeps."""
+    if not is_transient(error):
+        raise error
+    failing_for = time.monotonic() - failing_since
+    if failing_for >= budget:
+        raise exceeded(failing_for, error) from error
+    logger.warning("%s (%s); still waiting.", what, error)
+    yield Sleep(min(poll_interval, 30.0, budget - failing_for))
+    return failing_since
 
 
 # Run ids handed to XCom at most: counts cover the rest.
@@ -172,17 +194,18 @@ def wait_for_runs(
         try:
             runs: list[ListedRun] = yield ListRuns(key, platform.list_runs(selector))
         except Exception as error:
-            if not is_transient(error):
-                raise
-            failing_since = failing_since or read_at
-            failing_for = time.monotonic() - failing_since
-            if failing_for >= transient_error_budget:
-                raise RemoteTaskError(
+            failing_since = yield from _tolerate(
+                error,
+                failing_since or read_at,
+                transient_error_budget,
+                poll_interval,
+                lambda failing_for, last: RemoteTaskError(
                     f"Could not list the runs of selector {key} for {failing_for:.0f}s, which used up "
-                    f"transient_error_budget={transient_error_budget:g}s (last error: {error}). A retry waits again."
-                ) from error
-            logger.warning("Could not list the runs of selector %s (%s); still waiting.", key, error)
-            yield Sleep(min(poll_interval, 30.0, transient_error_budget - failing_for))
+                    f"transient_error_budget={transient_error_budget:g}s (last error: {last}). A retry waits again."
+                ),
+                logger,
+                f"Could not list the runs of selector {key}",
+            )
             continue
         failing_since = None
         counts: dict[str, int] = {}

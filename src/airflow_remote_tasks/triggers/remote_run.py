@@ -21,9 +21,10 @@ from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_platform
 ON_KILL_BUDGET = 20.0
 
 
-def error_event(ref: RunRef, error: RemoteTaskError) -> dict[str, Any]:
+def error_event(error: RemoteTaskError, ref: RunRef | None = None) -> dict[str, Any]:
     """The event of a wait that failed; ``permanent`` says whether Airflow's retries could help."""
-    return {"outcome": "error", "ref": ref.to_json(), "message": str(error), "permanent": is_permanent(error)}
+    event = {"outcome": "error", "message": str(error), "permanent": is_permanent(error)}
+    return event if ref is None else {**event, "ref": ref.to_json()}
 
 
 def raise_error_event(event: dict[str, Any], prefix: str) -> None:
@@ -104,7 +105,7 @@ class RemoteRunTrigger(BaseTrigger):
                 ),
             )
         except RemoteTaskError as error:
-            yield TriggerEvent(error_event(self.ref, error))
+            yield TriggerEvent(error_event(error, self.ref))
             return
         yield TriggerEvent(outcome.to_event())
 

@@ -8,11 +8,12 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_remote_tasks.core.batching import jittered_sleep
-from airflow_remote_tasks.core.errors import RemoteTaskError, is_permanent
+from airflow_remote_tasks.core.errors import RemoteTaskError
 from airflow_remote_tasks.core.executors import adrive
 from airflow_remote_tasks.core.phases import parse_phases
 from airflow_remote_tasks.core.waiting import astep_runner, wait_for_runs
 from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_platform
+from airflow_remote_tasks.triggers.remote_run import error_event
 
 
 class RemoteRunsTrigger(BaseTrigger):
@@ -89,6 +90,6 @@ class RemoteRunsTrigger(BaseTrigger):
                 ),
             )
         except RemoteTaskError as error:
-            yield TriggerEvent({"outcome": "error", "message": str(error), "permanent": is_permanent(error)})
+            yield TriggerEvent(error_event(error))
             return
         yield TriggerEvent(outcome.to_event())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -40,14 +39,12 @@ from airflow_remote_tasks.core.models import (
 )
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, Sink, answer
 from airflow_remote_tasks.core.paging import Page, all_pages
-from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.avala.config import STATUS_WORDS, AvalaConfig
 
-log = logging.getLogger(__name__)
 PAGE_SIZE = 100
 MAX_RATE_DELAY = 60.0  # a nearly used-up rate limit slows a wait's polls by at most this much
-_unknown: set[tuple[str, str]] = set()
 
 
 class Export(BaseModel):
@@ -240,18 +237,8 @@ class AvalaPlatform:
         return dict(found)
 
     def _phase(self, kind: str, word: str) -> Phase:
-        phase = self.words[kind].get(word)
-        if phase is None:
-            if (kind, word) not in _unknown:
-                _unknown.add((kind, word))
-                log.warning(
-                    "Avala %s status %r is not in the provider's table; waiting on as if not finished. Add it "
-                    "to the connection's Status words to say what it means.",
-                    kind,
-                    word,
-                )
-            phase = Phase.RUNNING
-        return phase
+        hint = " Add it to the connection's Status words to say what it means."
+        return phase_of_word(word, self.words[kind], f"Avala {kind} status", hint)
 
     def _status_of(self, kind: str, found: Mapping[str, Any]) -> RunStatus:
         word = str(found.get("status") or "unknown")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,7 +33,7 @@ from airflow_remote_tasks.core.models import (
     TaskInterface,
 )
 from airflow_remote_tasks.core.operation import HttpRequest, Operation, Sink, answer
-from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.labelbox import queries
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
@@ -54,8 +53,6 @@ from airflow_remote_tasks.platforms.labelbox.jobs import (
     parse_job,
 )
 
-log = logging.getLogger(__name__)
-
 PHASES = {
     "IN_PROGRESS": Phase.RUNNING,
     "CANCELLING": Phase.RUNNING,  # two L's on the wire; the cancel is not done yet
@@ -74,29 +71,14 @@ class RowErrorsError(RemoteTaskError):
     """Some rows were refused, and the job was told to fail on that (``fail_on_row_errors``)."""
 
 
-_unknown_statuses: set[tuple[str, str]] = set()
-
-
 def task_name(origin: RunOrigin) -> str:
     """The export's name, derived from the task instance: found again after an answer was lost."""
     return "airflow-" + hashlib.sha256(origin.key.encode()).hexdigest()[:24]
 
 
-def _phase(raw: str, phases: Mapping[str, Phase], what: str) -> Phase:
-    """Our phase for a Labelbox status word. A word not known here is logged once and waited through as not
-    finished, never taken for success or failure (the operator's timeout bounds the wait)."""
-    phase = phases.get(raw)
-    if phase is None:
-        if (what, raw) not in _unknown_statuses:
-            _unknown_statuses.add((what, raw))
-            log.warning("Labelbox %s %r is not known to this provider; waiting on as if running.", what, raw)
-        phase = Phase.RUNNING
-    return phase
-
-
 def parse_task_status(task: Mapping[str, Any]) -> RunStatus:
     raw = str(task.get("status") or "UNKNOWN")
-    phase = _phase(raw, PHASES, "task status")
+    phase = phase_of_word(raw, PHASES, "Labelbox task status")
     percent = task.get("completionPercentage")
     return RunStatus(
         phase=phase,
@@ -111,7 +93,7 @@ IMPORT_PHASES = {"RUNNING": Phase.RUNNING, "FINISHED": Phase.SUCCEEDED, "FAILED"
 
 def parse_import_status(found: Mapping[str, Any]) -> RunStatus:
     raw = str(found.get("state") or "UNKNOWN")
-    phase = _phase(raw, IMPORT_PHASES, "import state")
+    phase = phase_of_word(raw, IMPORT_PHASES, "Labelbox import state")
     try:
         percent: float | None = float(str(found.get("progress") or "").rstrip("%"))
     except ValueError:
@@ -401,9 +383,6 @@ class LabelboxPlatform:
     def _ref(self, task_id: str, *, via: str, project: str = "") -> RunRef:
         url = self.config.project_url(project) if project else self.config.task_url(task_id)
         return RunRef(platform=self.name, run_id=task_id, scope={"via": via}, url=url)
-
-    def ref_for(self, task_id: str) -> RunRef:
-        return self._ref(task_id, via="user")
 
     def find_run(self, run_id: str) -> Operation[RunRef]:
         if not re.fullmatch(r"[A-Za-z0-9_-]{5,64}", run_id):
