@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -51,6 +52,37 @@ def set_connection(conn_id: str, conn_type: str, host: str, password: str, extra
     """Point an Airflow connection (through its environment variable) at an emulator."""
     conn = {"conn_type": conn_type, "host": host, "password": password, "extra": extra}
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+
+
+class Supervisor:
+    """Stands in for the triggerer's supervisor, which a trigger asks for its task instance's state
+    (``SUPERVISOR_COMMS``); the real one answers in the cluster tests (test_real_airflow.py)."""
+
+    def __init__(self) -> None:
+        self.state: str | None = "failed"
+        self.asked: list[object] = []
+        self.fails = False
+
+    async def asend(self, message: object) -> object:
+        from airflow.sdk.execution_time.comms import TaskStatesResult
+
+        self.asked.append(message)
+        if self.fails:
+            raise ConnectionResetError("supervisor gone")
+        return TaskStatesResult(task_states={TI.run_id: {TI.task_id: self.state}})
+
+
+TI = SimpleNamespace(dag_id="d", run_id="manual__1", task_id="t", map_index=-1, try_number=1)
+
+
+@pytest.fixture
+def supervisor(monkeypatch: pytest.MonkeyPatch) -> Supervisor:
+    """A task instance's state as the triggerer's supervisor reports it (``"failed"`` unless set)."""
+    from airflow.sdk.execution_time import task_runner
+
+    fake = Supervisor()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", fake, raising=False)
+    return fake
 
 
 @pytest.fixture(scope="session")

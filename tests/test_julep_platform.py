@@ -36,9 +36,12 @@ def wait_for_status(julep, status: str, seconds: float = 5.0) -> None:
     raise AssertionError(f"execution never became {status}: {julep.executions}")
 
 
-def test_trigger_on_kill_cancels_the_execution(julep):
+def test_trigger_on_kill_cancels_the_execution(julep, supervisor):
+    from conftest import TI
+
     _, ref = start(SLOW, "kill-me")
     trigger = RemoteRunTrigger(conn_id="julep_default", ref=ref.to_json(), poll_interval=0.1)
+    trigger.task_instance = TI  # marked failed, as the supervisor reports it
 
     async def scenario() -> None:
         waiting = asyncio.ensure_future(trigger.run().__anext__())

@@ -112,9 +112,12 @@ def test_a_run_starting_call_is_not_retried_blindly(flyte):
     assert flyte.emulator.app.calls["/flyteidl2.workflow.RunService/CreateRun"] == 1
 
 
-def test_trigger_on_kill_aborts_the_run(flyte):
-    _, ref = start_run("demo.sleep", {"seconds": 30}, "kill-me")
+def kill_trigger_while_waiting(ref) -> None:
+    """What the triggerer does on a cancel: stop the trigger's wait, then call on_kill."""
+    from conftest import TI
+
     trigger = RemoteRunTrigger(conn_id="flyte_default", ref=ref.to_json(), poll_interval=0.1)
+    trigger.task_instance = TI
 
     async def scenario():
         task = asyncio.ensure_future(events_of(trigger))
@@ -125,8 +128,41 @@ def test_trigger_on_kill_aborts_the_run(flyte):
         await close_shared_clients()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("state", ["failed", "success", None])
+def test_trigger_on_kill_aborts_the_run_of_a_task_a_person_ended(flyte, supervisor, state):
+    supervisor.state = state  # marked failed, marked success, cleared
+    _, ref = start_run("demo.sleep", {"seconds": 30}, "kill-me")
+    kill_trigger_while_waiting(ref)
     [run] = flyte.runs
     assert run["phase"] == "ACTION_PHASE_ABORTED"
+    [question] = supervisor.asked
+    assert (question.dag_id, question.run_ids, question.task_ids, question.map_index) == (
+        "d",
+        ["manual__1"],
+        ["t"],
+        -1,
+    )
+
+
+def test_trigger_on_kill_leaves_the_run_of_a_still_deferred_task_alone(flyte, supervisor):
+    """A triggerer that missed its heartbeats gets on_kill for the triggers another one took over
+    (apache/airflow#73454): the task instance is still deferred, so the run goes on."""
+    supervisor.state = "deferred"
+    _, ref = start_run("demo.sleep", {"seconds": 30}, "moved")
+    kill_trigger_while_waiting(ref)
+    assert flyte.runs[0]["phase"] == "ACTION_PHASE_RUNNING"
+    assert flyte.emulator.app.calls["/flyteidl2.workflow.RunService/AbortRun"] == 0
+
+
+def test_trigger_on_kill_leaves_the_run_alone_when_the_state_cannot_be_read(flyte, supervisor, capsys):
+    supervisor.fails = True
+    _, ref = start_run("demo.sleep", {"seconds": 30}, "unknown")
+    kill_trigger_while_waiting(ref)
+    assert flyte.runs[0]["phase"] == "ACTION_PHASE_RUNNING"
+    log = capsys.readouterr().out  # the trigger's log names the run, so a person can stop it
+    assert "could not be read (ConnectionResetError): leaving run " + ref.run_id in log
 
 
 def test_trigger_cleanup_has_no_remote_side_effect(flyte):

@@ -110,15 +110,78 @@ class RemoteRunTrigger(BaseTrigger):
         yield TriggerEvent(outcome.to_event())
 
     async def on_kill(self) -> None:
-        """The deferred task was marked failed or cleared by a person: stop the remote run too."""
+        """Stop the remote run, but only when a person ended the deferred task (marked it failed or success,
+        or cleared it): while the task instance is still deferred, the run is left alone.
+
+        Airflow 3.3 also calls ``on_kill`` on a triggerer that comes back after missing its heartbeats, for
+        every trigger another triggerer took over meanwhile (apache/airflow#73454); aborting then would kill
+        runs the new owner is still waiting on. When the state cannot be read, the run is left alone too, and
+        the log names it so a person can stop it. Raises nothing: errors are logged.
+        """
         if not self.abort_on_kill:
             return
+        ended, why = await task_instance_ended(self.task_instance)
+        if not ended:
+            log = self.log.info if ended is False else self.log.warning
+            log("Cancelled, but %s: leaving run %s alone %s", why, self.ref.run_id, self.ref.url or "")
+            return
         platform = await self.hook.aplatform()
-        reason = "Aborted by Airflow: the deferred task was marked failed or cleared."
+        reason = f"Aborted by Airflow: the deferred task was {why}."
         stopped = await asyncio.wait_for(self.hook.arun(platform.abort(self.ref, reason)), ON_KILL_BUDGET)
         if stopped:
-            self.log.info("Aborted run %s (%s)", self.ref.run_id, self.ref.url)
+            self.log.info("Aborted run %s (%s): the task was %s", self.ref.run_id, self.ref.url, why)
         else:
             self.log.warning(
                 "Run %s cannot be stopped on %s; it goes on.", self.ref.run_id, self.ref.platform
             )
+
+
+# Reading one task state through the triggerer's supervisor takes milliseconds; the rest of Airflow's on_kill
+# time is left for the abort.
+STATE_READ_BUDGET = 5.0
+
+
+async def task_instance_ended(ti: Any) -> tuple[bool | None, str]:
+    """Whether a person ended the deferred task instance ``ti``, asked of Airflow through the triggerer's
+    supervisor, and what the answer says in words (``"marked failed"``, ``"cleared"``...). Any state but
+    ``deferred`` means ended; ``None`` means the state could not be read. Raises nothing."""
+    if ti is None:
+        return None, "no task instance is known to ask Airflow about"
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import GetTaskStates, TaskStatesResult
+
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    if comms is None:
+        return None, "Airflow's supervisor cannot be asked for the task's state here"
+    map_index = ti.map_index if ti.map_index is not None else -1
+    question = GetTaskStates(
+        dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[ti.task_id], map_index=map_index
+    )
+    try:
+        answer = await asyncio.wait_for(comms.asend(question), STATE_READ_BUDGET)
+    except Exception as error:  # any failure to ask means "not known to have ended"
+        return None, f"the task's state could not be read ({type(error).__name__})"
+    if not isinstance(answer, TaskStatesResult):
+        return None, f"the task's state could not be read ({type(answer).__name__})"
+    key = ti.task_id if map_index < 0 else f"{ti.task_id}_{map_index}"
+    states = answer.task_states.get(ti.run_id, {})
+    if key not in states:
+        return True, "deleted with its DAG run"
+    state = states[key]
+    if state == "deferred":
+        return False, "the task instance is still deferred (its trigger moved to another triggerer)"
+    return True, STATE_WORDS.get(state, f"set to {state}")
+
+
+# What the state of an ended deferred task says a person did.
+STATE_WORDS = {
+    None: "cleared",
+    "scheduled": "cleared",
+    "queued": "cleared",
+    "running": "cleared",
+    "restarting": "cleared",
+    "failed": "marked failed",
+    "success": "marked success",
+    "skipped": "marked skipped",
+    "up_for_retry": "marked for retry",
+}
