@@ -13,7 +13,7 @@ UV := uv
 UV_SETUP := true
 endif
 
-.PHONY: demo test lint typecheck unit lock emulator airflow chromium bench clean
+.PHONY: demo test lint typecheck unit lock emulator airflow chromium postgresql bench clean
 
 $(STAMP): constraints.txt pyproject.toml
 	$(UV_SETUP)
@@ -24,7 +24,7 @@ $(STAMP): constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP) chromium lint typecheck
+test: $(STAMP) chromium postgresql lint typecheck
 	$(BIN)/pytest -q
 
 # Debian's chromium for the browser test; Playwright drives it (its own browser download is not used).
@@ -36,6 +36,16 @@ chromium:
 			$(SUDO) apt-get update -qq && \
 			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium not found and no apt-get here: the browser test will be skipped"; fi; }
+
+# Debian's PostgreSQL server programs for the real-Airflow tests' metadata database (the tests start and stop a
+# throw-away server of their own; the package's own service is not used).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || [ -n "$$PG_BIN" ] || { \
+		if command -v apt-get >/dev/null; then \
+			echo "Installing Debian's postgresql for the real-Airflow tests ..."; \
+			$(SUDO) apt-get update -qq && \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else echo "PostgreSQL not found and no apt-get here: set PG_BIN to its bin directory"; exit 1; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests example_dags scripts benchmarks
@@ -50,8 +60,9 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --docs $(BENCH_ARGS)
 
 # A full local Airflow (UI, scheduler, triggerer, DAG processor) with the emulators and their connections.
-airflow: $(STAMP)
-	$(BIN)/python scripts/local_airflow.py
+# DB=postgresql: on a throw-away PostgreSQL, with two triggerers, as the cluster tests run it.
+airflow: $(STAMP) $(if $(filter postgresql,$(DB)),postgresql)
+	$(BIN)/python scripts/local_airflow.py $(if $(DB),--db $(DB))
 
 emulator: $(STAMP)
 	$(BIN)/remote-tasks emulator $(or $(PLATFORM),flyte) --port $(or $(PORT),8089)

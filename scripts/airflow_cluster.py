@@ -1,9 +1,10 @@
-"""A real Airflow on loopback: API server, scheduler (LocalExecutor), DAG processor and triggerer.
+"""A real Airflow on loopback: API server, scheduler (LocalExecutor), DAG processor and one or more triggerers.
 
 Each component is its own process, started from this environment, logging to ``<home>/logs/<name>.log``.
 It is driven only through Airflow's public REST API, and stops what it started by PID. Used by the tests
-(``tests/test_real_airflow.py``) and by ``make airflow``. SQLite is the metadata database: enough for one
-machine, the tests and a first look, not for production.
+(``tests/test_real_airflow.py``: PostgreSQL, two triggerers) and by ``make airflow``. The metadata database is
+the one ``database_url`` names (``postgres_server.PostgresServer`` starts a throw-away one), or SQLite in the
+home: enough for one triggerer and a first look, not for production.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import httpx
 
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+SERVICES = ("api-server", "scheduler", "dag-processor")
 TERMINAL_RUN_STATES = {"success", "failed"}
 # Shared by every component, or tokens from one are refused by another; 64 bytes as SHA-512 wants.
 JWT_SECRET = "remote-tasks-local-airflow-only-" + "0123456789abcdef" * 2
@@ -43,8 +44,11 @@ class AirflowCluster:
         *,
         port: int = 0,
         login: tuple[str, str] = ("admin", "admin"),
+        database_url: str | None = None,
+        triggerers: int = 1,
     ) -> None:
         self.home = home
+        self.components = [*SERVICES, *(f"triggerer-{n}" for n in range(1, triggerers + 1))]
         self.port = port or free_port()
         self.login = login
         self.url = f"http://127.0.0.1:{self.port}"
@@ -77,9 +81,11 @@ class AirflowCluster:
             # a restarted triggerer takes over a dead one's triggers after this long
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            **({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url} if database_url else {}),
             **(env or {}),
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.job_ids: dict[str, int] = {}  # each triggerer's job id, as its triggers' rows name it
         self._token = ""
 
     # -- processes -----------------------------------------------------------------------------
@@ -92,21 +98,42 @@ class AirflowCluster:
     def start(self) -> AirflowCluster:
         (self.home / "passwords.json").write_text(json.dumps({self.login[0]: self.login[1]}))
         self.airflow("db", "migrate")
-        for name in COMPONENTS:
+        for name in SERVICES:
             self.start_component(name)
         self.wait_until(self._healthy, 120, "the API server to answer")
+        for name in self.components[len(SERVICES) :]:
+            self.start_component(name)
         return self
 
     def start_component(self, name: str) -> None:
+        """Start one component; a triggerer (``triggerer-<n>``) is waited for until its job is alive."""
+        command, env, known = name, self.env, set()
+        if name.startswith("triggerer-"):
+            # Each triggerer serves its trigger logs on a port of its own, as on separate machines.
+            command, env = "triggerer", {**env, "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+            known = {job["id"] for job in self.triggerer_jobs()}
         log = (self.logs / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", name],
-            env=self.env,
+            [sys.executable, "-m", "airflow", command],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # a SIGINT to the test run does not reach Airflow first
         )
+        if command == "triggerer":
+            self.job_ids[name] = self.wait_until(
+                lambda: max((j["id"] for j in self.triggerer_jobs() if j["id"] not in known), default=0),
+                120,
+                f"{name} to start its job",
+            )
+
+    def pause(self, name: str) -> None:
+        """Stop a component and what it started (SIGSTOP), as a stopped container or a frozen VM would."""
+        self._signal(self.processes[name].pid, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self._signal(self.processes[name].pid, signal.SIGCONT)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Kill one component by its PID, and the processes it started (its session), as a crash would."""
@@ -166,6 +193,7 @@ class AirflowCluster:
     def stop(self) -> None:
         for name in list(self.processes):
             process = self.processes.pop(name)
+            self._signal(process.pid, signal.SIGCONT)  # a paused one could not act on SIGTERM
             self._signal(process.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=20)
@@ -213,7 +241,7 @@ class AirflowCluster:
             time.sleep(every)
         raise AssertionError(
             f"timed out after {seconds}s waiting for {what}\n"
-            + "\n".join(f"--- {name} ---\n{self.log_tail(name)}" for name in COMPONENTS)
+            + "\n".join(f"--- {name} ---\n{self.log_tail(name)}" for name in self.components)
         )
 
     def unpause(self, dag_id: str) -> None:
@@ -247,15 +275,25 @@ class AirflowCluster:
             )
         )
 
-    def task_instances(self, dag_id: str, run_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """Every task instance of a run, page by page (the API returns at most 100 at a time)."""
+    def triggerer_jobs(self) -> list[dict[str, Any]]:
+        """The triggerers' jobs that are running, newest first."""
+        body = self.api(
+            "GET",
+            "jobs",
+            params={"job_type": "TriggererJob", "job_state": "running", "order_by": "-id", "limit": 100},
+        )
+        return list(body["jobs"])
+
+    def task_instances(
+        self, dag_id: str, run_id: str, limit: int = 100, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every task instance of a run (in ``state``), page by page (the API returns at most 100 at a time)."""
         found: list[dict[str, Any]] = []
         while True:
-            body = self.api(
-                "GET",
-                f"dags/{dag_id}/dagRuns/{run_id}/taskInstances",
-                params={"limit": 100, "offset": len(found)},
-            )
+            params: dict[str, Any] = {"limit": 100, "offset": len(found)}
+            if state:
+                params["state"] = state
+            body = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", params=params)
             found += body["task_instances"]
             if not body["task_instances"] or len(found) >= min(limit, body["total_entries"]):
                 return found

@@ -3,11 +3,14 @@
 Starts the Flyte and Julep emulators and Airflow (API server + UI, scheduler, DAG processor, triggerer) on
 loopback, creates connections ``flyte_default`` and ``julep_default`` for the emulators (the UI's Test
 button works: ``[core] test_connection`` is enabled), and waits until Ctrl-C, then stops everything.
-The Airflow home is ``.airflow-local/`` in the repository (SQLite), kept between runs.
+The Airflow home is ``.airflow-local/`` in the repository, kept between runs with its SQLite database; with
+``--db postgresql`` (``make airflow DB=postgresql``) the metadata goes to a throw-away PostgreSQL server instead,
+and two triggerers share the triggers, as in the cluster tests.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -16,6 +19,7 @@ import time
 from pathlib import Path
 
 from airflow_cluster import AirflowCluster, free_port
+from postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = ("admin", "admin")
@@ -37,7 +41,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="metadata database: SQLite in the home (kept), or a throw-away PostgreSQL with two triggerers",
+    )
+    options = parser.parse_args(argv)
     # A SIGTERM (a closed terminal, a supervisor) stops everything as Ctrl-C does, never leaving orphans.
     signal.signal(signal.SIGTERM, _interrupt)
     from airflow_remote_tasks.emulators.avala import AvalaEmulator
@@ -55,14 +67,18 @@ def main() -> int:
     ).start()
     labelbox = ServerThread(LabelboxEmulator(task_seconds=5).app, port=port_or_free(8091)).start()
     avala = ServerThread(AvalaEmulator(pace=0.5, job_seconds=10).app, port=port_or_free(8092)).start()
+    postgres = PostgresServer().start() if options.db == "postgresql" else None
     cluster = AirflowCluster(
         home,
         ROOT / "example_dags",
         {"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"},
         port=port_or_free(int(os.environ.get("AIRFLOW_PORT", "8080"))),
         login=LOGIN,
+        database_url=postgres.url if postgres else None,
+        triggerers=2 if postgres else 1,
     )
-    print(f"Starting Airflow in {home} (logs in {cluster.logs}) ...", flush=True)
+    where = f"PostgreSQL on port {postgres.port}" if postgres else "SQLite"
+    print(f"Starting Airflow in {home} ({where}; logs in {cluster.logs}) ...", flush=True)
     try:
         cluster.start()
         # Port apart from the host: Airflow 3.3.2's Test button refuses a connection without one
@@ -124,8 +140,10 @@ a remote task's "Remote run" link. Ctrl-C stops everything.""",
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("Stopping Airflow and the emulators ...", flush=True)
         cluster.stop()
-        flyte.stop()
-        julep.stop()
+        if postgres:
+            postgres.stop()
+        for emulator in (flyte, julep, labelbox, avala):
+            emulator.stop()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Test setup: a throw-away Airflow home (SQLite), migrated once, and Flyte emulators on loopback."""
+"""Test setup: a throw-away Airflow home (SQLite) for `dag.test()`, emulators on loopback, and for the cluster
+tests a real Airflow on a throw-away PostgreSQL."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))  # the benchmarks package
 
 from airflow_cluster import AirflowCluster  # noqa: E402
+from postgres_server import PostgresServer  # noqa: E402
 
 from airflow_remote_tasks.emulators.avala import AvalaEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator  # noqa: E402
@@ -256,7 +258,15 @@ def labelbox_emulator() -> Iterator[tuple[LabelboxEmulator, str]]:
 
 
 @pytest.fixture(scope="session")
-def airflow(flyte_emulator, labelbox_emulator) -> Iterator[AirflowCluster]:
+def postgres() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL server (Debian's binaries: `make postgresql`), stopped by PID at the end."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def airflow(flyte_emulator, labelbox_emulator, postgres) -> Iterator[AirflowCluster]:
+    """A real Airflow on PostgreSQL with two triggerers, as teams run it beyond one machine."""
     _, url = flyte_emulator
     home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
     connection = json.dumps({"conn_type": "remote_tasks_flyte", "password": cluster_api_key(url) + "\n"})
@@ -267,6 +277,8 @@ def airflow(flyte_emulator, labelbox_emulator) -> Iterator[AirflowCluster]:
         home,
         CLUSTER_DAGS,
         {"AIRFLOW_CONN_FLYTE_DEFAULT": connection, "AIRFLOW_CONN_LABELBOX_DEFAULT": labelbox},
+        database_url=postgres.url,
+        triggerers=2,
     )
     try:
         yield cluster.start()

@@ -141,3 +141,42 @@ def test_hostile_ids_give_a_valid_run_name(flyte):
     assert result.state == "success"
     [run] = flyte.runs
     assert run["name"].startswith("af-") and len(run["name"]) <= 30
+
+
+@pytest.mark.parametrize(
+    ("try_number", "max_tries", "retries", "cleared"),
+    [
+        (1, 2, 2, False),  # the first try
+        (2, 2, 2, False),  # Airflow's retry after a failure
+        (3, 2, 2, False),
+        (2, 3, 2, True),  # try 1 cleared: max_tries = 1 + retries
+        (2, 1, 0, True),  # the same without retries
+        (3, 3, 2, False),  # a retry after the try that followed a clear
+        (4, 5, 2, True),  # try 3 cleared
+    ],
+)
+def test_a_try_that_follows_a_clear_is_told_from_a_retry(try_number, max_tries, retries, cleared):
+    from types import SimpleNamespace
+
+    from airflow_remote_tasks.operators.remote_task import follows_a_clear
+
+    ti = SimpleNamespace(try_number=try_number, max_tries=max_tries)
+    assert follows_a_clear(ti, retries) is cleared
+
+
+def test_a_cleared_task_aborts_the_earlier_tries_run_and_starts_anew(flyte):
+    """Airflow reruns a cleared deferred task before its triggerer cancels the old trigger: the new try
+    aborts the earlier try's run itself, where a retry would reattach to it."""
+    from airflow_remote_tasks import RemoteTaskOperator
+    from airflow_remote_tasks.operators.remote_task import RunRecord
+    from test_trigger_and_transport import start_run
+
+    _, ref = start_run("demo.sleep", {"seconds": 30}, "cleared")
+    operator = RemoteTaskOperator(task_id="remote", conn_id="flyte_default", task="demo.sleep")
+    retried = RunRecord(generation=0, ref=ref)
+    assert operator._reattach(retried, cleared=False) == ref
+    assert flyte.runs[0]["phase"] in ("ACTION_PHASE_QUEUED", "ACTION_PHASE_RUNNING")
+    cleared = RunRecord(generation=0, ref=ref)
+    assert operator._reattach(cleared, cleared=True) is None
+    assert flyte.runs[0]["phase"] == "ACTION_PHASE_ABORTED"
+    assert (cleared.generation, cleared.ref) == (1, None)  # the next submit is a new run

@@ -301,13 +301,14 @@ class RemoteTaskOperator(WaitsForRun):
     def execute(self, context: Context) -> Any:
         store = context["task_state_store"]
         record = RunRecord.model_validate(store.get(STATE_KEY) or {})
-        ref = self._reattach(record)
+        ref = self._reattach(record, cleared=follows_a_clear(context["ti"], self.retries))
         if ref is None:
             ref = self._submit(context, record)
         return self._wait(context, ref, record.deadline)
 
-    def _reattach(self, record: RunRecord) -> RunRef | None:
-        """The earlier try's run, if it can still deliver; ``record`` moves to a new generation otherwise."""
+    def _reattach(self, record: RunRecord, cleared: bool) -> RunRef | None:
+        """The earlier try's run, if it can still deliver and the task was not cleared since; ``record`` moves
+        to a new generation otherwise. A run a person cleared the task away from is aborted."""
         if record.ref is None or record.delivered:
             if record.delivered:  # outputs already handed over: a clear or a new try runs the task again
                 record.generation += 1
@@ -317,7 +318,23 @@ class RemoteTaskOperator(WaitsForRun):
             status = self.hook.run(self.hook.platform.status(record.ref))
         except NotFoundError:
             status = None
-        if status is not None and (not status.is_terminal or status.phase.is_success):
+        if cleared:
+            # A person cleared the task to run it again. Airflow reruns a cleared deferred task before its
+            # triggerer cancels the old trigger, whose on_kill then finds the task deferred again and leaves
+            # the run alone: stopping it falls to this try.
+            if status is not None and not status.is_terminal:
+                self.hook.run(
+                    self.hook.platform.abort(record.ref, "Aborted by Airflow: the task was cleared.")
+                )
+                ended = "was aborted"
+            else:
+                ended = f"ended {status.describe()}" if status else "is gone"
+            self.log.info(
+                "The task was cleared: the earlier try's run %s %s; starting a new run.",
+                record.ref.run_id,
+                ended,
+            )
+        elif status is not None and (not status.is_terminal or status.phase.is_success):
             self.log.info(
                 "Reattaching to run %s from an earlier try (%s) %s",
                 record.ref.run_id,
@@ -325,11 +342,12 @@ class RemoteTaskOperator(WaitsForRun):
                 record.ref.url,
             )
             return record.ref
-        self.log.info(
-            "The earlier try's run %s ended %s; starting a new run.",
-            record.ref.run_id,
-            status.describe() if status else "and is gone",
-        )
+        else:
+            self.log.info(
+                "The earlier try's run %s ended %s; starting a new run.",
+                record.ref.run_id,
+                status.describe() if status else "and is gone",
+            )
         record.generation += 1
         record.ref, record.deadline = None, None
         return None
@@ -375,6 +393,18 @@ class RemoteTaskOperator(WaitsForRun):
         record = RunRecord.model_validate(store.get(STATE_KEY) or {})
         record.ref, record.delivered = ref, True
         store.set(STATE_KEY, record.model_dump(mode="json"))
+
+
+def follows_a_clear(ti: Any, retries: int | None) -> bool:
+    """Whether this try was started by a person clearing the task instance, not by one of Airflow's retries.
+
+    A clear sets ``max_tries`` to the cleared try's number plus the task's retries, so the first try after it
+    is ``max_tries - retries + 1`` (the rule Airflow's own task runner uses to find a reschedule's first try).
+    """
+    try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
+    if not isinstance(try_number, int) or not isinstance(max_tries, int):
+        return False
+    return try_number > 1 and try_number == max_tries - (retries or 0) + 1
 
 
 def _submit_failed(task: str, error: RemoteTaskError) -> RemoteTaskError:
