@@ -48,6 +48,14 @@ def postgres_binaries() -> Path:
     )
 
 
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 class PostgresServer:
     """One PostgreSQL server with an ``airflow`` database that trusts local connections; nothing listens
     beyond 127.0.0.1. Settings favour speed over durability (no fsync): its data is thrown away."""
@@ -58,9 +66,10 @@ class PostgresServer:
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self.process: subprocess.Popen[bytes] | None = None
-        # PostgreSQL refuses to run as root: as root, run it as Debian's postgres user.
-        self.user = "postgres" if os.geteuid() == 0 else None
-        if self.user:
+        # PostgreSQL refuses to run as root: as root, run it as Debian's postgres user (or nobody, without one).
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            self.user = "postgres" if _has_user("postgres") else "nobody"
             account = pwd.getpwnam(self.user)
             os.chown(self.root, account.pw_uid, account.pw_gid)
 
@@ -70,11 +79,23 @@ class PostgresServer:
         return f"postgresql+psycopg2://{USER}@127.0.0.1:{self.port}/{DATABASE}"
 
     def _run(self, *command: str | Path) -> None:
-        subprocess.run(
-            [str(part) for part in command], check=True, capture_output=True, user=self.user, cwd=self.root
+        done = subprocess.run(
+            [str(part) for part in command], check=False, capture_output=True, user=self.user, cwd=self.root
         )
+        if done.returncode:
+            output = (done.stdout + done.stderr).decode(errors="replace").strip()
+            raise RuntimeError(f"{Path(command[0]).name} failed ({done.returncode}): {output}")
 
     def start(self) -> PostgresServer:
+        """Create the cluster and the ``airflow`` database, and start the server; on any failure what was
+        started is stopped again. Raises ``RuntimeError`` naming what failed."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> PostgresServer:
         binaries = postgres_binaries()
         self._run(binaries / "initdb", "-D", self.data, "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync")
         settings = {
@@ -103,10 +124,10 @@ class PostgresServer:
             try:
                 self.execute("postgres", f"CREATE DATABASE {DATABASE}")
                 return self
-            except Exception:
+            except Exception as error:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise
+                    log = self.log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"PostgreSQL did not start ({error}); its log ends:\n{log}") from error
                 time.sleep(0.2)
 
     def connect(self, database: str = DATABASE) -> Any:

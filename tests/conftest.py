@@ -3,6 +3,7 @@ tests a real Airflow on a throw-away PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -62,6 +63,7 @@ class Supervisor:
 
     def __init__(self) -> None:
         self.state: str | None = "failed"
+        self.answer: dict[str, str | None] | None = None  # task states by key, when not just TI's
         self.asked: list[object] = []
         self.fails = False
 
@@ -69,9 +71,11 @@ class Supervisor:
         from airflow.sdk.execution_time.comms import TaskStatesResult
 
         self.asked.append(message)
+        await asyncio.sleep(0.05)  # the supervisor's round trip, during which others ask too
         if self.fails:
             raise ConnectionResetError("supervisor gone")
-        return TaskStatesResult(task_states={TI.run_id: {TI.task_id: self.state}})
+        states = self.answer if self.answer is not None else {TI.task_id: self.state}
+        return TaskStatesResult(task_states={TI.run_id: states})
 
 
 TI = SimpleNamespace(dag_id="d", run_id="manual__1", task_id="t", map_index=-1, try_number=1)

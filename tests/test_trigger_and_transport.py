@@ -138,12 +138,7 @@ def test_trigger_on_kill_aborts_the_run_of_a_task_a_person_ended(flyte, supervis
     [run] = flyte.runs
     assert run["phase"] == "ACTION_PHASE_ABORTED"
     [question] = supervisor.asked
-    assert (question.dag_id, question.run_ids, question.task_ids, question.map_index) == (
-        "d",
-        ["manual__1"],
-        ["t"],
-        -1,
-    )
+    assert (question.dag_id, question.run_ids, question.task_ids) == ("d", ["manual__1"], ["t"])
 
 
 def test_trigger_on_kill_leaves_the_run_of_a_still_deferred_task_alone(flyte, supervisor):
@@ -162,7 +157,31 @@ def test_trigger_on_kill_leaves_the_run_alone_when_the_state_cannot_be_read(flyt
     kill_trigger_while_waiting(ref)
     assert flyte.runs[0]["phase"] == "ACTION_PHASE_RUNNING"
     log = capsys.readouterr().out  # the trigger's log names the run, so a person can stop it
-    assert "could not be read (ConnectionResetError): leaving run " + ref.run_id in log
+    assert "could not be read (ConnectionResetError: supervisor gone): leaving run " + ref.run_id in log
+
+
+def test_on_kill_of_many_mapped_triggers_asks_the_supervisor_once(flyte, supervisor):
+    """A DAG run of mapped deferred tasks marked failed at once: one question answers all their on_kills."""
+    from types import SimpleNamespace
+
+    from conftest import TI
+
+    count = 40
+    refs = [start_run("demo.sleep", {"seconds": 30}, f"mapped-{n}")[1] for n in range(count)]
+    supervisor.answer = {f"{TI.task_id}_{n}": "failed" for n in range(count)}
+
+    async def scenario() -> None:
+        triggers = []
+        for n, ref in enumerate(refs):
+            trigger = RemoteRunTrigger(conn_id="flyte_default", ref=ref.to_json(), poll_interval=0.1)
+            trigger.task_instance = SimpleNamespace(**{**vars(TI), "map_index": n})
+            triggers.append(trigger)
+        await asyncio.gather(*(trigger.on_kill() for trigger in triggers))
+        await close_shared_clients()
+
+    asyncio.run(scenario())
+    assert len(supervisor.asked) == 1
+    assert {run["phase"] for run in flyte.runs} == {"ACTION_PHASE_ABORTED"}
 
 
 def test_trigger_cleanup_has_no_remote_side_effect(flyte):

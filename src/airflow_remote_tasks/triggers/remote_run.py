@@ -10,7 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_remote_tasks.core.batching import jittered_sleep
-from airflow_remote_tasks.core.errors import PermanentError, RemoteTaskError, is_permanent
+from airflow_remote_tasks.core.errors import PermanentError, RemoteTaskError, clip, is_permanent
 from airflow_remote_tasks.core.executors import adrive
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
@@ -146,23 +146,19 @@ async def task_instance_ended(ti: Any) -> tuple[bool | None, str]:
     if ti is None:
         return None, "no task instance is known to ask Airflow about"
     from airflow.sdk.execution_time import task_runner
-    from airflow.sdk.execution_time.comms import GetTaskStates, TaskStatesResult
 
     comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
     if comms is None:
         return None, "Airflow's supervisor cannot be asked for the task's state here"
-    map_index = ti.map_index if ti.map_index is not None else -1
-    question = GetTaskStates(
-        dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[ti.task_id], map_index=map_index
-    )
     try:
-        answer = await asyncio.wait_for(comms.asend(question), STATE_READ_BUDGET)
+        states = await asyncio.wait_for(
+            asyncio.shield(_task_states(comms, ti.dag_id, ti.run_id, ti.task_id)), STATE_READ_BUDGET
+        )
     except Exception as error:  # any failure to ask means "not known to have ended"
-        return None, f"the task's state could not be read ({type(error).__name__})"
-    if not isinstance(answer, TaskStatesResult):
-        return None, f"the task's state could not be read ({type(answer).__name__})"
+        detail = f": {clip(str(error), 200)}" if str(error) else ""
+        return None, f"the task's state could not be read ({type(error).__name__}{detail})"
+    map_index = ti.map_index if ti.map_index is not None else -1
     key = ti.task_id if map_index < 0 else f"{ti.task_id}_{map_index}"
-    states = answer.task_states.get(ti.run_id, {})
     if key not in states:
         return True, "deleted with its DAG run"
     state = states[key]
@@ -171,6 +167,36 @@ async def task_instance_ended(ti: Any) -> tuple[bool | None, str]:
         # started by a clear: RemoteTaskOperator._reattach).
         return False, "the task instance is still deferred"
     return True, STATE_WORDS.get(state, f"set to {state}")
+
+
+# One question per task and DAG run in flight, per event loop: a person who marks a DAG run of 300 mapped
+# deferred tasks failed, or a triggerer that lost 300 triggers, gets 300 on_kill calls at once, and the
+# supervisor answers its triggers one at a time.
+_STATE_READS: dict[tuple[int, str, str, str], asyncio.Task[dict[str, Any]]] = {}
+
+
+def _task_states(comms: Any, dag_id: str, run_id: str, task_id: str) -> asyncio.Task[dict[str, Any]]:
+    """The states of every map index of one task in one DAG run (``task_id`` or ``task_id_<index>``)."""
+    from airflow.sdk.execution_time.comms import GetTaskStates, TaskStatesResult
+
+    key = (id(asyncio.get_running_loop()), dag_id, run_id, task_id)
+    if (reading := _STATE_READS.get(key)) is not None:
+        return reading
+
+    async def read() -> dict[str, Any]:
+        answer = await comms.asend(GetTaskStates(dag_id=dag_id, run_ids=[run_id], task_ids=[task_id]))
+        if not isinstance(answer, TaskStatesResult):
+            raise LookupError(f"the supervisor answered {type(answer).__name__}")
+        return dict(answer.task_states.get(run_id, {}))
+
+    def forget(done: asyncio.Task[dict[str, Any]]) -> None:
+        _STATE_READS.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: the callers that timed out no longer wait for it
+
+    reading = _STATE_READS[key] = asyncio.ensure_future(read())
+    reading.add_done_callback(forget)
+    return reading
 
 
 # What the state of an ended deferred task says a person did.
