@@ -6,6 +6,7 @@ import hashlib
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -135,6 +136,8 @@ class FlyteState:
         self.tasks: list[SeedTask] = list(SEED_TASKS)
         self.runs: dict[tuple[str, str, str], EmulatedRun] = {}
         self.uploads: dict[str, list[dict[str, Any]]] = {}
+        # AbortRun requests by run name, those for finished runs too (which change nothing).
+        self.abort_requests: Counter[str] = Counter()
         self.started = time.time()
         # GUESS (brief §11): Union leaves the root action's error out of GetRunDetails.
         self.omit_run_error_info = False
@@ -240,6 +243,7 @@ class FlyteState:
     def abort(self, project: str, domain: str, name: str, reason: str) -> None:
         run = self.run(project, domain, name)
         with self.lock:
+            self.abort_requests[name] += 1
             if not run.is_terminal():
                 run.aborted_at = time.time()
                 run.abort_reason = reason or "aborted"
