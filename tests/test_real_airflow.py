@@ -64,17 +64,25 @@ def triggerer_memory(airflow, names: list[str]) -> str:
     return ", ".join(f"{name} {airflow.peak_memory_kib(name) / 1024:.0f} MiB" for name in names)
 
 
-def test_example_dag_defers_resumes_and_hands_outputs_downstream(airflow, flyte_emulator):
-    emulator, url = flyte_emulator
-    runs = Runs(emulator)
-    run_id = airflow.trigger("example_flyte", {"name": "Cluster"})
+def run_watching(
+    airflow, dag_id: str, task_id: str, conf: dict[str, object] | None = None
+) -> tuple[str, set]:
+    """Trigger ``dag_id`` and wait until its run finishes; the run's id and every state ``task_id`` was seen in."""
+    run_id = airflow.trigger(dag_id, conf)
     seen = set()
 
     def finished() -> bool:
-        seen.add(airflow.task_state("example_flyte", run_id, "hello"))
-        return airflow.run_state("example_flyte", run_id) in ("success", "failed")
+        seen.add(airflow.task_state(dag_id, run_id, task_id))
+        return airflow.run_state(dag_id, run_id) in ("success", "failed")
 
-    airflow.wait_until(finished, 300, "example_flyte to finish", every=0.3)
+    airflow.wait_until(finished, 300, f"{dag_id} to finish", every=0.3)
+    return run_id, seen
+
+
+def test_example_dag_defers_resumes_and_hands_outputs_downstream(airflow, flyte_emulator):
+    emulator, url = flyte_emulator
+    runs = Runs(emulator)
+    run_id, seen = run_watching(airflow, "example_flyte", "hello", {"name": "Cluster"})
     assert airflow.run_state("example_flyte", run_id) == "success"
     assert "deferred" in seen  # waited in the triggerer, then resumed on a worker
     assert airflow.xcom("example_flyte", run_id, "report") == (
@@ -313,14 +321,7 @@ def test_marking_a_worker_task_failed_aborts_its_run(airflow, flyte_emulator):
 def test_labelbox_export_deferred_through_the_triggerer(airflow, labelbox_emulator, tmp_path):
     emulator, _ = labelbox_emulator
     target = tmp_path / "export.ndjson"
-    run_id = airflow.trigger("c_labelbox_export", {"out": f"file://{target}"})
-    seen = set()
-
-    def finished() -> bool:
-        seen.add(airflow.task_state("c_labelbox_export", run_id, "export"))
-        return airflow.run_state("c_labelbox_export", run_id) in ("success", "failed")
-
-    airflow.wait_until(finished, 300, "the Labelbox export to finish", every=0.3)
+    run_id, seen = run_watching(airflow, "c_labelbox_export", "export", {"out": f"file://{target}"})
     assert airflow.run_state("c_labelbox_export", run_id) == "success"
     assert "deferred" in seen
     summary = airflow.xcom("c_labelbox_export", run_id, "export")
@@ -331,14 +332,7 @@ def test_labelbox_export_deferred_through_the_triggerer(airflow, labelbox_emulat
 
 
 def test_a_set_wait_deferred_through_the_triggerer(airflow, flyte_emulator):
-    run_id = airflow.trigger("c_run_set")
-    seen = set()
-
-    def finished() -> bool:
-        seen.add(airflow.task_state("c_run_set", run_id, "all_described"))
-        return airflow.run_state("c_run_set", run_id) in ("success", "failed")
-
-    airflow.wait_until(finished, 300, "the set wait to finish", every=0.3)
+    run_id, seen = run_watching(airflow, "c_run_set", "all_described")
     assert airflow.run_state("c_run_set", run_id) == "success"
     assert "deferred" in seen
     summary = airflow.xcom("c_run_set", run_id, "all_described")
