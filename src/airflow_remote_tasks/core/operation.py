@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 T = TypeVar("T")
 
@@ -101,3 +102,15 @@ def answer(value: T) -> Operation[T]:
     """An operation that needs no call: it returns ``value`` at once."""
     return value
     yield  # unreachable; makes this function a generator
+
+
+def path_segment(value: object) -> str:
+    """``value`` as one percent-encoded URL path segment: ``/``, ``?``, ``#`` and ``%`` cannot leave it, so an id
+    names exactly one resource.
+
+    :raises ValueError: for an empty value, ``.`` or ``..`` (which URL resolution would turn into another path).
+    """
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ValueError(f"{text!r} cannot be a URL path segment")
+    return quote(text, safe="")
