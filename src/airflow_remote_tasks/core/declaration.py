@@ -60,7 +60,7 @@ class PlatformDeclaration:
         if not isinstance(text, str) or not re.fullmatch(self.run_id_pattern, text):
             expected = self.run_id_example or f"an id matching {self.run_id_pattern}"
             raise ConfigurationError(
-                f"{what}={run_id!r} is not a {self.label} run id: expected {expected}. Pass the id the "
+                f"{what}={run_id!r} is not a valid {self.label} run id: expected {expected}. Pass the id the "
                 "platform shows for the run, not a path or URL."
             )
         return text
