@@ -264,3 +264,18 @@ def serve_forever(app: ASGIApp, host: str, port: int, announce: Callable[[str], 
         pass
     finally:
         server.stop()
+
+
+def link_page(title: str, facts: dict[str, Any]) -> bytes:
+    """A small HTML page an emulator answers on the paths its platform's run links point to, so a link printed
+    by a task or by ``make demo`` opens something: the run's name and what the emulator knows of it."""
+    from html import escape
+
+    rows = "".join(
+        f"<tr><th>{escape(str(key))}</th><td>{escape(str(value))}</td></tr>" for key, value in facts.items()
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>"
+        f"<table>{rows}</table><p>Served by the remote-tasks emulator.</p></body></html>"
+    ).encode()
