@@ -74,3 +74,44 @@ def test_async_sdk_against_the_emulator(avala, monkeypatch):
             return len(page.items), done.status
 
     assert asyncio.run(scenario()) == (50, "exported")
+
+
+def pending_now(avala) -> set[str]:
+    state = avala.emulator.state
+    return {
+        uid
+        for uid, task in state.tasks.items()
+        if task["project"] == DEMO_PROJECT and state.task_view(task)["status"] == "pending"
+    }
+
+
+def test_sdk_status_filtered_listing_keeps_every_task_that_kept_its_status(client, avala):
+    """People pick up tasks between page reads: half of each served page leaves 'pending'. A keyset cursor
+    (DRF's) still returns every task that stayed pending; an offset cursor would skip as many as left."""
+    avala.emulator.state.pace = 1e9  # no task moves by itself during the test
+    before = pending_now(avala)
+    assert len(before) == 249
+    avala.emulator.state.drift_per_page = 50
+    listed = [t.uid for t in every_task(client, project=DEMO_PROJECT, status="pending")]
+    kept = pending_now(avala)
+    assert 0 < len(kept) < len(before)  # the statuses did drift
+    assert len(listed) == len(set(listed))
+    assert kept <= set(listed), f"{len(kept - set(listed))} tasks that stayed pending were skipped"
+    assert set(listed) == before  # and the ones that left were read before they left
+
+
+def test_sdk_cursor_is_drf_keyset_shaped(client, avala):
+    import base64
+    from urllib.parse import parse_qs
+
+    page = client.tasks.list(project=DEMO_PROJECT, limit=10)
+    tokens = parse_qs(base64.b64decode(page.next_cursor).decode())
+    assert tokens == {"p": [page.items[-1].uid]}  # the position: the last key of the page, no offset
+    back = client.tasks.list(project=DEMO_PROJECT, limit=10, cursor=page.next_cursor)
+    assert back.previous_cursor and parse_qs(base64.b64decode(back.previous_cursor).decode()) == {
+        "r": ["1"],
+        "p": [back.items[0].uid],
+    }
+    assert [
+        t.uid for t in client.tasks.list(project=DEMO_PROJECT, limit=10, cursor=back.previous_cursor).items
+    ] == [t.uid for t in page.items]

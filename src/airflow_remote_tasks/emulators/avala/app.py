@@ -8,7 +8,6 @@ Status words are the ones the brief knows (tasks ``pending``/``active``/``comple
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import secrets
@@ -16,13 +15,19 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from airflow_remote_tasks.emulators.avala.paging import (
+    MAX_LIMIT,
+    Cursor,
+    InvalidCursor,
+    keyset_page,
+    page_links,
+)
 from airflow_remote_tasks.emulators.server import EmulatorApp
 
 PREFIX = "/api/v1"
@@ -31,6 +36,7 @@ SMALL_PROJECT = "proj-002"
 DEMO_DATASET = "ds-001"
 STAMP = "2026-01-01T00:00:00Z"
 RATE_LIMIT = 1000  # per window, for the X-RateLimit-* headers
+NEXT_STATUS = {"pending": "active", "active": "completed"}
 
 
 @dataclass
@@ -46,6 +52,9 @@ class AvalaState:
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     remaining: int = RATE_LIMIT
+    # Tests: after each page of /tasks/ is served, this many of the tasks on it move on to their next status
+    # (people pick them up between a client's page reads).
+    drift_per_page: int = 0
 
     def seed(self, tasks: int) -> None:
         self.datasets[DEMO_DATASET] = {
@@ -71,10 +80,19 @@ class AvalaState:
                 }
 
     def task_view(self, task: dict[str, Any]) -> dict[str, Any]:
+        """A task as the API shows it: its status set by a test (``status``), or by the time people take."""
         elapsed = (time.time() - self.started) / max(self.pace, 1e-9)
         order = task["order"]
         status = "completed" if elapsed >= order + 1 else "active" if elapsed >= order else "pending"
-        return {k: v for k, v in task.items() if k != "order"} | {"status": status, "updated_at": STAMP}
+        return {k: v for k, v in task.items() if k != "order"} | {
+            "status": task.get("status") or status,
+            "updated_at": STAMP,
+        }
+
+    def drift(self, served: list[str]) -> None:
+        for uid in served[: self.drift_per_page]:
+            task = self.tasks[uid]
+            task["status"] = NEXT_STATUS.get(self.task_view(task)["status"], task.get("status"))
 
     def export_view(self, export: dict[str, Any], base: str) -> dict[str, Any]:
         elapsed = time.time() - export["created"]
@@ -163,30 +181,24 @@ class AvalaEmulator:
 
     # -- pages ----------------------------------------------------------------------------------------
 
-    def _page(self, request: Request, items: list[dict[str, Any]]) -> JSONResponse:
-        """A DRF cursor page: the cursor is opaque (an encoded offset) and rides in ``next`` with the filters."""
-        limit = min(int(request.query_params.get("limit") or 100), 1000)
-        cursor = request.query_params.get("cursor")
-        start = int(base64.urlsafe_b64decode(cursor).decode().split("=")[1]) if cursor else 0
-        page = items[start : start + limit]
+    def _page(self, request: Request, items: list[dict[str, Any]]) -> tuple[Response, list[dict[str, Any]]]:
+        """A DRF cursor page of ``items`` (filtered already) and the items on it; the cursor is a keyset one
+        (see :mod:`.paging`) and rides in ``next`` with the filters."""
+        try:
+            limit = min(max(int(request.query_params.get("limit") or 100), 1), MAX_LIMIT)
+            cursor = request.query_params.get("cursor")
+            page = keyset_page(items, Cursor.decode(cursor) if cursor else None, limit)
+        except InvalidCursor:
+            return JSONResponse({"detail": "Invalid cursor"}, status_code=404), []
+        except ValueError:
+            return JSONResponse({"detail": "limit must be a whole number."}, status_code=400), []
         params = {k: v for k, v in request.query_params.items() if k != "cursor"}
-
-        def link(offset: int) -> str:
-            token = base64.urlsafe_b64encode(f"o={offset}".encode()).decode()
-            return f"{str(request.base_url).rstrip('/')}{request.url.path}?{urlencode({**params, 'cursor': token})}"
-
-        return JSONResponse(
-            {
-                "results": page,
-                "next": link(start + limit) if start + limit < len(items) else None,
-                "previous": link(max(start - limit, 0)) if start else None,
-            }
-        )
+        return JSONResponse(page_links(f"{_base(request)}{request.url.path}", params, page)), page.results
 
     # -- routes ---------------------------------------------------------------------------------------
 
     async def projects(self, request: Request) -> Response:
-        return self._page(request, list(self.state.projects.values()))
+        return self._page(request, list(self.state.projects.values()))[0]
 
     async def project(self, request: Request) -> Response:
         return self._found(self.state.projects.get(request.path_params["uid"]))
@@ -202,7 +214,9 @@ class AvalaEmulator:
             for t in self.state.tasks.values()
             if not project or t["project"] == project
         ]
-        return self._page(request, [v for v in views if not status or v["status"] == status])
+        response, served = self._page(request, [v for v in views if not status or v["status"] == status])
+        self.state.drift([task["uid"] for task in served])
+        return response
 
     async def task(self, request: Request) -> Response:
         task = self.state.tasks.get(request.path_params["uid"])
@@ -268,7 +282,7 @@ class AvalaEmulator:
         jobs = [
             self.state.job_view(j) for j in self.state.jobs.values() if not project or j["project"] == project
         ]
-        return self._page(request, jobs)
+        return self._page(request, jobs)[0]
 
     async def job(self, request: Request) -> Response:
         job = self.state.jobs.get(request.path_params["uid"])
@@ -295,6 +309,9 @@ class AvalaEmulator:
             return [self.state.job_view(j) | {"project": j["project"]} for j in self.state.jobs.values()]
         if name == "exports":
             return [{"uid": e["uid"], "scope": e["scope"]} for e in self.state.exports.values()]
+        if name == "drift" and method == "POST":
+            self.state.drift_per_page = int((payload or {}).get("per_page", 0))
+            return {"per_page": self.state.drift_per_page}
         if name == "rate-limit" and method == "POST":
             self.state.remaining = int((payload or {}).get("remaining", RATE_LIMIT))
             return {"remaining": self.state.remaining}
