@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import html
 import json
 import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qs, unquote_plus
+from urllib.parse import parse_qs, unquote, unquote_plus
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -41,6 +40,7 @@ from airflow_remote_tasks.emulators.server import (
     Receive,
     Scope,
     Send,
+    link_page,
     read_body,
     send_bytes,
 )
@@ -411,7 +411,7 @@ class FlyteEmulator:
             await self._token(scope, receive, send)
             return
         if path.startswith("/v2/domain/"):
-            await self._console_page(path, send)
+            await self._console_page(scope, send)
             return
         service = "/" + path.strip("/").split("/")[0]
         app = self.routes.get(service)
@@ -435,34 +435,29 @@ class FlyteEmulator:
             if error.code is not Code.CANCELED:  # a client that hangs up on a stream is not an error
                 raise
 
-    async def _console_page(self, path: str, send: Send) -> None:
-        """The page a run link opens (``/v2/domain/<d>/project/<p>/runs/<name>``), as a console would."""
-        parts = path.strip("/").split("/")
+    async def _console_page(self, scope: Scope, send: Send) -> None:
+        """The page a run link opens (``/v2/domain/<d>/project/<p>/runs/<name>``), as a console would. Read from
+        the raw path, one percent-decoded segment at a time: an encoded ``/`` stays inside its name."""
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        parts = [unquote(part) for part in raw.strip("/").split("/")]
         run = None
         if len(parts) == 7 and parts[3] == "project" and parts[5] == "runs":
             run = self.state.runs.get((parts[4], parts[2], parts[6]))
         if run is None:
-            await send_bytes(send, 404, "text/html; charset=utf-8", b"<h1>No such run on this emulator</h1>")
+            await send_bytes(send, 404, "text/html; charset=utf-8", link_page("No such run", {"Path": raw}))
             return
-        rows = {
+        inputs = {i["name"]: literals.decode(i["value"]) for i in run.input_literals}
+        facts = {
             "Run": run.name,
             "Project / domain": f"{run.project} / {run.domain}",
             "Task": f"{run.task.name} ({run.task.version})",
             "Phase": run.phase(),
-            "Inputs": json.dumps(
-                {i["name"]: literals.decode(i["value"]) for i in run.input_literals}, default=str
-            ),
+            "Inputs": json.dumps(inputs, default=str),
             "Error": str(run.failure or run.abort_reason or ""),
+            "Log": "\n".join(run.visible_logs()),
         }
-        body = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows.items()
-        )
-        page = (
-            f"<!doctype html><title>{html.escape(run.name)} · Flyte emulator</title>"
-            f"<h1>Flyte emulator run</h1><table>{body}</table>"
-            f"<pre>{html.escape(chr(10).join(run.log_lines))}</pre>"
-        )
-        await send_bytes(send, 200, "text/html; charset=utf-8", page.encode())
+        page = link_page(f"Flyte run {run.name}", facts)
+        await send_bytes(send, 200, "text/html; charset=utf-8", page)
 
     def _authorized(self, scope: Scope) -> bool:
         wanted = self.auth["header"].lower().encode()

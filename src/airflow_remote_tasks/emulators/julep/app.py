@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
+from airflow_remote_tasks.emulators.julep import pages
 from airflow_remote_tasks.emulators.julep.state import TERMINAL, Execution, JulepState, now
 from airflow_remote_tasks.emulators.server import EmulatorApp, Receive, Scope, Send
 
@@ -90,8 +91,9 @@ class JulepEmulator:
             ),
             Route("/executions/{execution_id}/status.stream", self.status_stream, methods=["GET"]),
         ]
+        page = Route(pages.PATH, lambda request: pages.execution_page(self.state, request), methods=["GET"])
         api = Starlette(
-            routes=[Mount(PREFIX, routes=[_guarded(self, r) for r in routes])],
+            routes=[Mount(PREFIX, routes=[_guarded(self, r) for r in routes]), page],
             exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
         )
         self.app = EmulatorApp(self._record(api), _error_body, self._control)
@@ -121,6 +123,7 @@ class JulepEmulator:
             exchange: dict[str, Any] = {
                 "method": scope["method"],
                 "path": scope["path"],
+                "raw_path": scope.get("raw_path", b"").decode("latin-1"),  # as sent, before decoding
                 "query": scope["query_string"].decode(),
                 "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
                 "response_body": b"",

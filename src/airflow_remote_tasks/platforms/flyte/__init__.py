@@ -68,4 +68,11 @@ PLATFORM = PlatformDeclaration(
         },
     },
     emulator="airflow_remote_tasks.emulators.flyte.command",
+    # Run names are DNS-1035 labels of at most 30 characters: a client-chosen name, or the server's "r" and
+    # 19 more (flyteidl2 RunIdentifier.name; OSS validateRunName).
+    run_id_pattern=r"[a-z](?:[-a-z0-9]{0,28}[a-z0-9])?",
+    run_id_example=(
+        "a run name such as rk2x8w4qz7n5m1p9s3t6 (at most 30 lowercase letters, digits and '-', starting "
+        "with a letter and not ending with '-')"
+    ),
 )

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.core.operation import path_segment
 
 AuthMode = Literal["none", "client_credentials", "token"]
 
@@ -37,6 +38,17 @@ class FlyteConfig(BaseModel):
         return (self.console_url or self.endpoint).rstrip("/")
 
     def run_url(self, project: str, domain: str, name: str) -> str:
+        """The run's console page; each part is one percent-encoded path segment, so no name leaves its place.
+
+        :raises ConfigurationError: for an empty part, ``.`` or ``..``.
+        """
+        parts = {"domain": domain, "project": project, "run name": name}
+        try:
+            domain, project, name = (path_segment(value) for value in parts.values())
+        except ValueError:
+            raise ConfigurationError(
+                f"A Flyte run link needs a domain, project and run name, each a name of its own; got {parts}."
+            ) from None
         return f"{self.console}/v2/domain/{domain}/project/{project}/runs/{name}"
 
 

@@ -17,6 +17,7 @@ PLATFORM = PlatformDeclaration(
             "host": "leave empty for the environment's URL; self-hosted: https://julep.example.com/api",
             "password": "Julep API key",
             "port": "only when the base URL names no port",
+            "execution_link": "https://dashboard.example.com/executions/{execution_id}",
         },
     },
     fields={
@@ -35,6 +36,15 @@ PLATFORM = PlatformDeclaration(
             "description": "Authorization (sends 'Bearer <key>'); a self-hosted server may use X-Auth-Key.",
             "schema": {**TEXT, "default": "Authorization"},
         },
+        "execution_link": {
+            "label": "Execution link",
+            "description": "Where a run's Remote run link points: a URL with {execution_id} (and optionally "
+            "{task_id}). Empty: runs have no link.",
+            "schema": TEXT,
+        },
     },
     emulator="airflow_remote_tasks.emulators.julep.command",
+    # Executions are named by their UUID, in its usual 8-4-4-4-12 hexadecimal form.
+    run_id_pattern=r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    run_id_example="an execution UUID such as 068306ff-e0f3-7fe9-8000-0013626a759a",
 )

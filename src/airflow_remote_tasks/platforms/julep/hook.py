@@ -7,7 +7,7 @@ from pydantic import SecretStr
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
 from airflow_remote_tasks.platforms.julep import PLATFORM
-from airflow_remote_tasks.platforms.julep.config import ENVIRONMENTS, JulepConfig
+from airflow_remote_tasks.platforms.julep.config import ENVIRONMENTS, JulepConfig, check_execution_link
 from airflow_remote_tasks.platforms.julep.platform import JulepPlatform
 
 
@@ -45,4 +45,5 @@ def julep_config(conn: ConnectionView) -> JulepConfig:
         api_key=SecretStr(api_key),
         auth_header=str(conn.field("auth_header") or "").strip() or "Authorization",
         agent_id=conn.field("agent_id") or "",
+        execution_link=check_execution_link(str(conn.field("execution_link") or ""), conn.conn_id),
     )

@@ -29,7 +29,7 @@ from airflow_remote_tasks.core.models import (
 from airflow_remote_tasks.core.operation import Operation, Sink, answer
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.julep import rest
+from airflow_remote_tasks.platforms.julep import PLATFORM, rest
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
 from airflow_remote_tasks.platforms.julep.definitions import definition_problems
 from airflow_remote_tasks.platforms.julep.schema import check_inputs, inputs_of_schema
@@ -88,6 +88,7 @@ class JulepPlatform:
             value = f"Bearer {value}"
         self.auth = HeaderAuth(config.auth_header, value)
         self.client_settings = client_settings or ClientSettings()
+        self.api_origin = config.base_url  # the only origin credentials go to (core.auth)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Operation[Any]:
         return rest.call(self.config, method, path, **kwargs)
@@ -97,6 +98,7 @@ class JulepPlatform:
             platform=self.name,
             run_id=str(execution["id"]),
             scope={"task_id": str(execution.get("task_id", ""))},
+            url=self.config.execution_url(str(execution["id"]), str(execution.get("task_id", ""))),
         )
 
     # -- connection ----------------------------------------------------------------------------
@@ -107,7 +109,7 @@ class JulepPlatform:
     def check_connection(self) -> Operation[str]:
         base = self.config.base_url
         if self.config.agent_id:
-            agent = yield from self._call("GET", f"agents/{self.config.agent_id}")
+            agent = yield from self._call("GET", f"agents/{rest.segment(self.config.agent_id, 'agent_id')}")
             return (
                 f"Connected to Julep at {base}: agent {agent.get('name', '')!r} ({agent.get('id')}) answers."
             )
@@ -127,7 +129,7 @@ class JulepPlatform:
             body = yield from self._deploy(task)
         elif _is_uuid(task):
             try:
-                body = yield from self._call("GET", f"tasks/{task}")
+                body = yield from self._call("GET", f"tasks/{rest.segment(task, 'task')}")
             except NotFoundError:
                 raise NotFoundError(
                     f"No Julep task with id {task!r} at {self.config.base_url}. Check the id (the dashboard "
@@ -148,7 +150,7 @@ class JulepPlatform:
             )
         task = yield from rest.find_item(
             self.config,
-            f"agents/{agent}/tasks",
+            f"agents/{rest.segment(agent, 'agent_id')}/tasks",
             lambda item: name in (item.get("name"), item.get("canonical_name")),
         )
         if task is not None:
@@ -174,7 +176,7 @@ class JulepPlatform:
         digest = definition_hash(spec)
         task_id = definition_task_id(agent, str(spec["name"]))
         try:
-            current = yield from self._call("GET", f"tasks/{task_id}")
+            current = yield from self._call("GET", f"tasks/{rest.segment(task_id, 'task_id')}")
         except NotFoundError:
             current = None
         if current is not None and (current.get("metadata") or {}).get(DEFINITION_HASH) == digest:
@@ -185,7 +187,11 @@ class JulepPlatform:
             DEFINITION_HASH: digest,
         }
         # Create-or-update under a client-chosen id: safe to send twice.
-        saved = yield from self._call("POST", f"agents/{agent}/tasks/{task_id}", body=spec)
+        saved = yield from self._call(
+            "POST",
+            f"agents/{rest.segment(agent, 'agent_id')}/tasks/{rest.segment(task_id, 'task_id')}",
+            body=spec,
+        )
         return dict(saved)
 
     def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,7 +239,7 @@ class JulepPlatform:
             try:
                 created = yield from self._call(
                     "POST",
-                    f"tasks/{task_id}/executions",
+                    f"tasks/{rest.segment(task_id, 'task_id')}/executions",
                     body={"input": wire_inputs, "metadata": metadata},
                     idempotent=False,
                 )
@@ -250,7 +256,7 @@ class JulepPlatform:
         return (
             yield from rest.find_item(
                 self.config,
-                f"tasks/{task_id}/executions",
+                f"tasks/{rest.segment(task_id, 'task_id')}/executions",
                 lambda item: (
                     (item.get("metadata") or {}).get(RUN_KEY) == key
                     and item.get("status") not in ("failed", "cancelled")
@@ -264,10 +270,9 @@ class JulepPlatform:
         return self.ref_for(body)
 
     def _execution(self, execution_id: str) -> Operation[dict[str, Any]]:
-        if not _is_uuid(execution_id):
-            raise ConfigurationError(f"{execution_id!r} is not a Julep execution id (a UUID).")
+        execution_id = PLATFORM.check_run_id(execution_id)
         try:
-            body = yield from self._call("GET", f"executions/{execution_id}")
+            body = yield from self._call("GET", _execution_path(execution_id))
         except NotFoundError:
             raise NotFoundError(
                 f"No Julep execution with id {execution_id!r} at {self.config.base_url}.",
@@ -302,14 +307,16 @@ class JulepPlatform:
 
     def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
         items = yield from rest.list_items(
-            self.config, f"executions/{ref.run_id}/transitions", offset=seen, newest_first=False
+            self.config, _execution_path(ref.run_id, "/transitions"), offset=seen, newest_first=False
         )
         return Progress(lines=[describe_transition(t) for t in items], seen=seen + len(items))
 
     def logs(self, ref: RunRef, status: RunStatus, max_lines: int) -> Operation[list[str]]:
         """Julep has no log stream; its last transitions say what the execution did before it ended."""
         items = yield from rest.list_items(
-            self.config, f"executions/{ref.run_id}/transitions", limit=max(1, min(max_lines, rest.PAGE_SIZE))
+            self.config,
+            _execution_path(ref.run_id, "/transitions"),
+            limit=max(1, min(max_lines, rest.PAGE_SIZE)),
         )
         return [describe_transition(t) for t in reversed(items)]
 
@@ -322,7 +329,7 @@ class JulepPlatform:
             return True
         # The status turns "cancelled" later, when the workflow records it; status polls show it.
         yield from self._call(
-            "PUT", f"executions/{ref.run_id}", body={"status": "cancelled", "reason": reason}
+            "PUT", _execution_path(ref.run_id), body={"status": "cancelled", "reason": reason}
         )
         return True
 
@@ -339,7 +346,7 @@ class JulepPlatform:
                 # "status" must be explicit: the server's default for this body is "running" for any shape.
                 yield from self._call(
                     "PUT",
-                    f"executions/{ref.run_id}",
+                    _execution_path(ref.run_id),
                     body={"status": "running", "input": dict(inputs)},
                     idempotent=False,
                 )
@@ -349,6 +356,10 @@ class JulepPlatform:
                 continue
             return None
         raise AssertionError("unreachable")
+
+
+def _execution_path(execution_id: str, tail: str = "") -> str:
+    return f"executions/{rest.segment(execution_id, 'run_id')}{tail}"
 
 
 def _explain_create_error(error: RemoteTaskError, interface: TaskInterface) -> RemoteTaskError:

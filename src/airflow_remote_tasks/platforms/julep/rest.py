@@ -11,15 +11,29 @@ from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
     ApiError,
     AuthenticationError,
+    ConfigurationError,
     NotFoundError,
     TransportError,
 )
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, path_segment
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
 
 JSON_HEADERS = {"Accept": "application/json"}
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 PAGE_SIZE = 100  # the server's maximum for tasks and executions
+
+
+def segment(value: object, what: str) -> str:
+    """``value`` (an id) as one percent-encoded path segment, so it names exactly one resource.
+
+    :raises ConfigurationError: naming ``what``, for an empty id, ``.`` or ``..``.
+    """
+    try:
+        return path_segment(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{what}={value!r} cannot name a Julep resource: pass the id Julep shows."
+        ) from None
 
 
 def call(
