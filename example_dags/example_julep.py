@@ -5,7 +5,11 @@ belong to. To try it offline, start the emulator (``remote-tasks emulator julep 
 base URL and seeds an agent) and point the connection at it::
 
     AIRFLOW_CONN_JULEP_DEFAULT='{"conn_type": "remote_tasks_julep", "host": "http://127.0.0.1:8090/api",
-        "password": "any-key", "extra": {"agent_id": "5e1f0000-0000-4000-8000-000000000001"}}'
+        "password": "any-key", "extra": {"agent_id": "5e1f0000-0000-4000-8000-000000000001",
+        "execution_link": "http://127.0.0.1:8090/dashboard/executions/{execution_id}"}}'
+
+The Execution link is optional: with it, each task's "Remote run" link opens the execution's page (on the
+emulator, a page it serves; elsewhere, wherever your Julep dashboard shows an execution).
 """
 
 from __future__ import annotations

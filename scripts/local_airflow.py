@@ -1,8 +1,10 @@
 """`make airflow`: a full local Airflow with the emulators, to look around, run the examples, click run links.
 
-Starts the Flyte and Julep emulators and Airflow (API server + UI, scheduler, DAG processor, triggerer) on
-loopback, creates connections ``flyte_default`` and ``julep_default`` for the emulators (the UI's Test
-button works: ``[core] test_connection`` is enabled), and waits until Ctrl-C, then stops everything.
+Starts the emulators of all four platforms (Flyte 2 / Union, Julep, Labelbox, Avala) and Airflow (API server +
+UI, scheduler, DAG processor, triggerer) on loopback, creates connections ``flyte_default``, ``julep_default``,
+``labelbox_default`` and ``avala_default`` for the emulators, with run links pointing at the emulators' pages
+(the UI's Test button works: ``[core] test_connection`` is enabled), and waits until Ctrl-C, then stops
+everything.
 The Airflow home is ``.airflow-local/`` in the repository, kept between runs with its SQLite database; with
 ``--db postgresql`` (``make airflow DB=postgresql``) the metadata goes to a throw-away PostgreSQL server instead,
 and two triggerers share the triggers, as in the cluster tests.
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from airflow_remote_tasks.emulators.avala import AvalaEmulator
     from airflow_remote_tasks.emulators.flyte import FlyteEmulator
     from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
+    from airflow_remote_tasks.emulators.julep.pages import EXECUTION_LINK
     from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator
     from airflow_remote_tasks.emulators.server import ServerThread
 
@@ -94,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
                 "host": "http://127.0.0.1/api",
                 "port": julep.port,
                 "password": julep_key,
-                "extra": json.dumps({"agent_id": DEMO_AGENT_ID}),
+                "extra": json.dumps(
+                    {"agent_id": DEMO_AGENT_ID, "execution_link": julep.url + EXECUTION_LINK}
+                ),
             },
             "labelbox_default": {
                 "conn_type": "remote_tasks_labelbox",
@@ -108,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 "host": "http://127.0.0.1/api/v1",
                 "port": avala.port,
                 "password": "avk_any",
+                "extra": json.dumps({"app_url": avala.url}),
             },
         }
         existing = {c["connection_id"] for c in cluster.api("GET", "connections")["connections"]}
