@@ -2,34 +2,67 @@
 
 Any platform whose ``outputs`` answers a :class:`~airflow_remote_tasks.core.models.StreamedOutput` gets this:
 the operator writes each stream through Airflow's ``ObjectStoragePath`` (s3://, gs://, file://, whatever
-filesystems are installed), so memory stays flat whatever the size, and XCom holds only where it went.
+filesystems are installed), so memory stays flat whatever the size, and XCom holds only where it went. Each
+file is written beside its target and moved onto it only when complete (:class:`StagedFile`): a run that does
+not deliver leaves ``output_path`` as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-from airflow_remote_tasks.core.errors import ConfigurationError, OutputsTooLargeError
+from airflow_remote_tasks.core.errors import ConfigurationError, OutputsTooLargeError, TransportError
 from airflow_remote_tasks.core.models import RunRef, StreamedOutput
 from airflow_remote_tasks.core.operation import Operation, Sink
 from airflow_remote_tasks.core.platform import Platform
+from airflow_remote_tasks.core.storage import StagedFile, check_writable, errors_path, remove, storage_path
+
+__all__ = ["Counter", "check_writable", "deliver", "errors_path", "storage_path"]
+
+log = logging.getLogger(__name__)
 
 Run = Callable[[Operation[Any]], Any]
 Download = Callable[[RunRef, str, Sink], Operation[None]]
 
+# At most one progress line this often while a download runs: a log tail shows it moving, and an hour-long
+# download adds some 120 lines, not one per chunk.
+PROGRESS_EVERY = 30.0
+
+# Formats whose lines are rows: their summaries count rows; any other (json, binary) is counted in bytes only.
+LINE_FORMATS = frozenset({"ndjson", "csv", "text"})
+
 
 class Counter:
-    """Passes bytes on to ``target`` and counts them, and the lines they hold."""
+    """Passes bytes on to ``target`` and counts them, and the lines they hold. With ``progress`` (what is
+    being downloaded, for the log), logs how far it is, at most once every :data:`PROGRESS_EVERY` seconds.
 
-    def __init__(self, target: Sink, limit: int | None = None) -> None:
+    :raises _TooLarge: more than ``limit`` bytes arrived.
+    """
+
+    def __init__(
+        self,
+        target: Sink,
+        limit: int | None = None,
+        *,
+        progress: str = "",
+        total: int | None = None,
+        rows: bool = False,
+    ) -> None:
         self.target = target
         self.limit = limit
+        self.progress = progress
+        self.total = total
+        self.counts_rows = rows
         self.bytes = 0
         self.lines = 0
         self._last = b"\n"
+        self.started = self._reported = time.monotonic()
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -40,62 +73,34 @@ class Counter:
         self.lines += data.count(b"\n")
         self._last = data[-1:]
         self.target.write(data)
+        now = time.monotonic()
+        if self.progress and now - self._reported >= PROGRESS_EVERY:
+            self._reported = now
+            log.info("Downloading %s: %s so far", self.progress, self.describe())
 
     @property
     def rows(self) -> int:
         """Lines, counting a last line without a newline."""
         return self.lines + (0 if self._last == b"\n" else 1)
 
+    def describe(self) -> str:
+        """Bytes (of how many, where known), rows where they count, and the rate."""
+        done = f" of {self.total:,} ({100 * self.bytes / self.total:.0f}%)" if self.total else ""
+        rows = f", {self.rows:,} rows" if self.counts_rows else ""
+        seconds = max(time.monotonic() - self.started, 1e-6)
+        rate = self.bytes / seconds
+        speed = f"{rate / 2**20:.1f} MiB/s" if rate >= 2**20 else f"{rate / 2**10:.1f} KiB/s"
+        return f"{self.bytes:,} bytes{done}{rows} in {seconds:.1f} s ({speed})"
+
+    def summary(self) -> dict[str, int]:
+        """What XCom gets: ``bytes``, and ``rows`` for a line-oriented format."""
+        return {"bytes": self.bytes, "rows": self.rows} if self.counts_rows else {"bytes": self.bytes}
+
 
 class _TooLarge(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(size)
         self.size = size
-
-
-def storage_path(uri: str, what: str = "output_path") -> Any:
-    """``uri`` as an ``ObjectStoragePath``, with an error that names ``what`` it is and the fix.
-
-    :raises ConfigurationError: a path that is not a URI or absolute path, or whose scheme has no filesystem.
-    """
-    from airflow.sdk import ObjectStoragePath
-
-    text = str(uri).strip()
-    if not text or ("://" not in text and not text.startswith("/")):
-        raise ConfigurationError(
-            f"{what} must be a URI such as s3://bucket/key.ndjson or file:///data/x.ndjson, not {text!r}."
-        )
-    try:
-        return ObjectStoragePath(text if "://" in text else f"file://{text}")
-    except Exception as error:  # an unknown scheme, a missing fsspec filesystem package
-        raise ConfigurationError(
-            f"{what} {text!r} cannot be opened ({type(error).__name__}: {error}). Install the filesystem "
-            "for its scheme (e.g. apache-airflow-providers-amazon for s3://) or use another path."
-        ) from None
-
-
-def check_writable(output_path: str) -> None:
-    """Before anything is submitted: the place exists or can be made, and a file can be written there.
-
-    :raises ConfigurationError: naming ``output_path`` and what failed.
-    """
-    path = storage_path(output_path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb"):
-            pass
-    except Exception as error:
-        raise ConfigurationError(
-            f"output_path {str(path)!r} cannot be written ({type(error).__name__}: {error}); nothing was "
-            "submitted. Check the location and the worker's permissions or credentials for it."
-        ) from None
-
-
-def errors_path(path: Any) -> Any:
-    """Where a stream's error rows go: beside it, ``labels.ndjson`` -> ``labels.errors.ndjson``."""
-    name = path.name
-    stem, dot, suffix = name.partition(".")
-    return path.with_name(f"{stem}.errors.{suffix}" if dot else f"{name}.errors")
 
 
 def deliver(
@@ -109,46 +114,95 @@ def deliver(
 ) -> Any:
     """Put a run's outputs where they belong and return what XCom gets: streams (``output``) are copied to
     ``output_path`` chunk by chunk, a plain ``value`` is written there as JSON; the summary says where.
-    Without ``output_path``, a stream is returned inline when it fits ``max_bytes``.
+    Without ``output_path``, a stream is returned inline when it fits ``max_bytes`` and its format is one
+    XCom can hold. Files reach ``output_path`` (and its errors file) only complete: on any failure both are as
+    they were before.
 
     :raises OutputsTooLargeError: no ``output_path`` and a stream bigger than ``max_bytes``.
+    :raises ConfigurationError: no ``output_path`` and a file (a binary stream); or an ``output_path`` that
+        cannot be opened.
+    :raises OutputWriteError: writing to storage failed (``OutputNotWritableError`` where a retry cannot help).
+    :raises TransportError: a stream arrived shorter or longer than the platform announced.
     """
     if output is None:
         assert output_path
         path = storage_path(output_path)
         data = json.dumps(value, default=str).encode()
-        with path.open("wb") as target:
-            target.write(data)
-        return {"run_id": ref.run_id, "path": str(path), "bytes": len(data), "rows": None, "errors": None}
-    download = platform.download
+        with StagedFile(path) as staged:
+            staged.write(data)
+            staged.commit()
+        log.info("Wrote the outputs of run %s to %s: %s bytes of JSON", ref.run_id, path, f"{len(data):,}")
+        return {"run_id": ref.run_id, "path": str(path), "bytes": len(data), "errors": None}
     if not output_path:
-        return _inline(run, download, ref, output, max_bytes)
+        return _inline(run, platform.download, ref, output, max_bytes)
     path = storage_path(output_path)
-    summary: dict[str, Any] = {
-        "run_id": ref.run_id,
-        "path": str(path),
-        **_copy(run, download, ref, "result", path),
-    }
-    summary["errors"] = None
-    if output.sizes.get("errors") != 0 and "errors" in output.sizes:
-        target = errors_path(path)
-        copied = _copy(run, download, ref, "errors", target)
-        if copied["bytes"]:
-            summary["errors"] = {"path": str(target), **copied}
-        else:
-            target.unlink(missing_ok=True)
-    return summary
+    has_errors = output.sizes.get("errors", 0) != 0  # announced with rows, or of unknown size
+    with contextlib.ExitStack() as stack:
+        result = stack.enter_context(StagedFile(path))
+        counted = _copy(run, platform, ref, output, "result", result)
+        errors: dict[str, Any] | None = None
+        if has_errors:
+            staged = stack.enter_context(StagedFile(errors_path(path)))
+            counted_errors = _copy(run, platform, ref, output, "errors", staged)
+            if counted_errors.bytes:
+                staged.commit()  # before the result: a reader that sees the new result finds its errors
+                _wrote(ref, "errors", staged, counted_errors)
+                errors = {"path": str(staged.target), **counted_errors.summary()}
+        if errors is None:
+            remove(errors_path(path))  # an earlier run's, which the new result would pair with
+        result.commit()
+        _wrote(ref, "result", result, counted)
+    return {"run_id": ref.run_id, "path": str(path), **counted.summary(), "errors": errors}
 
 
-def _copy(run: Run, download: Download, ref: RunRef, stream: str, path: Any) -> dict[str, int]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as target:
-        counter = Counter(target)
-        run(download(ref, stream, counter))
-    return {"bytes": counter.bytes, "rows": counter.rows}
+def _copy(
+    run: Run, platform: Platform, ref: RunRef, output: StreamedOutput, stream: str, staged: StagedFile
+) -> Counter:
+    """Download one stream into ``staged``, checked against the size the platform announced.
+
+    :raises TransportError: it arrived with another size.
+    """
+    total = output.sizes.get(stream)
+    counter = Counter(
+        staged,
+        progress=f"run {ref.run_id}'s {stream} to {staged.target}",
+        total=total,
+        rows=output.format in LINE_FORMATS,
+    )
+    run(platform.download(ref, stream, counter))
+    if total is not None and counter.bytes != total:
+        raise TransportError(
+            f"Run {ref.run_id}'s {stream} arrived with {counter.bytes:,} bytes, but {platform.name} announced "
+            f"{total:,}; it was not written to {staged.target}, which is as it was before this try. A retry of "
+            "the task downloads it again."
+        )
+    return counter
+
+
+def _wrote(ref: RunRef, stream: str, staged: StagedFile, counter: Counter) -> None:
+    log.info("Wrote run %s's %s to %s: %s", ref.run_id, stream, staged.target, counter.describe())
+
+
+def _ndjson(data: bytes) -> Any:
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def _json(data: bytes) -> Any:
+    return json.loads(data) if data else None
+
+
+# The formats XCom can hold, and how to read them; any other (binary: a zip...) goes to output_path only.
+INLINE_READERS: dict[str, Callable[[bytes], Any]] = {"ndjson": _ndjson, "json": _json}
 
 
 def _inline(run: Run, download: Download, ref: RunRef, output: StreamedOutput, max_bytes: int) -> Any:
+    read = INLINE_READERS.get(output.format)
+    if read is None:
+        raise ConfigurationError(
+            f"Run {ref.run_id} produced a file ({output.format}), and files are not passed through XCom: set "
+            "output_path (e.g. 's3://bucket/exports/{{ ds }}/export.zip') to stream it to storage; XCom then "
+            f"gets its path and size. The run itself succeeded. {ref.url}".rstrip()
+        )
     known = output.sizes.get("result")
     if known is not None and known > max_bytes:
         raise _needs_output_path(ref, known, max_bytes)
@@ -157,12 +211,7 @@ def _inline(run: Run, download: Download, ref: RunRef, output: StreamedOutput, m
         run(download(ref, "result", Counter(buffer, limit=max_bytes)))
     except _TooLarge as error:
         raise _needs_output_path(ref, error.size, max_bytes) from None
-    data = buffer.getvalue()
-    if output.format == "ndjson":
-        return [json.loads(line) for line in data.splitlines() if line.strip()]
-    if output.format == "json":
-        return json.loads(data) if data else None
-    raise _needs_output_path(ref, len(data), max_bytes)
+    return read(buffer.getvalue())
 
 
 def _needs_output_path(ref: RunRef, size: int, max_bytes: int) -> OutputsTooLargeError:
