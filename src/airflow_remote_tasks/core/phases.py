@@ -18,6 +18,8 @@ class Phase(str, Enum):
     FAILED = "failed"
     ABORTED = "aborted"
     TIMED_OUT = "timed_out"
+    # The platform sent a status word the provider's table does not map: not finished, as far as is known.
+    UNKNOWN = "unknown"
 
     @property
     def is_terminal(self) -> bool:
@@ -41,10 +43,13 @@ def parse_phases(names: object) -> frozenset[Phase]:
     phases = set()
     for name in names:  # type: ignore[attr-defined]
         try:
-            phases.add(Phase(name))
+            phase = Phase(name)
         except ValueError:
-            valid = ", ".join(p.value for p in Phase)
-            raise ValueError(f"Unknown phase {name!r}; use one of: {valid}.") from None
+            phase = Phase.UNKNOWN
+        if phase is Phase.UNKNOWN:  # a word nobody mapped is no state to wait for
+            valid = ", ".join(p.value for p in Phase if p is not Phase.UNKNOWN)
+            raise ValueError(f"Unknown phase {name!r}; use one of: {valid}.")
+        phases.add(phase)
     return frozenset(phases)
 
 
@@ -58,19 +63,14 @@ def check_on_paused(value: str) -> OnPaused:
     return value  # type: ignore[return-value]
 
 
-_unknown_words: set[tuple[str, str]] = set()
-
-
-def phase_of_word(word: str, table: Mapping[str, Phase], what: str, hint: str = "") -> Phase:
-    """Our phase for a platform's status word. A word the table does not know is logged once (per ``what``)
-    and counts as not finished: never as success or failure, since the platform's words are often
-    undocumented; the operator's timeout bounds such a wait."""
+def phase_of_word(word: str, table: Mapping[str, Phase], what: str = "", hint: str = "") -> Phase:
+    """Our phase for a platform's status word (``what``: which status, e.g. "Avala task status"). A word the
+    table does not know is :attr:`Phase.UNKNOWN`: never success or failure, since the platform's words are
+    often undocumented; the waits count it as ``unknown`` and name the word once, and the operator's timeout
+    bounds such a wait. ``hint`` says how to map a word (logged at debug level; the wait's warning is the one
+    a person reads). Raises nothing."""
     phase = table.get(word)
     if phase is None:
-        if (what, word) not in _unknown_words:
-            _unknown_words.add((what, word))
-            logging.getLogger(__name__).warning(
-                "%s %r is not in the provider's table; waiting on as if not finished.%s", what, word, hint
-            )
-        phase = Phase.RUNNING
+        logging.getLogger(__name__).debug("%s %r is not in the provider's table.%s", what, word, hint)
+        return Phase.UNKNOWN
     return phase

@@ -6,11 +6,12 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, Context
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
 
 from airflow_remote_tasks.core import arguments
-from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError, is_transient
+from airflow_remote_tasks.core.errors import RemoteRunError
+from airflow_remote_tasks.core.executors import drive
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.phases import (
     FAILURE_PHASES,
@@ -20,27 +21,20 @@ from airflow_remote_tasks.core.phases import (
     check_on_paused,
     parse_phases,
 )
-from airflow_remote_tasks.core.retry import WAIT_READS
-from airflow_remote_tasks.core.waiting import BudgetExceededError
+from airflow_remote_tasks.core.run_outcome import MAX_OUTCOME_OUTPUT_BYTES, run_outcome
+from airflow_remote_tasks.core.waiting import (
+    BudgetExceededError,
+    WaitMemory,
+    WaitOutcome,
+    step_runner,
+    wait_for_run,
+)
 from airflow_remote_tasks.hooks.base import UsesRemoteHook
 from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
+from airflow_remote_tasks.sensors.poking import poke_once
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
 
 SUCCESS = frozenset({Phase.SUCCEEDED})
-FAILING_KEY = "remote_run_read_failures"
-
-
-def failing_for_seconds(context: Context, read_at: float, poke_interval: float) -> float:
-    """How long a poking sensor has failed to read, this transient error included: kept across pokes in
-    ``task_state_store``, since in reschedule mode every poke is a new process. Failures further apart than
-    two poke intervals are not consecutive: a read succeeded between them."""
-    store = context["task_state_store"]
-    seen: dict[str, float] = store.get(FAILING_KEY) or {}  # type: ignore[assignment]
-    since = seen.get("since", read_at)
-    if read_at - seen.get("last", read_at) > 2 * poke_interval + 60:
-        since = read_at
-    store.set(FAILING_KEY, {"since": since, "last": time.time()})
-    return time.time() - since
 
 
 class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
@@ -50,6 +44,11 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
     phase is itself a target. A run that ends before reaching a target fails the sensor.
     ``on_paused`` says what a run that waits for input (Julep ``awaiting_input``) means: keep ``"wait"``-ing,
     ``"fail"``, or ``"succeed"``.
+
+    Returns (XCom) the run's ``run_id``, ``phase``, ``raw_phase`` and ``url``, with what a succeeded run
+    returned (``outputs``) or what a paused one waits for (``waiting_for``) when the platform answers it as a
+    value of at most ``max_output_bytes`` (JSON); a stream of bytes (an export) is described, not read. The
+    same in poke, reschedule and deferrable mode. A progress line is logged when it changes.
     """
 
     template_fields: Sequence[str] = ("run_id",)
@@ -65,10 +64,12 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         on_paused: OnPaused = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         transient_error_budget: float = 600.0,
+        max_output_bytes: int = MAX_OUTCOME_OUTPUT_BYTES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         arguments.seconds("poke_interval", self.poke_interval)  # 0 would poll without pause
+        self.max_output_bytes = arguments.count("max_output_bytes", max_output_bytes)
         self.transient_error_budget = arguments.seconds(
             "transient_error_budget", transient_error_budget, positive=False
         )
@@ -85,9 +86,14 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
 
     def _find(self, context: Context) -> RunRef:
         if self._ref is None:
-            self._ref = self.hook.run(self.hook.platform.find_run(self.run_id))
+            self._ref = self.hook.find_run(self.run_id)
             publish_run_url(self, context["ti"], self._ref.url)
         return self._ref
+
+    @property
+    def _wait_targets(self) -> frozenset[Phase]:
+        """Where the wait stops (the sensor then decides): its targets, and a pause when that fails it."""
+        return self.targets | {Phase.PAUSED} if self.on_paused == "fail" else self.targets
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -99,38 +105,46 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
                 ref=ref.to_json(),
                 poll_interval=self.poke_interval,
                 deadline=time.time() + self.timeout if self.timeout else None,
-                target_phases=sorted(
-                    p.value
-                    for p in (self.targets | {Phase.PAUSED} if self.on_paused == "fail" else self.targets)
-                ),
+                target_phases=sorted(p.value for p in self._wait_targets),
                 transient_error_budget=self.transient_error_budget,
                 abort_on_kill=False,
+                outcome_output_bytes=self.max_output_bytes,
             ),
             method_name="execute_complete",
             timeout=None,
         )
 
-    def poke(self, context: Context) -> bool:
-        read_at = time.time()
-        try:
-            ref = self._find(context)
-            status = self.hook.run(self.hook.platform.status(ref), policy=WAIT_READS)
-        except RemoteTaskError as error:
-            if not is_transient(error):
-                raise
-            self._tolerate(context, read_at, error)
+    def poke(self, context: Context) -> Any:
+        """One status read, through the same procedure as the trigger's wait (so the same lines)."""
+
+        def start(memory: WaitMemory) -> Any:
+            return wait_for_run(
+                self.hook.platform,
+                self._find(context),
+                poll_interval=self.poke_interval,
+                targets=self._wait_targets,
+                transient_error_budget=0.0,  # counted across pokes by poke_once
+                logger=self.log,
+                memory=memory,
+            )
+
+        def exceeded(failing_for: float, error: Exception) -> BudgetExceededError:
+            ref = self._ref or RunRef(platform=self.hook.platform_name, run_id=self.run_id)
+            return BudgetExceededError(ref, failing_for, self.transient_error_budget, error)
+
+        outcome: WaitOutcome | None = poke_once(
+            self, context, start, exceeded, f"Could not read the state of run {self.run_id}"
+        )
+        if outcome is None or outcome.status is None or not self._reached(outcome.ref, outcome.status):
             return False
-        self.log.info("Run %s is %s", ref.run_id, status.describe())
-        return self._reached(ref, status)
+        return PokeReturnValue(is_done=True, xcom_value=self._outcome(outcome.ref, outcome.status))
 
-    def _tolerate(self, context: Context, read_at: float, error: RemoteTaskError) -> None:
-        failing_for = failing_for_seconds(context, read_at, self.poke_interval)
-        ref = self._ref or RunRef(platform=self.hook.platform_name, run_id=self.run_id)
-        if failing_for >= self.transient_error_budget:
-            raise BudgetExceededError(ref, failing_for, self.transient_error_budget, error) from error
-        self.log.warning("Could not read the state of run %s (%s); still waiting.", self.run_id, error)
+    def _outcome(self, ref: RunRef, status: RunStatus) -> dict[str, Any]:
+        return drive(
+            run_outcome(self.hook.platform, ref, status, self.max_output_bytes), step_runner(self.hook.run)
+        )
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         ref = RunRef.model_validate(event["ref"])
         remember_run_url(self, ref.url)
         raise_error_event(event, f"Waiting for run {self.run_id} failed")
@@ -140,8 +154,11 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
                 phase="",
                 url=ref.url,
             )
-        status = RunStatus.model_validate(event["status"])
-        self._reached(ref, status)
+        outcome = WaitOutcome.model_validate(event)
+        assert outcome.status is not None  # a reached wait has its status
+        self._reached(ref, outcome.status)
+        # A trigger serialized before it read outcomes (an upgrade while deferred) leaves it to the worker.
+        return outcome.result if outcome.result is not None else self._outcome(ref, outcome.status)
 
     def _reached(self, ref: RunRef, status: RunStatus) -> bool:
         phase = status.phase

@@ -11,19 +11,13 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
 
 from airflow_remote_tasks.core import arguments
-from airflow_remote_tasks.core.errors import ConfigurationError, RemoteRunError, RemoteTaskError, is_transient
-from airflow_remote_tasks.core.executors import drive
+from airflow_remote_tasks.core.errors import ConfigurationError, RemoteRunError
 from airflow_remote_tasks.core.phases import parse_phases
-from airflow_remote_tasks.core.retry import WAIT_READS
-from airflow_remote_tasks.core.waiting import SetOutcome, Sleep, step_runner, wait_for_runs
+from airflow_remote_tasks.core.waiting import ListingBudgetError, SetOutcome, WaitMemory, wait_for_runs
 from airflow_remote_tasks.hooks.base import UsesRemoteHook
-from airflow_remote_tasks.sensors.remote_run import failing_for_seconds
+from airflow_remote_tasks.sensors.poking import poke_once
 from airflow_remote_tasks.triggers.remote_run import raise_error_event
 from airflow_remote_tasks.triggers.remote_runs import RemoteRunsTrigger
-
-
-class _Poked(Exception):
-    """One poke's listing was read and the set is not done yet."""
 
 
 class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
@@ -92,41 +86,30 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> Any:
-        """One listing per poke: the set wait's procedure, stopped at its first sleep."""
+        """One listing per poke: the set wait's procedure (the trigger's), stopped at its first sleep."""
+        selector = self._selector()
+        key = json.dumps(selector, sort_keys=True)
 
-        def answer(step: Any) -> Any:
-            if isinstance(step, Sleep):
-                raise _Poked
-            return run(step)
+        def start(memory: WaitMemory) -> Any:
+            return wait_for_runs(
+                self.hook.platform,
+                selector,
+                poll_interval=self.poke_interval,
+                targets=self.targets,
+                min_count=self.min_count,
+                fail_on_failure=self.fail_on_failure,
+                transient_error_budget=0.0,  # counted across pokes by poke_once
+                logger=self.log,
+                memory=memory,
+            )
 
-        run = step_runner(self.hook.run, read_status=lambda op: self.hook.run(op, policy=WAIT_READS))
-        read_at = time.time()
-        procedure = wait_for_runs(
-            self.hook.platform,
-            self._selector(),
-            poll_interval=self.poke_interval,
-            targets=self.targets,
-            min_count=self.min_count,
-            fail_on_failure=self.fail_on_failure,
-            # this poke's own errors are counted across pokes below, not inside one poke
-            transient_error_budget=0.0,
-            logger=self.log,
+        def exceeded(failing_for: float, error: Exception) -> ListingBudgetError:
+            return ListingBudgetError(key, failing_for, self.transient_error_budget, error)
+
+        outcome: SetOutcome | None = poke_once(
+            self, context, start, exceeded, f"Could not list the runs of selector {key}"
         )
-        try:
-            outcome = drive(procedure, answer)
-        except _Poked:
-            return False
-        except RemoteTaskError as error:
-            cause = error.__cause__
-            if not isinstance(cause, RemoteTaskError) or not is_transient(cause):
-                raise
-            failing_for = failing_for_seconds(context, read_at, self.poke_interval)
-            if failing_for >= self.transient_error_budget:
-                raise RemoteTaskError(
-                    f"Could not list the runs of {json.dumps(self.select)} for {failing_for:.0f}s, which used up "
-                    f"transient_error_budget={self.transient_error_budget:g}s (last error: {cause})."
-                ) from cause
-            self.log.warning("Could not list the runs (%s); still waiting.", cause)
+        if outcome is None:
             return False
         return PokeReturnValue(is_done=True, xcom_value=outcome.model_dump(mode="json", exclude={"outcome"}))
 

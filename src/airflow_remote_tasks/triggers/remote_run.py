@@ -14,6 +14,7 @@ from airflow_remote_tasks.core.errors import PermanentError, RemoteTaskError, cl
 from airflow_remote_tasks.core.executors import adrive
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
+from airflow_remote_tasks.core.run_outcome import run_outcome
 from airflow_remote_tasks.core.waiting import astep_runner, wait_for_run
 from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_platform
 
@@ -43,7 +44,8 @@ class RemoteRunTrigger(BaseTrigger):
 
     Every argument is plain JSON: the connection id and the run reference, never a credential.
     Yields exactly one event, the :class:`~airflow_remote_tasks.core.waiting.WaitOutcome` as a dict,
-    or ``{"outcome": "error", "message": ...}``.
+    or ``{"outcome": "error", "message": ...}``. With ``outcome_output_bytes`` (a sensor's wait), a reached
+    wait's event also carries the sensor's XCom value (``result``, see :func:`core.run_outcome.run_outcome`).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class RemoteRunTrigger(BaseTrigger):
         target_phases: list[str] | None = None,
         transient_error_budget: float = 600.0,
         abort_on_kill: bool = True,
+        outcome_output_bytes: int = 0,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -64,6 +67,7 @@ class RemoteRunTrigger(BaseTrigger):
         self.target_phases = target_phases
         self.transient_error_budget = float(transient_error_budget)
         self.abort_on_kill = abort_on_kill
+        self.outcome_output_bytes = int(outcome_output_bytes)
         self._hook: RemoteTaskHook | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -77,6 +81,7 @@ class RemoteRunTrigger(BaseTrigger):
                 "target_phases": self.target_phases,
                 "transient_error_budget": self.transient_error_budget,
                 "abort_on_kill": self.abort_on_kill,
+                "outcome_output_bytes": self.outcome_output_bytes,
             },
         )
 
@@ -90,6 +95,12 @@ class RemoteRunTrigger(BaseTrigger):
         targets = parse_phases(self.target_phases) if self.target_phases else TERMINAL_PHASES
         try:
             platform = await self.hook.aplatform()
+            runner = astep_runner(
+                self.hook.arun,
+                jittered_sleep,
+                # Gathering reads for a tenth of the interval adds that much to the wait at most.
+                partial(self.hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
+            )
             outcome = await adrive(
                 wait_for_run(
                     platform,
@@ -100,13 +111,12 @@ class RemoteRunTrigger(BaseTrigger):
                     transient_error_budget=self.transient_error_budget,
                     logger=self.log,
                 ),
-                astep_runner(
-                    self.hook.arun,
-                    jittered_sleep,
-                    # Gathering reads for a tenth of the interval adds that much to the wait at most.
-                    partial(self.hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
-                ),
+                runner,
             )
+            if self.outcome_output_bytes and outcome.status is not None:
+                outcome.result = await adrive(
+                    run_outcome(platform, self.ref, outcome.status, self.outcome_output_bytes), runner
+                )
         except RemoteTaskError as error:
             yield TriggerEvent(error_event(error, self.ref))
             return
