@@ -115,15 +115,15 @@ def test_bad_key_is_refused(avala, capfd):
     assert "The API key was refused" in text and "avk_wrong" not in text and AVALA_KEY not in text
 
 
-def test_unknown_status_words_wait_and_the_table_can_be_extended(avala, caplog):
-    import logging
-
+def test_unknown_status_words_wait_and_the_table_can_be_extended(avala):
+    from airflow_remote_tasks.core.phases import phase_of_word
     from airflow_remote_tasks.platforms.avala.hook import AvalaHook
 
     platform = AvalaHook("avala_default").platform
-    with caplog.at_level(logging.WARNING, logger="airflow_remote_tasks.core.phases"):
-        assert platform._status_of("task", {"status": "in_review"}).phase.value == "running"  # type: ignore[attr-defined]
-    assert "not in the provider's table" in caplog.text
+    status = platform._status_of("task", {"status": "in_review"})  # type: ignore[attr-defined]
+    # handed over as it came, with the phase core gives a word no table maps, which is never finished
+    assert status.raw_phase == "in_review" and status.phase is phase_of_word("in_review", {}, "test")
+    assert not status.is_terminal
     avala.connect(status_map='{"in_review": "succeeded"}')
     from airflow_remote_tasks.hooks.base import forget_connections
 
@@ -181,3 +181,45 @@ def test_the_key_never_goes_to_another_origin():
             HttpResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
         )
         assert download.url == url and download.authenticate is keyed and download.sink is not None
+
+
+# -- a set wait on a project that does not exist (tests/dags/avala_more_test_dags.py) -----------------------
+
+
+def test_a_set_wait_on_a_project_that_does_not_exist_fails_at_the_first_poll(avala, capfd):
+    import sys
+    import time
+
+    from airflow_helpers import DAGS, DagResult
+
+    sys.path.insert(0, str(DAGS))
+    from avala_more_test_dags import av_set_unknown_project
+
+    started = time.monotonic()
+    result = DagResult(av_set_unknown_project.test())
+    assert time.monotonic() - started < 15
+    text = text_of(capfd)
+    for task_id in ("set_deferred", "set_poke"):
+        assert result.task_state(task_id) == "failed" and result.try_number(task_id) == 1
+    assert text.count("No Avala project 'proj-nope' (the selector's 'project') is visible") >= 2
+    assert "/api/v1/tasks/" not in avala.emulator.app.calls
+
+
+def test_a_sensor_given_a_path_for_run_id_fails_naming_run_id(avala, capfd):
+    result = run_dag("av_sensor", conf={"run": "../users/me/projects/proj-001"})
+    for task_id in ("sensor_deferred", "sensor_poke"):
+        assert result.task_state(task_id) == "failed" and result.try_number(task_id) == 1
+    assert "run_id='../users/me/projects/proj-001' is not a valid Avala run id" in text_of(capfd)
+    assert not any(path.startswith("/api/v1/") for path in avala.emulator.app.calls)
+
+
+def test_the_operator_publishes_the_app_link_of_its_export(avala, tmp_path):
+    import httpx
+
+    avala.connect(app_url=avala.server.url)
+    result = run_dag("av_export", conf={"out": str(tmp_path / "export.zip")})
+    assert result.state == "success"
+    [uid] = avala.emulator.state.exports
+    link = result.xcom("remote", key="run_url")
+    assert link == f"{avala.server.url}/projects/proj-001/exports/{uid}"
+    assert f"Avala export {uid}" in httpx.get(link).text

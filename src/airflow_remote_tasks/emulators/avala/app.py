@@ -8,19 +8,19 @@ Status words are the ones the brief knows (tasks ``pending``/``active``/``comple
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 import time
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
+from airflow_remote_tasks.emulators.avala.export import export_zip
 from airflow_remote_tasks.emulators.avala.paging import (
     MAX_LIMIT,
     Cursor,
@@ -28,7 +28,7 @@ from airflow_remote_tasks.emulators.avala.paging import (
     keyset_page,
     page_links,
 )
-from airflow_remote_tasks.emulators.server import EmulatorApp
+from airflow_remote_tasks.emulators.server import EmulatorApp, link_page
 
 PREFIX = "/api/v1"
 DEMO_PROJECT = "proj-001"
@@ -55,6 +55,8 @@ class AvalaState:
     # Tests: after each page of /tasks/ is served, this many of the tasks on it move on to their next status
     # (people pick them up between a client's page reads).
     drift_per_page: int = 0
+    reset_style: str = "seconds"  # X-RateLimit-Reset: "seconds" until the window resets, or its "epoch" time
+    annotations_per_task: int = 2  # made-up annotations per task in an export: a big export is a few thousand
 
     def seed(self, tasks: int) -> None:
         self.datasets[DEMO_DATASET] = {
@@ -147,13 +149,38 @@ class AvalaEmulator:
             Route("/auto-label-jobs/", self.list_jobs),
             Route("/auto-label-jobs/{uid}/", self.job, methods=["GET", "DELETE"]),
         ]
-        api = Starlette(routes=[Mount(PREFIX, routes=routes)])
-        self.app = EmulatorApp(self._guard(api), _error_body, self._control)
+        api = Starlette(
+            routes=[Mount(PREFIX, routes=routes)],
+            exception_handlers={HTTPException: _drf_error},  # DRF's {"detail"} shape, for no route too
+        )
+        # Opened without the key, as by a browser: export files (signed-URL stand-ins) and the app's pages that
+        # run links point to (the provider's App URL field set to this server's URL).
+        pages = Starlette(
+            routes=[
+                Route("/_files/exports/{uid}.zip", self._download),
+                Route(
+                    "/projects/{project}/tasks/{uid}", self._page_of("task", "tasks", self.state.task_view)
+                ),
+                Route(
+                    "/projects/{project}/exports/{uid}",
+                    self._page_of("export", "exports", self._export_facts),
+                ),
+                Route(
+                    "/datasets/{dataset}/exports/{uid}",
+                    self._page_of("export", "exports", self._export_facts),
+                ),
+                Route(
+                    "/projects/{project}/auto-label-jobs/{uid}",
+                    self._page_of("auto-label job", "jobs", self.state.job_view),
+                ),
+            ]
+        )
+        self.app = EmulatorApp(self._guard(api, pages), _error_body, self._control)
 
-    def _guard(self, api: Any) -> Any:
+    def _guard(self, api: Any, pages: Any) -> Any:
         async def app(scope: Any, receive: Any, send: Any) -> None:
-            if scope["path"].startswith("/_files/exports/"):
-                await self._download(scope, send)
+            if not scope["path"].startswith(PREFIX + "/"):
+                await pages(scope, receive, send)
                 return
             headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
             key = headers.get("x-avala-api-key", "")
@@ -176,7 +203,10 @@ class AvalaEmulator:
         return [
             (b"x-ratelimit-limit", str(RATE_LIMIT).encode()),
             (b"x-ratelimit-remaining", str(self.state.remaining).encode()),
-            (b"x-ratelimit-reset", b"60"),
+            (
+                b"x-ratelimit-reset",
+                str(60 + (int(time.time()) if self.state.reset_style == "epoch" else 0)).encode(),
+            ),
         ]
 
     # -- pages ----------------------------------------------------------------------------------------
@@ -239,19 +269,34 @@ class AvalaEmulator:
         export = self.state.exports.get(request.path_params["uid"])
         return self._found(self.state.export_view(export, _base(request)) if export else None)
 
-    async def _download(self, scope: Any, send: Any) -> None:
-        uid = scope["path"].rsplit("/", 1)[1].removesuffix(".zip")
-        export = self.state.exports.get(uid)
+    async def _download(self, request: Request) -> Response:
+        """The export's zip, made as it is sent, of the scope's tasks done by now."""
+        export = self.state.exports.get(request.path_params["uid"])
         if export is None:
-            await JSONResponse({"detail": "Not found."}, status_code=404)(scope, None, send)  # type: ignore[arg-type]
-            return
-        tasks = [
-            self.state.task_view(t) for t in self.state.tasks.values() if t["project"] == export["scope"]
-        ]
-        archive = io.BytesIO()
-        with zipfile.ZipFile(archive, "w") as zipped:
-            zipped.writestr("annotations.json", json.dumps([t for t in tasks if t["status"] == "completed"]))
-        await Response(archive.getvalue(), media_type="application/zip")(scope, None, send)  # type: ignore[arg-type]
+            return JSONResponse({"detail": "Not found."}, status_code=404)
+        views = (
+            self.state.task_view(t)
+            for t in list(self.state.tasks.values())
+            if t["project"] == export["scope"]
+        )
+        done = (view for view in views if view["status"] == "completed")
+        return StreamingResponse(
+            export_zip(done, self.state.annotations_per_task), media_type="application/zip"
+        )
+
+    def _export_facts(self, export: dict[str, Any]) -> dict[str, Any]:
+        return self.state.export_view(export, "") | {"scope": export["scope"]}
+
+    def _page_of(self, what: str, table: str, view: Any) -> Any:
+        """The route of an app page a run link opens: the run's uid and what the emulator knows of it."""
+
+        async def page(request: Request) -> Response:
+            uid = request.path_params["uid"]
+            found = getattr(self.state, table).get(uid)
+            facts = {k: v for k, v in view(found).items() if k != "uid"} if found else {"status": "not found"}
+            return HTMLResponse(link_page(f"Avala {what} {uid}", facts), status_code=200 if found else 404)
+
+        return page
 
     async def create_job(self, request: Request) -> Response:
         project = request.path_params["uid"]
@@ -314,12 +359,18 @@ class AvalaEmulator:
             return {"per_page": self.state.drift_per_page}
         if name == "rate-limit" and method == "POST":
             self.state.remaining = int((payload or {}).get("remaining", RATE_LIMIT))
-            return {"remaining": self.state.remaining}
+            self.state.reset_style = str((payload or {}).get("reset", self.state.reset_style))
+            return {"remaining": self.state.remaining, "reset": self.state.reset_style}
         raise KeyError(name)
 
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
+
+
+async def _drf_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code)
 
 
 def _error_body(status: int, code: str, message: str) -> tuple[str, bytes]:

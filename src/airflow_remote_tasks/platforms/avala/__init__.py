@@ -20,6 +20,14 @@ PLATFORM = PlatformDeclaration(
         },
     },
     fields={
+        "app_url": {
+            "label": "App URL",
+            "description": "Where the task's Remote run link opens: Avala's web app. Empty: https://avala.ai (the "
+            "app host of Avala's own CLI). Links are <App URL>/projects/<project>/tasks/<task uid>, "
+            ".../exports/<uid> and .../auto-label-jobs/<uid> (GUESS: Avala does not document its app's "
+            "paths); a dataset export links to <App URL>/datasets/<dataset>/exports/<uid>.",
+            "schema": TEXT,
+        },
         "status_map": {
             "label": "Status words",
             "description": "JSON: Avala status word -> phase, added to or overriding the built-in table, e.g. "
@@ -28,4 +36,8 @@ PLATFORM = PlatformDeclaration(
         },
     },
     emulator="airflow_remote_tasks.emulators.avala.command",
+    # Uids as the API shows them ("task-001", "exp-001", "alj-001"; UUIDs fit too): no "/", ".", "%" or
+    # space, so an id names one object.
+    run_id_pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}",
+    run_id_example="an Avala uid such as 'task-001' (letters, digits, '-' and '_')",
 )

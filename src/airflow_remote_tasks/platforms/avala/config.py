@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from airflow_remote_tasks.core.phases import Phase
 
 DEFAULT_BASE_URL = "https://api.avala.ai/api/v1"
+DEFAULT_APP_URL = "https://avala.ai"  # the web app host of Avala's own CLI (``avala view``)
 
 # Avala's status words by kind of object, and what they mean here. Only some are documented (the SDK's
 # terminal set for exports; fixtures and CLI help for the rest): each table is a best guess the connection's
@@ -37,10 +38,21 @@ STATUS_WORDS: dict[str, dict[str, Phase]] = {
 }
 
 
+# Where a run's link opens in the app, by kind (GUESS: the app's paths are not documented; the App URL field
+# says so). Filled with percent-encoded segments.
+LINK_PATHS = {
+    "task": "projects/{project}/tasks/{uid}",
+    "export": "projects/{project}/exports/{uid}",
+    "dataset_export": "datasets/{dataset}/exports/{uid}",
+    "auto_label": "projects/{project}/auto-label-jobs/{uid}",
+}
+
+
 @dataclass(frozen=True)
 class AvalaConfig:
     base_url: str
     api_key: SecretStr
+    app_url: str = DEFAULT_APP_URL
     # word -> phase name, from the connection: applied over every kind's table
     status_overrides: dict[str, str] = field(default_factory=dict)
 
@@ -48,9 +60,8 @@ class AvalaConfig:
         return f"{self.base_url}/{path.strip('/')}/"
 
     def __repr__(self) -> str:  # never the key
-        return f"AvalaConfig(base_url={self.base_url!r})"
+        return f"AvalaConfig(base_url={self.base_url!r}, app_url={self.app_url!r})"
 
     def __hash__(self) -> int:
-        return hash(
-            (self.base_url, self.api_key.get_secret_value(), tuple(sorted(self.status_overrides.items())))
-        )
+        overrides = tuple(sorted(self.status_overrides.items()))
+        return hash((self.base_url, self.api_key.get_secret_value(), self.app_url, overrides))

@@ -10,7 +10,7 @@ from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
 from airflow_remote_tasks.platforms.avala import PLATFORM
-from airflow_remote_tasks.platforms.avala.config import DEFAULT_BASE_URL, AvalaConfig
+from airflow_remote_tasks.platforms.avala.config import DEFAULT_APP_URL, DEFAULT_BASE_URL, AvalaConfig
 from airflow_remote_tasks.platforms.avala.platform import AvalaPlatform
 
 
@@ -33,8 +33,14 @@ def avala_config(conn: ConnectionView) -> AvalaConfig:
         raise ConfigurationError(
             f"Avala connection {conn.conn_id!r} has no API key: put it (avk_...) in the connection's API key field."
         )
+    app_url = str(conn.field("app_url") or "").strip() or DEFAULT_APP_URL
+    if "://" not in app_url:
+        app_url = f"https://{app_url}"
     return AvalaConfig(
-        base_url=base_url.rstrip("/"), api_key=SecretStr(api_key), status_overrides=status_overrides(conn)
+        base_url=base_url.rstrip("/"),
+        api_key=SecretStr(api_key),
+        app_url=app_url.rstrip("/"),
+        status_overrides=status_overrides(conn),
     )
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from airflow_remote_tasks.core.arguments import invalid_inputs
 from airflow_remote_tasks.core.auth import HeaderAuth
 from airflow_remote_tasks.core.errors import (
     ApiError,
@@ -37,11 +38,20 @@ from airflow_remote_tasks.core.models import (
     StreamedOutput,
     TaskInterface,
 )
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, Sink, answer
+from airflow_remote_tasks.core.operation import (
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    Sink,
+    answer,
+    path_segment,
+)
 from airflow_remote_tasks.core.paging import Page, all_pages
 from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.avala.config import STATUS_WORDS, AvalaConfig
+from airflow_remote_tasks.platforms.avala import PLATFORM
+from airflow_remote_tasks.platforms.avala.config import LINK_PATHS, STATUS_WORDS, AvalaConfig
+from airflow_remote_tasks.platforms.avala.wire import api_path, rate_limit_delay
 
 PAGE_SIZE = 100
 MAX_RATE_DELAY = 60.0  # a nearly used-up rate limit slows a wait's polls by at most this much
@@ -76,9 +86,12 @@ class AvalaPlatform:
     def __init__(self, config: AvalaConfig, *, client_settings: ClientSettings | None = None) -> None:
         self.config = config
         self.client_settings = client_settings or ClientSettings()
+        self.api_origin = config.base_url  # the only origin credentials go to (core.auth)
         self.auth = HeaderAuth("X-Avala-Api-Key", config.api_key.get_secret_value())
         self.words = {kind: dict(table) for kind, table in STATUS_WORDS.items()}
         self._delay = 0.0
+        # Projects a selector named that were seen to exist: looked up once, before their first listing.
+        self._known_projects: set[str] = set()
         for word, phase in config.status_overrides.items():
             for table in self.words.values():
                 table[word] = Phase(phase)
@@ -111,15 +124,9 @@ class AvalaPlatform:
         raise _error(method, target, response)
 
     def _note_rate_limit(self, response: HttpResponse) -> None:
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        try:
-            limit = int(headers["x-ratelimit-limit"])
-            remaining = int(headers["x-ratelimit-remaining"])
-            reset = float(headers.get("x-ratelimit-reset") or 60)
-        except (KeyError, ValueError):
-            return
-        # Below a tenth of the limit, waits slow down so that what is left lasts until the window resets.
-        self._delay = reset / max(remaining, 1) if limit and remaining < limit / 10 else 0.0
+        delay = rate_limit_delay(response.headers)
+        if delay is not None:
+            self._delay = delay
 
     def poll_delay(self) -> float:
         return min(self._delay, MAX_RATE_DELAY)
@@ -178,12 +185,12 @@ class AvalaPlatform:
             created = yield from self._call(
                 "POST", "exports", body=job.model_dump(exclude_none=True), idempotent=False
             )
-            return self._ref("export", str(created["uid"]), job.project or "")
+            return self._ref("export", str(created["uid"]), job.project or "", dataset=job.dataset or "")
         assert isinstance(job, AutoLabel)
         yield from self._check_exists("projects", job.project)
         try:
             created = yield from self._call(
-                "POST", f"projects/{job.project}/auto-label", body=job.body(), idempotent=False
+                "POST", api_path("projects", job.project, "auto-label"), body=job.body(), idempotent=False
             )
         except RemoteTaskError as error:
             if not is_transient(error):
@@ -192,7 +199,7 @@ class AvalaPlatform:
             found = yield from self._matching_auto_label(job)
             if found is None:
                 created = yield from self._call(
-                    "POST", f"projects/{job.project}/auto-label", body=job.body(), idempotent=False
+                    "POST", api_path("projects", job.project, "auto-label"), body=job.body(), idempotent=False
                 )
             else:
                 created = found
@@ -207,21 +214,28 @@ class AvalaPlatform:
                 return dict(found)
         return None
 
-    def _check_exists(self, kind: str, uid: str) -> Operation[None]:
-        path = f"users/me/projects/{uid}" if kind == "projects" else f"datasets/{uid}"
+    def _check_exists(self, kind: str, uid: str, named: str = "") -> Operation[None]:
+        """:raises NotFoundError: no such project or dataset is visible to the key (``named``: where the uid
+        was given, for the message)."""
+        path = api_path("users", "me", "projects", uid) if kind == "projects" else api_path("datasets", uid)
         try:
             yield from self._call("GET", path)
         except NotFoundError:
             raise NotFoundError(
-                f"No Avala {kind[:-1]} {uid!r} is visible to this connection's API key; check the uid.",
+                f"No Avala {kind[:-1]} {uid!r}{named} is visible to this connection's API key; check the uid.",
                 status=404,
                 code="not_found",
             ) from None
         return None
 
-    def _ref(self, kind: str, uid: str, project: str = "") -> RunRef:
-        app = self.config.base_url.split("/api/")[0]
-        url = f"{app}/projects/{project}" if project else ""
+    def _ref(self, kind: str, uid: str, project: str = "", *, dataset: str = "") -> RunRef:
+        """The run's reference, its link into the app (none where its project or dataset is not known)."""
+        link = LINK_PATHS["dataset_export" if kind == "export" and dataset else kind]
+        names = {"uid": uid, "project": project, "dataset": dataset}
+        needed = [name for name in names if f"{{{name}}}" in link]
+        url = ""
+        if all(names[name] for name in needed):
+            url = f"{self.config.app_url}/" + link.format(**{n: path_segment(names[n]) for n in needed})
         return RunRef(platform=self.name, run_id=uid, scope={"kind": kind, "project": project}, url=url)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -229,11 +243,16 @@ class AvalaPlatform:
     PATHS = {"task": "tasks", "export": "exports", "auto_label": "auto-label-jobs"}
 
     def find_run(self, run_id: str) -> Operation[RunRef]:
-        task = yield from self._call("GET", f"tasks/{run_id}")
+        """The annotation task ``run_id`` (a uid).
+
+        :raises ConfigurationError: ``run_id`` is not an Avala uid (a path, a URL).
+        :raises NotFoundError: no such task is visible to the key."""
+        run_id = PLATFORM.check_run_id(run_id)
+        task = yield from self._call("GET", api_path("tasks", run_id))
         return self._ref("task", run_id, str(task.get("project") or ""))
 
     def _object(self, ref: RunRef) -> Operation[dict[str, Any]]:
-        found = yield from self._call("GET", f"{self.PATHS[ref.scope.get('kind', 'task')]}/{ref.run_id}")
+        found = yield from self._call("GET", api_path(self.PATHS[ref.scope.get("kind", "task")], ref.run_id))
         return dict(found)
 
     def _phase(self, kind: str, word: str) -> Phase:
@@ -306,7 +325,7 @@ class AvalaPlatform:
 
     def _cancel_auto_label(self, ref: RunRef) -> Operation[bool]:
         with contextlib.suppress(NotFoundError):  # gone already: cancelled before, or deleted twice
-            yield from self._call("DELETE", f"auto-label-jobs/{ref.run_id}")
+            yield from self._call("DELETE", api_path("auto-label-jobs", ref.run_id))
         return True
 
     # -- sets ---------------------------------------------------------------------------------------
@@ -324,7 +343,13 @@ class AvalaPlatform:
 
     def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
         """GET /tasks/ filtered by project and status, every cursor page; ``type`` is matched here, since the
-        listing takes no type filter."""
+        listing takes no type filter.
+
+        :raises NotFoundError: the selector's project does not exist (or the key cannot see it): looked up
+            first, since a listing filtered on an unknown project may answer an empty page, a wait forever."""
+        if selector["project"] not in self._known_projects:
+            yield from self._check_exists("projects", selector["project"], " (the selector's 'project')")
+            self._known_projects.add(selector["project"])
         tasks = yield from self._list(
             "tasks", {"project": selector["project"], "status": selector.get("status")}
         )
@@ -350,10 +375,7 @@ def _parse(kind: str, inputs: Mapping[str, Any]) -> BaseModel:
     try:
         return JOBS[kind].model_validate(dict(inputs))
     except ValidationError as error:
-        problems = [f"- {'.'.join(map(str, e['loc'])) or 'inputs'}: {e['msg']}" for e in error.errors()]
-        raise InvalidInputsError(
-            f"Inputs for Avala job {kind!r} are not valid; nothing was started.\n" + "\n".join(problems)
-        ) from None
+        raise invalid_inputs(error, JOBS[kind], f"Inputs for Avala job {kind!r}") from None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
