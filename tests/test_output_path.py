@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import re
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -127,6 +129,56 @@ def test_a_new_export_replaces_the_old_one_and_its_stale_errors_file(labelbox, t
     assert result.state == "success"
     assert target.read_bytes() != OLD and target.stat().st_size == result.xcom("collect")["bytes"]
     assert not stale_errors.exists()  # the new export has no errors: the old run's would mislead
+    assert leftovers(tmp_path) == []
+
+
+ERRORS = b'{"data_row": {"id": "ckdr1"}, "error": "asset unreachable"}\n' * 2
+
+
+def with_export_errors(labelbox, fault: bool = False) -> threading.Thread:
+    """Once the export task exists, give it an errors stream (the emulator's are empty); with ``fault``, the
+    errors stream's download then breaks off."""
+
+    def inject() -> None:
+        deadline = time.monotonic() + 20
+        while not labelbox.tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [task] = labelbox.emulator.state.tasks.values()
+        kind = type(task.streams["RESULT"])
+        task.streams["ERRORS"] = kind.of_bytes(ERRORS) if hasattr(kind, "of_bytes") else ERRORS
+        if fault:
+            labelbox.emulator.app.faults.update(
+                {"lose_answer": f"GET /_files/{task.id}/ERRORS", "lose_answer_next": 1}
+            )
+
+    thread = threading.Thread(target=inject, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_export_errors_are_written_beside_the_export(labelbox, tmp_path):
+    target = tmp_path / "labels.ndjson"
+    with_export_errors(labelbox)
+    result = run_dag("lb_export_worker", conf={"out": f"file://{target}"})
+    assert result.state == "success"
+    errors = tmp_path / "labels.errors.ndjson"
+    assert errors.read_bytes() == ERRORS
+    summary = result.xcom("collect")
+    assert summary["errors"] == {"path": f"file://{errors}", "bytes": len(ERRORS), "rows": 2}
+    assert leftovers(tmp_path) == []
+
+
+def test_a_broken_errors_download_leaves_the_export_and_its_errors_as_they_were(labelbox, tmp_path):
+    target, errors = tmp_path / "labels.ndjson", tmp_path / "labels.errors.ndjson"
+    target.write_bytes(OLD)
+    errors.write_bytes(b'{"old": "errors"}\n')
+    with_export_errors(labelbox, fault=True)
+    result = run_dag("lb_export_worker", conf={"out": f"file://{target}"})
+    assert result.task_state("remote") == "failed"
+    assert labelbox.emulator.app.faults.lose_answer_next == 0
+    # The result had arrived in full, but is not moved into place without its errors.
+    assert target.read_bytes() == OLD
+    assert errors.read_bytes() == b'{"old": "errors"}\n'
     assert leftovers(tmp_path) == []
 
 
