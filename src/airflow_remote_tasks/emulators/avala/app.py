@@ -1,5 +1,6 @@
-"""An Avala REST server on loopback: DRF-style pages under ``/api/v1/``, annotation that progresses by itself,
-exports, auto-label jobs, rate-limit headers and the shared fault injection.
+"""An Avala REST server on loopback: DRF cursor pages (keyset cursors) under ``/api/v1/``, annotation that
+progresses by itself, exports (zips made while they are sent), auto-label jobs, rate-limit headers, the shared
+fault injection, and at its root the app pages that run links open.
 
 Status words are the ones the brief knows (tasks ``pending``/``active``/``completed``, exports
 ``pending``/``processing``/``exported``/``failed``, auto-label ``pending``/``running``/``completed``/
