@@ -5,6 +5,7 @@ against the emulators, file:// paths, and for a full disk an fsspec memory files
 from __future__ import annotations
 
 import errno
+import os
 import re
 import threading
 import time
@@ -49,6 +50,7 @@ class FullFileSystem(MemoryFileSystem):
     store: dict[str, Any] = {}  # fsspec's memory filesystem keeps files on the class
     pseudo_dirs = [""]
     capacity = 1_000
+    failure = errno.ENOSPC
 
     @classmethod
     def _strip_protocol(cls, path: str) -> str:
@@ -61,7 +63,7 @@ class FullFileSystem(MemoryFileSystem):
 
             def limited(data: bytes) -> int:
                 if opened.tell() + len(data) > self.capacity:
-                    raise OSError(errno.ENOSPC, "No space left on device")
+                    raise OSError(self.failure, os.strerror(self.failure))
                 return int(write(data))
 
             opened.write = limited
@@ -79,7 +81,7 @@ def full_store() -> Iterator[type[FullFileSystem]]:
         yield FullFileSystem
     finally:
         FullFileSystem.store.clear()
-        FullFileSystem.capacity = 1_000
+        FullFileSystem.capacity, FullFileSystem.failure = 1_000, errno.ENOSPC
         store._STORE_CACHE.pop("fullmem", None)
 
 
@@ -96,7 +98,7 @@ def test_check_writable_leaves_an_existing_file_untouched(tmp_path):
     assert leftovers(tmp_path) == []  # the probe beside it is gone
 
 
-def test_a_broken_labelbox_download_leaves_the_previous_export_as_it_was(labelbox, tmp_path, capfd):
+def test_a_broken_labelbox_download_leaves_the_previous_export_as_it_was(labelbox, tmp_path, capfd, caplog):
     target = tmp_path / "labels.ndjson"
     target.write_bytes(OLD)
     labelbox.emulator.app.faults.update({"lose_answer": "GET /_files/", "lose_answer_next": 1})
@@ -104,6 +106,7 @@ def test_a_broken_labelbox_download_leaves_the_previous_export_as_it_was(labelbo
     assert result.task_state("remote") == "failed"
     assert labelbox.emulator.app.faults.lose_answer_next == 0  # the download did break
     assert "broke off after" in text_of(capfd)
+    assert f"output_path file://{target} is as it was before this try: nothing was moved" in task_log(caplog)
     assert target.read_bytes() == OLD  # byte-identical
     assert leftovers(tmp_path) == []  # and no partial file, beside it or in its place
 
@@ -237,6 +240,24 @@ def test_a_json_value_to_a_full_disk_keeps_the_previous_file(flyte, full_store, 
     assert sorted(full_store.store) == ["/bucket/hello.json"]
 
 
+def test_a_refused_write_is_permanent_and_names_the_fix(full_store):
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_remote_tasks.core.errors import PermanentError
+    from airflow_remote_tasks.core.storage import StagedFile
+
+    full_store.failure = errno.EROFS
+    target = ObjectStoragePath("fullmem://bucket/labels.ndjson")
+    target.write_bytes(OLD)
+    with pytest.raises(PermanentError) as raised, StagedFile(target) as staged:
+        staged.write(b"x" * 2_000)
+    assert "(OSError: Read-only file system). Nothing was lost at the target" in str(raised.value)
+    assert "Check the worker's permissions for that place; a retry would meet the same refusal." in str(
+        raised.value
+    )
+    assert target.read_bytes() == OLD and sorted(full_store.store) == ["/bucket/labels.ndjson"]
+
+
 # -- 3. progress and summaries ------------------------------------------------------------------------------
 
 
@@ -330,9 +351,9 @@ def test_a_scheme_without_a_filesystem_names_the_package_and_the_forms_that_work
         check_writable(uri)
     message = str(raised.value)
     assert message.startswith(f"output_path {uri!r} cannot be opened: Airflow has no filesystem for ")
-    assert f"install {package}" in message
+    assert f"on the workers, install {package}" in message
     assert "s3://<conn_id>@bucket/key.ndjson (an Airflow connection of your own)" in message
-    assert "the filesystem's default connection" in message
+    assert "with the credentials the worker finds by itself" in message
 
 
 def test_a_relative_path_shows_the_forms_that_work():
@@ -362,5 +383,5 @@ def test_an_input_file_on_a_scheme_without_a_filesystem_names_the_package(labelb
         "The rows file 'gs://bucket/rows.ndjson' cannot be opened: Airflow has no filesystem for gs://"
         in text
     )
-    assert "install apache-airflow-providers-google" in text
+    assert "on the workers, install apache-airflow-providers-google" in text
     assert labelbox.tasks == []

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 SCHEME_PACKAGES: dict[str, str] = {
     "s3": "apache-airflow-providers-amazon with s3fs (pip install 'apache-airflow-providers-amazon[s3fs]')",
     "s3a": "apache-airflow-providers-amazon with s3fs (pip install 'apache-airflow-providers-amazon[s3fs]')",
+    "s3n": "apache-airflow-providers-amazon with s3fs (pip install 'apache-airflow-providers-amazon[s3fs]')",
     "gs": "apache-airflow-providers-google (which brings gcsfs)",
     "gcs": "apache-airflow-providers-google (which brings gcsfs)",
     "abfs": "apache-airflow-providers-microsoft-azure (which brings adlfs)",
@@ -35,7 +36,7 @@ SCHEME_PACKAGES: dict[str, str] = {
 }
 
 FORMS = (
-    "s3://bucket/key.ndjson (the filesystem's default connection, e.g. aws_default), "
+    "s3://bucket/key.ndjson (with the credentials the worker finds by itself: environment, instance role), "
     "s3://<conn_id>@bucket/key.ndjson (an Airflow connection of your own), or file:///data/key.ndjson"
 )
 
@@ -79,15 +80,16 @@ def storage_path(uri: str, what: str = "output_path") -> Any:
         path = ObjectStoragePath(text if "://" in text else f"file://{text}")
         path.fs  # noqa: B018 - found on first use: look now, so the error names `what`
     except Exception as error:
-        if not has_fs(scheme):
+        # No filesystem for the scheme, or one whose library is missing (s3fs for s3://)
+        if not has_fs(scheme) or isinstance(error, ImportError):
             install = SCHEME_PACKAGES.get(scheme)
             fix = (
-                f"install {install} on the workers"
+                f"on the workers, install {install}"
                 if install
-                else "install the Airflow provider whose filesystem opens it"
+                else "on the workers, install the Airflow provider whose filesystem opens it"
             )
             raise ConfigurationError(
-                f"{what} {_shown(text)!r} cannot be opened: Airflow has no filesystem for {scheme}://; {fix}. "
+                f"{what} {_shown(text)!r} cannot be opened: Airflow has no filesystem for {scheme}:// here; {fix}. "
                 f"Paths that work: {FORMS}."
             ) from None
         raise ConfigurationError(
@@ -152,18 +154,24 @@ class StagedFile:
             self.target.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.temp.open("wb")
         except Exception as error:
-            raise self._failed("creating", error) from error
+            raise self._failed("creating a temporary file beside it", error) from error
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self.discard()  # not committed: an error, or a file not wanted after all
+        if self._committed:
+            return
+        self.discard()  # an error, or a file not wanted after all
+        if error is not None and not isinstance(error, OutputWriteError):  # whose message says so already
+            log.warning(
+                "%s %s is as it was before this try: nothing was moved into place.", self.what, self.target
+            )
 
     def write(self, data: bytes) -> None:
         """:raises OutputWriteError: the write failed (disk full, connection lost...)."""
         try:
             self._file.write(data)
         except Exception as error:
-            raise self._failed("writing", error) from error
+            raise self._failed("writing it", error) from error
         self.written += len(data)
 
     def commit(self) -> None:
@@ -177,7 +185,7 @@ class StagedFile:
             self._committed = True
         except Exception as error:
             self.discard()
-            raise self._failed("finishing", error) from error
+            raise self._failed("finishing it and moving it into place", error) from error
 
     def discard(self) -> None:
         """Remove the temporary, unless it was committed; ``target`` is not touched."""
@@ -197,10 +205,11 @@ class StagedFile:
         detail = getattr(error, "strerror", None) or str(error) or "no detail"
         then = "; a retry of the task downloads the finished run's outputs again" if retry_helps else ""
         kind = OutputWriteError if retry_helps else OutputNotWritableError
+        after = f" after {self.written:,} bytes" if self.written else ""
         return kind(
-            f"{self.what} {str(self.target)!r} could not be written: {step} it failed after "
-            f"{self.written:,} bytes ({type(error).__name__}: {detail}). Nothing was lost at the target: it "
-            f"is as it was before this try. {advice}{then}."
+            f"{self.what} {str(self.target)!r} could not be written: {step} failed{after} "
+            f"({type(error).__name__}: {detail}). Nothing was lost at the target: it is as it was before this "
+            f"try. {advice}{then}."
         )
 
 

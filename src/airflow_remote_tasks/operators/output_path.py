@@ -115,8 +115,8 @@ def deliver(
     """Put a run's outputs where they belong and return what XCom gets: streams (``output``) are copied to
     ``output_path`` chunk by chunk, a plain ``value`` is written there as JSON; the summary says where.
     Without ``output_path``, a stream is returned inline when it fits ``max_bytes`` and its format is one
-    XCom can hold. Files reach ``output_path`` (and its errors file) only complete: on any failure both are as
-    they were before.
+    XCom can hold. Files reach ``output_path`` (and its errors file) only complete: a failed download or
+    write leaves both as they were.
 
     :raises OutputsTooLargeError: no ``output_path`` and a stream bigger than ``max_bytes``.
     :raises ConfigurationError: no ``output_path`` and a file (a binary stream); or an ``output_path`` that
@@ -142,16 +142,18 @@ def deliver(
         counted = _copy(run, platform, ref, output, "result", result)
         errors: dict[str, Any] | None = None
         if has_errors:
-            staged = stack.enter_context(StagedFile(errors_path(path)))
+            staged = stack.enter_context(StagedFile(errors_path(path), "The errors file beside output_path"))
             counted_errors = _copy(run, platform, ref, output, "errors", staged)
             if counted_errors.bytes:
                 staged.commit()  # before the result: a reader that sees the new result finds its errors
                 _wrote(ref, "errors", staged, counted_errors)
                 errors = {"path": str(staged.target), **counted_errors.summary()}
-        if errors is None:
-            remove(errors_path(path))  # an earlier run's, which the new result would pair with
         result.commit()
         _wrote(ref, "result", result, counted)
+        if (
+            errors is None
+        ):  # an earlier run's errors would pass for the new result's; removed once it is in place
+            remove(errors_path(path))
     return {"run_id": ref.run_id, "path": str(path), **counted.summary(), "errors": errors}
 
 
