@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
-from airflow_remote_tasks.core.errors import ConfigurationError
+from pydantic import BaseModel, ValidationError
+
+from airflow_remote_tasks.core.errors import ConfigurationError, InvalidInputsError, clip
 
 
 def seconds(name: str, value: Any, *, positive: bool = True) -> float:
@@ -53,3 +57,127 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigurationError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}.")
     return str(value)
+
+
+def mapping(name: str, value: Any) -> dict[str, Any]:
+    """A mapping (``None``: empty), copied.
+
+    :raises ConfigurationError: naming ``name`` for a list or anything else that is not a mapping.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{name} must be a mapping of names to values, e.g. {name}={{'rows': [...]}}; got "
+            f"{type(value).__name__}."
+        )
+    return dict(value)
+
+
+# -- inputs checked by a model --------------------------------------------------------------------------
+
+# What a value of a type is, in a user's words.
+_SHAPES: dict[Any, str] = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    dict: "a mapping",
+    list: "a list",
+    tuple: "a list",
+    Any: "any value",
+}
+# A pydantic error about the value (not its type), in a user's words, from the error's context.
+_VALUE_PROBLEMS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "greater_than_equal": lambda ctx: f"must be at least {ctx['ge']}",
+    "greater_than": lambda ctx: f"must be more than {ctx['gt']}",
+    "less_than_equal": lambda ctx: f"must be at most {ctx['le']}",
+    "less_than": lambda ctx: f"must be less than {ctx['lt']}",
+    "literal_error": lambda ctx: f"must be {ctx['expected']}",
+    "string_too_short": lambda ctx: (
+        "must not be empty" if ctx["min_length"] == 1 else f"must be at least {ctx['min_length']} characters"
+    ),
+    "string_too_long": lambda ctx: f"must be at most {ctx['max_length']} characters",
+    "too_short": lambda ctx: f"must have at least {ctx['min_length']} items",
+    "too_long": lambda ctx: f"must have at most {ctx['max_length']} items",
+    "string_pattern_mismatch": lambda ctx: f"must match {ctx['pattern']}",
+    "value_error": lambda ctx: str(ctx.get("error", "is not valid")),
+}
+
+
+def shape(annotation: Any) -> str:
+    """``annotation`` in a user's words: ``list[dict[str, Any]] | str`` is "a list of mappings or a string"."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    kind = get_origin(annotation)
+    if kind in (Union, UnionType):
+        return " or ".join(shape(a) for a in args)
+    if kind is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if kind in (list, tuple, set, Sequence) and args and args[0] is not Any:
+        item = shape(args[0])
+        return f"a list of {item[2:]}s" if item.startswith("a ") else f"a list of values ({item})"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "a mapping"
+    return _SHAPES.get(kind or annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def invalid_inputs(error: ValidationError, model: type[BaseModel], what: str) -> InvalidInputsError:
+    """``error`` (``model`` refused the inputs) as a user reads it: one line per input, e.g. ``inputs.rows must
+    be a list of rows or the URI of an NDJSON file; got int``. The expected shape is the field's
+    ``description`` when it has one, else its type in words. ``what`` starts the message ("Inputs for Avala
+    job 'export'")."""
+    problems: dict[str, str] = {}  # by input path: a union's members each report on the same input
+    for item in error.errors():
+        kind = item["type"]
+        path, expected = _field_at(model, item["loc"])
+        if kind == "extra_forbidden":
+            path, expected = f"{path}.{item['loc'][-1]}", ""
+        if path in problems:
+            continue
+        got = item.get("input")
+        if kind == "missing":
+            problems[path] = f"{path} is required" + (f": {expected}" if expected else "")
+        elif kind == "extra_forbidden":
+            problems[path] = f"{path} is not known here; leave it out or check its spelling"
+        elif kind in _VALUE_PROBLEMS:
+            problems[path] = (
+                f"{path} {_VALUE_PROBLEMS[kind](item.get('ctx') or {})}; got {clip(repr(got), 80)}"
+            )
+        elif expected:
+            problems[path] = f"{path} must be {expected}; got {type(got).__name__}"
+        else:
+            problems[path] = f"{path}: {item['msg']}; got {type(got).__name__}"
+    # A union's members each explain the same value: the one that names a place inside it says most.
+    inner = [p for p in problems if not any(o.startswith((f"{p}.", f"{p}[")) for o in problems)]
+    lines = "\n".join(f"- {problems[path]}" for path in inner)
+    return InvalidInputsError(f"{what} are not valid; nothing was started.\n{lines}")
+
+
+def _field_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """The input path of an error's location (``inputs.filters.workflow_status``, ``inputs.rows[2]``) and what
+    belongs there in words: the innermost field's description, or its type (a list's item type past an
+    index). A union member's tag in ``loc`` ends the path."""
+    path, expected, annotation, current = "inputs", "", None, _model_in(model)
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            items = [a for a in get_args(annotation) if get_origin(a) in (list, tuple, set, Sequence)]
+            items = items or ([annotation] if get_origin(annotation) in (list, tuple, set, Sequence) else [])
+            annotation = get_args(items[0])[0] if items and get_args(items[0]) else Any
+            expected = shape(annotation)
+            continue
+        if current is None or part not in current.model_fields:
+            continue  # a union member's tag, or a key of a mapping: not a place a user names
+        field = current.model_fields[part]
+        path += f".{part}"
+        annotation = field.annotation
+        expected = field.description or shape(annotation)
+        current = _model_in(annotation)
+    return path, expected
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a value of ``annotation`` is (or holds, for a list or an optional one)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Protocol, TypeVar
 
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, answer
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, answer, origin
 
 T = TypeVar("T")
 
@@ -54,15 +54,21 @@ class TokenCache:
 TOKENS = TokenCache()
 
 
-def authorized(operation: Operation[T], auth: Auth | None) -> Operation[T]:
-    """Run ``operation`` with credentials; on a 401, refresh the token and send the call once more."""
+def authorized(operation: Operation[T], auth: Auth | None, api_origin: str) -> Operation[T]:
+    """Run ``operation`` with credentials; on a 401, refresh the token and send the call once more.
+
+    Credentials go only to ``api_origin`` (the API's scheme, host and port): a URL the server hands back (a
+    next page, a file) that names another origin, or plain http:// where the API is https://, is sent
+    without them. (Redirects of downloads are held to the same rule by the executors.)
+    """
     if auth is None:
         return (yield from operation)
+    home = origin(api_origin)
     try:
         request = next(operation)
         while True:
             try:
-                response = yield from _signed_exchange(request, auth)
+                response = yield from _signed_exchange(request, auth, home)
             except Exception as error:  # a transport error: the operation may handle it
                 request = operation.throw(error)
                 continue
@@ -71,8 +77,8 @@ def authorized(operation: Operation[T], auth: Auth | None) -> Operation[T]:
         return stop.value  # type: ignore[no-any-return]
 
 
-def _signed_exchange(request: HttpRequest, auth: Auth) -> Operation[HttpResponse]:
-    if not request.authenticate:
+def _signed_exchange(request: HttpRequest, auth: Auth, home: str) -> Operation[HttpResponse]:
+    if not request.authenticate or origin(request.url) != home:
         return (yield request)
     response: HttpResponse = yield (yield from auth.sign(request))
     if response.status == 401 and auth.invalidate():

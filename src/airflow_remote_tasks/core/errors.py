@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 # Text from a remote platform (error messages, error pages) is kept to this many bytes in an exception: a
@@ -19,10 +21,24 @@ def clip(text: str, limit: int = MAX_REMOTE_TEXT) -> str:
 
 
 class RemoteTaskError(AirflowException):
-    """Base class of every error this provider raises. Messages are clipped to a few KB."""
+    """Base class of every error this provider raises. Messages are clipped to a few KB.
+
+    The executor that ran the failing operation notes on it what it saw: ``answer_lost``, whether a request of
+    that operation may have reached the server while its answer never came back (so the server may have acted
+    on it); ``endpoint``, the method and URL (without query) of the operation's last request.
+    """
+
+    answer_lost: bool = False
+    endpoint: str = ""
 
     def __init__(self, message: str = "") -> None:
         super().__init__(clip(str(message), 2 * MAX_REMOTE_TEXT))
+
+    def amend(self, sentence: str) -> None:
+        """Add ``sentence`` to the message (context the raiser did not have, such as the connection id)."""
+        text = str(self).rstrip()
+        text += "" if text.endswith((".", "!", "?", ")")) else "."
+        self.args = (clip(f"{text} {sentence}", 2 * MAX_REMOTE_TEXT), *self.args[1:])
 
 
 class PermanentError(RemoteTaskError, AirflowFailException):
@@ -39,6 +55,33 @@ class InvalidInputsError(PermanentError):
 
 class TransportError(RemoteTaskError):
     """The platform could not be reached, or answered with something that is not its API."""
+
+
+# Of a body that is not the API's JSON, this much is quoted: enough to recognise a login page or a proxy's.
+ANSWER_SAMPLE = 160
+
+
+class UnexpectedAnswerError(PermanentError, ValueError):
+    """A success status (2xx) whose body is not the platform's JSON: an HTML login page, a proxy's or a portal's
+    page. Asking again gets the same page, so Airflow does not retry. A ``ValueError`` as well, so code that
+    decodes an error answer and falls back on its text keeps doing so."""
+
+    @classmethod
+    def of(cls, url: str, response: Any) -> UnexpectedAnswerError:
+        """The error for ``response`` (an :class:`~airflow_remote_tasks.core.operation.HttpResponse`) to a
+        request to ``url``: names the URL without its query, the content type and the body's first bytes."""
+        from airflow_remote_tasks.core.operation import where
+
+        content_type = response.content_type or "no content type"
+        text = " ".join(response.content[: ANSWER_SAMPLE * 4].decode("utf-8", "replace").split())
+        sample = repr(text[:ANSWER_SAMPLE]) + (
+            f" (first {ANSWER_SAMPLE} characters)" if len(text) > ANSWER_SAMPLE else ""
+        )
+        return cls(
+            f"{where(url or response.url)} answered HTTP {response.status} with {content_type}, which is not the "
+            f"API's JSON: {sample if text else 'an empty body'}. Check the connection's endpoint: it must be the API's own address, not "
+            "a web page, a login page or a proxy in front of it."
+        )
 
 
 class ApiError(RemoteTaskError):

@@ -9,6 +9,7 @@ executors differ only in ``await``.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import replace
 from functools import partial
@@ -17,10 +18,21 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
-from airflow_remote_tasks.core.errors import ConfigurationError, TransportError
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
-from airflow_remote_tasks.core.retry import DEFAULT_POLICY, RetryPolicy, check_status, untrusted_certificate
-from airflow_remote_tasks.core.secrets import redact_headers
+from airflow_remote_tasks.core.errors import (
+    ConfigurationError,
+    RemoteTaskError,
+    TransportError,
+    UnexpectedAnswerError,
+)
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, origin, where
+from airflow_remote_tasks.core.retry import (
+    DEFAULT_POLICY,
+    UNSENT_ERRORS,
+    RetryPolicy,
+    check_status,
+    untrusted_certificate,
+)
+from airflow_remote_tasks.core.secrets import PLAIN_HEADERS, redact_headers
 
 T = TypeVar("T")
 
@@ -60,30 +72,76 @@ async def adrive(generator: Generator[Any, Any, T], answer: Callable[[Any], Awai
 
 def execute(operation: Operation[T], client: httpx.Client, policy: RetryPolicy = DEFAULT_POLICY) -> T:
     """Run ``operation`` to completion on a sync client (the worker). A transport error is thrown into the
-    operation, which decides: a submit looks its run up before trying again."""
-    return drive(operation, partial(_exchange, client, policy))
+    operation, which decides: a submit looks its run up before trying again.
+
+    :raises RemoteTaskError: what the operation raises, with what this run of it saw noted on it
+        (``answer_lost``, ``endpoint``).
+    """
+    seen = Seen()
+    try:
+        return drive(operation, partial(_exchange, client, policy, seen))
+    except RemoteTaskError as error:
+        seen.noted(error)
+        raise
 
 
 async def aexecute(
     operation: Operation[T], client: httpx.AsyncClient, policy: RetryPolicy = DEFAULT_POLICY
 ) -> T:
-    """Run ``operation`` to completion on an async client (the triggerer)."""
-    return await adrive(operation, partial(_aexchange, client, policy))
+    """Run ``operation`` to completion on an async client (the triggerer); raises as :func:`execute`."""
+    seen = Seen()
+    try:
+        return await adrive(operation, partial(_aexchange, client, policy, seen))
+    except RemoteTaskError as error:
+        seen.noted(error)
+        raise
 
 
-def _exchange(client: httpx.Client, policy: RetryPolicy, request: HttpRequest) -> HttpResponse:
+# A gateway's answer: the server behind it may have received the request and acted on it.
+GATEWAY_STATUSES = frozenset({502, 504})
+# Requests by these methods only read: their answer lost, nothing was done.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Seen:
+    """What the requests of one operation met, for what its error may say (nothing is known otherwise)."""
+
+    def __init__(self) -> None:
+        self.answer_lost = False
+        self.endpoint = ""
+
+    def sending(self, request: HttpRequest) -> None:
+        self.endpoint = f"{request.method} {where(request.url)}"
+
+    def failed(self, request: HttpRequest, error: httpx.HTTPError | None) -> None:
+        """A try of ``request`` got no answer (``error``) or a gateway's: did it possibly reach the server?"""
+        # A connect error means nothing was sent; a read of a lost answer did nothing either.
+        if not isinstance(error, UNSENT_ERRORS) and request.method.upper() not in READ_METHODS:
+            self.answer_lost = True
+
+    def noted(self, error: RemoteTaskError) -> RemoteTaskError:
+        error.answer_lost = error.answer_lost or self.answer_lost
+        error.endpoint = error.endpoint or self.endpoint
+        return error
+
+
+def _exchange(client: httpx.Client, policy: RetryPolicy, seen: Seen, request: HttpRequest) -> HttpResponse:
+    seen.sending(request)
     retrying = tenacity.Retrying(**policy.tenacity_arguments(request))
     try:
-        response = retrying(_send_checked, client, request)
+        response = retrying(_send_checked, client, request, seen)
     except httpx.HTTPError as error:
         raise _transport_error(request, error, _attempts(retrying)) from None
     return _received(request, response, _attempts(retrying))
 
 
-async def _aexchange(client: httpx.AsyncClient, policy: RetryPolicy, request: HttpRequest) -> HttpResponse:
+async def _aexchange(
+    client: httpx.AsyncClient, policy: RetryPolicy, seen: Seen, request: HttpRequest
+) -> HttpResponse:
+    seen.sending(request)
     retrying = tenacity.AsyncRetrying(**policy.tenacity_arguments(request))
     try:
-        response = await _once_in_flight(request, partial(retrying, _asend_checked, client, request))
+        response = await _once_in_flight(request, partial(retrying, _asend_checked, client, request, seen))
     except httpx.HTTPError as error:
         raise _transport_error(request, error, _attempts(retrying)) from None
     return _received(request, response, _attempts(retrying))
@@ -125,26 +183,76 @@ def _received(request: HttpRequest, response: HttpResponse, attempts: int) -> Ht
     if 300 <= response.status < 400:
         location = next((v for k, v in response.headers.items() if k.lower() == "location"), "")
         target = httpx.URL(location).copy_with(query=None, fragment=None) if location else None
-        origin = _origin(request.url)
+        home = origin(request.url)
         raise ConfigurationError(
-            f"{request.method} {origin}{httpx.URL(request.url).path} was answered with a redirect (HTTP "
+            f"{request.method} {home}{httpx.URL(request.url).path} was answered with a redirect (HTTP "
             f"{response.status}) to {str(target) if target else 'nowhere'}. Set the connection's endpoint to "
             "the address the API answers on, often the same URL with https:// instead of http://."
         )
+    if 200 <= response.status < 300 and request.sink is None and request.stream is None:
+        _check_json(request, response)
     return replace(response, attempts=attempts) if attempts > 1 else response
 
 
-def _origin(url: str) -> str:
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.netloc.decode()}"
+def _check_json(request: HttpRequest, response: HttpResponse) -> None:
+    """Every platform's API answers in JSON: a success status with another body is someone else's page (a
+    login page, a proxy's), which asking again will not change.
+
+    :raises UnexpectedAnswerError: naming the URL (no query), the content type and the body's first bytes.
+    """
+    kind = response.content_type
+    if not response.content or kind == "application/json" or kind.endswith("+json"):
+        return
+    try:
+        json.loads(response.content)  # JSON labelled otherwise is still the API's answer
+    except ValueError:
+        raise UnexpectedAnswerError.of(request.url, response) from None
 
 
-def _send_checked(client: httpx.Client, request: HttpRequest) -> HttpResponse:
-    return check_status(request, _send(client, request))
+def _send_checked(client: httpx.Client, request: HttpRequest, seen: Seen) -> HttpResponse:
+    try:
+        response = _send(client, request)
+    except httpx.HTTPError as error:
+        seen.failed(request, error)
+        raise
+    if response.status in GATEWAY_STATUSES:
+        seen.failed(request, None)
+    return check_status(request, response)
 
 
-async def _asend_checked(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:
-    return check_status(request, await _asend(client, request))
+async def _asend_checked(client: httpx.AsyncClient, request: HttpRequest, seen: Seen) -> HttpResponse:
+    try:
+        response = await _asend(client, request)
+    except httpx.HTTPError as error:
+        seen.failed(request, error)
+        raise
+    if response.status in GATEWAY_STATUSES:
+        seen.failed(request, None)
+    return check_status(request, response)
+
+
+MAX_REDIRECTS = 10
+
+
+def _next_hop(request: HttpRequest, raw: httpx.Response, hops: int) -> httpx.Request | None:
+    """Where a download's redirect leads, or None when ``raw`` is no redirect. httpx drops only
+    ``Authorization`` when a redirect leaves the origin; an API key in a header of its own would go along. So
+    off the API's origin a hop carries none of the request's own headers but the plain ones.
+
+    :raises TransportError: after :data:`MAX_REDIRECTS` hops.
+    """
+    if not raw.has_redirect_location or raw.next_request is None:
+        return None
+    if hops >= MAX_REDIRECTS:
+        raise TransportError(
+            f"The download from {where(request.url)} was redirected more than {MAX_REDIRECTS} times."
+        )
+    hop = raw.next_request
+    if origin(str(hop.url)) != origin(request.url):
+        for name in (*request.headers, "authorization", "cookie"):
+            if name.lower() not in PLAIN_HEADERS:
+                hop.headers.pop(name, None)
+    return hop
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
@@ -159,8 +267,12 @@ def _response(raw: httpx.Response, content: bytes) -> HttpResponse:
 
 def _send(client: httpx.Client, request: HttpRequest) -> HttpResponse:
     if request.sink is not None:
-        raw = client.send(_build(client, request), stream=True, follow_redirects=True)
+        raw = client.send(_build(client, request), stream=True)
         try:
+            hops = 0
+            while (hop := _next_hop(request, raw, hops)) is not None:
+                raw.close()
+                raw, hops = client.send(hop, stream=True), hops + 1
             if not raw.is_success:
                 return _response(raw, raw.read()[:DOWNLOAD_ERROR_BYTES])
             written = 0
@@ -195,8 +307,12 @@ def _send(client: httpx.Client, request: HttpRequest) -> HttpResponse:
 
 async def _asend(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:
     if request.sink is not None:
-        raw = await client.send(_build(client, request), stream=True, follow_redirects=True)
+        raw = await client.send(_build(client, request), stream=True)
         try:
+            hops = 0
+            while (hop := _next_hop(request, raw, hops)) is not None:
+                await raw.aclose()
+                raw, hops = await client.send(hop, stream=True), hops + 1
             if not raw.is_success:
                 return _response(raw, (await raw.aread())[:DOWNLOAD_ERROR_BYTES])
             written = 0
@@ -242,7 +358,7 @@ class BrokenDownloadError(TransportError):
 def _broken_download(request: HttpRequest, written: int, error: httpx.HTTPError) -> BrokenDownloadError:
     url = httpx.URL(request.url)
     return BrokenDownloadError(
-        f"The download from {_origin(request.url)}{url.path} broke off after {written:,} bytes "
+        f"The download from {origin(request.url)}{url.path} broke off after {written:,} bytes "
         f"({type(error).__name__}); what was written is incomplete. A retry of the task downloads it again."
     )
 
@@ -250,24 +366,31 @@ def _broken_download(request: HttpRequest, written: int, error: httpx.HTTPError)
 def _transport_error(
     request: HttpRequest, error: httpx.HTTPError, attempts: int = 1
 ) -> TransportError | ConfigurationError:
-    origin = _origin(request.url)
+    home = origin(request.url)
     certificate = untrusted_certificate(error)
     if certificate is not None:
         return ConfigurationError(
-            f"The TLS certificate of {origin} is not trusted ({certificate.verify_message}). If the server's "
+            f"The TLS certificate of {home} is not trusted ({certificate.verify_message}). If the server's "
             "certificate comes from a private CA, set the connection's CA bundle to that CA's PEM file; "
             "turn off 'Verify TLS certificates' only for a test server."
         )
     if isinstance(error, httpx.LocalProtocolError):
         # httpx quotes the refused header in its message: never pass that text on.
         return ConfigurationError(
-            f"A request to {origin} could not be sent: one of its headers holds a character HTTP does not "
+            f"A request to {home} could not be sent: one of its headers holds a character HTTP does not "
             "allow. Check the connection's credentials and header-name fields for line breaks or spaces."
         )
     kind = type(error).__name__
     detail = redact_headers(str(error), request.headers) or "no detail"
     tries = f" in {attempts} tries" if attempts > 1 else ""
+    # Say what is known: a connect error means nothing was sent; after that, the server may have the request.
+    if isinstance(error, UNSENT_ERRORS):
+        what = f"Could not reach {home}{tries} ({kind}: {detail}); nothing was sent"
+    elif isinstance(error, httpx.ReadTimeout):
+        what = f"{home} sent no answer within the connection's read timeout{tries} ({kind})"
+    else:
+        what = f"The connection to {home} broke before an answer came back{tries} ({kind}: {detail})"
     return TransportError(
-        f"Could not reach {origin}{tries} ({kind}: {detail}). Check the connection's endpoint "
-        "and that this machine can reach it (proxy, firewall, TLS certificate)."
+        f"{what}. Check the connection's endpoint and that this machine can reach it (proxy, firewall, TLS "
+        "certificate)."
     )

@@ -25,6 +25,12 @@ TRANSPORT_FIELDS: dict[str, Any] = {
         "HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment of the worker and triggerer.",
         "schema": SECRET,
     },
+    "read_timeout": {
+        "label": "Read timeout",
+        "description": "Seconds to wait for the server's next bytes before a call fails (then it is tried "
+        "again where that is safe). Default 30.",
+        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0.1},
+    },
     "http2": {
         "label": "HTTP/2",
         "description": "Negotiate HTTP/2 over TLS. Needs the provider's [http2] extra.",

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
+import httpx
+
 T = TypeVar("T")
 
 
@@ -88,7 +90,19 @@ class HttpResponse:
         return ""
 
     def json(self) -> Any:
-        return json.loads(self.content) if self.content else None
+        """The body decoded as JSON (``None`` for an empty one).
+
+        :raises UnexpectedAnswerError: (a ``ValueError`` too) when the body is not JSON, naming the URL and
+            what came back instead.
+        """
+        if not self.content:
+            return None
+        try:
+            return json.loads(self.content)
+        except ValueError:
+            from airflow_remote_tasks.core.errors import UnexpectedAnswerError
+
+            raise UnexpectedAnswerError.of(self.url, self) from None
 
     @property
     def text(self) -> str:
@@ -96,6 +110,25 @@ class HttpResponse:
 
 
 Operation = Generator[HttpRequest, HttpResponse, T]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased and without a default port: two URLs are the same origin
+    exactly when these are equal."""
+    parsed = httpx.URL(url)
+    scheme = parsed.scheme.lower()
+    host = parsed.host.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parsed.port
+    return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{scheme}://{host}:{port}"
+
+
+def where(url: str) -> str:
+    """``url`` without its query and fragment (which may hold a signature or a token), for messages."""
+    return str(httpx.URL(url).copy_with(query=None, fragment=None))
 
 
 def answer(value: T) -> Operation[T]:

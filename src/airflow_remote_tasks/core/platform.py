@@ -18,6 +18,12 @@ class Platform(Protocol):
     def name(self) -> str: ...
 
     @property
+    def api_origin(self) -> str:
+        """The API's address (a URL or ``scheme://host[:port]``): its origin is the only one the connection's
+        credentials are sent to."""
+        ...
+
+    @property
     def auth(self) -> Auth | None:
         """Credentials for the platform's requests, or None when it needs none."""
         ...

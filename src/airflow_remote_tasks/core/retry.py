@@ -27,8 +27,19 @@ class RetryableStatus(Exception):
     """Raised inside the retry loop for a response worth another try."""
 
     def __init__(self, response: HttpResponse) -> None:
-        super().__init__(f"HTTP {response.status}")
+        super().__init__(f"HTTP {response.status}{_graphql_errors(response)}")
         self.response = response
+
+
+def _graphql_errors(response: HttpResponse) -> str:
+    """A GraphQL answer's errors (``code: message``), which arrive inside HTTP 200: the status alone says
+    nothing of why it is retried."""
+    try:
+        errors = response.json().get("errors") or []
+        described = [f"{e['extensions']['code']}: {e.get('message')}" for e in errors]
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return ""  # not a GraphQL answer, or errors without codes: the status is all there is to say
+    return ": " + "; ".join(described) if described else ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,20 @@ class RetryPolicy:
                 return min(hinted, self.max_retry_after)
         jitter = tenacity.wait_random_exponential(multiplier=self.initial_backoff, max=self.max_backoff)
         return float(jitter(state))
+
+    def longest_backoff(self) -> float:
+        """The most this policy sleeps between the tries of one call, Retry-After hints aside."""
+        return float(
+            sum(min(self.max_backoff, self.initial_backoff * 2.0**n) for n in range(self.attempts - 1))
+        )
+
+    def longest_try(self, read_timeout: float, *, idempotent: bool = True) -> float:
+        """The longest one call can take before it fails when the server accepts it and never answers:
+        every try waits ``read_timeout``, and the backoff between them. A call that is not safe to repeat is
+        sent once. (A server that trickles a byte within each ``read_timeout`` is not bounded by this.)"""
+        if not idempotent:
+            return read_timeout
+        return self.attempts * read_timeout + self.longest_backoff()
 
     def tenacity_arguments(self, request: HttpRequest) -> dict[str, Any]:
         """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` around sending ``request`` once."""

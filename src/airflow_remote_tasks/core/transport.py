@@ -18,6 +18,7 @@ from airflow_remote_tasks.core.secrets import register_secret
 from airflow_remote_tasks.version import __version__
 
 USER_AGENT = f"airflow-provider-remote-tasks/{__version__} httpx/{httpx.__version__}"
+DEFAULT_READ_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,10 @@ class ClientSettings:
     # An explicit proxy for every request of this connection, e.g. http://user:pass@proxy.corp:3128. Empty:
     # the environment's HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY, as curl and pip read them.
     proxy: str = ""
-    timeout: float = 30.0
+    # Seconds a read may wait for the server's next bytes (the connection's "Read timeout"). 30 s: longer than
+    # any of the four APIs takes to answer a call, short enough that a server that accepts a call and never
+    # answers fails the try in minutes, not hours (see RetryPolicy.longest_try: 157.5 s with the defaults).
+    read_timeout: float = DEFAULT_READ_TIMEOUT
     connect_timeout: float = 10.0
     max_connections: int = 50
 
@@ -65,7 +69,7 @@ class ClientSettings:
 
     def client_options(self) -> dict[str, Any]:
         return {
-            "timeout": httpx.Timeout(self.timeout, connect=self.connect_timeout, pool=None),
+            "timeout": httpx.Timeout(self.read_timeout, connect=self.connect_timeout, pool=None),
             "headers": {"User-Agent": USER_AGENT},
             "follow_redirects": False,
         }

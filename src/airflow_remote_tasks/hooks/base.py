@@ -6,7 +6,10 @@ import asyncio
 import hashlib
 import importlib
 import json
+import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -17,14 +20,27 @@ from airflow.sdk import BaseHook
 from airflow_remote_tasks.core.auth import authorized
 from airflow_remote_tasks.core.batching import shared_listings, status_batcher
 from airflow_remote_tasks.core.declaration import PlatformDeclaration
-from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
+from airflow_remote_tasks.core.errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    RemoteTaskError,
+    TransportError,
+    clip,
+)
 from airflow_remote_tasks.core.executors import aexecute, execute
 from airflow_remote_tasks.core.models import ListedRun, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.retry import DEFAULT_POLICY, WAIT_READS, RetryPolicy
 from airflow_remote_tasks.core.secrets import is_header_value, register_secret
-from airflow_remote_tasks.core.transport import ClientSettings, shared_async_client, sync_client
+from airflow_remote_tasks.core.transport import (
+    DEFAULT_READ_TIMEOUT,
+    ClientSettings,
+    shared_async_client,
+    sync_client,
+)
 from airflow_remote_tasks.core.waiting import ListRuns
 from airflow_remote_tasks.platforms import BY_CONN_TYPE, PLATFORMS
 
@@ -97,38 +113,53 @@ class RemoteTaskHook(BaseHook):
     # -- running operations ------------------------------------------------------------------------
 
     def run(self, operation: Operation[T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
-        """Run an operation in this process (the worker), on the hook's own pooled client."""
+        """Run an operation in this process (the worker), on the hook's own pooled client.
+
+        :raises RemoteTaskError: what the operation raises; a refusal of the credentials names the connection.
+        """
         platform = self.platform
         if self._client is None:
             self._client = sync_client(platform.client_settings)
-        return execute(authorized(operation, platform.auth), self._client, policy)
+        with explained(self.conn_id, self.declaration.label):
+            return execute(authorized(operation, platform.auth, platform.api_origin), self._client, policy)
 
     def run_alone(self, operation: Operation[T]) -> T:
         """Run an operation on a client of its own: for ``on_kill``, which runs in a signal handler that may
-        have interrupted a request on the hook's client (whose pool lock it may hold)."""
+        have interrupted a request on the hook's client (whose pool lock it may hold). Raises as :meth:`run`."""
         platform = self.platform
-        with sync_client(platform.client_settings) as client:
-            return execute(authorized(operation, platform.auth), client)
+        with sync_client(platform.client_settings) as client, explained(self.conn_id, self.declaration.label):
+            return execute(authorized(operation, platform.auth, platform.api_origin), client)
 
     async def arun(self, operation: Operation[T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
-        """Run an operation on the event loop's shared client (the triggerer)."""
-        return await arun_on(await self.aplatform(), operation, policy)
+        """Run an operation on the event loop's shared client (the triggerer). Raises as :meth:`run`."""
+        with explained(self.conn_id, self.declaration.label):
+            return await arun_on(await self.aplatform(), operation, policy)
+
+    def find_run(self, run_id: str, what: str = "run_id") -> RunRef:
+        """A run started elsewhere, by the id a user gave (``what`` names the argument it came in).
+
+        :raises ConfigurationError: naming ``what`` when it is not a run id of this platform; nothing is sent.
+        """
+        checked = self.declaration.check_run_id(run_id, what)
+        return self.run(self.platform.find_run(checked))
 
     async def aread_status(self, ref: RunRef, gather_for: float) -> RunStatus:
         """A wait's read of a run's status, batched with other waits' reads on this platform due within
         ``gather_for`` s."""
         platform = await self.aplatform()
-        if platform.status_batch_limit < 2:
-            return await arun_on(platform, platform.status(ref), WAIT_READS)
-        return await status_batcher(platform, partial(arun_on, platform, policy=WAIT_READS)).read(
-            ref, gather_for
-        )
+        with explained(self.conn_id, self.declaration.label):
+            if platform.status_batch_limit < 2:
+                return await arun_on(platform, platform.status(ref), WAIT_READS)
+            return await status_batcher(platform, partial(arun_on, platform, policy=WAIT_READS)).read(
+                ref, gather_for
+            )
 
     async def alist_runs(self, step: ListRuns, fresh_for: float) -> list[ListedRun]:
         """A wait's listing of a selector's runs, shared with the other waits on it polling within ``fresh_for``."""
         platform = await self.aplatform()
         listings = shared_listings(platform, partial(arun_on, platform, policy=WAIT_READS))
-        return await listings.read(step.key, step.operation, fresh_for)
+        with explained(self.conn_id, self.declaration.label):
+            return await listings.read(step.key, step.operation, fresh_for)
 
     def close(self) -> None:
         if self._client is not None:
@@ -136,11 +167,25 @@ class RemoteTaskHook(BaseHook):
             self._client = None
 
     def test_connection(self) -> tuple[bool, str]:
-        """Make a real authenticated call; the message says what to fix when it fails."""
+        """Make a real authenticated call; the message says what to fix when it fails. Never raises: Airflow's
+        Test button shows the message of any failure."""
         try:
             return True, self.run(self.platform.check_connection())
+        except NotFoundError as error:
+            # The connection test reads what every account has: a 404 means another service answers there (or
+            # an id the connection names does not exist).
+            check = _CHECK_ENDPOINT.format(conn_id=self.conn_id, label=self.declaration.label)
+            return False, (
+                f"{str(error).rstrip('.')}. {error.endpoint or 'The endpoint'} answered 404: {check[:-1]}, and "
+                "that the ids the connection names exist."
+            )
         except RemoteTaskError as error:
             return False, str(error)
+        except Exception as error:  # the Test button must show every failure, not crash
+            return (
+                False,
+                f"The connection test failed: {type(error).__name__}: {clip(masked(str(error)), 1000)}",
+            )
         finally:
             self.close()
 
@@ -246,7 +291,38 @@ async def _aget_connection(conn_id: str) -> Any:
 
 async def arun_on(platform: Platform, operation: Operation[T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
     client = shared_async_client(platform.client_settings)
-    return await aexecute(authorized(operation, platform.auth), client, policy)
+    return await aexecute(authorized(operation, platform.auth, platform.api_origin), client, policy)
+
+
+@contextmanager
+def explained(conn_id: str, label: str) -> Iterator[None]:
+    """Errors say what the platform's code cannot know: which connection holds refused credentials, and which
+    call got a 404 that is not the platform's own (another service answers at the endpoint)."""
+    try:
+        yield
+    except AuthenticationError as error:
+        if f"connection {conn_id!r}" not in str(error):
+            error.amend(f"(Airflow connection {conn_id!r}.)")
+        raise
+    except (ApiError, TransportError) as error:
+        where = error.endpoint.partition(" ")[2]
+        if isinstance(error, ApiError) and error.status == 404 and not isinstance(error, NotFoundError):
+            error.amend(
+                f"{error.endpoint} answered 404: {_CHECK_ENDPOINT.format(conn_id=conn_id, label=label)}"
+            )
+        elif isinstance(error, TransportError) and where and where not in str(error):
+            error.amend(f"(The call was {error.endpoint}.)")
+        raise
+
+
+_CHECK_ENDPOINT = "check that the endpoint of connection {conn_id!r} is the {label} API's address."
+
+
+def masked(text: str) -> str:
+    """``text`` with the secrets this process registered with Airflow's masker replaced."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    return str(redact(text))
 
 
 MAX_SHARED_PLATFORMS = 64
@@ -308,7 +384,28 @@ def client_settings(conn: ConnectionView) -> ClientSettings:
         ca_bundle=str(conn.field("ca_bundle") or "").strip(),
         http2=conn.flag("http2", False),
         proxy=str(conn.field("proxy") or "").strip(),
+        read_timeout=read_timeout(conn),
     )
+
+
+def read_timeout(conn: ConnectionView) -> float:
+    """The connection's Read timeout in seconds (``DEFAULT_READ_TIMEOUT`` when empty).
+
+    :raises ConfigurationError: naming the field when it is not a number of seconds greater than 0.
+    """
+    raw = conn.field("read_timeout")
+    if raw is None:
+        return DEFAULT_READ_TIMEOUT
+    try:
+        number = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigurationError(
+            f"The Read timeout of connection {conn.conn_id!r} must be a number of seconds greater than 0, not "
+            f"{raw!r}; clear it for the default of {DEFAULT_READ_TIMEOUT:g}."
+        )
+    return number
 
 
 def with_port(host: str, port: int | None) -> str:

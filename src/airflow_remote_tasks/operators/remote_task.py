@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, Literal, get_args
@@ -21,10 +21,11 @@ from airflow_remote_tasks.core.errors import (
     PermanentError,
     RemoteRunError,
     RemoteTaskError,
+    TransportError,
     clip,
     is_permanent,
 )
-from airflow_remote_tasks.core.executors import drive
+from airflow_remote_tasks.core.executors import GATEWAY_STATUSES, drive
 from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, StreamedOutput
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, OnPaused, Phase, check_on_paused
 from airflow_remote_tasks.core.retry import WAIT_READS
@@ -293,10 +294,10 @@ class RemoteTaskOperator(WaitsForRun):
             output_path = str(output_path)  # an ObjectStoragePath: kept as its URI, which templates render
         self.output_path = output_path
         self.task = task if isinstance(task, str) else dict(task)
-        self.inputs = dict(inputs or {})
+        self.inputs = arguments.mapping("inputs", inputs)
         self.version = version
-        self.labels = dict(labels or {})
-        self.env = dict(env or {})
+        self.labels = arguments.mapping("labels", labels)
+        self.env = arguments.mapping("env", env)
 
     def execute(self, context: Context) -> Any:
         store = context["task_state_store"]
@@ -407,16 +408,33 @@ def follows_a_clear(ti: Any, retries: int | None) -> bool:
     return try_number > 1 and try_number == max_tries - (retries or 0) + 1
 
 
+# What a failed submit means for the user, as far as it is known: the first that holds is said. A run may have
+# started only where a call that changes something may have reached the platform and its answer was lost.
+SUBMIT_OUTCOMES: tuple[tuple[Callable[[RemoteTaskError], bool], str], ...] = (
+    (
+        lambda error: error.answer_lost,
+        "No answer came back to a call the platform may have carried out, so a run may have started; a retry "
+        "of this task attaches to it rather than starting another.",
+    ),
+    (
+        lambda error: isinstance(error, ApiError) and error.status in GATEWAY_STATUSES,
+        "A gateway answered in the platform's place, so a run may have started; a retry of this task "
+        "attaches to it rather than starting another.",
+    ),
+    (
+        lambda error: isinstance(error, ApiError) and error.status > 0,
+        "The platform refused it, so no run was started.",
+    ),
+    (
+        lambda error: isinstance(error, TransportError),
+        "No call that starts a run got through to the platform, so no run was started.",
+    ),
+)
+
+
 def _submit_failed(task: str, error: RemoteTaskError) -> RemoteTaskError:
-    """What a failed submit means for the user: was a run started or not?"""
-    if isinstance(error, ApiError) and error.status not in (0, 502, 504):
-        # The platform answered, and its answer was a refusal: it started nothing.
-        outcome = "The platform refused it, so no run was started."
-    else:
-        # No answer (or a gateway's): the platform may have acted before the answer was lost.
-        outcome = (
-            "No answer came back, so a run may have started; a retry of this task attaches to it rather "
-            "than starting another."
-        )
-    message = f"Could not start a run of {task}: {str(error).rstrip('.')}. {outcome}"
+    """The submit's error, saying whether a run may have started (see :data:`SUBMIT_OUTCOMES`); Airflow retries
+    it only when the original error is worth retrying."""
+    outcome = next((text for holds, text in SUBMIT_OUTCOMES if holds(error)), "")
+    message = f"Could not start a run of {task}: {str(error).rstrip('.')}. {outcome}".rstrip()
     return PermanentError(message) if is_permanent(error) else RemoteTaskError(message)

@@ -38,7 +38,7 @@ class ResumeRunOperator(WaitsForRun):
 
     def execute(self, context: Context) -> Any:
         platform = self.hook.platform
-        ref = self.hook.run(platform.find_run(self.run_id))
+        ref = self.hook.find_run(self.run_id)
         status = self.hook.run(platform.status(ref))
         if status.phase is Phase.PAUSED:
             self.hook.run(platform.resume(ref, self.inputs))

@@ -79,6 +79,7 @@ class FlytePlatform:
         self.upload_inputs = upload_inputs
         self.auth = None if config.auth_mode == "none" else FlyteAuth(config)
         self.client_settings = client_settings or ClientSettings()
+        self.api_origin = config.endpoint  # the only origin credentials go to (core.auth)
 
     # -- identifiers ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from airflow_remote_tasks.core.arguments import invalid_inputs
 from airflow_remote_tasks.core.errors import InvalidInputsError
 from airflow_remote_tasks.core.models import InputSpec
 
@@ -192,7 +193,7 @@ class DataRow(Strict):
 class UpsertDataRows(Strict):
     dataset_id: str = Field(min_length=1)
     # Inline rows, or the URI of an NDJSON file of them (one row a line) read through ObjectStoragePath.
-    rows: list[dict[str, Any]] | str
+    rows: list[dict[str, Any]] | str = Field(description="a list of rows or the URI of an NDJSON file")
     fail_on_row_errors: bool = True
 
 
@@ -297,10 +298,7 @@ def parse_job(kind: str, inputs: dict[str, Any]) -> Job:
             scope: Literal["project", "dataset"] = "project" if isinstance(job, ExportProject) else "dataset"
             job.filters.search_query(scope)
     except ValidationError as error:
-        problems = [f"- {'.'.join(map(str, e['loc'])) or 'inputs'}: {e['msg']}" for e in error.errors()]
-        raise InvalidInputsError(
-            f"Inputs for Labelbox job {kind!r} are not valid; nothing was started.\n" + "\n".join(problems)
-        ) from None
+        raise invalid_inputs(error, JOBS[kind], f"Inputs for Labelbox job {kind!r}") from None
     except ValueError as error:
         raise InvalidInputsError(f"Inputs for Labelbox job {kind!r}: {error}; nothing was started.") from None
     return job

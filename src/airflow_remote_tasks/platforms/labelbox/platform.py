@@ -126,6 +126,7 @@ class LabelboxPlatform:
         # Opens a rows file given by URI (the hook passes ObjectStoragePath's opener: s3://, gs://, file://...).
         self.open_uri = open_uri or (lambda uri: open(uri.removeprefix("file://"), "rb"))  # noqa: SIM115
         self.client_settings = client_settings or ClientSettings()
+        self.api_origin = config.endpoint  # the only origin credentials go to (core.auth)
         self.auth = HeaderAuth("Authorization", f"Bearer {config.api_key.get_secret_value()}")
         self._user_id = ""
         self._cancelable: frozenset[str] | None = None
