@@ -4,6 +4,7 @@ status words nobody mapped."""
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_helpers import DAGS, DagResult
+from airflow_helpers import DAGS, DagResult, run_dag
 from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 
@@ -40,15 +41,16 @@ def started_run(task_name: str, inputs: dict[str, Any], key: str) -> str:
     return hook.run(platform.submit(interface, wire, origin=origin, labels={}, env={})).run_id
 
 
-def after_calls(app: Any, paths: tuple[str, ...], count: int, action: Callable[[], None]) -> threading.Thread:
-    """Do ``action`` once the emulator has answered ``count`` more calls to ``paths`` (the sensor's polls)."""
+def in_steps(app: Any, paths: tuple[str, ...], *steps: tuple[int, Callable[[], None]]) -> threading.Thread:
+    """Do each action once the emulator has answered that many more calls to ``paths``, in order."""
     start = sum(app.calls.get(p, 0) for p in paths)
 
     def watch() -> None:
         deadline = time.time() + 60
-        while sum(app.calls.get(p, 0) for p in paths) - start < count and time.time() < deadline:
-            time.sleep(0.02)
-        action()
+        for count, action in steps:
+            while sum(app.calls.get(p, 0) for p in paths) - start < count and time.time() < deadline:
+                time.sleep(0.02)
+            action()
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
@@ -65,7 +67,7 @@ def end_flyte_run_after_reads(flyte: Any, run_id: str, reads: int) -> threading.
     def end() -> None:
         run.run_seconds = time.time() - run.created - run.queue_seconds
 
-    return after_calls(flyte.emulator.app, FLYTE_READS, reads, end)
+    return in_steps(flyte.emulator.app, FLYTE_READS, (reads, end))
 
 
 # -- 1. a progress line only when it changes ---------------------------------------------------------------
@@ -113,3 +115,90 @@ def test_a_streamed_output_is_described_not_read(labelbox, mode):
     assert outcome["streamed"] == {"format": "ndjson", "sizes": {"result": len(rows), "errors": 0}}
     assert outcome["outputs_note"].startswith("The outputs are a stream of bytes, not read by the sensor")
     assert "row-1" not in repr(result.all_xcom_values())  # not its bytes
+
+
+# -- 3. set waits --------------------------------------------------------------------------------------------
+
+AVALA_LISTING = ("/api/v1/tasks/",)
+SMALL = '{"project": "proj-002"}'  # how the set wait names Avala's small project's selector
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferred"])
+def test_a_selector_naming_a_missing_project_fails_at_the_first_poll_naming_it(avala, capfd, mode):
+    result = run(f"w_set_nope_{mode}")
+    assert result.task_state("runs") == "failed"
+    assert result.try_number("runs") == 1  # permanent: its retry was not used
+    text = text_of(capfd)
+    assert (
+        'The runs of selector {"project": "proj-nope"} cannot be listed: avala answered that something'
+        in text
+    )
+    assert text.count("No Avala project 'proj-nope'") >= 1
+    assert "/api/v1/tasks/" not in avala.emulator.app.calls  # nothing was listed, nothing waited on
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferred"])
+def test_runs_that_leave_the_set_are_logged_with_their_count(avala, capfd, mode):
+    tasks = avala.emulator.state.tasks
+    tasks["task-002-0001"]["status"] = "active"  # keeps the set waiting
+
+    def leave() -> None:
+        del tasks["task-002-0002"]
+
+    def finish() -> None:
+        tasks["task-002-0001"]["status"] = "completed"
+
+    in_steps(avala.emulator.app, AVALA_LISTING, (3, leave), (6, finish))
+    result = run(f"w_set_all_{mode}")
+    assert result.task_state("runs") == "success"
+    assert result.xcom("runs")["total"] == 2
+    text = text_of(capfd)
+    left = f"Runs of {SMALL}: 1 run(s) listed at the last poll are no longer selected (task-002-0002)"
+    assert text.count(left) == 1
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferred"])
+def test_an_unmapped_status_word_counts_as_unknown_and_is_named_once(avala, capfd, mode):
+    tasks = avala.emulator.state.tasks
+    tasks["task-002-0001"]["status"] = "on_hold"
+
+    def finish() -> None:
+        tasks["task-002-0001"]["status"] = "completed"
+
+    in_steps(avala.emulator.app, AVALA_LISTING, (6, finish))
+    result = run(f"w_set_all_{mode}")
+    assert result.task_state("runs") == "success"
+    text = text_of(capfd)
+    assert text.count(f"Runs of {SMALL}: 2/3 succeeded, 1 unknown") == 1  # not "1 running", once
+    assert text.count("the platform's status word 'on_hold' (1 run) is not in the provider's table") == 1
+    assert text.count(f"Runs of {SMALL}: 3/3 succeeded") == 1
+
+
+# -- 4. one formatter: the same lines in every mode ------------------------------------------------------------
+
+
+def progress_lines(text: str, name: str) -> list[str]:
+    """The progress lines about run (or selector) ``name``, as logged: a run's state, its steps, a set's counts."""
+    lines = re.findall(r"\] (Runs? [^\n]*?" + re.escape(name) + r"[^\n]*?) +\[[\w.]+\]", text)
+    assert lines, f"no progress line about {name} in {text}"
+    return lines
+
+
+def test_each_progress_line_reads_the_same_in_every_mode(julep, avala, capfd):
+    run_id = run_dag("j_hello_worker").xcom("remote", "run_id")  # finished, with its steps recorded
+    tasks = avala.emulator.state.tasks
+    tasks["task-002-0001"]["status"] = "on_hold"
+    tasks["task-002-0002"]["status"] = "active"
+    text_of(capfd)
+    lines: dict[str, list[str]] = {}
+    for mode in ("poke", "reschedule", "deferred"):
+        run(f"w_julep_{mode}", run=run_id)
+        lines[mode] = progress_lines(text_of(capfd), run_id)
+    assert lines["poke"] == lines["reschedule"] == lines["deferred"]
+    assert lines["poke"][-1] == f"Run {run_id} is succeeded (succeeded)"
+    assert len(lines["poke"]) > 1  # the execution's steps too, in every mode
+    sets: dict[str, list[str]] = {}
+    for mode in ("poke", "reschedule", "deferred"):
+        run(f"w_set_held_{mode}")  # times out (softly): nothing changes
+        sets[mode] = progress_lines(text_of(capfd), "proj-002")
+    assert sets["poke"] == sets["reschedule"] == sets["deferred"]

@@ -19,8 +19,8 @@ MODES: dict[str, dict[str, Any]] = {
 # Set waits on Avala's small project (3 tasks), and on a project that does not exist (retries would show).
 SETS: dict[str, dict[str, Any]] = {
     "all": {"select": {"project": "proj-002"}, "timeout": 20},
-    # its tasks leave the set as people start them; it ends empty, so by its (soft) timeout
-    "pending": {"select": {"project": "proj-002", "status": "pending"}, "timeout": 3, "soft_fail": True},
+    # for a state that does not change: it ends by its (soft) timeout
+    "held": {"select": {"project": "proj-002"}, "timeout": 2, "soft_fail": True},
     "nope": {"select": {"project": "proj-nope"}, "timeout": 20, "retries": 1},
 }
 
