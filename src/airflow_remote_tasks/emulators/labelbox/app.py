@@ -10,12 +10,15 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 from graphql import GraphQLError, GraphQLScalarType, build_schema, graphql_sync
 
+from airflow_remote_tasks.emulators.labelbox.exports import ExportStream
 from airflow_remote_tasks.emulators.labelbox.schema import SDL
 from airflow_remote_tasks.emulators.labelbox.state import (
     CANCELABLE_TYPES,
@@ -26,10 +29,12 @@ from airflow_remote_tasks.emulators.labelbox.state import (
 )
 from airflow_remote_tasks.emulators.server import (
     REQUEST_BASE_URL,
+    AnswerLost,
     EmulatorApp,
     Receive,
     Scope,
     Send,
+    link_page,
     read_body,
     send_bytes,
     send_json,
@@ -59,6 +64,7 @@ def _literal(node: Any, variables: Any = None) -> Any:
 
 
 SCHEMA = _schema()
+OPERATION_NAME = re.compile(r"(?:query|mutation)\s+(\w+)")
 
 
 class LabelboxEmulator:
@@ -70,6 +76,7 @@ class LabelboxEmulator:
         self.graphql_errors_next = 0  # the next N calls answer 200 with an error inside
         self.graphql_error = {"code": "INTERNAL_SERVER_ERROR", "status": 503}
         self.operations: list[dict[str, Any]] = []  # every operation received: name, query, variables
+        self.lose_answers: dict[str, int] = {}  # operation name -> how many of its next answers are lost
         self.app = EmulatorApp(self._dispatch, _error_body, self._control)
 
     # -- HTTP --------------------------------------------------------------------------------------
@@ -78,6 +85,9 @@ class LabelboxEmulator:
         path = scope["path"]
         if path.startswith("/_files/") and scope["method"] in ("GET", "HEAD"):
             await self._file(path, send)
+            return
+        if scope["method"] == "GET" and path.startswith(("/tasks", "/projects/", "/catalog/")):
+            await self._link(path, scope.get("query_string", b"").decode(), send)
             return
         if path != "/graphql" or scope["method"] != "POST":
             await send_json(send, 404, {"message": f"{scope['method']} {path} is not served here"})
@@ -117,6 +127,17 @@ class LabelboxEmulator:
         if result.errors:
             payload["errors"] = [_formatted(e) for e in result.errors]
             payload["data"] = None  # Labelbox sends no partial data with errors
+        if self.lose_answers.get(operation_of(query), 0) > 0:
+            # carried out, and the answer cut short: one operation's, as all of them share POST /graphql
+            self.lose_answers[operation_of(query)] -= 1
+            body = json.dumps(payload).encode()
+            start = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body) + 64).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": start})
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            raise AnswerLost("emulator fault: answer lost after the call was carried out")
         await send_json(send, 200, payload)
 
     def _multipart(self, content_type: str, raw: bytes) -> tuple[str, dict[str, Any]]:
@@ -152,11 +173,23 @@ class LabelboxEmulator:
         try:
             _, _, task_id, stream, span = path.split("/", 4)
             start, end = (int(x) for x in span.split("-"))
-            data = self.state.tasks[task_id].streams[stream]
+            export = self.state.tasks[task_id].streams[stream]
         except (ValueError, KeyError):
             await send_bytes(send, 404, "text/plain", b"no such file")
             return
-        await send_bytes(send, 200, "application/x-ndjson", data[start : end + 1])
+        await send_bytes(send, 200, "application/x-ndjson", export.read(start, end))
+
+    async def _link(self, path: str, query: str, send: Send) -> None:
+        """The app pages the provider's links point to (App URL set to this server): a task, a project, a
+        dataset, each a small page naming it."""
+        kind, _, ident = unquote(path).strip("/").partition("/")
+        if kind == "tasks":
+            ident = parse_qs(query).get("task", [""])[0]
+        page = self.state.link_facts(kind, ident)
+        if page is None:
+            await send_bytes(send, 404, "text/plain", f"no {kind} {ident!r} on this emulator".encode())
+            return
+        await send_bytes(send, 200, "text/html; charset=utf-8", link_page(*page))
 
     def _control(self, method: str, name: str, payload: Any) -> Any:
         if name == "tasks":
@@ -173,6 +206,13 @@ class LabelboxEmulator:
                 "status": 503,
             }
             return {"next": self.graphql_errors_next}
+        if name == "lose-answer" and method == "POST":
+            self.lose_answers[str(payload["operation"])] = int(payload.get("next", 1))
+            return dict(self.lose_answers)
+        if name == "upserts" and method == "POST":
+            # the open question of a GKEY spec naming no row: refused (default) or created
+            self.state.gkey_creates = bool(payload["gkey_creates"])
+            return {"gkey_creates": self.state.gkey_creates}
         if name == "rows" and method == "POST":
             self.state.add_rows(str(payload["dataset_id"]), int(payload["count"]))
             return {"rows": len(self.state.rows_of(str(payload["dataset_id"])))}
@@ -217,18 +257,17 @@ class Root:
         if task.status(time.time()) != "COMPLETE" or stream not in task.streams:
             return None
         data = task.streams[stream]
-        return {"totalSize": len(data), "totalLines": data.count(b"\n")}
+        return {"totalSize": data.size, "totalLines": data.lines}
 
     def _part(self, task: Task, stream: str, offset: Any) -> dict[str, Any]:
-        data = task.streams.get(stream, b"")
+        data = task.streams.get(stream)
         start = int(offset)
-        if start >= len(data):
+        if data is None or start >= data.size:
             raise LabelboxError(f"offset {start} is past the end of the stream", "MALFORMED_REQUEST")
         start, end = self.state.chunk(task, stream, start)
-        first_line = data.count(b"\n", 0, start)
         return {
             "offsets": {"start": str(start), "end": str(end)},
-            "lines": {"start": str(first_line), "end": str(first_line + data.count(b"\n", start, end))},
+            "lines": {"start": str(data.line_at(start)), "end": str(data.line_at(end))},
             "file": f"{REQUEST_BASE_URL.get()}/_files/{task.id}/{stream}/{start}-{end}",
         }
 
@@ -256,6 +295,18 @@ class Root:
         task = self.state.tasks.get(str((where or {}).get("id")))
         return None if task is None else self._task(task)
 
+    def dataRowsForGlobalKeys(self, info: Any, where: dict[str, Any]) -> dict[str, Any]:
+        return {"jobId": self.state.start_lookup([str(key) for key in where["ids"]])}
+
+    def dataRowsForGlobalKeysResult(self, info: Any, jobId: dict[str, Any]) -> dict[str, Any]:
+        job = self.state.lookups.get(str(jobId["id"]))
+        if job is None:
+            raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
+        job["reads"] += 1
+        if job["reads"] <= self.state.lookup_reads:
+            return {"data": None, "jobStatus": "IN_PROGRESS"}
+        return {"data": job["data"], "jobStatus": "COMPLETE"}
+
     def cancelableTaskTypes(self, info: Any) -> list[str]:
         return list(CANCELABLE_TYPES)
 
@@ -267,8 +318,7 @@ class Root:
         project = self.state.projects.get(project_id)
         if project is None:
             raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
-        lines = self.state.export_lines(project_id, project["dataset_id"], filters)
-        return self._export(input, lines)
+        return self._export(input, self.state.export(project_id, project["dataset_id"], filters))
 
     def exportDataRowsInCatalog(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
         filters = input.get("filters") or {}
@@ -277,9 +327,9 @@ class Root:
         dataset_id = (scope.get("ids") or [""])[0] if scope.get("type") == "dataset" else ""
         if dataset_id not in self.state.datasets:
             raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
-        return self._export(input, self.state.export_lines(None, dataset_id, filters))
+        return self._export(input, self.state.export(None, dataset_id, filters))
 
-    def _export(self, input: dict[str, Any], lines: bytes) -> dict[str, Any]:
+    def _export(self, input: dict[str, Any], lines: ExportStream) -> dict[str, Any]:
         task = self.state.start_task(
             str(input.get("taskName") or "Export v2"), "export-data-rows", {"RESULT": lines, "ERRORS": b""}
         )
@@ -383,6 +433,12 @@ class Root:
         if task.cancelled_at is None and task.status(time.time()) == "IN_PROGRESS":
             task.cancelled_at = time.time()
         return {"success": True}
+
+
+def operation_of(query: str) -> str:
+    """The operation's name (``query GetUserPyApi {...}`` -> ``GetUserPyApi``), or "" for an unnamed one."""
+    found = OPERATION_NAME.search(query)
+    return found.group(1) if found else ""
 
 
 def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:

@@ -21,4 +21,8 @@ def build(args: argparse.Namespace) -> tuple[Any, str, str]:
         api_key=args.api_key, task_seconds=args.task_seconds, rows=args.rows, chunk_bytes=args.chunk_bytes
     )
     auth = f"requires API key {args.api_key!r}" if args.api_key else "accepts any API key"
-    return emulator.app, "/graphql", f"project {DEMO_PROJECT_ID}, dataset {DEMO_DATASET_ID}; {auth}"
+    about = (
+        f"project {DEMO_PROJECT_ID}, dataset {DEMO_DATASET_ID}; {auth}; run links open here when the "
+        "connection's App URL is this server's address"
+    )
+    return emulator.app, "/graphql", about

@@ -118,6 +118,16 @@ input FilePayload { file: Upload! contentLength: Int! }
 input CreateImportInput { projectId: ID! name: String! filePayload: FilePayload fileUrl: String }
 input ImportWhereInput { projectId: ID! name: String! }
 type Success { success: Boolean }
+input GlobalKeysWhereInput { ids: [ID!]! }
+input JobIdInput { id: ID! }
+type GlobalKeysJob { jobId: ID }
+type FetchedDataRow { id: ID }
+type GlobalKeysData {
+  fetchedDataRows: [FetchedDataRow!]!
+  notFoundGlobalKeys: [ID!]!
+  accessDeniedGlobalKeys: [ID!]!
+}
+type GlobalKeysResult { data: GlobalKeysData jobStatus: String }
 
 input ExportDataRowsInProjectInput {
   taskName: String
@@ -148,6 +158,8 @@ type Query {
   failedDataRowImports(data: DataRowImportsInput!): FailedImports
   labelImport(where: ImportWhereInput!): AnnotationImport
   modelAssistedLabelingPredictionImport(where: ImportWhereInput!): AnnotationImport
+  dataRowsForGlobalKeys(where: GlobalKeysWhereInput!): GlobalKeysJob
+  dataRowsForGlobalKeysResult(jobId: JobIdInput!): GlobalKeysResult
 }
 
 type Mutation {

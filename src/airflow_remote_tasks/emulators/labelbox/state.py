@@ -6,9 +6,12 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from airflow_remote_tasks.emulators.labelbox.exports import ExportStream
 
 ORG_ID = "ckorg00000000000000000001"
 USER_ID = "ckuser0000000000000000001"
@@ -36,7 +39,7 @@ class Task:
     created: float
     seconds: float
     outcome: str = "COMPLETE"  # what it ends as
-    streams: dict[str, bytes] = field(default_factory=dict)  # RESULT / ERRORS of an export
+    streams: dict[str, ExportStream] = field(default_factory=dict)  # RESULT / ERRORS of an export
     succeeded: list[dict[str, Any]] = field(
         default_factory=list
     )  # an upsert's rows, as the results list them
@@ -84,14 +87,25 @@ class LabelboxState:
         }
         self.projects: dict[str, dict[str, Any]] = {}
         self.datasets: dict[str, dict[str, Any]] = {}
+        # Seeded rows are not stored: row i of a dataset is made from i when asked for (a million rows cost
+        # nothing). What is stored: rows created or changed since, by id, and their global keys.
+        self.seeded: dict[str, int] = {}  # dataset -> how many rows were seeded
+        self._datasets_by_tail: dict[str, str] = {}  # the last 6 characters of a dataset id -> the id
         self.data_rows: dict[str, dict[str, Any]] = {}
-        self.labels: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (project, data row) -> labels
+        self.keys: dict[str, str] = {}  # global key -> id, for the rows in data_rows
+        self.created: dict[str, list[str]] = {}  # dataset -> ids of the rows created in it, in order
+        self.labels: dict[tuple[str, str], list[dict[str, Any]]] = {}  # imported labels: (project, row)
         self.tasks: dict[str, Task] = {}
         self.fail_next = 0  # the next N tasks end FAILED
         self.uploads: dict[str, bytes] = {}  # uploaded files by id (the URL's last part)
         # label and prediction imports by (kind, project, name): Labelbox polls them by project and name
         self.imports: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.predictions: dict[tuple[str, str], list[dict[str, Any]]] = {}  # pre-labels, not labels
+        # GUESS (documented nowhere): whether a GKEY spec naming an unknown global key creates a row. The
+        # default refuses it as not found; True creates it. The provider is tested against both.
+        self.gkey_creates = False
+        self.lookups: dict[str, dict[str, Any]] = {}  # global-key lookup jobs by id
+        self.lookup_reads = 0  # a lookup job answers IN_PROGRESS to this many reads before its result
         self.add_dataset(DEMO_DATASET_ID, "emulator-dataset", rows)
         self.add_project(DEMO_PROJECT_ID, "emulator-project", DEMO_DATASET_ID)
 
@@ -105,19 +119,13 @@ class LabelboxState:
             "createdAt": STAMP,
             "updatedAt": STAMP,
         }
+        self._datasets_by_tail[dataset_id[-6:]] = dataset_id
+        self.seeded[dataset_id] = 0
+        self.created[dataset_id] = []
         self.add_rows(dataset_id, rows)
 
     def add_rows(self, dataset_id: str, count: int) -> None:
-        start = sum(1 for r in self.data_rows.values() if r["dataset_id"] == dataset_id)
-        for index in range(start, start + count):
-            row_id = f"ckdr{dataset_id[-6:]}{index:012d}"
-            self.data_rows[row_id] = {
-                "id": row_id,
-                "dataset_id": dataset_id,
-                "global_key": f"{dataset_id[-6:]}-{index}",
-                "external_id": f"image-{index}.jpg",
-                "row_data": f"https://storage.example.com/images/{index}.jpg",
-            }
+        self.seeded[dataset_id] += count
 
     def add_project(self, project_id: str, name: str, dataset_id: str) -> None:
         self.projects[project_id] = {
@@ -125,6 +133,8 @@ class LabelboxState:
             "name": name,
             "description": "Seeded project",
             "dataset_id": dataset_id,
+            # Every other row seeded so far (the even ones) is labelled and done; the rest wait to be.
+            "labelled_below": self.seeded[dataset_id],
             "autoAuditNumberOfLabels": 1,
             "autoAuditPercentage": 1.0,
             "createdAt": STAMP,
@@ -138,15 +148,75 @@ class LabelboxState:
             "setupComplete": None,
             "uploadType": "Auto",
         }
-        # Every other row of the project's dataset is labelled and done; the rest wait to be labelled.
-        for index, row_id in enumerate(self.rows_of(dataset_id)):
-            if index % 2 == 0:
-                self.labels[(project_id, row_id)] = [
-                    {"id": f"cklabel{row_id[-12:]}", "annotations": {"objects": []}}
-                ]
+
+    # -- rows --------------------------------------------------------------------------------------
+
+    def seeded_row(self, dataset_id: str, index: int) -> dict[str, Any]:
+        tail = dataset_id[-6:]
+        return {
+            "id": f"ckdr{tail}{index:012d}",
+            "dataset_id": dataset_id,
+            "seed": index,
+            "global_key": f"{tail}-{index}",
+            "external_id": f"image-{index}.jpg",
+            "row_data": f"https://storage.example.com/images/{index}.jpg",
+        }
+
+    def row(self, row_id: str) -> dict[str, Any] | None:
+        """A row by id, as it is now."""
+        if row_id in self.data_rows:
+            return self.data_rows[row_id]
+        dataset_id = self._datasets_by_tail.get(row_id[4:10])
+        if dataset_id is None or len(row_id) != 22 or not row_id[10:].isdigit():
+            return None
+        index = int(row_id[10:])
+        return self.seeded_row(dataset_id, index) if index < self.seeded[dataset_id] else None
+
+    def row_by_key(self, key: str) -> dict[str, Any] | None:
+        if key in self.keys:
+            return self.data_rows[self.keys[key]]
+        tail, _, index = key.rpartition("-")
+        dataset_id = self._datasets_by_tail.get(tail)
+        if dataset_id is None or not index.isdigit() or int(index) >= self.seeded[dataset_id]:
+            return None
+        row = self.row(self.seeded_row(dataset_id, int(index))["id"])
+        return row if row is not None and row.get("global_key") == key else None  # its key may have changed
+
+    def store(self, row: dict[str, Any]) -> None:
+        """Keep a row created or changed (a seeded row from then on is this copy)."""
+        old = self.data_rows.get(row["id"])
+        if old is not None and old.get("global_key") and self.keys.get(old["global_key"]) == row["id"]:
+            del self.keys[old["global_key"]]
+        if old is None and row.get("seed") is None:
+            self.created[row["dataset_id"]].append(row["id"])
+        self.data_rows[row["id"]] = row
+        if row.get("global_key"):
+            self.keys[row["global_key"]] = row["id"]
+
+    def row_count(self, dataset_id: str) -> int:
+        return self.seeded[dataset_id] + len(self.created[dataset_id])
 
     def rows_of(self, dataset_id: str) -> list[str]:
-        return [r["id"] for r in self.data_rows.values() if r["dataset_id"] == dataset_id]
+        """Every row id of a dataset (for tests: a million-row dataset makes a million ids)."""
+        tail = dataset_id[-6:]
+        return [f"ckdr{tail}{i:012d}" for i in range(self.seeded[dataset_id])] + self.created[dataset_id]
+
+    def _seed_labelled(self, project_id: str, row: dict[str, Any]) -> bool:
+        seed = row.get("seed")
+        return seed is not None and seed % 2 == 0 and seed < self.projects[project_id]["labelled_below"]
+
+    def labels_of(self, project_id: str, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """A row's labels in a project: seeded (every other seeded row), then imported."""
+        seeded = [{"id": f"cklabel{row['id'][-12:]}", "annotations": {"objects": []}}]
+        return (seeded if self._seed_labelled(project_id, row) else []) + self.labels.get(
+            (project_id, row["id"]), []
+        )
+
+    def labelled_rows(self, project_id: str) -> int:
+        """How many of a project's rows have a label (what a Done export holds)."""
+        imported = {r for (p, r), labels in self.labels.items() if p == project_id and labels}
+        unseeded = [r for r in imported if not self._seed_labelled(project_id, self.row(r) or {})]
+        return (self.projects[project_id]["labelled_below"] + 1) // 2 + len(unseeded)
 
     # -- views -------------------------------------------------------------------------------------
 
@@ -155,14 +225,14 @@ class LabelboxState:
         if project is None:
             return None
         view = {k: v for k, v in project.items() if k != "dataset_id"}
-        view["dataRowCount"] = len(self.rows_of(project["dataset_id"]))
+        view["dataRowCount"] = self.row_count(project["dataset_id"])
         return view
 
     def dataset_view(self, dataset_id: str) -> dict[str, Any] | None:
         dataset = self.datasets.get(dataset_id)
         if dataset is None:
             return None
-        return {**dataset, "rowCount": len(self.rows_of(dataset_id))}
+        return {**dataset, "rowCount": self.row_count(dataset_id)}
 
     def task_view(self, task: Task) -> dict[str, Any]:
         at = time.time()
@@ -182,7 +252,9 @@ class LabelboxState:
 
     # -- tasks -------------------------------------------------------------------------------------
 
-    def start_task(self, name: str, kind: str, streams: dict[str, bytes], owner: str = USER_ID) -> Task:
+    def start_task(
+        self, name: str, kind: str, streams: dict[str, ExportStream | bytes], owner: str = USER_ID
+    ) -> Task:
         with self.lock:
             outcome = "COMPLETE"
             if self.fail_next > 0:
@@ -196,81 +268,157 @@ class LabelboxState:
                 created=time.time(),
                 seconds=self.task_seconds,
                 outcome=outcome,
-                streams=streams,
+                streams={
+                    k: v if isinstance(v, ExportStream) else ExportStream.of_bytes(v)
+                    for k, v in streams.items()
+                },
             )
             self.tasks[task.id] = task
             return task
 
-    def export_lines(self, project_id: str | None, dataset_id: str, filters: dict[str, Any]) -> bytes:
-        """The export of a project or a dataset as it is now, one JSON object a line, as the brief shows."""
+    def export(self, project_id: str | None, dataset_id: str, filters: dict[str, Any]) -> ExportStream:
+        """The export of a project or a dataset as it is now, one JSON object a line, as the brief shows. Rows
+        still as seeded are only counted here (their lines are made when read); the others are kept as text."""
         query = (filters.get("searchQuery") or {}).get("query") or []
         wanted_status = next((q.get("status") for q in query if q.get("type") == "task_queue_status"), None)
         unlabelled_only = any(q.get("type") == "task_queue_not_exist" for q in query)
-        ids = next((set(q["ids"]) for q in query if q.get("type") == "data_row_id"), None)
-        keys = next((set(q["ids"]) for q in query if q.get("type") == "global_key"), None)
-        lines = []
-        for row_id in self.rows_of(dataset_id):
-            row = self.data_rows[row_id]
-            if (ids is not None and row_id not in ids) or (
-                keys is not None and row["global_key"] not in keys
-            ):
-                continue
-            line: dict[str, Any] = {
-                "data_row": {
-                    "id": row_id,
-                    "external_id": row["external_id"],
-                    "row_data": row["row_data"],
-                    "global_key": row["global_key"],
-                    "details": {"dataset_id": dataset_id, "dataset_name": self.datasets[dataset_id]["name"]},
-                },
-                "media_attributes": {"mime_type": "image/jpeg"},
-            }
-            if project_id is not None:
-                labels = self.labels.get((project_id, row_id), [])
-                done = bool(labels)
-                if (wanted_status == "Done" and not done) or (unlabelled_only and done):
-                    continue
-                if wanted_status in ("InReview", "InRework"):
-                    continue  # nothing is in review on the emulator
-                line["projects"] = {project_id: {"name": self.projects[project_id]["name"], "labels": labels}}
-            lines.append(json.dumps(line, separators=(",", ":")))
-        return ("\n".join(lines) + "\n").encode() if lines else b""
+        listed = next((q["ids"] for q in query if q.get("type") in ("data_row_id", "global_key")), None)
+        by_key = any(q.get("type") == "global_key" for q in query)
+
+        def wanted(row: dict[str, Any]) -> bool:
+            if project_id is None:
+                return True
+            done = bool(self.labels_of(project_id, row))
+            if wanted_status in ("InReview", "InRework"):
+                return False  # nothing is in review on the emulator
+            return not ((wanted_status == "Done" and not done) or (unlabelled_only and done))
+
+        def render(index: int) -> bytes:
+            return self._export_line(project_id, self.seeded_row(dataset_id, index))
+
+        stream = ExportStream(render)
+        if listed is not None:  # a few rows named by id or key: each kept as text
+            rows = [self.row_by_key(str(x)) if by_key else self.row(str(x)) for x in listed]
+            for row in sorted((r for r in rows if r and r["dataset_id"] == dataset_id), key=self._position):
+                if wanted(row):
+                    stream.keep(self._export_line(project_id, row))
+            return stream
+        # Rows changed or labelled since seeding, among the seeded ones: kept as text, in their place.
+        changed = {
+            r["seed"]
+            for r in self.data_rows.values()
+            if r["dataset_id"] == dataset_id and r["seed"] is not None
+        }
+        if project_id is not None:
+            changed |= {(self.row(r) or {}).get("seed") for (p, r) in self.labels if p == project_id} - {None}
+        labelled_below = self.projects[project_id]["labelled_below"] if project_id is not None else 0
+        seeded = self.seeded[dataset_id]
+        # Rows still as seeded, in runs where a line's size depends only on its index's parity: split where
+        # the number of digits changes and where the seeded labels end. Each run's part of the export, by the
+        # status filter: (below labelled_below: the even rows are done; above: none is).
+        parts: dict[Any, Callable[[int, int, bool], range]] = {
+            "Done": lambda a, b, below: range(a + a % 2, b, 2) if below else range(0),
+            "ToLabel": lambda a, b, below: range(a + 1 - a % 2, b, 2) if below else range(a, b),
+            "InReview": lambda a, b, below: range(0),
+            "InRework": lambda a, b, below: range(0),
+        }
+        status = None if project_id is None else wanted_status or ("ToLabel" if unlabelled_only else None)
+        part = parts.get(status, lambda a, b, below: range(a, b))
+        splits = sorted({10**d for d in range(1, len(str(seeded)) + 1)} | {labelled_below} | changed)
+        start = 0
+        for stop in [*(x for x in splits if 0 <= x < seeded), seeded]:
+            stream.seeded(part(start, stop, start < labelled_below), lambda i: len(render(i)))
+            if stop in changed:
+                row = self.row(self.seeded_row(dataset_id, stop)["id"]) or {}
+                if wanted(row):
+                    stream.keep(self._export_line(project_id, row))
+                start = stop + 1
+            else:
+                start = stop
+        for row_id in self.created[dataset_id]:
+            if wanted(self.data_rows[row_id]):
+                stream.keep(self._export_line(project_id, self.data_rows[row_id]))
+        return stream
+
+    def _position(self, row: dict[str, Any]) -> int:
+        seed = row.get("seed")
+        return (
+            seed
+            if seed is not None
+            else self.seeded[row["dataset_id"]] + self.created[row["dataset_id"]].index(row["id"])
+        )
+
+    def _export_line(self, project_id: str | None, row: dict[str, Any]) -> bytes:
+        dataset_id = row["dataset_id"]
+        line: dict[str, Any] = {
+            "data_row": {
+                "id": row["id"],
+                "external_id": row.get("external_id"),
+                "row_data": row.get("row_data"),
+                "global_key": row.get("global_key"),
+                "details": {"dataset_id": dataset_id, "dataset_name": self.datasets[dataset_id]["name"]},
+            },
+            "media_attributes": {"mime_type": "image/jpeg"},
+        }
+        if project_id is not None:
+            labels = self.labels_of(project_id, row)
+            line["projects"] = {project_id: {"name": self.projects[project_id]["name"], "labels": labels}}
+        return json.dumps(line, separators=(",", ":")).encode() + b"\n"
 
     def upsert(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Apply upsert items (``{"id": {"type", "value"}, "payload": {...}}``); the rows done and refused."""
+        """Apply upsert items (``{"id": {"type", "value"}, "payload": {...}}``); the rows done and refused.
+        ``AUTO`` creates a row (refused when its global key is taken), ``ID`` and ``GKEY`` update one; a
+        ``GKEY`` naming no row creates it only with :attr:`gkey_creates`."""
         done: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
-        by_key = {r["global_key"]: r for r in self.data_rows.values() if r.get("global_key")}
         for item in items:
             key, payload = item.get("id") or {}, item.get("payload") or {}
-            kind, value = key.get("type"), key.get("value")
-            value = str(value or "")
-            row = by_key.get(value) if kind == "GKEY" else self.data_rows.get(value) if kind == "ID" else None
-            dataset_id = payload.get("dataset_id")
-            problem = ""
-            if dataset_id not in self.datasets:
-                problem = f"Dataset {dataset_id!r} not found"
-            elif row is None and kind == "ID":
-                problem = f"Data row {value!r} not found"
-            elif row is None and not payload.get("row_data"):
-                problem = "row_data is required to create a data row"
+            kind, value = key.get("type"), str(key.get("value") or "")
+            row = self.row_by_key(value) if kind == "GKEY" else self.row(value) if kind == "ID" else None
+            new_key = str(payload.get("global_key") or "")
+            problem = next(
+                (
+                    text
+                    for failed, text in (
+                        (
+                            payload.get("dataset_id") not in self.datasets,
+                            f"Dataset {payload.get('dataset_id')!r} not found",
+                        ),
+                        (kind not in ("AUTO", "ID", "GKEY"), f"Unknown data row key type {kind!r}"),
+                        (row is None and kind == "ID", f"Data row {value!r} not found"),
+                        (
+                            row is None and kind == "GKEY" and not self.gkey_creates,
+                            f"Data row with global key {value!r} not found",
+                        ),
+                        (
+                            row is None and not payload.get("row_data"),
+                            "row_data is required to create a data row",
+                        ),
+                        (
+                            bool(new_key) and self.row_by_key(new_key) not in (None, row),
+                            f"Duplicate global key: {new_key!r}",
+                        ),
+                    )
+                    if failed
+                ),
+                "",
+            )
             if problem:
                 refused.append({"message": problem, "spec": _spec(payload)})
                 continue
             if row is None:
-                row_id = new_id("ckdr")
                 row = {
-                    "id": row_id,
-                    "dataset_id": dataset_id,
-                    "global_key": value if kind == "GKEY" else None,
+                    "id": new_id("ckdr"),
+                    "dataset_id": payload["dataset_id"],
+                    "seed": None,
+                    "external_id": None,
                 }
-                self.data_rows[row_id] = row
-                if row["global_key"]:
-                    by_key[row["global_key"]] = row
+                row["global_key"] = value if kind == "GKEY" else None
+            row = dict(row)
             for name in ("row_data", "external_id", "global_key"):
                 if payload.get(name) is not None:
                     row[name] = payload[name]
-            row.setdefault("external_id", None)
+            self.store(row)
             done.append(
                 {
                     "id": row["id"],
@@ -281,19 +429,32 @@ class LabelboxState:
             )
         return done, refused
 
+    def start_lookup(self, keys: list[str]) -> str:
+        """A global-key lookup job (answered after :attr:`lookup_reads` reads of its result)."""
+        rows = {key: self.row_by_key(key) for key in keys}
+        job_id = new_id("cklookup")
+        self.lookups[job_id] = {
+            "reads": 0,
+            "data": {
+                "fetchedDataRows": [{"id": row["id"] if row else ""} for row in rows.values()],
+                "notFoundGlobalKeys": [key for key, row in rows.items() if row is None],
+                "accessDeniedGlobalKeys": [],
+            },
+        }
+        return job_id
+
     def start_import(self, kind: str, project_id: str, name: str, content: bytes) -> dict[str, Any]:
         """Read the annotations, record each one's status, and apply the ones whose data row is in the
         project: labels become the project's labels (the next export shows them), predictions pre-labels."""
         dataset_id = self.projects[project_id]["dataset_id"]
-        rows = {r["id"]: r for r in self.data_rows.values() if r["dataset_id"] == dataset_id}
-        by_key = {r["global_key"]: r for r in rows.values() if r.get("global_key")}
         statuses = []
         for line in content.splitlines():
             if not line.strip():
                 continue
             item = json.loads(line)
             ref = item.get("dataRow") or {}
-            row = rows.get(ref.get("id")) or by_key.get(ref.get("globalKey"))
+            row = self.row(str(ref["id"])) if ref.get("id") else self.row_by_key(str(ref.get("globalKey")))
+            row = row if row is not None and row["dataset_id"] == dataset_id else None
             entry: dict[str, Any] = {
                 "uuid": item.get("uuid"),
                 "dataRow": {"id": row["id"] if row else ref.get("id")},
@@ -328,16 +489,26 @@ class LabelboxState:
 
     def chunk(self, task: Task, stream: str, offset: int) -> tuple[int, int]:
         """The byte range of the part that starts at ``offset``: at most ``chunk_bytes``, ending a line."""
-        data = task.streams.get(stream, b"")
-        end = min(offset + self.chunk_bytes, len(data)) - 1
-        newline = data.find(b"\n", end)
-        if end < len(data) - 1 and newline != -1:
-            end = newline
-        return offset, end
+        data = task.streams[stream]
+        return offset, data.line_end(min(offset + self.chunk_bytes, data.size) - 1)
+
+    def link_facts(self, kind: str, ident: str) -> tuple[str, dict[str, Any]] | None:
+        """What the page a link opens shows (``kind``: tasks, projects or catalog), or None for no such thing."""
+        if kind == "tasks" and ident in self.tasks:
+            view = self.task_view(self.tasks[ident])
+            facts = {k: view[k] for k in ("id", "type", "status", "completionPercentage", "createdAt")}
+            return f"Labelbox task {view['name']}", facts
+        if kind == "projects" and ident in self.projects:
+            project = self.project_view(ident) or {}
+            return f"Labelbox project {project['name']}", {"id": ident, "data rows": project["dataRowCount"]}
+        if kind == "catalog" and ident in self.datasets:
+            dataset = self.dataset_view(ident) or {}
+            return f"Labelbox dataset {dataset['name']}", {"id": ident, "data rows": dataset["rowCount"]}
+        return None
 
     def summary(self) -> list[dict[str, Any]]:
         return [
-            {**self.task_view(t), "owner": t.owner, "sizes": {k: len(v) for k, v in t.streams.items()}}
+            {**self.task_view(t), "owner": t.owner, "sizes": {k: v.size for k, v in t.streams.items()}}
             for t in self.tasks.values()
         ]
 
