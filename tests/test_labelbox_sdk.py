@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import labelbox as lb
@@ -44,7 +45,7 @@ def test_sdk_exports_and_streams_the_rows_back(client, labelbox, scope):
     task.wait_till_done(timeout_seconds=30)
     assert task.status == "COMPLETE" and task.has_result()
     rows = [output.json for output in task.get_buffered_stream()]
-    expected = labelbox.emulator.state.export_lines(
+    expected = labelbox.emulator.state.export(
         DEMO_PROJECT_ID if scope == "project" else None,
         DEMO_DATASET_ID,
         {
@@ -53,7 +54,10 @@ def test_sdk_exports_and_streams_the_rows_back(client, labelbox, scope):
             }
         },
     )
-    assert len(rows) == expected.count(b"\n") > 0
+    assert len(rows) == expected.lines > 0
+    assert b"".join(json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in rows) == expected.read(
+        0, expected.size - 1
+    )
     assert rows[0]["data_row"]["id"].startswith("ckdr")
 
 
@@ -98,14 +102,15 @@ def test_sdk_upserts_data_rows_and_reads_the_outcome(client, labelbox):
             {
                 "key": lb.GlobalKey("sdk-missing"),
                 "external_id": "no-data.jpg",
-            },  # new, without row_data: refused
+            },  # keyed by a global key no row has: refused (the emulator's default answer to that guess)
         ]
     )
     task.wait_till_done(timeout_seconds=30)
     assert task.status == "COMPLETE"
     assert len(task.result) == 2
     assert {r["global_key"] for r in task.result} == {"sdk-1", "000001-1"}
-    assert len(task.errors) == 1 and "row_data is required" in task.errors[0]["message"]
+    assert len(task.errors) == 1
+    assert task.errors[0]["message"] == "Data row with global key 'sdk-missing' not found"
 
 
 @pytest.mark.parametrize("kind", ["labels", "predictions"])

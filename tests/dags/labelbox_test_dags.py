@@ -101,6 +101,7 @@ labelbox_dag(
     task="upsert_data_rows",
     inputs={"dataset_id": DATASET, "rows": [{"row_data": "https://x/1.jpg"}]},
 )
+labelbox_dag("lb_upsert_rows_int", task="upsert_data_rows", inputs={"dataset_id": DATASET, "rows": 5})
 
 # The emulator's rows: ckdr<dataset tail><index>, global keys <dataset tail>-<index>.
 LABELS = [

@@ -27,4 +27,8 @@ PLATFORM = PlatformDeclaration(
         },
     },
     emulator="airflow_remote_tasks.emulators.labelbox.command",
+    # Task ids are cuids ("ck" and lower-case letters and digits, 25 characters); the pattern is looser, so
+    # that an id of another length or a test server's ids still pass, but nothing that is a path or a URL.
+    run_id_pattern=r"[A-Za-z0-9_-]{5,64}",
+    run_id_example="a Labelbox task id such as 'cktask4d654eaee7964fca8b3'",
 )

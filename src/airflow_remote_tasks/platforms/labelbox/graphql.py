@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from airflow_remote_tasks.core.errors import (
@@ -29,17 +30,24 @@ FINAL_INNER_STATUSES = frozenset({400, 422, 426, 500})
 
 
 def call(
-    config: LabelboxConfig, query: str, variables: dict[str, Any] | None, *, idempotent: bool = True
+    config: LabelboxConfig,
+    query: str,
+    variables: dict[str, Any] | None,
+    *,
+    idempotent: bool = True,
+    not_yet: Callable[[HttpResponse], bool] | None = None,
 ) -> Operation[dict[str, Any]]:
     """Send one GraphQL operation and return its ``data``. A query is safe to repeat; a mutation only when the
-    caller says it is (``idempotent``)."""
+    caller says it is (``idempotent``). ``not_yet``: an answer that means "still working, ask again", which the
+    executor then asks again after its backoff, as it does a passing error (the last such answer is returned).
+    """
     response = yield HttpRequest(
         "POST",
         config.endpoint,
         headers={**HEADERS, "X-User-Agent": config.user_agent},
         content=json.dumps({"query": query, "variables": variables}).encode(),
         idempotent=idempotent,
-        retry_answer=worth_retrying,
+        retry_answer=worth_retrying if not_yet is None else lambda r: worth_retrying(r) or not_yet(r),
     )
     return data_of(operation_name(query), response)
 
@@ -162,36 +170,55 @@ def data_of(name: str, response: HttpResponse) -> dict[str, Any]:
     return data
 
 
+# extensions.code -> the error, the HTTP status and code it stands for, and what to do; the first code of an
+# answer found here wins, in the order the official SDK checks them.
+ERRORS_BY_CODE: dict[str, tuple[type[ApiError], int, str, str]] = {
+    "AUTHENTICATION_ERROR": (
+        AuthenticationError,
+        401,
+        "unauthenticated",
+        "The API key was refused: check the connection's API key.",
+    ),
+    "AUTHORIZATION_ERROR": (
+        AuthenticationError,
+        403,
+        "permission_denied",
+        "The API key's user may not do this: check its role in the organization.",
+    ),
+    "RESOURCE_NOT_FOUND": (NotFoundError, 404, "not_found", ""),
+    "RESOURCE_CONFLICT": (AlreadyExistsError, 409, "conflict", ""),
+}
+# Codes (and INTERNAL_SERVER_ERROR's inner statuses) that say the request's content was refused.
+REFUSED_CONTENT = frozenset({"MALFORMED_REQUEST", "400", "422"})
+
+
+def describe_errors(errors: list[Any]) -> str:
+    """Each GraphQL error as ``CODE: message`` (``CODE (status N): message`` when it names an HTTP status)."""
+    described = []
+    for error in errors:
+        entry = error if isinstance(error, dict) else {"message": error}
+        extensions = entry.get("extensions") or {}
+        inner = (extensions.get("exception") or {}).get("status")
+        status = f" (status {inner})" if inner else ""
+        described.append(
+            f"{extensions.get('code') or 'no code'}{status}: {entry.get('message') or 'no message'}"
+        )
+    return "; ".join(described)
+
+
 def _error(name: str, response: HttpResponse, errors: list[Any]) -> Exception:
-    codes = [((e or {}).get("extensions") or {}).get("code", "") for e in errors]
-    messages = "; ".join(str((e or {}).get("message", "")) for e in errors)
-    text = f"{name} failed{response.tries}: {messages}"
-    status = response.status
-    if "AUTHENTICATION_ERROR" in codes:
-        return AuthenticationError(
-            f"{text}. The API key was refused: check the connection's API key.",
-            status=401,
-            code="unauthenticated",
-        )
-    if "AUTHORIZATION_ERROR" in codes:
-        return AuthenticationError(
-            f"{text}. The API key's user may not do this: check its role in the organization.",
-            status=403,
-            code="permission_denied",
-        )
-    if "RESOURCE_NOT_FOUND" in codes:
-        return NotFoundError(text, status=404, code="not_found")
-    if "RESOURCE_CONFLICT" in codes:
-        return AlreadyExistsError(text, status=409, code="conflict")
-    if "MALFORMED_REQUEST" in codes:
-        return InvalidInputsError(f"{text}. Nothing was started.")
-    for error, code in zip(errors, codes, strict=True):
-        if code == "INTERNAL_SERVER_ERROR":
-            inner = (((error or {}).get("extensions") or {}).get("exception") or {}).get("status")
-            if inner in (400, 422):
-                return InvalidInputsError(f"{text}. Nothing was started.")
-            return ApiError(text, status=status, code=str(inner or code), retryable=worth_retrying(response))
-    return ApiError(text, status=status, code=",".join(filter(None, codes)) or "graphql_error")
+    extensions = [((e or {}).get("extensions") or {}) if isinstance(e, dict) else {} for e in errors]
+    codes = [str(x.get("code") or "") for x in extensions]
+    inner = [str((x.get("exception") or {}).get("status") or "") for x in extensions]
+    text = f"{name} failed{response.tries}: Labelbox answered {describe_errors(errors)}"
+    for code, (kind, status, short, hint) in ERRORS_BY_CODE.items():
+        if code in codes:
+            return kind(f"{text}. {hint}" if hint else text, status=status, code=short)
+    for code, inner_status in zip(codes, inner, strict=True):
+        if code in REFUSED_CONTENT or (code == "INTERNAL_SERVER_ERROR" and inner_status in REFUSED_CONTENT):
+            return InvalidInputsError(f"{text}. Nothing was started.")
+    first = next((f"{c}:{s}" if s else c for c, s in zip(codes, inner, strict=True) if c), "graphql_error")
+    return ApiError(text, status=response.status, code=first, retryable=worth_retrying(response))
 
 
 def _json(response: HttpResponse) -> Any:

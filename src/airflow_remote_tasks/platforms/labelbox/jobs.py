@@ -29,6 +29,7 @@ EXPORT_PARAMS = {
 CATALOG_PARAMS = {**EXPORT_PARAMS, "predictions": "includePredictions"}
 MAX_IDS = 2000  # data_row_ids, global_keys: the SDK's limit per export
 MAX_PROJECTS = 30  # project_ids, model_run_ids: likewise
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"  # project and dataset ids (cuids): never a path, as they go into links
 
 
 class Strict(BaseModel):
@@ -110,7 +111,7 @@ class CatalogParams(ExportParams):
 
 
 class ExportProject(Strict):
-    project_id: str = Field(min_length=1)
+    project_id: str = Field(min_length=1, pattern=ID_PATTERN)
     filters: ExportFilters = Field(default_factory=ExportFilters)
     params: ExportParams = Field(default_factory=ExportParams)
 
@@ -128,7 +129,7 @@ class ExportProject(Strict):
 
 
 class ExportDataset(Strict):
-    dataset_id: str = Field(min_length=1)
+    dataset_id: str = Field(min_length=1, pattern=ID_PATTERN)
     filters: ExportFilters = Field(default_factory=ExportFilters)
     params: CatalogParams = Field(default_factory=CatalogParams)
 
@@ -167,7 +168,7 @@ class MetadataField(Strict):
 
 
 class DataRow(Strict):
-    """One row to create or update, keyed by ``global_key`` (or an existing row's ``id``): so sending the same
+    """One row to create or update, named by ``global_key`` (or an existing row's ``id``): so sending the same
     rows twice updates them, and a retry never duplicates a row."""
 
     global_key: str | None = Field(default=None, min_length=1)
@@ -178,10 +179,11 @@ class DataRow(Strict):
     metadata_fields: list[MetadataField] | None = None
     attachments: list[Attachment] | None = None
 
-    def item(self, dataset_id: str) -> dict[str, Any]:
-        """The row as an upsert chunk holds it."""
+    def item(self, dataset_id: str, *, existing: bool) -> dict[str, Any]:
+        """The row as an upsert chunk holds it: keyed by its global key when a row has that key
+        (``existing``), created with it when none has (as the SDK does), else keyed by its id."""
         key = (
-            {"type": "GKEY", "value": self.global_key}
+            {"type": "GKEY" if existing else "AUTO", "value": self.global_key if existing else ""}
             if self.global_key
             else {"type": "ID", "value": self.id}
         )
@@ -191,7 +193,7 @@ class DataRow(Strict):
 
 
 class UpsertDataRows(Strict):
-    dataset_id: str = Field(min_length=1)
+    dataset_id: str = Field(min_length=1, pattern=ID_PATTERN)
     # Inline rows, or the URI of an NDJSON file of them (one row a line) read through ObjectStoragePath.
     rows: list[dict[str, Any]] | str = Field(description="a list of rows or the URI of an NDJSON file")
     fail_on_row_errors: bool = True
@@ -200,7 +202,7 @@ class UpsertDataRows(Strict):
 class ImportLabels(Strict):
     """Ground-truth labels for a project: NDJSON annotations, inline or a URI."""
 
-    project_id: str = Field(min_length=1)
+    project_id: str = Field(min_length=1, pattern=ID_PATTERN)
     labels: list[dict[str, Any]] | str
     fail_on_row_errors: bool = True
 
@@ -212,7 +214,7 @@ class ImportLabels(Strict):
 class ImportPredictions(Strict):
     """Model predictions shown to labellers as pre-labels (model-assisted labeling)."""
 
-    project_id: str = Field(min_length=1)
+    project_id: str = Field(min_length=1, pattern=ID_PATTERN)
     predictions: list[dict[str, Any]] | str
     fail_on_row_errors: bool = True
 

@@ -35,7 +35,7 @@ from airflow_remote_tasks.core.models import (
 from airflow_remote_tasks.core.operation import HttpRequest, Operation, Sink, answer
 from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.labelbox import queries
+from airflow_remote_tasks.platforms.labelbox import PLATFORM, queries, upserts
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.graphql import call, call_with_file, upload
 from airflow_remote_tasks.platforms.labelbox.jobs import (
@@ -62,7 +62,6 @@ PHASES = {
 }
 ENDED = frozenset({"COMPLETE", "FAILED", "CANCELED"})
 SUBMIT_ATTEMPTS = 3
-UPSERT_CHUNK_BYTES = 10_000_000  # the SDK splits upserts at this size: the server takes chunks this large
 RESULT_PAGE = 5000  # the SDK's page size for upsert results
 MAX_FAILED_ROWS = 100  # failed rows handed to XCom; the rest are counted
 
@@ -257,43 +256,51 @@ class LabelboxPlatform:
             mutation, field = queries.EXPORT_PROJECT, "exportDataRowsInProject"
         else:
             mutation, field = queries.EXPORT_CATALOG, "exportDataRowsInCatalog"
+        # An export links to what it exports: the project, or the dataset in the catalog.
+        link = (
+            self.config.project_url(job.project_id)
+            if isinstance(job, ExportProject)
+            else self.config.dataset_url(job.dataset_id)
+        )
         # An export has no idempotency key: its name is looked up among the user's tasks before every create.
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             found = yield from self._created_task_named(name)
             if found is not None:
-                return self._ref(found["id"], via="user", project=getattr(job, "project_id", ""))
+                return self._ref(found["id"], via="user", url=link)
             try:
                 data = yield from self._call(mutation, {"input": job.wire(name)}, idempotent=False)
             except RemoteTaskError as error:
                 if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
                     raise
                 continue
-            return self._ref(str(data[field]["taskId"]), via="user", project=getattr(job, "project_id", ""))
+            return self._ref(str(data[field]["taskId"]), via="user", url=link)
         raise AssertionError("unreachable")
 
     def _upsert(self, job: UpsertDataRows) -> Operation[RunRef]:
-        """Upload the rows in chunks, a manifest naming them, then start the upsert. Rows are keyed (global key
-        or id), so sending them again updates the same rows: the start is safe to repeat."""
-        chunks: list[str] = []
-        chunk: list[bytes] = []
-        size = 0
-        for row in self._rows(job):
-            item = json.dumps(row.item(job.dataset_id)).encode()
-            if chunk and size + len(item) + 2 > UPSERT_CHUNK_BYTES:
-                chunks.append((yield from self._upload_chunk(chunk, len(chunks))))
-                chunk, size = [], 0
-            chunk.append(item)
-            size += len(item) + 2
-        if chunk:
-            chunks.append((yield from self._upload_chunk(chunk, len(chunks))))
-        if not chunks:
-            raise InvalidInputsError("upsert_data_rows got no rows; nothing was started.")
-        manifest = json.dumps({"source": "SDK", "item_count": len(chunks), "chunk_uris": chunks}).encode()
-        manifest_url = yield from upload(self.config, "manifest.json", "application/json", manifest)
-        data = yield from self._call(queries.UPSERT_DATA_ROWS, {"manifestUri": manifest_url}, idempotent=True)
-        task_id = str(data["upsertDataRows"]["id"])
+        """Look up which global keys name a row, upload the rows in chunks (those keyed, the others created),
+        a manifest naming them, then start the upsert. The start is not repeated as such: after a transient
+        failure (an answer lost, perhaps after Labelbox acted) the keys are looked up again first, so rows the
+        lost attempt created are keyed this time, not created twice."""
         scope = {"via": "user", "fail_on_row_errors": "true" if job.fail_on_row_errors else "false"}
-        return RunRef(platform=self.name, run_id=task_id, scope=scope, url=self.config.task_url(task_id))
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            keys = [row.global_key for row in self._rows(job) if row.global_key]
+            existing = yield from upserts.existing_keys(self.config, keys)
+            chunks = yield from upserts.upload_rows(self.config, self._rows(job), job.dataset_id, existing)
+            if not chunks:
+                raise InvalidInputsError("upsert_data_rows got no rows; nothing was started.")
+            manifest = json.dumps({"source": "SDK", "item_count": len(chunks), "chunk_uris": chunks}).encode()
+            manifest_url = yield from upload(self.config, "manifest.json", "application/json", manifest)
+            try:
+                data = yield from self._call(
+                    queries.UPSERT_DATA_ROWS, {"manifestUri": manifest_url}, idempotent=False
+                )
+            except RemoteTaskError as error:
+                if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
+                    raise
+                continue
+            task_id = str(data["upsertDataRows"]["id"])
+            return RunRef(platform=self.name, run_id=task_id, scope=scope, url=self.config.task_url(task_id))
+        raise AssertionError("unreachable")
 
     def _import(self, job: ImportLabels | ImportPredictions, name: str) -> Operation[RunRef]:
         """Create the import under a name derived from the task instance, unless one by that name exists:
@@ -366,13 +373,6 @@ class LabelboxPlatform:
             )
         return found
 
-    def _upload_chunk(self, items: list[bytes], index: int) -> Operation[str]:
-        return (
-            yield from upload(
-                self.config, f"rows-{index}.json", "application/json", b"[" + b", ".join(items) + b"]"
-            )
-        )
-
     def _created_task_named(self, name: str) -> Operation[dict[str, Any] | None]:
         user = yield from self._user()
         tasks = (yield from self._call(queries.LIST_CREATED_TASKS, {"param_0": user}))["user"]["createdTasks"]
@@ -381,15 +381,13 @@ class LabelboxPlatform:
                 return dict(task)
         return None
 
-    def _ref(self, task_id: str, *, via: str, project: str = "") -> RunRef:
-        url = self.config.project_url(project) if project else self.config.task_url(task_id)
-        return RunRef(platform=self.name, run_id=task_id, scope={"via": via}, url=url)
+    def _ref(self, task_id: str, *, via: str, url: str = "") -> RunRef:
+        return RunRef(
+            platform=self.name, run_id=task_id, scope={"via": via}, url=url or self.config.task_url(task_id)
+        )
 
     def find_run(self, run_id: str) -> Operation[RunRef]:
-        if not re.fullmatch(r"[A-Za-z0-9_-]{5,64}", run_id):
-            raise ConfigurationError(
-                f"{run_id!r} is not a Labelbox task id (e.g. 'cktask4d654eaee7964fca8b3')."
-            )
+        run_id = PLATFORM.check_run_id(run_id)
         for via in ("user", "organization"):
             task = yield from self._task(run_id, via)
             if task is not None:

@@ -80,6 +80,18 @@ UPSERT_FAILURES = (
     "taskId: $taskId, first: $first, from: $from}) { after total results { message spec { externalId globalKey "
     "rowData metadata { schemaId value name } attachments { type value name } } } } }"
 )
+# Which global keys name a row: the SDK's Client.get_data_row_ids_for_global_keys (7.17.0, read in the installed
+# package; the recorded fixture lacks it), a job and then its result.
+GLOBAL_KEYS_JOB = """query getDataRowsForGlobalKeysPyApi($globalKeys: [ID!]!) {
+            dataRowsForGlobalKeys(where: {ids: $globalKeys}) { jobId}}
+            """
+GLOBAL_KEYS_RESULT = """query getDataRowsForGlobalKeysResultPyApi($jobId: ID!) {
+            dataRowsForGlobalKeysResult(jobId: {id: $jobId}) { data {
+                fetchedDataRows { id }
+                notFoundGlobalKeys
+                accessDeniedGlobalKeys
+                } jobStatus}}
+            """
 
 # Label and prediction (model-assisted labeling) imports: polled by project and name, not Task objects.
 IMPORT_FIELDS = (

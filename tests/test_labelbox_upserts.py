@@ -1,0 +1,104 @@
+"""Labelbox upserts as the SDK makes them: global keys looked up first, existing rows keyed (GKEY), new ones
+created (AUTO with global_key); a retry after a lost answer creates nothing twice. The emulator's answer to a
+GKEY spec naming no row is a guess, so every test runs against both answers."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from airflow_helpers import run_dag
+from airflow_remote_tasks.platforms.labelbox.jobs import DataRow
+
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
+DATASET = "ckds000000000000000000001"
+
+
+@pytest.fixture(params=[False, True], ids=["gkey-unknown-refused", "gkey-unknown-created"])
+def answer_to_unknown_gkey(request, labelbox):
+    httpx.post(f"{labelbox.server.url}/_emulator/upserts", json={"gkey_creates": request.param})
+    return request.param
+
+
+def sent_items(labelbox) -> list[dict]:
+    """The items of every upsert chunk uploaded, in order."""
+    state = labelbox.emulator.state
+    items = []
+    for operation in labelbox.emulator.operations:
+        if operation["query"].startswith("mutation UpsertDataRowsPyApi"):
+            manifest = json.loads(state.uploads[operation["variables"]["manifestUri"].rsplit("/", 1)[1]])
+            for uri in manifest["chunk_uris"]:
+                items += json.loads(state.uploads[uri.rsplit("/", 1)[1]])
+    return items
+
+
+def test_a_row_is_keyed_only_when_its_global_key_names_a_row():
+    row = DataRow(global_key="k", row_data="https://x/1.jpg")
+    assert row.item("ds", existing=False) == {
+        "id": {"type": "AUTO", "value": ""},
+        "payload": {"global_key": "k", "row_data": "https://x/1.jpg", "dataset_id": "ds"},
+    }
+    assert row.item("ds", existing=True)["id"] == {"type": "GKEY", "value": "k"}
+    assert DataRow(id="ckdr1").item("ds", existing=False)["id"] == {"type": "ID", "value": "ckdr1"}
+
+
+def test_new_rows_are_created_and_existing_ones_keyed(labelbox, answer_to_unknown_gkey):
+    state = labelbox.emulator.state
+    before = state.row_count(DATASET)
+    result = run_dag("lb_upsert_inline")
+    assert result.state == "success"
+    assert result.xcom("collect")["succeeded"] == 3 and result.xcom("collect")["failed"] == 0
+    assert state.row_count(DATASET) == before + 2
+    names = [o["query"].split("(")[0].split()[-1] for o in labelbox.emulator.operations]
+    assert names.index("getDataRowsForGlobalKeysPyApi") < names.index("UpsertDataRowsPyApi")
+    keys = {item["payload"].get("global_key"): item["id"] for item in sent_items(labelbox)}
+    assert keys == {
+        "new-1": {"type": "AUTO", "value": ""},
+        "new-2": {"type": "AUTO", "value": ""},
+        "000001-0": {"type": "GKEY", "value": "000001-0"},
+    }
+    again = run_dag("lb_upsert_inline")  # the same rows again: all keyed now, nothing created
+    assert again.xcom("collect") == {**again.xcom("collect"), "succeeded": 3, "failed": 0}
+    assert state.row_count(DATASET) == before + 2
+    assert all(item["id"]["type"] == "GKEY" for item in sent_items(labelbox)[3:])
+
+
+def test_a_retry_after_a_lost_answer_creates_no_row_twice(labelbox, answer_to_unknown_gkey):
+    state = labelbox.emulator.state
+    before = state.row_count(DATASET)
+    httpx.post(f"{labelbox.server.url}/_emulator/lose-answer", json={"operation": "UpsertDataRowsPyApi"})
+    result = run_dag("lb_upsert_inline")
+    assert result.state == "success"
+    outcome = result.xcom("collect")
+    assert outcome["succeeded"] == 3 and outcome["failed"] == 0, outcome["failures"]
+    assert state.row_count(DATASET) == before + 2  # the lost attempt's two rows, not four
+    keys = [r["global_key"] for r in state.data_rows.values()]
+    assert sorted(keys) == ["000001-0", "new-1", "new-2"]
+    upserts = [t for t in labelbox.tasks if t["type"] == "adv-upsert-data-rows"]
+    assert len(upserts) == 2  # the lost one, and the one started after looking the keys up again
+    assert [i["id"]["type"] for i in sent_items(labelbox)[3:]] == ["GKEY", "GKEY", "GKEY"]
+    lookups = [o for o in labelbox.emulator.operations if "getDataRowsForGlobalKeysPyApi" in o["query"]]
+    assert len(lookups) == 2
+
+
+def test_a_lookup_still_running_is_read_again(labelbox):
+    labelbox.emulator.state.lookup_reads = 2  # answers IN_PROGRESS twice
+    result = run_dag("lb_upsert_inline")
+    assert result.state == "success" and result.xcom("collect")["succeeded"] == 3
+    reads = [o for o in labelbox.emulator.operations if "getDataRowsForGlobalKeysResultPyApi" in o["query"]]
+    assert len(reads) == 3
+
+
+def test_a_lookup_that_never_finishes_starts_nothing_and_says_so(labelbox, monkeypatch, capfd):
+    from airflow_remote_tasks.platforms.labelbox import upserts
+
+    monkeypatch.setattr(upserts, "LOOKUP_READS", 1)
+    labelbox.emulator.state.lookup_reads = 1000
+    result = run_dag("lb_upsert_inline")
+    assert result.task_state("remote") == "failed"
+    out = capfd.readouterr()
+    assert "lookup of 3 global keys" in out.out + out.err
+    assert "had not finished after 1 reads (IN_PROGRESS); no row was sent" in out.out + out.err
+    assert not [t for t in labelbox.tasks if t["type"] == "adv-upsert-data-rows"]
