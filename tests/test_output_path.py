@@ -51,6 +51,12 @@ class FullFileSystem(MemoryFileSystem):
     pseudo_dirs = [""]
     capacity = 1_000
     failure = errno.ENOSPC
+    moves = True  # False: every move fails, as a store that goes away between upload and copy
+
+    def mv(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.moves:
+            raise OSError(errno.EIO, "Input/output error")
+        return super().mv(*args, **kwargs)
 
     @classmethod
     def _strip_protocol(cls, path: str) -> str:
@@ -81,7 +87,7 @@ def full_store() -> Iterator[type[FullFileSystem]]:
         yield FullFileSystem
     finally:
         FullFileSystem.store.clear()
-        FullFileSystem.capacity, FullFileSystem.failure = 1_000, errno.ENOSPC
+        FullFileSystem.capacity, FullFileSystem.failure, FullFileSystem.moves = 1_000, errno.ENOSPC, True
         store._STORE_CACHE.pop("fullmem", None)
 
 
@@ -253,6 +259,24 @@ def test_a_refused_write_is_permanent_and_names_the_fix(full_store):
         staged.write(b"x" * 2_000)
     assert "(OSError: Read-only file system). Nothing was lost at the target" in str(raised.value)
     assert "Check the worker's permissions for that place; a retry would meet the same refusal." in str(
+        raised.value
+    )
+    assert target.read_bytes() == OLD and sorted(full_store.store) == ["/bucket/labels.ndjson"]
+
+
+def test_a_failed_move_into_place_keeps_the_previous_file(full_store):
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_remote_tasks.core.storage import OutputWriteError, StagedFile
+
+    full_store.moves = False
+    target = ObjectStoragePath("fullmem://bucket/labels.ndjson")
+    target.write_bytes(OLD)
+    with pytest.raises(OutputWriteError) as raised, StagedFile(target) as staged:
+        staged.write(b"new\n")
+        staged.commit()
+    assert "moving it into place failed after 4 bytes (OSError: Input/output error)" in str(raised.value)
+    assert "it holds its earlier file, or the complete new one if the move failed after copying it" in str(
         raised.value
     )
     assert target.read_bytes() == OLD and sorted(full_store.store) == ["/bucket/labels.ndjson"]

@@ -55,6 +55,11 @@ WRITE_FAILURES: dict[int | None, tuple[str, bool]] = {
 OTHER_WRITE_FAILURE = ("Check that the storage is reachable and the worker's credentials for it", True)
 
 
+UNTOUCHED = "it is as it was before this try"
+# A move on an object store is a copy and a delete: a failure may come after the copy.
+MOVE_FAILED = "it holds its earlier file, or the complete new one if the move failed after copying it"
+
+
 class OutputWriteError(RemoteTaskError):
     """Writing to storage failed; the target was left as it was."""
 
@@ -177,15 +182,20 @@ class StagedFile:
     def commit(self) -> None:
         """Finish the temporary (object stores upload it on close) and move it onto ``target``.
 
-        :raises OutputWriteError: either step failed; ``target`` is as it was and the temporary is removed.
+        :raises OutputWriteError: either step failed; ``target`` holds no part of the file, and the temporary
+            is removed.
         """
         try:
             self._close()
-            self.temp.rename(self.target)
-            self._committed = True
         except Exception as error:
             self.discard()
-            raise self._failed("finishing it and moving it into place", error) from error
+            raise self._failed("finishing it", error) from error
+        try:
+            self.temp.rename(self.target)
+        except Exception as error:
+            self.discard()
+            raise self._failed("moving it into place", error, MOVE_FAILED) from error
+        self._committed = True
 
     def discard(self) -> None:
         """Remove the temporary, unless it was committed; ``target`` is not touched."""
@@ -200,7 +210,7 @@ class StagedFile:
         if file is not None:
             file.close()
 
-    def _failed(self, step: str, error: Exception) -> OutputWriteError:
+    def _failed(self, step: str, error: Exception, outcome: str = UNTOUCHED) -> OutputWriteError:
         advice, retry_helps = WRITE_FAILURES.get(getattr(error, "errno", None), OTHER_WRITE_FAILURE)
         detail = getattr(error, "strerror", None) or str(error) or "no detail"
         then = "; a retry of the task downloads the finished run's outputs again" if retry_helps else ""
@@ -208,8 +218,7 @@ class StagedFile:
         after = f" after {self.written:,} bytes" if self.written else ""
         return kind(
             f"{self.what} {str(self.target)!r} could not be written: {step} failed{after} "
-            f"({type(error).__name__}: {detail}). Nothing was lost at the target: it is as it was before this "
-            f"try. {advice}{then}."
+            f"({type(error).__name__}: {detail}). Nothing was lost at the target: {outcome}. {advice}{then}."
         )
 
 
