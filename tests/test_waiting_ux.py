@@ -202,3 +202,23 @@ def test_each_progress_line_reads_the_same_in_every_mode(julep, avala, capfd):
         run(f"w_set_held_{mode}")  # times out (softly): nothing changes
         sets[mode] = progress_lines(text_of(capfd), "proj-002")
     assert sets["poke"] == sets["reschedule"] == sets["deferred"]
+
+
+def test_the_outcome_in_the_trigger_event_and_xcom_holds_no_secret(flyte_with_auth, capfd):
+    import base64
+
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    secret = "s3cr3t-VALUE-42"  # the flyte_with_auth emulator's client secret
+    key = base64.b64encode(f"{flyte_with_auth.url}:airflow:{secret}:None".encode()).decode()
+    flyte_with_auth.connect(host="", password=key)
+    run_id = started_run("demo.say_hello", {"name": "Ada", "n": 1}, "keyed")
+    result = run("w_flyte_deferred", run=run_id)
+    assert result.xcom("sensor")["outputs"] == "Hello, Ada!"
+    with create_session() as session:
+        rows = repr([(t.classpath, t.kwargs) for t in session.query(Trigger).all()])
+    assert flyte_with_auth.emulator.tokens, "the connection must have traded its key for tokens"
+    seen = text_of(capfd) + repr(result.all_xcom_values()) + rows
+    for forbidden in (secret, key, *flyte_with_auth.emulator.tokens):
+        assert forbidden not in seen
