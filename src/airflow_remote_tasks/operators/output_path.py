@@ -150,9 +150,8 @@ def deliver(
                 errors = {"path": str(staged.target), **counted_errors.summary()}
         result.commit()
         _wrote(ref, "result", result, counted)
-        if (
-            errors is None
-        ):  # an earlier run's errors would pass for the new result's; removed once it is in place
+        if errors is None:
+            # An earlier run's errors file would pass for the new result's: removed once that is in place.
             remove(errors_path(path))
     return {"run_id": ref.run_id, "path": str(path), **counted.summary(), "errors": errors}
 
