@@ -216,6 +216,31 @@ def test_avala_next_page_on_the_same_origin_keeps_the_key(avala):
     assert len(runs) > 100  # every page read: the emulator answers 401 to a page asked for without the key
 
 
+def test_avala_download_url_on_another_origin_gets_no_key(serve):
+    from example_avala import PROJECT
+
+    from airflow_remote_tasks.core.models import RunOrigin
+
+    storage = Recorder(content_type="application/zip", body=b"PK-export")
+    storage_url = serve(storage)
+    emulator = AvalaEmulator(api_key=AVALA_KEY, tasks=5, pace=0.001, job_seconds=0.2)
+    api_url = serve(rehosted(emulator.app, netloc(storage_url)))  # its download_url names the storage
+    hook = connect("avala", f"{api_url}/api/v1")
+    platform = hook.platform
+    interface = hook.run(platform.resolve_task("export", "latest"))
+    wire = platform.prepare_inputs(interface, {"project": PROJECT})
+    origin = RunOrigin(dag_id="d", run_id="r", task_id="t", map_index=-1, generation=0)
+    ref = hook.run(platform.submit(interface, wire, origin=origin, labels={}, env={}))
+    deadline = time.monotonic() + 20
+    while not hook.run(platform.status(ref)).is_terminal and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sink = io.BytesIO()
+    hook.run(platform.download(ref, "result", sink))
+    assert sink.getvalue() == b"PK-export"
+    [fetched] = storage.seen
+    assert "x-avala-api-key" not in fetched
+
+
 def test_labelbox_export_files_on_another_origin_get_no_key(serve):
     from airflow_remote_tasks.core.models import StreamedOutput
 
