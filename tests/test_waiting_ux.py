@@ -84,6 +84,30 @@ def test_a_poking_sensor_logs_a_progress_line_only_when_it_changes(flyte, capfd,
     assert text.count(f"Run {run_id} is succeeded (ACTION_PHASE_SUCCEEDED)") == 1
 
 
+@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+def test_a_new_try_logs_its_progress_lines_afresh(flyte, capfd, mode):
+    run_id = started_run("demo.sleep", {"seconds": 600.0}, f"retried-{mode}")
+    remote = next(r for r in flyte.emulator.state.runs.values() if r.name == run_id)
+    faults = flyte.emulator.app.faults
+
+    # Every attempt of the next read fails, which uses up the try's budget of 0 s. That read is the next
+    # poke's status read (two attempts); in reschedule mode, the next poke's look-up of the run (five).
+    failing = {"poke": 2, "reschedule": 5}[mode]
+
+    def fail_one_read() -> None:
+        faults.update({"fail_method": "GetRunDetails", "fail_method_next": failing})
+
+    def end() -> None:
+        remote.run_seconds = time.time() - remote.created - remote.queue_seconds
+
+    in_steps(flyte.emulator.app, FLYTE_READS, (2, fail_one_read), (2 + failing + 3, end))
+    result = run(f"w_flyte_retry_{mode}", run=run_id)
+    assert result.task_state("sensor") == "success" and result.try_number("sensor") == 2
+    text = text_of(capfd)
+    assert "used up transient_error_budget=0s" in text
+    assert text.count(f"Run {run_id} is running (ACTION_PHASE_RUNNING)") == 2  # once in each try
+
+
 # -- 2. the run's outcome in XCom --------------------------------------------------------------------------
 
 

@@ -65,5 +65,14 @@ def set_dag(dag_id: str, mode: str, **sensor: Any) -> DAG:
 for mode in MODES:
     for platform in ("flyte", "julep", "labelbox"):
         sensor_dag(f"w_{platform}_{mode}", mode, conn_id=f"{platform}_default")
+    # its first transient error fails the try; the retry waits on
+    sensor_dag(
+        f"w_flyte_retry_{mode}",
+        mode,
+        conn_id="flyte_default",
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+        transient_error_budget=0,
+    )
     for name, sensor in SETS.items():
         set_dag(f"w_set_{name}_{mode}", mode, **sensor)
