@@ -196,6 +196,35 @@ def test_credentials_never_go_over_http_where_the_api_is_https():
     assert signed == ["https://api.example.com/v1/a", "https://API.example.com:443/v1/b"]
 
 
+def token_request_of(token_endpoint: str) -> HttpRequest:
+    """Sign a call to an https:// Flyte API whose discovery advertises ``token_endpoint``; the request the
+    client credentials would be sent in (the operations are sans-I/O: answered here by hand)."""
+    from pydantic import SecretStr
+
+    from airflow_remote_tasks.platforms.flyte.auth import FlyteAuth
+    from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
+
+    endpoint = f"https://flyte-{abs(hash(token_endpoint))}.example"  # its own discovery cache entry
+    config = FlyteConfig(
+        endpoint=endpoint,
+        auth_mode="client_credentials",
+        client_id="airflow",
+        client_secret=SecretStr("s3cr3t-CLIENT-77"),
+    )
+    steps = authorized(calls(HttpRequest("POST", f"{endpoint}/x")), FlyteAuth(config), endpoint)
+    json_answer = {"content-type": "application/json"}
+    assert "GetOAuth2Metadata" in next(steps).url
+    body = json.dumps({"tokenEndpoint": token_endpoint}).encode()
+    assert "GetPublicClientConfig" in steps.send(HttpResponse(200, json_answer, body)).url
+    return steps.send(HttpResponse(200, json_answer, b"{}"))
+
+
+def test_client_credentials_never_go_over_http_where_the_api_is_https():
+    assert token_request_of("https://idp.example/oauth2/token").headers["Authorization"].startswith("Basic ")
+    with pytest.raises(ConfigurationError, match=r"http://idp.example/oauth2/token would go over plain http"):
+        token_request_of("http://idp.example/oauth2/token")
+
+
 def test_avala_next_page_on_another_origin_gets_no_key(serve):
     stranger = Recorder(body=json.dumps({"results": [], "next": None}).encode())
     stranger_url = serve(stranger)

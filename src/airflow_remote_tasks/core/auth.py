@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Protocol, TypeVar
 
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, answer, origin
+from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, answer, origin, where
 
 T = TypeVar("T")
 
@@ -60,16 +63,26 @@ def authorized(operation: Operation[T], auth: Auth | None, api_origin: str) -> O
     Credentials go only to ``api_origin`` (the API's scheme, host and port): a URL the server hands back (a
     next page, a file) that names another origin, or plain http:// where the API is https://, is sent
     without them. (Redirects of downloads are held to the same rule by the executors.)
+
+    :raises ConfigurationError: when the credentials' own calls (a token request) would go over plain http://
+        while the API is https://.
     """
     if auth is None:
         return (yield from operation)
-    home = origin(api_origin)
+    return (yield from relayed(operation, partial(_signed_exchange, auth=auth, home=origin(api_origin))))
+
+
+def relayed(
+    operation: Operation[T], exchange: Callable[[HttpRequest], Operation[HttpResponse]]
+) -> Operation[T]:
+    """Run ``operation``, answering each of its requests with the operation ``exchange(request)``; an error of
+    the exchange (a transport error) is thrown into ``operation``, which may handle it."""
     try:
         request = next(operation)
         while True:
             try:
-                response = yield from _signed_exchange(request, auth, home)
-            except Exception as error:  # a transport error: the operation may handle it
+                response = yield from exchange(request)
+            except Exception as error:
                 request = operation.throw(error)
                 continue
             request = operation.send(response)
@@ -77,13 +90,24 @@ def authorized(operation: Operation[T], auth: Auth | None, api_origin: str) -> O
         return stop.value  # type: ignore[no-any-return]
 
 
-def _signed_exchange(request: HttpRequest, auth: Auth, home: str) -> Operation[HttpResponse]:
+def _signed_exchange(request: HttpRequest, *, auth: Auth, home: str) -> Operation[HttpResponse]:
     if not request.authenticate or origin(request.url) != home:
         return (yield request)
-    response: HttpResponse = yield (yield from auth.sign(request))
+    signing = partial(_kept_on_tls, home=home)  # the auth's own calls carry a secret too
+    response: HttpResponse = yield (yield from relayed(auth.sign(request), signing))
     if response.status == 401 and auth.invalidate():
-        response = yield (yield from auth.sign(request))
+        response = yield (yield from relayed(auth.sign(request), signing))
     return response
+
+
+def _kept_on_tls(request: HttpRequest, *, home: str) -> Operation[HttpResponse]:
+    if home.startswith("https://") and origin(request.url).startswith("http://"):
+        raise ConfigurationError(
+            f"The credentials' call to {where(request.url)} would go over plain http:// while the API at {home} "
+            "is https://, so it was not sent. The server advertises that address: have it advertise https://, "
+            "or use a pre-minted token."
+        )
+    return (yield request)
 
 
 class HeaderAuth:
