@@ -115,6 +115,7 @@ def test_a_lazy_export_holds_the_bytes_a_row_by_row_one_would(project, query):
     """Against the plain way: every row of the dataset made and filtered one by one. Rows cross the points
     where the lines' sizes change (10 and 100 rows, the seeded labels' end), some are changed since seeding
     (the first one too: renamed, labelled), one is created."""
+    from airflow_remote_tasks.emulators.labelbox.exports import export_line
     from airflow_remote_tasks.emulators.labelbox.state import LabelboxState
 
     state = LabelboxState(rows=150)
@@ -157,7 +158,7 @@ def test_a_lazy_export_holds_the_bytes_a_row_by_row_one_would(project, query):
             status in ("InReview", "InRework") or (status == "Done" and not done) or (to_label and done)
         ):
             continue
-        expected += state._export_line(project, row)
+        expected += export_line(state, project, row)
     assert stream.read(0, stream.size - 1) == expected
     assert stream.lines == expected.count(b"\n") and stream.size == len(expected)
     if stream.size:  # any range, as a file URL asks for it

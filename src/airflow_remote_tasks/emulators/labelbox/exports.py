@@ -6,10 +6,15 @@ row as seeded (rows upserted or labelled since); a part of a million-row export 
 
 from __future__ import annotations
 
+import json
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable
 from itertools import accumulate, cycle, islice
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_remote_tasks.emulators.labelbox.state import LabelboxState
 
 
 class ExportStream:
@@ -78,3 +83,98 @@ class ExportStream:
             return self._kept[-source - 1]
         assert self._render is not None
         return self._render(source)
+
+
+def build(
+    state: LabelboxState, project_id: str | None, dataset_id: str, filters: dict[str, Any]
+) -> ExportStream:
+    """The export of a project or a dataset as it is now, one JSON object a line, as the brief shows. Rows
+    still as seeded are only counted here (their lines are made when read); the others are kept as text."""
+    query = (filters.get("searchQuery") or {}).get("query") or []
+    wanted_status = next((q.get("status") for q in query if q.get("type") == "task_queue_status"), None)
+    unlabelled_only = any(q.get("type") == "task_queue_not_exist" for q in query)
+    listed = next((q["ids"] for q in query if q.get("type") in ("data_row_id", "global_key")), None)
+    by_key = any(q.get("type") == "global_key" for q in query)
+
+    def wanted(row: dict[str, Any]) -> bool:
+        if project_id is None:
+            return True
+        done = bool(state.labels_of(project_id, row))
+        if wanted_status in ("InReview", "InRework"):
+            return False  # nothing is in review on the emulator
+        return not ((wanted_status == "Done" and not done) or (unlabelled_only and done))
+
+    def render(index: int) -> bytes:
+        return export_line(state, project_id, state.seeded_row(dataset_id, index))
+
+    stream = ExportStream(render)
+    if listed is not None:  # a few rows named by id or key: each kept as text
+        rows = [state.row_by_key(str(x)) if by_key else state.row(str(x)) for x in listed]
+        for row in sorted(
+            (r for r in rows if r and r["dataset_id"] == dataset_id), key=lambda r: _position(state, r)
+        ):
+            if wanted(row):
+                stream.keep(export_line(state, project_id, row))
+        return stream
+    # Rows changed or labelled since seeding, among the seeded ones: kept as text, in their place.
+    changed = {
+        r["seed"] for r in state.data_rows.values() if r["dataset_id"] == dataset_id and r["seed"] is not None
+    }
+    if project_id is not None:
+        changed |= {(state.row(r) or {}).get("seed") for (p, r) in state.labels if p == project_id} - {None}
+    labelled_below = state.projects[project_id]["labelled_below"] if project_id is not None else 0
+    seeded = state.seeded[dataset_id]
+    # Rows still as seeded, in runs where a line's size depends only on its index's parity: split where
+    # the number of digits changes and where the seeded labels end. Each run's part of the export, by the
+    # status filter: (below labelled_below: the even rows are done; above: none is).
+    parts: dict[Any, Callable[[int, int, bool], range]] = {
+        "Done": lambda a, b, below: range(a + a % 2, b, 2) if below else range(0),
+        "ToLabel": lambda a, b, below: range(a + 1 - a % 2, b, 2) if below else range(a, b),
+        "InReview": lambda a, b, below: range(0),
+        "InRework": lambda a, b, below: range(0),
+    }
+    status = None if project_id is None else wanted_status or ("ToLabel" if unlabelled_only else None)
+    part = parts.get(status, lambda a, b, below: range(a, b))
+    splits = sorted({10**d for d in range(1, len(str(seeded)) + 1)} | {labelled_below} | changed)
+    start = 0
+    for stop in [*(x for x in splits if 0 <= x < seeded), seeded]:
+        stream.seeded(part(start, stop, start < labelled_below), lambda i: len(render(i)))
+        if stop in changed:
+            row = state.row(state.seeded_row(dataset_id, stop)["id"]) or {}
+            if wanted(row):
+                stream.keep(export_line(state, project_id, row))
+            start = stop + 1
+        else:
+            start = stop
+    for row_id in state.created[dataset_id]:
+        if wanted(state.data_rows[row_id]):
+            stream.keep(export_line(state, project_id, state.data_rows[row_id]))
+    return stream
+
+
+def _position(state: LabelboxState, row: dict[str, Any]) -> int:
+    seed = row.get("seed")
+    return (
+        seed
+        if seed is not None
+        else state.seeded[row["dataset_id"]] + state.created[row["dataset_id"]].index(row["id"])
+    )
+
+
+def export_line(state: LabelboxState, project_id: str | None, row: dict[str, Any]) -> bytes:
+    """A row's line in an export, as the brief shows one."""
+    dataset_id = row["dataset_id"]
+    line: dict[str, Any] = {
+        "data_row": {
+            "id": row["id"],
+            "external_id": row.get("external_id"),
+            "row_data": row.get("row_data"),
+            "global_key": row.get("global_key"),
+            "details": {"dataset_id": dataset_id, "dataset_name": state.datasets[dataset_id]["name"]},
+        },
+        "media_attributes": {"mime_type": "image/jpeg"},
+    }
+    if project_id is not None:
+        labels = state.labels_of(project_id, row)
+        line["projects"] = {project_id: {"name": state.projects[project_id]["name"], "labels": labels}}
+    return json.dumps(line, separators=(",", ":")).encode() + b"\n"

@@ -6,12 +6,12 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_remote_tasks.emulators.labelbox.exports import ExportStream
+from airflow_remote_tasks.emulators.labelbox.exports import build as build_export
 
 ORG_ID = "ckorg00000000000000000001"
 USER_ID = "ckuser0000000000000000001"
@@ -277,93 +277,8 @@ class LabelboxState:
             return task
 
     def export(self, project_id: str | None, dataset_id: str, filters: dict[str, Any]) -> ExportStream:
-        """The export of a project or a dataset as it is now, one JSON object a line, as the brief shows. Rows
-        still as seeded are only counted here (their lines are made when read); the others are kept as text."""
-        query = (filters.get("searchQuery") or {}).get("query") or []
-        wanted_status = next((q.get("status") for q in query if q.get("type") == "task_queue_status"), None)
-        unlabelled_only = any(q.get("type") == "task_queue_not_exist" for q in query)
-        listed = next((q["ids"] for q in query if q.get("type") in ("data_row_id", "global_key")), None)
-        by_key = any(q.get("type") == "global_key" for q in query)
-
-        def wanted(row: dict[str, Any]) -> bool:
-            if project_id is None:
-                return True
-            done = bool(self.labels_of(project_id, row))
-            if wanted_status in ("InReview", "InRework"):
-                return False  # nothing is in review on the emulator
-            return not ((wanted_status == "Done" and not done) or (unlabelled_only and done))
-
-        def render(index: int) -> bytes:
-            return self._export_line(project_id, self.seeded_row(dataset_id, index))
-
-        stream = ExportStream(render)
-        if listed is not None:  # a few rows named by id or key: each kept as text
-            rows = [self.row_by_key(str(x)) if by_key else self.row(str(x)) for x in listed]
-            for row in sorted((r for r in rows if r and r["dataset_id"] == dataset_id), key=self._position):
-                if wanted(row):
-                    stream.keep(self._export_line(project_id, row))
-            return stream
-        # Rows changed or labelled since seeding, among the seeded ones: kept as text, in their place.
-        changed = {
-            r["seed"]
-            for r in self.data_rows.values()
-            if r["dataset_id"] == dataset_id and r["seed"] is not None
-        }
-        if project_id is not None:
-            changed |= {(self.row(r) or {}).get("seed") for (p, r) in self.labels if p == project_id} - {None}
-        labelled_below = self.projects[project_id]["labelled_below"] if project_id is not None else 0
-        seeded = self.seeded[dataset_id]
-        # Rows still as seeded, in runs where a line's size depends only on its index's parity: split where
-        # the number of digits changes and where the seeded labels end. Each run's part of the export, by the
-        # status filter: (below labelled_below: the even rows are done; above: none is).
-        parts: dict[Any, Callable[[int, int, bool], range]] = {
-            "Done": lambda a, b, below: range(a + a % 2, b, 2) if below else range(0),
-            "ToLabel": lambda a, b, below: range(a + 1 - a % 2, b, 2) if below else range(a, b),
-            "InReview": lambda a, b, below: range(0),
-            "InRework": lambda a, b, below: range(0),
-        }
-        status = None if project_id is None else wanted_status or ("ToLabel" if unlabelled_only else None)
-        part = parts.get(status, lambda a, b, below: range(a, b))
-        splits = sorted({10**d for d in range(1, len(str(seeded)) + 1)} | {labelled_below} | changed)
-        start = 0
-        for stop in [*(x for x in splits if 0 <= x < seeded), seeded]:
-            stream.seeded(part(start, stop, start < labelled_below), lambda i: len(render(i)))
-            if stop in changed:
-                row = self.row(self.seeded_row(dataset_id, stop)["id"]) or {}
-                if wanted(row):
-                    stream.keep(self._export_line(project_id, row))
-                start = stop + 1
-            else:
-                start = stop
-        for row_id in self.created[dataset_id]:
-            if wanted(self.data_rows[row_id]):
-                stream.keep(self._export_line(project_id, self.data_rows[row_id]))
-        return stream
-
-    def _position(self, row: dict[str, Any]) -> int:
-        seed = row.get("seed")
-        return (
-            seed
-            if seed is not None
-            else self.seeded[row["dataset_id"]] + self.created[row["dataset_id"]].index(row["id"])
-        )
-
-    def _export_line(self, project_id: str | None, row: dict[str, Any]) -> bytes:
-        dataset_id = row["dataset_id"]
-        line: dict[str, Any] = {
-            "data_row": {
-                "id": row["id"],
-                "external_id": row.get("external_id"),
-                "row_data": row.get("row_data"),
-                "global_key": row.get("global_key"),
-                "details": {"dataset_id": dataset_id, "dataset_name": self.datasets[dataset_id]["name"]},
-            },
-            "media_attributes": {"mime_type": "image/jpeg"},
-        }
-        if project_id is not None:
-            labels = self.labels_of(project_id, row)
-            line["projects"] = {project_id: {"name": self.projects[project_id]["name"], "labels": labels}}
-        return json.dumps(line, separators=(",", ":")).encode() + b"\n"
+        """The export of a project (or, with None, of the dataset) as it is now (see :func:`.exports.build`)."""
+        return build_export(self, project_id, dataset_id, filters)
 
     def upsert(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Apply upsert items (``{"id": {"type", "value"}, "payload": {...}}``); the rows done and refused.

@@ -64,6 +64,10 @@ ENDED = frozenset({"COMPLETE", "FAILED", "CANCELED"})
 SUBMIT_ATTEMPTS = 3
 RESULT_PAGE = 5000  # the SDK's page size for upsert results
 MAX_FAILED_ROWS = 100  # failed rows handed to XCom; the rest are counted
+NO_SET_WAITS = (
+    "Labelbox filters its task listing by status only, and a set chosen by status changes as its tasks finish, "
+    "so it cannot be waited on until all are done: wait on one task with RemoteRunSensor instead."
+)
 
 
 class RowErrorsError(RemoteTaskError):
@@ -508,14 +512,10 @@ class LabelboxPlatform:
         return dict(header) if header else None
 
     def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
-        raise ConfigurationError(
-            "Labelbox filters its task listing by status only, and a set chosen by status changes as its tasks finish, so it cannot be waited on until all are done: wait on one task with RemoteRunSensor instead."
-        )
+        raise ConfigurationError(NO_SET_WAITS)
 
     def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
-        raise ConfigurationError(
-            "Labelbox filters its task listing by status only, and a set chosen by status changes as its tasks finish, so it cannot be waited on until all are done: wait on one task with RemoteRunSensor instead."
-        )
+        raise ConfigurationError(NO_SET_WAITS)
 
     def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
         """Each chunk is a byte range behind a signed URL, fetched without the API key (another origin)."""
