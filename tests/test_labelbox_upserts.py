@@ -102,3 +102,18 @@ def test_a_lookup_that_never_finishes_starts_nothing_and_says_so(labelbox, monke
     assert "lookup of 3 global keys" in out.out + out.err
     assert "had not finished after 1 reads (IN_PROGRESS); no row was sent" in out.out + out.err
     assert not [t for t in labelbox.tasks if t["type"] == "adv-upsert-data-rows"]
+
+
+@pytest.mark.parametrize(("flag", "created"), [([], False), (["--gkey-creates"], True)])
+def test_the_emulator_command_takes_the_answer_to_the_open_question(flag, created):
+    import argparse
+
+    from airflow_remote_tasks.emulators.labelbox import command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    app, _, _ = command.build(parser.parse_args(flag))
+    state = app.control.__self__.state  # the emulator behind the app's control routes
+    item = {"id": {"type": "GKEY", "value": "unknown"}, "payload": {"row_data": "r", "dataset_id": DATASET}}
+    done, refused = state.upsert([item])
+    assert (len(done), len(refused)) == ((1, 0) if created else (0, 1))

@@ -11,6 +11,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-seconds", type=float, default=2.0, help="time a task stays IN_PROGRESS")
     parser.add_argument("--rows", type=int, default=6, help="data rows in the seeded dataset")
     parser.add_argument("--chunk-bytes", type=int, default=1 << 20, help="largest export part behind one URL")
+    parser.add_argument(
+        "--gkey-creates",
+        action="store_true",
+        help="an upsert keyed by a global key no row has creates the row (default: refused as not found; "
+        "what Labelbox does is not documented)",
+    )
 
 
 def build(args: argparse.Namespace) -> tuple[Any, str, str]:
@@ -20,6 +26,7 @@ def build(args: argparse.Namespace) -> tuple[Any, str, str]:
     emulator = LabelboxEmulator(
         api_key=args.api_key, task_seconds=args.task_seconds, rows=args.rows, chunk_bytes=args.chunk_bytes
     )
+    emulator.state.gkey_creates = args.gkey_creates
     auth = f"requires API key {args.api_key!r}" if args.api_key else "accepts any API key"
     about = (
         f"project {DEMO_PROJECT_ID}, dataset {DEMO_DATASET_ID}; {auth}; run links open here when the "
