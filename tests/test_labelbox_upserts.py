@@ -117,3 +117,49 @@ def test_the_emulator_command_takes_the_answer_to_the_open_question(flag, create
     item = {"id": {"type": "GKEY", "value": "unknown"}, "payload": {"row_data": "r", "dataset_id": DATASET}}
     done, refused = state.upsert([item])
     assert (len(done), len(refused)) == ((1, 0) if created else (0, 1))
+
+
+def test_the_lookup_with_canned_answers_batches_keys_and_names_a_failed_job(monkeypatch):
+    from pydantic import SecretStr
+
+    from airflow_remote_tasks.core.errors import ApiError
+    from airflow_remote_tasks.core.operation import HttpResponse
+    from airflow_remote_tasks.platforms.labelbox import upserts
+    from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
+
+    def answer(data: object) -> HttpResponse:
+        return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"data": data}).encode())
+
+    def result(status: str, missing: list[str]) -> HttpResponse:
+        data = {"fetchedDataRows": [], "notFoundGlobalKeys": missing, "accessDeniedGlobalKeys": []}
+        return answer({"dataRowsForGlobalKeysResult": {"data": data, "jobStatus": status}})
+
+    monkeypatch.setattr(upserts, "LOOKUP_BATCH", 2)
+    config = LabelboxConfig(endpoint="https://lb.example/graphql", api_key=SecretStr("k"))
+    operation = upserts.existing_keys(config, ["a", "b", "a", "c"])
+    sent = [json.loads(next(operation).content or b"")]
+    for reply in (
+        answer({"dataRowsForGlobalKeys": {"jobId": "j1"}}),
+        result("IN_PROGRESS", []),  # read again
+        result("COMPLETE", ["b"]),
+        answer({"dataRowsForGlobalKeys": {"jobId": "j2"}}),
+    ):
+        sent.append(json.loads(operation.send(reply).content or b""))
+    assert [s["variables"] for s in sent] == [
+        {"globalKeys": ["a", "b"]},  # each key once, in batches
+        {"jobId": "j1"},
+        {"jobId": "j1"},
+        {"globalKeys": ["c"]},
+        {"jobId": "j2"},
+    ]
+    with pytest.raises(StopIteration) as done:
+        operation.send(result("COMPLETE", []))
+    assert done.value.value == {"a", "c"}
+    failing = upserts.existing_keys(config, ["a"])
+    next(failing)
+    failing.send(answer({"dataRowsForGlobalKeys": {"jobId": "j3"}}))
+    with pytest.raises(
+        ApiError, match=r"lookup of 1 global keys \(job j3\) failed; no row was sent"
+    ) as raised:
+        failing.send(result("FAILED", []))
+    assert raised.value.retryable
