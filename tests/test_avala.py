@@ -133,7 +133,9 @@ def test_unknown_status_words_wait_and_the_table_can_be_extended(avala):
     avala.connect(status_map='{"in_review": "finished"}')
     from airflow_remote_tasks.core.errors import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="phase, the phase one of"):
+    with pytest.raises(
+        ConfigurationError, match="map 'in_review' to no phase: Unknown phase 'finished'; use one"
+    ):
         AvalaHook("avala_default").platform  # noqa: B018
 
 

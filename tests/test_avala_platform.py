@@ -180,3 +180,67 @@ def test_a_word_nobody_mapped_is_handed_over_with_the_listing(avala):
     assert not listed["task-002-0001"].is_terminal
     assert listed["task-002-0000"].raw_phase in ("active", "completed")
     assert listed["task-002-0000"].phase.value in ("running", "succeeded")
+
+
+# -- a project seen once, deleted later -------------------------------------------------------------------
+
+
+def test_a_project_deleted_after_it_was_seen_is_not_found_at_the_next_empty_listing(avala):
+    """Every wait on the connection in the process shares one platform object: a project one wait saw must
+    not list empty for ever in another once it is gone."""
+    from airflow_remote_tasks.core.errors import NotFoundError
+    from airflow_remote_tasks.platforms.avala.hook import AvalaHook
+
+    platform, hook = platform_and_hook()
+    assert len(hook.run(platform.list_runs({"project": "proj-002"}))) == 3
+    other = AvalaHook("avala_default")  # another sensor or trigger on the same connection
+    assert other.platform is platform
+    state = avala.emulator.state
+    del state.projects["proj-002"]
+    for uid in [uid for uid, task in state.tasks.items() if task["project"] == "proj-002"]:
+        del state.tasks[uid]
+    with pytest.raises(NotFoundError, match=r"No Avala project 'proj-002' \(the selector's 'project'\)"):
+        other.run(platform.list_runs({"project": "proj-002"}))
+    assert avala.emulator.app.calls["/api/v1/users/me/projects/proj-002/"] == 2
+
+
+def test_an_empty_listing_of_a_project_that_exists_is_empty(avala):
+    """No task has the status asked for: the project is looked up again (it is there) and the set is empty."""
+    avala.emulator.state.pace = 1e-6  # every task is done
+    platform, hook = platform_and_hook()
+    for _ in range(2):
+        assert hook.run(platform.list_runs({"project": "proj-002", "status": "pending"})) == []
+    assert (
+        avala.emulator.app.calls["/api/v1/users/me/projects/proj-002/"] == 2
+    )  # before the first, after the 2nd
+
+
+# -- Status words -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("phase", ["unknown", "finished", 3])
+def test_status_words_map_only_to_phases_a_run_can_be_in_and_the_error_lists_them(avala, phase):
+    """'unknown' is what a word no table maps already means: mapping a word to it is refused, as a typo is."""
+    import json
+
+    from airflow_remote_tasks.core.errors import ConfigurationError
+    from airflow_remote_tasks.platforms.avala.hook import AvalaHook
+
+    avala.connect(status_map=json.dumps({"archived": "succeeded", "in_review": phase}))
+    with pytest.raises(ConfigurationError) as raised:
+        AvalaHook("avala_default").platform  # noqa: B018
+    message = str(raised.value)
+    assert f"connection 'avala_default' map 'in_review' to no phase: Unknown phase {phase!r}" in message
+    listed = message.split("use one of: ")[1].split(".", maxsplit=1)[0].split(", ")
+    assert listed == ["queued", "running", "paused", "succeeded", "failed", "aborted", "timed_out"]
+
+
+def test_status_words_that_are_no_json_object_are_refused(avala):
+    from airflow_remote_tasks.core.errors import ConfigurationError
+    from airflow_remote_tasks.platforms.avala.hook import AvalaHook
+
+    avala.connect(status_map='["in_review", "running"]')
+    with pytest.raises(
+        ConfigurationError, match=r"must be a JSON object of Avala status word -> phase; e\.g\."
+    ):
+        AvalaHook("avala_default").platform  # noqa: B018

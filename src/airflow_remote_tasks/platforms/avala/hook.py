@@ -7,7 +7,7 @@ import json
 from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.phases import parse_phases
 from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
 from airflow_remote_tasks.platforms.avala import PLATFORM
 from airflow_remote_tasks.platforms.avala.config import DEFAULT_APP_URL, DEFAULT_BASE_URL, AvalaConfig
@@ -45,7 +45,11 @@ def avala_config(conn: ConnectionView) -> AvalaConfig:
 
 
 def status_overrides(conn: ConnectionView) -> dict[str, str]:
-    """The connection's Status words: a JSON object of Avala word -> phase, checked."""
+    """The connection's Status words: a JSON object of Avala word -> phase, checked.
+
+    :raises ConfigurationError: not a JSON object, or a word mapped to no phase a run can be in (``unknown``
+        is what a word no table maps already means, so no word is mapped to it).
+    """
     raw = conn.field("status_map")
     if not raw:
         return {}
@@ -53,10 +57,13 @@ def status_overrides(conn: ConnectionView) -> dict[str, str]:
         table = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         table = None
-    phases = [p.value for p in Phase]
-    if not isinstance(table, dict) or not all(isinstance(v, str) and v in phases for v in table.values()):
-        raise ConfigurationError(
-            f"The Status words of connection {conn.conn_id!r} must be a JSON object of Avala status word -> "
-            f'phase, the phase one of {", ".join(phases)}; e.g. {{"in_review": "running"}}.'
-        )
+    what = f"The Status words of connection {conn.conn_id!r}"
+    example = 'e.g. {"in_review": "running"}'
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{what} must be a JSON object of Avala status word -> phase; {example}.")
+    for word, phase in table.items():
+        try:
+            parse_phases([phase])  # its message lists the phases a word may be mapped to
+        except ValueError as error:
+            raise ConfigurationError(f"{what} map {word!r} to no phase: {error} ({example})") from None
     return {str(k): str(v) for k, v in table.items()}

@@ -90,7 +90,8 @@ class AvalaPlatform:
         self.auth = HeaderAuth("X-Avala-Api-Key", config.api_key.get_secret_value())
         self.words = {kind: dict(table) for kind, table in STATUS_WORDS.items()}
         self._delay = 0.0
-        # Projects a selector named that were seen to exist: looked up once, before their first listing.
+        # Projects a selector named that were seen to exist, so a listing with tasks in it needs no lookup. This
+        # object is shared by every wait on the connection in the process: an empty listing looks again.
         self._known_projects: set[str] = set()
         for word, phase in config.status_overrides.items():
             for table in self.words.values():
@@ -346,19 +347,29 @@ class AvalaPlatform:
         listing takes no type filter.
 
         :raises NotFoundError: the selector's project does not exist (or the key cannot see it): looked up
-            first, since a listing filtered on an unknown project may answer an empty page, a wait forever."""
-        if selector["project"] not in self._known_projects:
-            yield from self._check_exists("projects", selector["project"], " (the selector's 'project')")
-            self._known_projects.add(selector["project"])
-        tasks = yield from self._list(
-            "tasks", {"project": selector["project"], "status": selector.get("status")}
-        )
+            before its first listing, and again whenever a listing is empty (the project may have been deleted,
+            or the key lost access, since), because a listing filtered on an unknown project may answer an
+            empty page, a wait forever."""
+        project = selector["project"]
+        looked_up = project not in self._known_projects
+        if looked_up:
+            yield from self._known_project(project)
+        tasks = yield from self._list("tasks", {"project": project, "status": selector.get("status")})
+        if not tasks and not looked_up:
+            yield from self._known_project(project)
         wanted = selector.get("type")
         return [
             ListedRun(run_id=str(t["uid"]), status=self._status_of("task", t))
             for t in tasks
             if not wanted or t.get("type") == wanted
         ]
+
+    def _known_project(self, project: str) -> Operation[None]:
+        """:raises NotFoundError: the selector's ``project`` is not visible to the key (it is forgotten)."""
+        self._known_projects.discard(project)
+        yield from self._check_exists("projects", project, " (the selector's 'project')")
+        self._known_projects.add(project)
+        return None
 
     def _list(self, path: str, params: Mapping[str, Any]) -> Operation[list[dict[str, Any]]]:
         def page(next_url: str | None) -> Operation[Page[dict[str, Any]]]:
