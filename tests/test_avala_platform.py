@@ -48,6 +48,44 @@ def test_rate_limit_reset_is_read_as_seconds_or_as_an_epoch_time(avala, reset):
     assert platform.poll_delay() == pytest.approx(60 / 5, abs=0.25)
 
 
+@pytest.mark.parametrize("reset", ["seconds", "epoch"])
+def test_the_rate_limit_window_passes_and_the_reset_says_when(avala, reset):
+    """The emulator's window starts afresh once it has passed, and X-RateLimit-Reset says the real time left
+    (or the window's end), so a wait slowed by a nearly used-up limit speeds up again."""
+    import time
+
+    from conftest import AVALA_KEY
+
+    platform, hook = platform_and_hook()
+    limit = {"remaining": 6, "reset": reset, "window": 2}
+    assert httpx.post(f"{avala.server.url}/_emulator/rate-limit", json=limit).status_code == 200
+    started = time.time()
+
+    def answered() -> tuple[int, float]:
+        headers = httpx.get(
+            f"{avala.url}/tasks/task-001-0001/", headers={"X-Avala-Api-Key": AVALA_KEY}
+        ).headers
+        left = float(headers["x-ratelimit-reset"]) - (time.time() if reset == "epoch" else 0)
+        return int(headers["x-ratelimit-remaining"]), left
+
+    assert answered()[0] == 5
+    time.sleep(1.1)
+    remaining, left = answered()
+    assert remaining == 4 and 0 < left <= 2 - (time.time() - started) + 1  # rounded up to a whole second
+    hook.run(platform.find_run("task-001-0001"))  # 3 left: the polls are slowed
+    assert platform.poll_delay() > 0
+    time.sleep(max(started + 2.05 - time.time(), 0))
+    hook.run(platform.find_run("task-001-0001"))  # a new window
+    assert platform.poll_delay() == 0.0
+    remaining, left = answered()
+    assert remaining == 998 and 1 < left <= 3
+
+
+def test_the_rate_limit_control_refuses_a_reset_style_it_does_not_know(avala):
+    answer = httpx.post(f"{avala.server.url}/_emulator/rate-limit", json={"reset": "minutes"})
+    assert answer.status_code == 400 and "reset must be one of seconds, epoch" in answer.text
+
+
 def test_a_reset_time_already_past_adds_no_delay():
     from airflow_remote_tasks.platforms.avala.wire import rate_limit_delay
 
@@ -89,6 +127,31 @@ def test_links_open_the_app_and_the_emulator_answers_them(avala):
         page = httpx.get(ref.url)  # no key: a browser opens it
         assert page.status_code == 200 and f"Avala {what} {ref.run_id}" in page.text
     assert httpx.get(f"{app}/projects/{DEMO_PROJECT}/tasks/task-nope").status_code == 404
+
+
+def test_an_app_link_naming_another_project_or_dataset_is_not_found(avala):
+    """A link is only as good as its project (or dataset) segment: the emulator's app pages answer 404 when
+    it is not the run's, so a link built with the wrong one fails a test."""
+    avala.connect(app_url=avala.server.url)
+    platform, hook = platform_and_hook()
+    task = hook.run(platform.find_run("task-001-0003"))
+    export = submitted(platform, hook, "export", {"project": DEMO_PROJECT})
+    by_dataset = submitted(platform, hook, "export", {"dataset": "ds-001"})
+    job = submitted(platform, hook, "auto_label", {"project": DEMO_PROJECT, "model_type": "yolo"})
+    app = avala.server.url
+    wrong = [
+        f"{app}/projects/proj-002/tasks/{task.run_id}",  # a project that exists, not the task's
+        f"{app}/projects/proj-nope/tasks/{task.run_id}",
+        f"{app}/projects/proj-002/exports/{export.run_id}",
+        f"{app}/datasets/{DEMO_PROJECT}/exports/{export.run_id}",  # the export's scope, named as a dataset
+        f"{app}/datasets/ds-nope/exports/{by_dataset.run_id}",
+        f"{app}/projects/ds-001/exports/{by_dataset.run_id}",
+        f"{app}/projects/proj-002/auto-label-jobs/{job.run_id}",
+    ]
+    for url in wrong:
+        page = httpx.get(url)
+        assert page.status_code == 404 and "not found in" in page.text, url
+    assert all(httpx.get(ref.url).status_code == 200 for ref in (task, export, by_dataset, job))
 
 
 def test_links_default_to_the_avala_app_not_the_api_host(avala):

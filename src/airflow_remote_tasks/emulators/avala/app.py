@@ -10,6 +10,7 @@ Status words are the ones the brief knows (tasks ``pending``/``active``/``comple
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -36,8 +37,13 @@ DEMO_PROJECT = "proj-001"
 SMALL_PROJECT = "proj-002"
 DEMO_DATASET = "ds-001"
 STAMP = "2026-01-01T00:00:00Z"
-RATE_LIMIT = 1000  # per window, for the X-RateLimit-* headers
+RATE_LIMIT = 1000  # calls per window, for the X-RateLimit-* headers
+RATE_WINDOW = 60.0  # seconds a rate-limit window lasts
+# X-RateLimit-Reset in each style, from when the window ends and now: seconds left, or the end's epoch time
+RESET_STYLES = {"seconds": lambda ends, now: ends - now, "epoch": lambda ends, now: ends}
 NEXT_STATUS = {"pending": "active", "active": "completed"}
+# An app link's segment before the run's uid, and the table of the state its value names.
+PARENT_TABLES = {"project": "projects", "dataset": "datasets"}
 
 
 @dataclass
@@ -52,7 +58,9 @@ class AvalaState:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    remaining: int = RATE_LIMIT
+    remaining: int = RATE_LIMIT  # calls left in the window that began at window_started
+    window: float = RATE_WINDOW
+    window_started: float = field(default_factory=time.time)
     # Tests: after each page of /tasks/ is served, this many of the tasks on it move on to their next status
     # (people pick them up between a client's page reads).
     drift_per_page: int = 0
@@ -81,6 +89,22 @@ class AvalaState:
                     "order": index,
                     "created_at": STAMP,
                 }
+
+    def spend_call(self) -> None:
+        """One API call off the window's allowance; once the window has passed, a new one starts, whole."""
+        now = time.time()
+        if now >= self.window_started + self.window:
+            self.window_started, self.remaining = now, RATE_LIMIT
+        self.remaining = max(self.remaining - 1, 0)
+
+    def limit_headers(self) -> list[tuple[bytes, bytes]]:
+        """The X-RateLimit-* headers: the reset in ``reset_style``, rounded up to a whole second."""
+        reset = RESET_STYLES[self.reset_style](self.window_started + self.window, time.time())
+        return [
+            (b"x-ratelimit-limit", str(RATE_LIMIT).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+            (b"x-ratelimit-reset", str(max(math.ceil(reset), 0)).encode()),
+        ]
 
     def task_view(self, task: dict[str, Any]) -> dict[str, Any]:
         """A task as the API shows it: its status set by a test (``status``), or by the time people take."""
@@ -160,19 +184,20 @@ class AvalaEmulator:
             routes=[
                 Route("/_files/exports/{uid}.zip", self._download),
                 Route(
-                    "/projects/{project}/tasks/{uid}", self._page_of("task", "tasks", self.state.task_view)
+                    "/projects/{project}/tasks/{uid}",
+                    self._page_of("task", "tasks", self.state.task_view, "project"),
                 ),
                 Route(
                     "/projects/{project}/exports/{uid}",
-                    self._page_of("export", "exports", self._export_facts),
+                    self._page_of("export", "exports", self._export_facts, "project", "scope"),
                 ),
                 Route(
                     "/datasets/{dataset}/exports/{uid}",
-                    self._page_of("export", "exports", self._export_facts),
+                    self._page_of("export", "exports", self._export_facts, "dataset", "scope"),
                 ),
                 Route(
                     "/projects/{project}/auto-label-jobs/{uid}",
-                    self._page_of("auto-label job", "jobs", self.state.job_view),
+                    self._page_of("auto-label job", "jobs", self.state.job_view, "project"),
                 ),
             ]
         )
@@ -189,26 +214,16 @@ class AvalaEmulator:
                 response: Response = JSONResponse({"detail": "Invalid API key."}, status_code=401)
                 await response(scope, receive, send)
                 return
-            self.state.remaining = max(self.state.remaining - 1, 0)
+            self.state.spend_call()
 
             async def with_limits(message: dict[str, Any]) -> None:
                 if message["type"] == "http.response.start":
-                    message["headers"] = [*message.get("headers", []), *self._limit_headers()]
+                    message["headers"] = [*message.get("headers", []), *self.state.limit_headers()]
                 await send(message)
 
             await api(scope, receive, with_limits)
 
         return app
-
-    def _limit_headers(self) -> list[tuple[bytes, bytes]]:
-        return [
-            (b"x-ratelimit-limit", str(RATE_LIMIT).encode()),
-            (b"x-ratelimit-remaining", str(self.state.remaining).encode()),
-            (
-                b"x-ratelimit-reset",
-                str(60 + (int(time.time()) if self.state.reset_style == "epoch" else 0)).encode(),
-            ),
-        ]
 
     # -- pages ----------------------------------------------------------------------------------------
 
@@ -288,13 +303,17 @@ class AvalaEmulator:
     def _export_facts(self, export: dict[str, Any]) -> dict[str, Any]:
         return self.state.export_view(export, "") | {"scope": export["scope"]}
 
-    def _page_of(self, what: str, table: str, view: Any) -> Any:
-        """The route of an app page a run link opens: the run's uid and what the emulator knows of it."""
+    def _page_of(self, what: str, table: str, view: Any, parent: str, field: str = "project") -> Any:
+        """The route of an app page a run link opens: the run's uid and what the emulator knows of it; 404 when
+        the run is not under the link's ``parent`` segment (its project or dataset, the run's ``field``)."""
 
         async def page(request: Request) -> Response:
-            uid = request.path_params["uid"]
+            uid, under = request.path_params["uid"], request.path_params[parent]
             found = getattr(self.state, table).get(uid)
-            facts = {k: v for k, v in view(found).items() if k != "uid"} if found else {"status": "not found"}
+            if found and (found[field] != under or under not in getattr(self.state, PARENT_TABLES[parent])):
+                found = None
+            missing = {"status": f"not found in {parent} {under}"}
+            facts = {k: v for k, v in view(found).items() if k != "uid"} if found else missing
             return HTMLResponse(link_page(f"Avala {what} {uid}", facts), status_code=200 if found else 404)
 
         return page
@@ -347,6 +366,19 @@ class AvalaEmulator:
             else JSONResponse({"detail": "Not found."}, status_code=404)
         )
 
+    def _set_rate_limit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``remaining`` calls left now; ``reset``: the header's style; ``window``: seconds, a new window from now.
+
+        :raises ValueError: a style that is not one of :data:`RESET_STYLES` (answered 400)."""
+        style = str(payload.get("reset", self.state.reset_style))
+        if style not in RESET_STYLES:
+            raise ValueError(f"reset must be one of {', '.join(RESET_STYLES)}, not {style!r}")
+        state = self.state
+        if "window" in payload:
+            state.window, state.window_started = float(payload["window"]), time.time()
+        state.remaining, state.reset_style = int(payload.get("remaining", RATE_LIMIT)), style
+        return {"remaining": state.remaining, "reset": style, "window": state.window}
+
     def _control(self, method: str, name: str, payload: Any) -> Any:
         if name == "exports" and method == "POST":
             self.fail_next_export = int((payload or {}).get("fail_next", 0))
@@ -359,9 +391,7 @@ class AvalaEmulator:
             self.state.drift_per_page = int((payload or {}).get("per_page", 0))
             return {"per_page": self.state.drift_per_page}
         if name == "rate-limit" and method == "POST":
-            self.state.remaining = int((payload or {}).get("remaining", RATE_LIMIT))
-            self.state.reset_style = str((payload or {}).get("reset", self.state.reset_style))
-            return {"remaining": self.state.remaining, "reset": self.state.reset_style}
+            return self._set_rate_limit(payload or {})
         raise KeyError(name)
 
 
