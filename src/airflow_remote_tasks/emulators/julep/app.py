@@ -135,11 +135,13 @@ class JulepEmulator:
                     exchange["response_headers"] = {k.decode(): v.decode() for k, v in message["headers"]}
                 elif message["type"] == "http.response.body":
                     exchange["response_body"] += message.get("body", b"")
+                    if not message.get("more_body"):
+                        # Kept before the last byte goes out: a client that has its answer finds it recorded.
+                        exchange["body"] = b"".join(chunks)
+                        self.exchanges.append(exchange)
                 await send(message)
 
             await api(scope, receive_and_keep, send_and_keep)
-            exchange["body"] = b"".join(chunks)
-            self.exchanges.append(exchange)
 
         return app
 

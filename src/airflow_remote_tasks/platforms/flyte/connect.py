@@ -12,6 +12,7 @@ from airflow_remote_tasks.core.errors import (
     AuthenticationError,
     NotFoundError,
     TransportError,
+    UnexpectedAnswerError,
 )
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, StreamLimits
 
@@ -49,7 +50,9 @@ def unary(
         authenticate=authenticate,
         share=share,
     )
-    if response.status == 200 and response.content_type == "application/json":
+    if response.status == 200:
+        # The executors' rule decides what a success body is: JSON, even labelled otherwise (UnexpectedAnswerError
+        # for anything else), as for every platform.
         body = response.json()
         return body if isinstance(body, dict) else {}
     raise error_from_response(method, response)
@@ -68,7 +71,10 @@ def server_stream(
     )
     if response.status != 200 or response.content_type != "application/connect+json":
         raise error_from_response(method, response)
-    messages, end = split_envelopes(response.content)
+    try:
+        messages, end = split_envelopes(response.content)
+    except ValueError:  # a message that is not JSON: the same rule as for a unary answer
+        raise UnexpectedAnswerError.of(response.url or f"{base_url}/{method}", response) from None
     error = (end or {}).get("error")
     if error:
         raise _api_error(method, 200, error.get("code", "unknown"), error.get("message", ""))
@@ -81,7 +87,11 @@ def envelope(message: dict[str, Any], flags: int = 0) -> bytes:
 
 
 def split_envelopes(data: bytes) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Decode the complete envelopes in ``data``; a trailing partial one (cut by the idle timeout) is dropped."""
+    """Decode the complete envelopes in ``data``; a trailing partial one (cut by the idle timeout) is dropped.
+
+    :raises ValueError: for a message that is not JSON.
+    :raises TransportError: for a compressed message (none is asked for).
+    """
     messages: list[dict[str, Any]] = []
     end: dict[str, Any] | None = None
     offset = 0
