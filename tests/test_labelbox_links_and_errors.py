@@ -122,6 +122,7 @@ def test_errors_inside_200_from_the_emulator_name_their_code_in_the_error_and_th
 # -- links -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("airflow_db")
 def test_run_links_point_at_the_app_and_open_a_page_on_the_emulator(labelbox, tmp_path):
     labelbox.connect(app_url=labelbox.server.url)  # what make demo sets: the emulator serves the app's pages
     base = labelbox.server.url

@@ -5,6 +5,7 @@ GKEY spec naming no row is a guess, so every test runs against both answers."""
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx
 import pytest
@@ -83,24 +84,35 @@ def test_a_retry_after_a_lost_answer_creates_no_row_twice(labelbox, answer_to_un
     assert len(lookups) == 2
 
 
-def test_a_lookup_still_running_is_read_again(labelbox):
+def test_a_lookup_still_running_is_read_again_and_the_log_calls_nothing_a_failure(labelbox, capfd, caplog):
     labelbox.emulator.state.lookup_reads = 2  # answers IN_PROGRESS twice
-    result = run_dag("lb_upsert_inline")
+    with caplog.at_level(logging.DEBUG, logger="airflow_remote_tasks"):
+        result = run_dag("lb_upsert_inline")
     assert result.state == "success" and result.xcom("collect")["succeeded"] == 3
     reads = [o for o in labelbox.emulator.operations if "getDataRowsForGlobalKeysResultPyApi" in o["query"]]
     assert len(reads) == 3
+    out = capfd.readouterr()
+    log = caplog.text + out.out + out.err
+    # Nothing failed: the job was not done yet. Those reads are no retries of a failure, and not logged as one.
+    assert "failed (HTTP" not in log and "retrying" not in log, log
+    assert not [r for r in caplog.records if r.name == "airflow_remote_tasks.core.retry"]
 
 
 def test_a_lookup_that_never_finishes_starts_nothing_and_says_so(labelbox, monkeypatch, capfd):
     from airflow_remote_tasks.platforms.labelbox import upserts
 
-    monkeypatch.setattr(upserts, "LOOKUP_READS", 1)
+    monkeypatch.setattr(upserts, "LOOKUP_PAUSES", (0.1, 0.2))
     labelbox.emulator.state.lookup_reads = 1000
     result = run_dag("lb_upsert_inline")
     assert result.task_state("remote") == "failed"
     out = capfd.readouterr()
     assert "lookup of 3 global keys" in out.out + out.err
-    assert "had not finished after 1 reads (IN_PROGRESS); no row was sent" in out.out + out.err
+    assert (
+        "had not finished after 3 reads, 0.3s apart in all (IN_PROGRESS); no row was sent"
+        in out.out + out.err
+    )
+    reads = [o for o in labelbox.emulator.operations if "getDataRowsForGlobalKeysResultPyApi" in o["query"]]
+    assert len(reads) == 3  # the pauses' reads, no retries on top
     assert not [t for t in labelbox.tasks if t["type"] == "adv-upsert-data-rows"]
 
 
@@ -137,14 +149,16 @@ def test_the_lookup_with_canned_answers_batches_keys_and_names_a_failed_job(monk
     monkeypatch.setattr(upserts, "LOOKUP_BATCH", 2)
     config = LabelboxConfig(endpoint="https://lb.example/graphql", api_key=SecretStr("k"))
     operation = upserts.existing_keys(config, ["a", "b", "a", "c"])
-    sent = [json.loads(next(operation).content or b"")]
+    requests = [next(operation)]
     for reply in (
         answer({"dataRowsForGlobalKeys": {"jobId": "j1"}}),
-        result("IN_PROGRESS", []),  # read again
+        result("IN_PROGRESS", []),  # read again, after a pause
         result("COMPLETE", ["b"]),
         answer({"dataRowsForGlobalKeys": {"jobId": "j2"}}),
     ):
-        sent.append(json.loads(operation.send(reply).content or b""))
+        requests.append(operation.send(reply))
+    sent = [json.loads(r.content or b"") for r in requests]
+    assert [r.pause for r in requests] == [0.0, 0.0, upserts.LOOKUP_PAUSES[0], 0.0, 0.0]
     assert [s["variables"] for s in sent] == [
         {"globalKeys": ["a", "b"]},  # each key once, in batches
         {"jobId": "j1"},
@@ -163,3 +177,20 @@ def test_the_lookup_with_canned_answers_batches_keys_and_names_a_failed_job(monk
     ) as raised:
         failing.send(result("FAILED", []))
     assert raised.value.retryable
+
+
+@pytest.mark.parametrize("executor", ["worker", "triggerer"])
+def test_a_running_lookup_is_read_again_after_its_pauses_by_either_executor(labelbox, executor):
+    import asyncio
+    import time
+
+    from airflow_remote_tasks.platforms.labelbox import upserts
+    from airflow_remote_tasks.platforms.labelbox.hook import LabelboxHook
+
+    labelbox.emulator.state.lookup_reads = 2  # answers IN_PROGRESS twice: two pauses before the third read
+    hook = LabelboxHook("labelbox_default")
+    operation = upserts.existing_keys(hook.platform.config, ["000001-0", "nobody-has-this-key"])
+    started = time.monotonic()
+    found = hook.run(operation) if executor == "worker" else asyncio.run(hook.arun(operation))
+    assert time.monotonic() - started >= sum(upserts.LOOKUP_PAUSES[:2])
+    assert found == {"000001-0"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import replace
 from functools import partial
@@ -126,6 +127,8 @@ class Seen:
 
 
 def _exchange(client: httpx.Client, policy: RetryPolicy, seen: Seen, request: HttpRequest) -> HttpResponse:
+    if request.pause > 0:
+        time.sleep(request.pause)
     seen.sending(request)
     retrying = tenacity.Retrying(**policy.tenacity_arguments(request))
     try:
@@ -138,6 +141,8 @@ def _exchange(client: httpx.Client, policy: RetryPolicy, seen: Seen, request: Ht
 async def _aexchange(
     client: httpx.AsyncClient, policy: RetryPolicy, seen: Seen, request: HttpRequest
 ) -> HttpResponse:
+    if request.pause > 0:
+        await asyncio.sleep(request.pause)
     seen.sending(request)
     retrying = tenacity.AsyncRetrying(**policy.tenacity_arguments(request))
     try:

@@ -53,6 +53,9 @@ class HttpRequest:
     # The platform's word on an answer worth another try, beyond the usual statuses: GraphQL reports rate
     # limits and server errors inside HTTP 200. Consulted only where a retry is safe.
     retry_answer: Callable[[HttpResponse], bool] | None = None
+    # Seconds the executor waits before sending: a read of work the platform has not finished yet, asked again
+    # after a pause (not a retry of a failure, so not logged as one).
+    pause: float = 0.0
 
     def with_headers(self, extra: Mapping[str, str]) -> HttpRequest:
         return HttpRequest(
@@ -66,6 +69,7 @@ class HttpRequest:
             share=self.share,
             sink=self.sink,
             retry_answer=self.retry_answer,
+            pause=self.pause,
         )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from airflow_remote_tasks.core.errors import (
@@ -35,11 +34,11 @@ def call(
     variables: dict[str, Any] | None,
     *,
     idempotent: bool = True,
-    not_yet: Callable[[HttpResponse], bool] | None = None,
+    pause: float = 0.0,
 ) -> Operation[dict[str, Any]]:
     """Send one GraphQL operation and return its ``data``. A query is safe to repeat; a mutation only when the
-    caller says it is (``idempotent``). ``not_yet``: an answer that means "still working, ask again", which the
-    executor then asks again after its backoff, as it does a passing error (the last such answer is returned).
+    caller says it is (``idempotent``). ``pause``: seconds to wait before sending it (a read of a job that was
+    still running at the last read).
     """
     response = yield HttpRequest(
         "POST",
@@ -47,7 +46,8 @@ def call(
         headers={**HEADERS, "X-User-Agent": config.user_agent},
         content=json.dumps({"query": query, "variables": variables}).encode(),
         idempotent=idempotent,
-        retry_answer=worth_retrying if not_yet is None else lambda r: worth_retrying(r) or not_yet(r),
+        retry_answer=worth_retrying,
+        pause=pause,
     )
     return data_of(operation_name(query), response)
 

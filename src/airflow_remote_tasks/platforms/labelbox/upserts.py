@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from airflow_remote_tasks.core.errors import ApiError
-from airflow_remote_tasks.core.operation import HttpResponse, Operation
+from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.platforms.labelbox import queries
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.graphql import call, upload
@@ -22,8 +22,9 @@ from airflow_remote_tasks.platforms.labelbox.jobs import DataRow
 UPSERT_CHUNK_BYTES = 10_000_000  # the SDK splits upserts at this size: the server takes chunks this large
 # GUESS: no limit is documented (the SDK sends every key in one job); batches keep each job and answer small.
 LOOKUP_BATCH = 1000
-# Reads of a lookup job's result; while it runs, each read is asked again after the executor's backoff.
-LOOKUP_READS = 6
+# The pause before each new read of a lookup job that was still running at the last one (GUESS: no cadence is
+# documented). A job still running after the last counts as not finished: about a minute in all.
+LOOKUP_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0)
 LOOKUP_DONE = frozenset({"COMPLETE", "FAILED"})  # the SDK's words for a finished lookup; any other: running
 
 
@@ -41,21 +42,21 @@ def existing_keys(config: LabelboxConfig, keys: Sequence[str]) -> Operation[set[
             "dataRowsForGlobalKeys"
         ]
         result: dict[str, Any] = {}
-        for _ in range(LOOKUP_READS):
+        # A running job is read again after a pause, here: it is no failure for the executor to retry.
+        for pause in (0.0, *LOOKUP_PAUSES):
             result = (
-                yield from call(config, queries.GLOBAL_KEYS_RESULT, {"jobId": job["jobId"]}, not_yet=_running)
+                yield from call(config, queries.GLOBAL_KEYS_RESULT, {"jobId": job["jobId"]}, pause=pause)
             )["dataRowsForGlobalKeysResult"] or {}
             if result.get("jobStatus") in LOOKUP_DONE:
                 break
         status = result.get("jobStatus")
         if status != "COMPLETE":
+            unfinished = (
+                f"had not finished after {len(LOOKUP_PAUSES) + 1} reads, {sum(LOOKUP_PAUSES):g}s apart in all"
+            )
             raise ApiError(
                 f"Labelbox's lookup of {len(batch)} global keys (job {job['jobId']}) "
-                + (
-                    "failed"
-                    if status == "FAILED"
-                    else f"had not finished after {LOOKUP_READS} reads ({status})"
-                )
+                + ("failed" if status == "FAILED" else f"{unfinished} ({status})")
                 + "; no row was sent. A retry of the task looks them up again.",
                 status=200,
                 code=f"global_keys_lookup_{str(status).lower()}",
@@ -90,11 +91,3 @@ def _upload_chunk(config: LabelboxConfig, items: list[bytes], index: int) -> Ope
     return (
         yield from upload(config, f"rows-{index}.json", "application/json", b"[" + b", ".join(items) + b"]")
     )
-
-
-def _running(response: HttpResponse) -> bool:
-    try:
-        result = (response.json()["data"] or {})["dataRowsForGlobalKeysResult"] or {}
-    except (ValueError, KeyError, TypeError):
-        return False  # not an answer to read a status from: the caller's decoding says what it is
-    return result.get("jobStatus") not in LOOKUP_DONE
