@@ -31,7 +31,7 @@ def show(run: Any, downstream: str, emulators: list[str]) -> bool:
     print(f"DAG run {run.dag_id} / {run.run_id}: {run.state}")
     for task_id, ti in sorted(tis.items()):
         link = ti.xcom_pull(task_ids=task_id, key="run_url") or ti.xcom_pull(task_ids=task_id, key="run_id")
-        print(f"  {task_id:<14} {ti.state!s:<8} {link or ''} {opens(link, emulators)}".rstrip())
+        print(f"  {task_id:<18} {ti.state!s:<8} {link or ''} {opens(link, emulators)}".rstrip())
     print(f"Outputs that reached the downstream task: {tis[downstream].xcom_pull(task_ids=downstream)}")
     return str(run.state) == "success"
 
