@@ -52,11 +52,12 @@ class FullFileSystem(MemoryFileSystem):
     capacity = 1_000
     failure = errno.ENOSPC
     moves = True  # False: every move fails, as a store that goes away between upload and copy
+    refused_moves = ""  # the moves onto this path fail, the others work
 
-    def mv(self, *args: Any, **kwargs: Any) -> Any:
-        if not self.moves:
+    def mv(self, path1: Any, path2: Any, **kwargs: Any) -> Any:
+        if not self.moves or (self.refused_moves and str(path2).endswith(self.refused_moves)):
             raise OSError(errno.EIO, "Input/output error")
-        return super().mv(*args, **kwargs)
+        return super().mv(path1, path2, **kwargs)
 
     @classmethod
     def _strip_protocol(cls, path: str) -> str:
@@ -88,6 +89,7 @@ def full_store() -> Iterator[type[FullFileSystem]]:
     finally:
         FullFileSystem.store.clear()
         FullFileSystem.capacity, FullFileSystem.failure, FullFileSystem.moves = 1_000, errno.ENOSPC, True
+        FullFileSystem.refused_moves = ""
         store._STORE_CACHE.pop("fullmem", None)
 
 
@@ -356,18 +358,33 @@ def test_a_zip_export_without_output_path_says_files_need_output_path(avala, cap
 # -- 5. storage URIs that cannot be opened ---------------------------------------------------------------
 
 
+S3_FORMS = (
+    "s3://<conn_id>@bucket/key (an Airflow AWS connection, e.g. s3://aws_default@bucket/key), or s3://bucket/key "
+    "(no connection: boto3 finds credentials itself"
+)
+GCS_FORMS = (
+    "gs://<conn_id>@bucket/key (an Airflow Google connection, e.g. gs://google_cloud_default@bucket/key), or "
+    "gs://bucket/key (no connection: gcsfs uses Google's default credentials"
+)
+AZURE_FORMS = (
+    "abfs://<conn_id>@container/key (an Airflow Azure connection, e.g. abfs://wasb_default@container/key or "
+    "abfs://adls_default@container/key), or abfs://container/key (no connection: adlfs reads "
+    "AZURE_STORAGE_CONNECTION_STRING"
+)
+
+
 @pytest.mark.parametrize(
-    ("uri", "package"),
+    ("uri", "package", "forms"),
     [
-        ("s3://bucket/exports/labels.ndjson", "apache-airflow-providers-amazon with s3fs"),
-        ("s3://aws_exports@bucket/labels.ndjson", "apache-airflow-providers-amazon with s3fs"),
-        ("gs://bucket/labels.ndjson", "apache-airflow-providers-google"),
-        ("gcs://bucket/labels.ndjson", "apache-airflow-providers-google"),
-        ("abfs://container/labels.ndjson", "apache-airflow-providers-microsoft-azure"),
-        ("az://container/labels.ndjson", "apache-airflow-providers-microsoft-azure"),
+        ("s3://bucket/exports/labels.ndjson", "apache-airflow-providers-amazon with s3fs", S3_FORMS),
+        ("s3://aws_exports@bucket/labels.ndjson", "apache-airflow-providers-amazon with s3fs", S3_FORMS),
+        ("gs://bucket/labels.ndjson", "apache-airflow-providers-google", GCS_FORMS),
+        ("gcs://bucket/labels.ndjson", "apache-airflow-providers-google", GCS_FORMS),
+        ("abfs://container/labels.ndjson", "apache-airflow-providers-microsoft-azure", AZURE_FORMS),
+        ("az://container/labels.ndjson", "apache-airflow-providers-microsoft-azure", AZURE_FORMS),
     ],
 )
-def test_a_scheme_without_a_filesystem_names_the_package_and_the_forms_that_work(uri, package):
+def test_a_scheme_without_a_filesystem_names_the_package_and_the_forms_of_that_scheme(uri, package, forms):
     from airflow_remote_tasks.core.errors import ConfigurationError
     from airflow_remote_tasks.operators.output_path import check_writable
 
@@ -376,8 +393,8 @@ def test_a_scheme_without_a_filesystem_names_the_package_and_the_forms_that_work
     message = str(raised.value)
     assert message.startswith(f"output_path {uri!r} cannot be opened: Airflow has no filesystem for ")
     assert f"on the workers, install {package}" in message
-    assert "s3://<conn_id>@bucket/key.ndjson (an Airflow connection of your own)" in message
-    assert "with the credentials the worker finds by itself" in message
+    # Without a conn_id Airflow uses no connection at all: the forms say so, scheme by scheme.
+    assert f"Paths that work: {forms}" in message
 
 
 def test_a_relative_path_shows_the_forms_that_work():

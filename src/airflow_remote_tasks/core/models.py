@@ -126,6 +126,9 @@ class StreamedOutput(BaseModel):
     sizes: dict[str, int | None] = Field(
         description="Stream name ('result', 'errors') -> total bytes where the platform says, else None."
     )
+    rows: dict[str, int] = Field(
+        default_factory=dict, description="Stream name -> lines (rows) where the platform announces them."
+    )
 
 
 class ListedRun(BaseModel):

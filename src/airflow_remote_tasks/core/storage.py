@@ -1,11 +1,14 @@
 """Paths in object storage: opening a URI with an error that says what to install, checking a place is
 writable without touching what is there, and writing a file so that its target only ever holds a complete one.
 
-A file is written to a temporary sibling (``.<name>.tmp-<id>``, a name no reader takes for the target) and
-moved onto the target only once it is complete. Until then the target is as it was; a failure removes the
-temporary. On a local disk the move is a rename, atomic for readers; on object stores (S3, GCS, Azure) it is a
-server-side copy and a delete, so the target appears complete, but the temporary can be seen in listings
-while it is written.
+A file reaches its target only when :meth:`StagedFile.commit` is called, once it is complete and checked. How
+it waits depends on the store (:data:`STAGED_BY_THE_STORE`): on S3 and GCS the upload itself is held open
+(fsspec's ``autocommit=False``): the parts are sent as they are written, and the object appears, complete, when
+the upload is completed at commit; a failure aborts it, and no other name is ever written. Elsewhere (a local
+disk, Azure, any other filesystem) it is written to a temporary sibling (``.<name>.tmp-<id>``, a name no reader
+takes for the target) and moved onto the target at commit: on a local disk a rename, atomic for readers.
+
+Paths are shown in messages, logs and XCom with any password in them masked (:func:`shown`).
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+from collections import deque
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from uuid import uuid4
 
 from airflow_remote_tasks.core.errors import ConfigurationError, PermanentError, RemoteTaskError
+from airflow_remote_tasks.core.secrets import redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +40,39 @@ SCHEME_PACKAGES: dict[str, str] = {
     "az": "apache-airflow-providers-microsoft-azure (which brings adlfs), and write the path as abfs://",
 }
 
-FORMS = (
-    "s3://bucket/key.ndjson (with the credentials the worker finds by itself: environment, instance role), "
-    "s3://<conn_id>@bucket/key.ndjson (an Airflow connection of your own), or file:///data/key.ndjson"
+# The forms that work, by scheme. Without a conn_id Airflow hands the provider's filesystem no connection at
+# all (not aws_default, google_cloud_default or wasb_default): each library then finds credentials by itself.
+_S3_FORMS = (
+    "s3://<conn_id>@bucket/key (an Airflow AWS connection, e.g. s3://aws_default@bucket/key), or s3://bucket/key "
+    "(no connection: boto3 finds credentials itself, from the environment, ~/.aws or an instance role; none "
+    "found means anonymous access)"
 )
+_GCS_FORMS = (
+    "gs://<conn_id>@bucket/key (an Airflow Google connection, e.g. gs://google_cloud_default@bucket/key), or "
+    "gs://bucket/key (no connection: gcsfs uses Google's default credentials, GOOGLE_APPLICATION_CREDENTIALS "
+    "or the metadata server)"
+)
+_AZURE_FORMS = (
+    "abfs://<conn_id>@container/key (an Airflow Azure connection, e.g. abfs://wasb_default@container/key or "
+    "abfs://adls_default@container/key), or abfs://container/key (no connection: adlfs reads "
+    "AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME and its other AZURE_STORAGE_* variables)"
+)
+_FILE_FORMS = "file:///data/key (three slashes, then an absolute path on the worker), or just /data/key"
+SCHEME_FORMS: dict[str, str] = {
+    **dict.fromkeys(("s3", "s3a", "s3n"), _S3_FORMS),
+    **dict.fromkeys(("gs", "gcs"), _GCS_FORMS),
+    **dict.fromkeys(("abfs", "abfss", "adl", "az"), _AZURE_FORMS),
+    **dict.fromkeys(("file", "local"), _FILE_FORMS),
+}
+FORMS = f"{_S3_FORMS}; or {_FILE_FORMS}"  # for a path whose scheme has no entry, or no scheme
+
+# Filesystems (their fsspec protocols) whose files keep a write from reaching the target until commit() when
+# opened with autocommit=False, and whose discard() drops it: s3fs completes the multipart upload only then
+# (discard aborts it), gcsfs finalises the resumable upload only then (discard cancels it). Not here, so
+# written beside the target and renamed: fsspec's local files stage in the system's temp folder (moving one
+# onto another disk is a copy into the target), its memory filesystem writes the target at open, and adlfs
+# commits its blocks at close whatever autocommit says.
+STAGED_BY_THE_STORE = frozenset({"s3", "s3a", "gs", "gcs"})
 
 # What a failed write at storage needs, by errno: (advice, whether a retry can get past it). A refusal meets the
 # same worker writing to the same place again; space can be freed, a store can come back.
@@ -56,8 +90,10 @@ OTHER_WRITE_FAILURE = ("Check that the storage is reachable and the worker's cre
 
 
 UNTOUCHED = "it is as it was before this try"
-# A move on an object store is a copy and a delete: a failure may come after the copy.
+# A rename on an object store without staging of its own is a copy and a delete: a failure may follow the copy.
 MOVE_FAILED = "it holds its earlier file, or the complete new one if the move failed after copying it"
+# Completing an upload is one request: a lost answer leaves it unknown whether the object was replaced.
+COMMIT_FAILED = "it holds its earlier file, or the complete new one if the store completed the upload"
 
 
 class OutputWriteError(RemoteTaskError):
@@ -70,17 +106,27 @@ class OutputNotWritableError(OutputWriteError, PermanentError):
 
 def storage_path(uri: str, what: str = "output_path") -> Any:
     """``uri`` as an ``ObjectStoragePath`` whose filesystem is ready, with an error that names ``what`` it is.
+    A password in ``uri`` is registered with Airflow's secrets masker.
 
-    :raises ConfigurationError: a path that is not a URI or absolute path; a scheme no installed filesystem
-        opens (naming the package to install); a filesystem that cannot be set up (e.g. an unknown conn_id).
+    :raises ConfigurationError: a path that is not a URI or absolute path; a file:// URI with a host or a
+        relative path; a scheme no installed filesystem opens (naming the package to install); a filesystem
+        that cannot be set up (e.g. an unknown conn_id).
     """
     from airflow.sdk import ObjectStoragePath
     from airflow.sdk.io.fs import has_fs
 
     text = str(uri).strip()
+    parts = urlsplit(text)
+    if parts.password:
+        register_secret(parts.password)
+    scheme = parts.scheme.lower() or "file"
+    forms = SCHEME_FORMS.get(scheme, FORMS)
     if not text or ("://" not in text and not text.startswith("/")):
-        raise ConfigurationError(f"{what} must be a URI or an absolute path, such as {FORMS}; not {text!r}.")
-    scheme = urlsplit(text).scheme.lower() or "file"
+        raise ConfigurationError(
+            f"{what} must be a URI or an absolute path, such as {FORMS}; not {shown(text)!r}."
+        )
+    if scheme in ("file", "local") and "://" in text:
+        text = _local_uri(text, parts, what)
     try:
         path = ObjectStoragePath(text if "://" in text else f"file://{text}")
         path.fs  # noqa: B018 - found on first use: look now, so the error names `what`
@@ -94,36 +140,91 @@ def storage_path(uri: str, what: str = "output_path") -> Any:
                 else "on the workers, install the Airflow provider whose filesystem opens it"
             )
             raise ConfigurationError(
-                f"{what} {_shown(text)!r} cannot be opened: Airflow has no filesystem for {scheme}:// here; {fix}. "
-                f"Paths that work: {FORMS}."
+                f"{what} {shown(text)!r} cannot be opened: Airflow has no filesystem for {scheme}:// here; {fix}. "
+                f"Paths that work: {forms}."
             ) from None
         raise ConfigurationError(
-            f"{what} {_shown(text)!r} cannot be opened ({type(error).__name__}: {error}). If it names a "
-            f"connection (scheme://<conn_id>@bucket/key), check that connection; paths that work: {FORMS}."
+            f"{what} {shown(text)!r} cannot be opened ({_error_text(error, text)}). If it names a connection "
+            f"(scheme://<conn_id>@bucket/key), check that connection; paths that work: {forms}."
         ) from None
     return path
 
 
+def _local_uri(text: str, parts: SplitResult, what: str) -> str:
+    """A file:// URI as Airflow reads it: ``localhost`` is this machine (RFC 8089), which Airflow would take for
+    a folder; any other host, or a relative path, would be written under the worker's working folder.
+
+    :raises ConfigurationError: another host, or a path that is not absolute.
+    """
+    host = parts.hostname or ""
+    if host not in ("", "localhost") or not parts.path.startswith("/"):
+        raise ConfigurationError(
+            f"{what} {shown(text)!r} is not an absolute path on the worker: after file:// comes a third slash "
+            f"and the absolute path, such as file:///data/exports/labels.ndjson; here {host or parts.path!r} "
+            "would be read as a folder under the worker's working folder."
+        )
+    if host == "localhost":
+        userinfo = parts.netloc.rpartition("@")[0]
+        return parts._replace(netloc=f"{userinfo}@" if userinfo else "").geturl()
+    return text
+
+
+def shown(path: Any) -> str:
+    """``path`` (an ``ObjectStoragePath`` or a URI) as text for messages, logs and XCom: a password in it
+    (``scheme://user:password@bucket``, which ``ObjectStoragePath`` keeps as its conn_id) as ``***``."""
+    text = str(path)
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def _error_text(error: BaseException, uri: Any) -> str:
+    """``error``'s type and text with the password of ``uri`` masked (it may quote the conn_id it is in)."""
+    parts = urlsplit(str(uri))
+    detail = getattr(error, "strerror", None) or str(error) or "no detail"
+    if parts.password:
+        detail = redact(detail.replace(f":{parts.password}", ":***"), [parts.password])
+    return f"{type(error).__name__}: {detail}"
+
+
 def check_writable(output_path: str) -> None:
-    """Before anything is submitted: the place exists or can be made, and a file can be written there. An
-    existing file at ``output_path`` is not touched: a small probe file beside it is written and removed.
+    """Before anything is submitted: a file can be written at ``output_path``'s place, and it is no folder.
+    Nothing there is touched and nothing is left: a small probe file is written beside the target (or, where
+    its folders do not exist yet, in the nearest one that does) and removed. No folder or bucket is created.
 
     :raises ConfigurationError: naming ``output_path`` and what failed.
     """
     path = storage_path(output_path)
-    probe = sibling(path, "probe")
     try:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "it is a folder: name a file in it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with probe.open("wb"):
-            pass
+        _probe(path.parent)
     except Exception as error:
         raise ConfigurationError(
-            f"output_path {str(path)!r} cannot be written ({type(error).__name__}: {error}); nothing was "
-            "submitted. Check the location and the worker's permissions or credentials for it."
+            f"output_path {shown(path)!r} cannot be written ({_error_text(error, path)}); nothing was submitted. "
+            "Check the location and the worker's permissions or credentials for it."
         ) from None
-    remove(probe)
+
+
+def _probe(folder: Any) -> None:
+    """Write and remove a small file in ``folder``, or in its nearest existing parent when the filesystem has
+    folders and ``folder`` is not there yet (object stores need none: the probe goes beside the target).
+
+    :raises OSError: (or the filesystem's error) the write was refused.
+    """
+    probe = folder / f".{uuid4().hex[:12]}.probe"
+    try:
+        with probe.open("wb"):
+            pass
+    except FileNotFoundError:
+        if folder.parent == folder or folder.exists():
+            raise
+        _probe(folder.parent)  # created when the file is written; only whether that can work is checked
+    finally:
+        remove(probe)
 
 
 def errors_path(path: Any) -> Any:
@@ -138,28 +239,40 @@ def sibling(path: Any, kind: str) -> Any:
     return path.with_name(f".{path.name}.{kind}-{uuid4().hex[:12]}")
 
 
-class StagedFile:
-    """A file for ``target``, written to a temporary sibling and moved onto ``target`` by :meth:`commit`.
+def staged_by_the_store(path: Any) -> bool:
+    """Whether ``path``'s filesystem holds a write back from the target until commit (see the module doc)."""
+    protocol = path.fs.protocol
+    protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+    return not protocols.isdisjoint(STAGED_BY_THE_STORE)
 
-    ``target`` is untouched until then; :meth:`discard` (or leaving the ``with`` block uncommitted) removes
-    the temporary. Every storage failure is raised as an :class:`OutputWriteError` that names ``what``.
+
+class StagedFile:
+    """A file for ``target`` that reaches it only at :meth:`commit`: held back by the store's own upload where
+    it can (:data:`STAGED_BY_THE_STORE`), else written to a temporary sibling and moved onto ``target``.
+
+    ``target`` is untouched until then; :meth:`discard` (or leaving the ``with`` block uncommitted) drops what
+    was written. Every storage failure is raised as an :class:`OutputWriteError` that names ``what``.
     """
 
     def __init__(self, target: Any, what: str = "output_path") -> None:
         self.target = target
         self.what = what
-        self.temp = sibling(target, "tmp")
+        self.by_the_store = staged_by_the_store(target)
+        self.temp: Any = None if self.by_the_store else sibling(target, "tmp")
         self.written = 0
         self._file: Any = None
         self._committed = False
 
     def __enter__(self) -> StagedFile:
-        """:raises OutputWriteError: the temporary cannot be created."""
+        """:raises OutputWriteError: the upload or the temporary cannot be started."""
         try:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.temp.open("wb")
+            if self.by_the_store:
+                self._file = _open_uncommitted(self.target)
+            else:
+                self.target.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.temp.fs.open(self.temp.path, "wb")
         except Exception as error:
-            raise self._failed("creating a temporary file beside it", error) from error
+            raise self._failed(_STEPS[self.by_the_store][0], error) from error
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
@@ -168,7 +281,9 @@ class StagedFile:
         self.discard()  # an error, or a file not wanted after all
         if error is not None and not isinstance(error, OutputWriteError):  # whose message says so already
             log.warning(
-                "%s %s is as it was before this try: nothing was moved into place.", self.what, self.target
+                "%s %s is as it was before this try: nothing was moved into place.",
+                self.what,
+                shown(self.target),
             )
 
     def write(self, data: bytes) -> None:
@@ -179,47 +294,93 @@ class StagedFile:
             raise self._failed("writing it", error) from error
         self.written += len(data)
 
-    def commit(self) -> None:
-        """Finish the temporary (object stores upload it on close) and move it onto ``target``.
+    def finish(self) -> None:
+        """Send what is still buffered (object stores upload it now), without touching ``target``; done by
+        :meth:`commit` too. Finishing every file before committing any keeps a late upload failure from
+        leaving one file new and its companion old.
 
-        :raises OutputWriteError: either step failed; ``target`` holds no part of the file, and the temporary
-            is removed.
+        :raises OutputWriteError: the upload or the write failed; what was written is dropped.
         """
+        if self._file is None or self._file.closed:
+            return
         try:
-            self._close()
+            self._file.close()
         except Exception as error:
             self.discard()
             raise self._failed("finishing it", error) from error
+
+    def commit(self) -> None:
+        """Finish the file and put it at ``target``: complete the store's upload, or move the sibling there.
+
+        :raises OutputWriteError: a step failed; ``target`` holds no part of the file, and what was written
+            is dropped.
+        """
+        self.finish()
         try:
-            self.temp.rename(self.target)
+            if self.by_the_store:
+                self._file.commit()
+            else:
+                self.temp.rename(self.target)
         except Exception as error:
             self.discard()
-            raise self._failed("moving it into place", error, MOVE_FAILED) from error
+            step, outcome = _STEPS[self.by_the_store][1:]
+            raise self._failed(step, error, outcome) from error
         self._committed = True
 
     def discard(self) -> None:
-        """Remove the temporary, unless it was committed; ``target`` is not touched."""
+        """Drop what was written, unless it was committed; ``target`` is not touched."""
         if self._committed:
             return
-        with contextlib.suppress(Exception):  # the file is unusable already; removing it is what matters
-            self._close()
-        remove(self.temp)
-
-    def _close(self) -> None:
         file, self._file = self._file, None
         if file is not None:
-            file.close()
+            _abandon(file)
+        if self.temp is not None:
+            remove(self.temp)
 
     def _failed(self, step: str, error: Exception, outcome: str = UNTOUCHED) -> OutputWriteError:
         advice, retry_helps = WRITE_FAILURES.get(getattr(error, "errno", None), OTHER_WRITE_FAILURE)
-        detail = getattr(error, "strerror", None) or str(error) or "no detail"
         then = "; a retry of the task downloads the finished run's outputs again" if retry_helps else ""
         kind = OutputWriteError if retry_helps else OutputNotWritableError
         after = f" after {self.written:,} bytes" if self.written else ""
         return kind(
-            f"{self.what} {str(self.target)!r} could not be written: {step} failed{after} "
-            f"({type(error).__name__}: {detail}). Nothing was lost at the target: {outcome}. {advice}{then}."
+            f"{self.what} {shown(self.target)!r} could not be written: {step} failed{after} "
+            f"({_error_text(error, self.target)}). Nothing was lost at the target: {outcome}. {advice}{then}."
         )
+
+
+# By whether the store holds the upload back: (starting it, putting it at the target, what a failure there
+# leaves at the target).
+_STEPS: dict[bool, tuple[str, str, str]] = {
+    True: ("starting the upload", "completing the upload", COMMIT_FAILED),
+    False: ("creating a temporary file beside it", "moving it into place", MOVE_FAILED),
+}
+
+
+def _open_uncommitted(target: Any) -> Any:
+    """``target``'s file opened so that nothing reaches ``target`` before its ``commit()``."""
+    fs = target.fs
+    file = fs.open(target.path, "wb", autocommit=False)
+    # fsspec keeps such files for a transaction that is never run here: let it go, or a long-lived worker
+    # holds every file it ever wrote.
+    pending = getattr(fs.transaction, "files", None)
+    if isinstance(pending, deque) and any(f is file for f in pending):
+        pending.remove(file)
+    return file
+
+
+def _abandon(file: Any) -> None:
+    """Drop an open or finished file without completing it: ``discard()`` aborts an upload the store holds
+    (s3fs, gcsfs), and a buffered file is then marked closed rather than closed, since closing it would send
+    the rest and, on most object stores, complete the upload only to have it deleted."""
+    from fsspec.spec import AbstractBufferedFile
+
+    with contextlib.suppress(Exception):  # a file opened to autocommit may refuse (local files do)
+        file.discard()
+    if isinstance(file, AbstractBufferedFile):
+        file.closed = True
+        return
+    with contextlib.suppress(Exception):  # the file is unusable already; removing it is what matters
+        file.close()
 
 
 def remove(path: Any) -> None:
@@ -227,13 +388,4 @@ def remove(path: Any) -> None:
     try:
         path.unlink(missing_ok=True)
     except Exception as error:  # a leftover hidden file is untidy, not wrong: say so and go on
-        log.warning("Could not remove %s (%s: %s); delete it by hand.", path, type(error).__name__, error)
-
-
-def _shown(uri: str) -> str:
-    """``uri`` without a password a user may have put in it (``scheme://user:password@bucket``)."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+        log.warning("Could not remove %s (%s); delete it by hand.", shown(path), _error_text(error, path))

@@ -3,8 +3,9 @@
 Any platform whose ``outputs`` answers a :class:`~airflow_remote_tasks.core.models.StreamedOutput` gets this:
 the operator writes each stream through Airflow's ``ObjectStoragePath`` (s3://, gs://, file://, whatever
 filesystems are installed), so memory stays flat whatever the size, and XCom holds only where it went. Each
-file is written beside its target and moved onto it only when complete (:class:`StagedFile`): a run that does
-not deliver leaves ``output_path`` as it was.
+file reaches its target only when complete and checked against what the platform announced (bytes, and rows
+where it says): a run that does not deliver leaves ``output_path`` as it was (:class:`StagedFile`). Paths are
+shown with any password masked.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from airflow_remote_tasks.core.errors import ConfigurationError, OutputsTooLarge
 from airflow_remote_tasks.core.models import RunRef, StreamedOutput
 from airflow_remote_tasks.core.operation import Operation, Sink
 from airflow_remote_tasks.core.platform import Platform
-from airflow_remote_tasks.core.storage import StagedFile, check_writable, errors_path, remove, storage_path
+from airflow_remote_tasks.core.storage import (
+    OutputWriteError,
+    StagedFile,
+    check_writable,
+    errors_path,
+    remove,
+    shown,
+    storage_path,
+)
 
 __all__ = ["Counter", "check_writable", "deliver", "errors_path", "storage_path"]
 
@@ -122,7 +131,7 @@ def deliver(
     :raises ConfigurationError: no ``output_path`` and a file (a binary stream); or an ``output_path`` that
         cannot be opened.
     :raises OutputWriteError: writing to storage failed (``OutputNotWritableError`` where a retry cannot help).
-    :raises TransportError: a stream arrived shorter or longer than the platform announced.
+    :raises TransportError: a stream arrived with other bytes or rows than the platform announced.
     """
     if output is None:
         assert output_path
@@ -131,57 +140,76 @@ def deliver(
         with StagedFile(path) as staged:
             staged.write(data)
             staged.commit()
-        log.info("Wrote the outputs of run %s to %s: %s bytes of JSON", ref.run_id, path, f"{len(data):,}")
-        return {"run_id": ref.run_id, "path": str(path), "bytes": len(data), "errors": None}
+        log.info(
+            "Wrote the outputs of run %s to %s: %s bytes of JSON", ref.run_id, shown(path), f"{len(data):,}"
+        )
+        return {"run_id": ref.run_id, "path": shown(path), "bytes": len(data), "errors": None}
     if not output_path:
         return _inline(run, platform.download, ref, output, max_bytes)
     path = storage_path(output_path)
-    has_errors = output.sizes.get("errors", 0) != 0  # announced with rows, or of unknown size
     with contextlib.ExitStack() as stack:
         result = stack.enter_context(StagedFile(path))
         counted = _copy(run, platform, ref, output, "result", result)
-        errors: dict[str, Any] | None = None
-        if has_errors:
-            staged = stack.enter_context(StagedFile(errors_path(path), "The errors file beside output_path"))
-            counted_errors = _copy(run, platform, ref, output, "errors", staged)
-            if counted_errors.bytes:
-                staged.commit()  # before the result: a reader that sees the new result finds its errors
-                _wrote(ref, "errors", staged, counted_errors)
-                errors = {"path": str(staged.target), **counted_errors.summary()}
+        errors_file: StagedFile | None = None
+        if output.sizes.get("errors", 0) != 0:  # announced with rows, or of unknown size
+            errors_file = stack.enter_context(
+                StagedFile(errors_path(path), "The errors file beside output_path")
+            )
+            counted_errors = _copy(run, platform, ref, output, "errors", errors_file)
+            errors_file = errors_file if counted_errors.bytes else None
+        # Both uploads finished before either file is put in place, the result first: a failure up to the
+        # result's commit leaves both files as they were.
+        result.finish()
+        if errors_file is not None:
+            errors_file.finish()
         result.commit()
         _wrote(ref, "result", result, counted)
-        if errors is None:
-            # An earlier run's errors file would pass for the new result's: removed once that is in place.
+        errors: dict[str, Any] | None = None
+        if errors_file is not None:
+            try:
+                errors_file.commit()
+            except OutputWriteError as error:
+                error.amend(
+                    f"The new result is already in place at output_path {shown(path)}; its errors file is not."
+                )
+                raise
+            _wrote(ref, "errors", errors_file, counted_errors)
+            errors = {"path": shown(errors_file.target), **counted_errors.summary()}
+        elif "errors" in output.sizes:
+            # The platform has an errors stream and this run's is empty: an earlier run's errors file would
+            # pass for the new result's. A platform without one leaves a file of that name alone.
             remove(errors_path(path))
-    return {"run_id": ref.run_id, "path": str(path), **counted.summary(), "errors": errors}
+    return {"run_id": ref.run_id, "path": shown(path), **counted.summary(), "errors": errors}
 
 
 def _copy(
     run: Run, platform: Platform, ref: RunRef, output: StreamedOutput, stream: str, staged: StagedFile
 ) -> Counter:
-    """Download one stream into ``staged``, checked against the size the platform announced.
+    """Download one stream into ``staged``, checked against the bytes and rows the platform announced.
 
-    :raises TransportError: it arrived with another size.
+    :raises TransportError: it arrived with another size or another number of rows.
     """
     total = output.sizes.get(stream)
     counter = Counter(
         staged,
-        progress=f"run {ref.run_id}'s {stream} to {staged.target}",
+        progress=f"run {ref.run_id}'s {stream} to {shown(staged.target)}",
         total=total,
         rows=output.format in LINE_FORMATS,
     )
     run(platform.download(ref, stream, counter))
-    if total is not None and counter.bytes != total:
-        raise TransportError(
-            f"Run {ref.run_id}'s {stream} arrived with {counter.bytes:,} bytes, but {platform.name} announced "
-            f"{total:,}; it was not written to {staged.target}, which is as it was before this try. A retry of "
-            "the task downloads it again."
-        )
+    rows = output.rows.get(stream)
+    for unit, announced, arrived in (("bytes", total, counter.bytes), ("rows", rows, counter.rows)):
+        if announced is not None and arrived != announced:
+            raise TransportError(
+                f"Run {ref.run_id}'s {stream} arrived with {arrived:,} {unit}, but {platform.name} announced "
+                f"{announced:,}; it was not written to {shown(staged.target)}, which is as it was before this "
+                "try. A retry of the task downloads it again."
+            )
     return counter
 
 
 def _wrote(ref: RunRef, stream: str, staged: StagedFile, counter: Counter) -> None:
-    log.info("Wrote run %s's %s to %s: %s", ref.run_id, stream, staged.target, counter.describe())
+    log.info("Wrote run %s's %s to %s: %s", ref.run_id, stream, shown(staged.target), counter.describe())
 
 
 def _ndjson(data: bytes) -> Any:
