@@ -145,3 +145,40 @@ def test_run_links_point_at_the_app_and_open_a_page_on_the_emulator(labelbox, tm
         assert f"<h1>{title}</h1>" in page.text
     assert task_id in httpx.get(f"{base}/tasks?task={task_id}").text
     assert httpx.get(f"{base}/projects/ckprojnope").status_code == 404
+
+
+# -- a call refused as malformed: no retries -------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_call_that_does_not_parse_fails_the_task_without_airflow_retries(labelbox, tmp_path, capfd):
+    # Every call answered GRAPHQL_PARSE_FAILED: a second try would meet the same answer.
+    httpx.post(
+        f"{labelbox.server.url}/_emulator/graphql-errors", json={"next": 1000, "code": "GRAPHQL_PARSE_FAILED"}
+    )
+    result = run_dag("lb_retry_worker", conf={"out": str(tmp_path / "out.ndjson")})  # retries=1
+    assert result.task_state("remote") == "failed"
+    assert result.try_number("remote") == 1
+    out = capfd.readouterr()
+    assert "Labelbox answered GRAPHQL_PARSE_FAILED: injected fault" in out.out + out.err
+    assert labelbox.tasks == []
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_query_the_servers_schema_refuses_fails_the_task_without_airflow_retries(
+    labelbox, tmp_path, capfd, monkeypatch
+):
+    from airflow_remote_tasks.platforms.labelbox import queries
+
+    # A field the emulator's schema (graphql-core) does not have: a real validation failure, not an injected one.
+    monkeypatch.setattr(queries, "GET_PROJECT", queries.GET_PROJECT.replace("uploadType", "noSuchField"))
+    result = run_dag("lb_retry_worker", conf={"out": str(tmp_path / "out.ndjson")})
+    assert result.task_state("remote") == "failed"
+    assert result.try_number("remote") == 1
+    out = capfd.readouterr()
+    text = out.out + out.err
+    assert (
+        "GRAPHQL_VALIDATION_FAILED: Cannot query field 'noSuchField' on type 'Project'. Labelbox refused"
+        in text
+    )
+    assert labelbox.tasks == []

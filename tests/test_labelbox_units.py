@@ -92,3 +92,25 @@ def test_export_inputs_become_the_sdks_wire_shape():
         )
     with pytest.raises(InvalidInputsError, match="is not a date"):
         parse_job("export_dataset", {"dataset_id": "d", "filters": {"label_created_at": ["yesterday", None]}})
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "GRAPHQL_VALIDATION_FAILED",
+        "GRAPHQL_PARSE_FAILED",
+        "BAD_USER_INPUT",
+        "BAD_REQUEST",
+        "OPERATION_RESOLUTION_FAILURE",
+    ],
+)
+def test_a_call_refused_as_malformed_is_permanent(code):
+    from airflow_remote_tasks.core.errors import is_permanent, is_transient
+
+    with pytest.raises(ApiError) as raised:
+        data_of("GetUserPyApi", errors(code))
+    error = raised.value
+    assert is_permanent(error) and not is_transient(error)  # Airflow does not retry it
+    assert not worth_retrying(errors(code))  # nor does the executor
+    assert str(error).startswith(f"GetUserPyApi failed: Labelbox answered {code}: m. ")
+    assert "asking again cannot help" in str(error)

@@ -102,6 +102,11 @@ class NotFoundError(ApiError, AirflowFailException):
     """The task, run or project does not exist on the platform. Fails the task without Airflow's retries."""
 
 
+class RefusedError(ApiError, AirflowFailException):
+    """The platform refused the call itself (one it cannot parse or validate, or a value of the wrong shape),
+    not the work: asking again sends the same call. Fails the task without Airflow's retries."""
+
+
 class AlreadyExistsError(ApiError):
     """A run with this name exists already (used to attach to it)."""
 

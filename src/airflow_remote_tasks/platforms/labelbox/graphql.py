@@ -17,6 +17,7 @@ from airflow_remote_tasks.core.errors import (
     AuthenticationError,
     InvalidInputsError,
     NotFoundError,
+    RefusedError,
     TransportError,
 )
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
@@ -140,7 +141,8 @@ def data_of(name: str, response: HttpResponse) -> dict[str, Any]:
     """The answer's ``data``.
 
     :raises AuthenticationError: the key was refused. :raises NotFoundError: RESOURCE_NOT_FOUND.
-    :raises InvalidInputsError: the server refused the request's content. :raises ApiError: anything else
+    :raises InvalidInputsError: the server refused the request's content. :raises RefusedError: the call itself
+        was refused (it does not parse or validate; a value of the wrong shape). :raises ApiError: anything else
         (``retryable`` for rate limits and passing server errors). :raises TransportError: not a GraphQL answer.
     """
     body = _json(response)
@@ -170,6 +172,11 @@ def data_of(name: str, response: HttpResponse) -> dict[str, Any]:
     return data
 
 
+REFUSED_CALL = (
+    "Labelbox refused the call itself before doing anything, so asking again cannot help. Check that the "
+    "connection's endpoint is Labelbox's GraphQL API (https://api.labelbox.com/graphql, or your server's "
+    "/graphql); if it is, the call this provider sends does not suit that server: report it with this message."
+)
 # extensions.code -> the error, the HTTP status and code it stands for, and what to do; the first code of an
 # answer found here wins, in the order the official SDK checks them.
 ERRORS_BY_CODE: dict[str, tuple[type[ApiError], int, str, str]] = {
@@ -184,6 +191,20 @@ ERRORS_BY_CODE: dict[str, tuple[type[ApiError], int, str, str]] = {
         403,
         "permission_denied",
         "The API key's user may not do this: check its role in the organization.",
+    ),
+    # The call itself refused, as Labelbox (and Apollo Server, whose codes these are) words it: a query that does
+    # not parse or fit the schema, a request it cannot read, a value of the wrong shape. The same call again
+    # meets the same answer.
+    "GRAPHQL_VALIDATION_FAILED": (RefusedError, 400, "refused_call", REFUSED_CALL),
+    "GRAPHQL_PARSE_FAILED": (RefusedError, 400, "refused_call", REFUSED_CALL),
+    "BAD_REQUEST": (RefusedError, 400, "refused_call", REFUSED_CALL),
+    "OPERATION_RESOLUTION_FAILURE": (RefusedError, 400, "refused_call", REFUSED_CALL),
+    "BAD_USER_INPUT": (
+        RefusedError,
+        400,
+        "refused_value",
+        "Labelbox refused a value the call carries, so asking again cannot help: check the value the message "
+        "names (an id, a filter, a row's field) in the task's inputs or the run id.",
     ),
     "RESOURCE_NOT_FOUND": (NotFoundError, 404, "not_found", ""),
     "RESOURCE_CONFLICT": (AlreadyExistsError, 409, "conflict", ""),
@@ -213,7 +234,7 @@ def _error(name: str, response: HttpResponse, errors: list[Any]) -> Exception:
     text = f"{name} failed{response.tries}: Labelbox answered {describe_errors(errors)}"
     for code, (kind, status, short, hint) in ERRORS_BY_CODE.items():
         if code in codes:
-            return kind(f"{text}. {hint}" if hint else text, status=status, code=short)
+            return kind(f"{text.rstrip('.')}. {hint}" if hint else text, status=status, code=short)
     for code, inner_status in zip(codes, inner, strict=True):
         if code in REFUSED_CONTENT or (code == "INTERNAL_SERVER_ERROR" and inner_status in REFUSED_CONTENT):
             return InvalidInputsError(f"{text}. Nothing was started.")
