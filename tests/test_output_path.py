@@ -114,7 +114,9 @@ def test_a_broken_labelbox_download_leaves_the_previous_export_as_it_was(labelbo
     assert result.task_state("remote") == "failed"
     assert labelbox.emulator.app.faults.lose_answer_next == 0  # the download did break
     assert "broke off after" in text_of(capfd)
-    assert f"output_path file://{target} is as it was before this try: nothing was moved" in task_log(caplog)
+    assert f"output_path file://{target} is as it was before this try: nothing was put in place" in task_log(
+        caplog
+    )
     assert target.read_bytes() == OLD  # byte-identical
     assert leftovers(tmp_path) == []  # and no partial file, beside it or in its place
 

@@ -248,9 +248,10 @@ def test_a_failed_move_of_the_errors_file_says_the_result_is_in_place(labelbox, 
         r"The errors file beside output_path 'fullmem:///?bucket/labels.errors.ndjson' could not be", text
     )
     assert re.search(
-        r"The new result is already in place at output_path fullmem:///?bucket/labels.ndjson; its", text
+        r"The new result is already in place at output_path fullmem:///?bucket/labels.ndjson\.", text
     )
     assert ObjectStoragePath("fullmem://bucket/labels.ndjson").read_bytes().count(b"\n") > 0
+    assert not ObjectStoragePath("fullmem://bucket/labels.errors.ndjson").exists()
 
 
 # -- 3, 4. the store holds the upload back where it can; elsewhere a failed temporary is not completed ---------

@@ -281,7 +281,7 @@ class StagedFile:
         self.discard()  # an error, or a file not wanted after all
         if error is not None and not isinstance(error, OutputWriteError):  # whose message says so already
             log.warning(
-                "%s %s is as it was before this try: nothing was moved into place.",
+                "%s %s is as it was before this try: nothing was put in place.",
                 self.what,
                 shown(self.target),
             )

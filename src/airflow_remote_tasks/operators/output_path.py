@@ -169,9 +169,7 @@ def deliver(
             try:
                 errors_file.commit()
             except OutputWriteError as error:
-                error.amend(
-                    f"The new result is already in place at output_path {shown(path)}; its errors file is not."
-                )
+                error.amend(f"The new result is already in place at output_path {shown(path)}.")
                 raise
             _wrote(ref, "errors", errors_file, counted_errors)
             errors = {"path": shown(errors_file.target), **counted_errors.summary()}
