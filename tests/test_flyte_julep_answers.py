@@ -3,18 +3,24 @@ label, and anything else (a login or proxy page) is an UnexpectedAnswerError tha
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from airflow_remote_tasks.core.errors import PermanentError, UnexpectedAnswerError
+from airflow_remote_tasks.core.models import RunOrigin, RunRef
 from airflow_remote_tasks.core.operation import HttpResponse, StreamLimits
+from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.emulators.server import ASGIApp, Receive, Scope, Send, ServerThread
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 from airflow_remote_tasks.platforms.julep.hook import JulepHook
+
+WAITS = {"name": "waits", "main": [{"sleep": {"days": 1}}, {"return": {"text": "$ 'late'"}}]}
 
 
 def relabelled(app: ASGIApp, content_type: bytes) -> ASGIApp:
@@ -100,3 +106,63 @@ def test_a_flyte_stream_message_that_is_not_json_is_an_unexpected_answer():
     )
     with pytest.raises(UnexpectedAnswerError, match=r"http://flyte.test/x.Y/Z answered HTTP 200"):
         operation.send(answer)
+
+
+# -- status words no table has ----------------------------------------------------------------------------
+
+
+def flyte_run(hook: FlyteHook) -> RunRef:
+    platform = hook.platform
+    interface = hook.run(platform.resolve_task("demo.sleep", "latest"))
+    wire = platform.prepare_inputs(interface, {"seconds": 60})
+    origin = RunOrigin(dag_id="d", run_id="r", task_id="t")
+    return hook.run(platform.submit(interface, wire, origin=origin, labels={}, env={}))
+
+
+@pytest.mark.parametrize("reported", [11, "ACTION_PHASE_WAITING_FOR_SIGNAL"])
+def test_a_flyte_phase_no_table_has_counts_as_unknown(flyte, reported):
+    hook = FlyteHook("flyte_default")
+    ref = flyte_run(hook)
+    # A newer server's phase: as a number the enum does not know (what the emulator's proto sends), or a name.
+    if isinstance(reported, int):
+        httpx.post(f"{flyte.url}/_emulator/report-phase", json={"run": ref.run_id, "phase": reported})
+        status = hook.run(hook.platform.status(ref))
+        assert status.raw_phase == "ACTION_PHASE_11"
+    else:
+        operation = hook.platform.status(ref)
+        request = next(operation)
+        assert request.url.endswith("/flyteidl2.workflow.RunService/GetRunDetails")
+        body = {"details": {"action": {"status": {"phase": reported, "attempts": 1}}}}
+        with pytest.raises(StopIteration) as done:
+            operation.send(HttpResponse(200, {"content-type": "application/json"}, json.dumps(body).encode()))
+        status = done.value.value
+        assert status.raw_phase == reported
+    assert status.phase is Phase.UNKNOWN and not status.is_terminal
+
+
+def test_a_julep_status_no_table_has_counts_as_unknown(julep):
+    hook = JulepHook("julep_default")
+    interface = hook.run(hook.platform.resolve_task(WAITS, "latest"))
+    origin = RunOrigin(dag_id="d", run_id="r", task_id="t")
+    ref = hook.run(hook.platform.submit(interface, {}, origin=origin, labels={}, env={}))
+    answer = httpx.post(
+        f"{julep.server.url}/_emulator/report-status", json={"execution_id": ref.run_id, "status": "paused"}
+    )
+    assert answer.json()["status"] == "paused"
+    status = hook.run(hook.platform.status(ref))
+    assert status.raw_phase == "paused"
+    assert status.phase is Phase.UNKNOWN and not status.is_terminal
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_wait_on_an_unknown_flyte_phase_names_it_and_does_not_finish(flyte, capfd):
+    from airflow_helpers import run_dag
+
+    ref = flyte_run(FlyteHook("flyte_default"))
+    httpx.post(f"{flyte.url}/_emulator/report-phase", json={"run": ref.run_id, "phase": 11})
+    result = run_dag("t_sensor_short", conf={"run": ref.run_id})
+    assert result.task_state("sensor_poke") == "failed"  # the sensor's timeout, not the run's end
+    out = capfd.readouterr()
+    text = out.out + out.err
+    assert "status word 'ACTION_PHASE_11' (1 run) is not in the provider's table" in text
+    assert f"Run {ref.run_id} is unknown (ACTION_PHASE_11)" in text

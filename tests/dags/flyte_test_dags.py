@@ -119,6 +119,17 @@ with DAG(
         )
 ALL_DAGS["t_sensor"] = dag
 
+# A run that never reaches a known phase: the sensor's timeout ends the wait.
+with DAG("t_sensor_short", start_date=START, schedule=None, catchup=False, params={"run": ""}) as dag:
+    RemoteRunSensor(
+        task_id="sensor_poke",
+        conn_id="flyte_default",
+        run_id="{{ params.run }}",
+        poke_interval=0.2,
+        timeout=1.5,
+    )
+ALL_DAGS["t_sensor_short"] = dag
+
 for dag_id, budget in (("t_sensor_budget", 2.0), ("t_sensor_tolerant", 600.0)):
     with DAG(dag_id, start_date=START, schedule=None, catchup=False, params={"run": ""}) as dag:
         RemoteRunSensor(

@@ -491,4 +491,14 @@ class FlyteEmulator:
         if name == "revoke-tokens":
             self.tokens.clear()
             return {"revoked": True}
+        if name == "report-phase" and method == "POST":
+            # {"run": <name>, "phase": <enum number or name>, "project"?, "domain"?}; a null phase: the real one
+            payload = payload or {}
+            project, domain = payload.get("project", "flytesnacks"), payload.get("domain", "development")
+            try:
+                run = self.state.run(project, domain, str(payload.get("run", "")))
+            except Rejected as rejected:
+                raise ValueError(str(rejected)) from None
+            run.reported_phase = payload.get("phase")
+            return {"run": run.name, "phase": run.reported_phase}
         raise KeyError(name)

@@ -47,6 +47,9 @@ class EmulatedRun:
     aborted_at: float | None = None
     abort_reason: str = ""
     log_lines: list[str] = field(default_factory=list)
+    # A phase reported in place of the real one (an enum number or name): how a newer server's phase, which
+    # the provider's table cannot know, reaches the client. Set through ``POST /_emulator/report-phase``.
+    reported_phase: int | str | None = None
 
     @property
     def run_id(self) -> dict[str, str]:
@@ -75,9 +78,10 @@ class EmulatedRun:
         now = time.time()
         phase = self.phase(now)
         terminal = self.is_terminal(now)
-        status: dict[str, Any] = {"phase": phase, "startTime": _stamp(self.created), "attempts": 1}
+        reported = phase if self.reported_phase is None else self.reported_phase
+        status: dict[str, Any] = {"phase": reported, "startTime": _stamp(self.created), "attempts": 1}
         attempt: dict[str, Any] = {
-            "phase": phase,
+            "phase": reported,
             "attempt": 1,
             "startTime": _stamp(self.created),
             "logsAvailable": True,

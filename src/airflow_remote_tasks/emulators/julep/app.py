@@ -148,6 +148,14 @@ class JulepEmulator:
     def _control(self, method: str, name: str, payload: Any) -> Any:
         if name == "executions":
             return self.state.summary()
+        if name == "report-status" and method == "POST":
+            # {"execution_id": <id>, "status": <word>}; an empty status: the real one again
+            payload = payload or {}
+            execution = self.state.executions.get(str(payload.get("execution_id", "")))
+            if execution is None:
+                raise ValueError(f"no execution {payload.get('execution_id')!r}")
+            execution.reported_status = str(payload.get("status") or "")
+            return {"execution_id": execution.id, "status": execution.status}
         raise KeyError(name)
 
     def _task(self, task_id: str) -> dict[str, Any]:

@@ -45,9 +45,14 @@ class Execution:
     transitions: list[dict[str, Any]] = field(default_factory=list)
     resume_input: asyncio.Future[dict[str, Any]] | None = None
     walker: asyncio.Task[None] | None = None
+    # A status word reported in place of the real one (one the provider's table does not know, as a newer
+    # server might send). Set through ``POST /_emulator/report-status``.
+    reported_status: str = ""
 
     @property
     def status(self) -> str:
+        if self.reported_status:
+            return self.reported_status
         if not self.transitions:
             return "queued"
         return STATUS_OF_TRANSITION[self.transitions[-1]["type"]]

@@ -24,7 +24,7 @@ from airflow_remote_tasks.core.models import (
 )
 from airflow_remote_tasks.core.operation import Operation, Sink, StreamLimits, answer
 from airflow_remote_tasks.core.paging import Page, all_pages
-from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.flyte import connect, literals
 from airflow_remote_tasks.platforms.flyte.auth import FlyteAuth
@@ -462,7 +462,7 @@ def parse_action_status(action: dict[str, Any]) -> RunStatus:
     abort = action.get("abortInfo") or {}
     message = str(error.get("message") or abort.get("reason") or "")
     return RunStatus(
-        phase=PHASES.get(raw, Phase.RUNNING),
+        phase=phase_of_word(raw, PHASES, "Flyte action phase"),
         raw_phase=raw,
         message=message,
         error_kind=str(error.get("kind", "")),

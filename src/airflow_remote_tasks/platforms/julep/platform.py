@@ -27,7 +27,7 @@ from airflow_remote_tasks.core.models import (
     TaskInterface,
 )
 from airflow_remote_tasks.core.operation import Operation, Sink, answer
-from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.julep import PLATFORM, rest
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
@@ -385,7 +385,7 @@ def task_interface(body: Mapping[str, Any]) -> TaskInterface:
 
 def parse_execution_status(body: Mapping[str, Any]) -> RunStatus:
     raw = str(body.get("status") or "queued")
-    phase = PHASES.get(raw, Phase.RUNNING)
+    phase = phase_of_word(raw, PHASES, "Julep status")
     message = str(body.get("error") or "")
     if phase is Phase.PAUSED:
         message = f"waiting for input: {summarize(body.get('output'))}"
