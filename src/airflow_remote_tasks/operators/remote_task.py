@@ -268,7 +268,8 @@ class RemoteTaskOperator(WaitsForRun):
         opens) to write the run's outputs to instead of XCom: an export is streamed there chunk by chunk, a
         value is written as JSON. XCom then gets a summary (``path``, ``bytes``, ``rows`` for line-oriented
         formats such as ndjson, ``errors``). Checked to be writable before anything is submitted, without
-        touching a file already there; each file is written beside it and moved into place only when complete.
+        touching a file already there; each file reaches it only when complete and checked (S3, GCS: the upload
+        is completed then; elsewhere a file written beside it is moved into place).
 
     The other arguments are :class:`WaitsForRun`'s. Returns the run's outputs: Flyte, the value of a single
     output or a dict by output name (``multiple_outputs=True`` makes one XCom each); Julep, the execution's
