@@ -388,6 +388,9 @@ def test_an_export_with_other_rows_than_announced_is_not_moved_into_place(labelb
     hook = LabelboxHook("labelbox_default")
     ref = RunRef(platform="labelbox", run_id=str(task["id"]))
     size, lines = first.stat().st_size, first.read_bytes().count(b"\n")
+    # What Labelbox announces (the header its outputs() reads) counts rows as they arrive here.
+    header = hook.run(hook.platform._export_header(ref.run_id, "RESULT"))
+    assert (header["totalSize"], header["totalLines"]) == (size, lines)
     announced = StreamedOutput(
         run_id=ref.run_id, sizes={"result": size, "errors": 0}, rows={"result": lines + extra, "errors": 0}
     )
