@@ -366,7 +366,7 @@ S3_FORMS = (
 )
 GCS_FORMS = (
     "gs://<conn_id>@bucket/key (an Airflow Google connection, e.g. gs://google_cloud_default@bucket/key), or "
-    "gs://bucket/key (no connection: gcsfs uses Google's default credentials"
+    "gs://bucket/key (no connection: gcsfs tries Google's default credentials"
 )
 AZURE_FORMS = (
     "abfs://<conn_id>@container/key (an Airflow Azure connection, e.g. abfs://wasb_default@container/key or "

@@ -49,8 +49,8 @@ _S3_FORMS = (
 )
 _GCS_FORMS = (
     "gs://<conn_id>@bucket/key (an Airflow Google connection, e.g. gs://google_cloud_default@bucket/key), or "
-    "gs://bucket/key (no connection: gcsfs uses Google's default credentials, GOOGLE_APPLICATION_CREDENTIALS "
-    "or the metadata server)"
+    "gs://bucket/key (no connection: gcsfs tries Google's default credentials, from GOOGLE_APPLICATION_CREDENTIALS, "
+    "gcloud's login or the metadata server, and else uses anonymous access)"
 )
 _AZURE_FORMS = (
     "abfs://<conn_id>@container/key (an Airflow Azure connection, e.g. abfs://wasb_default@container/key or "
