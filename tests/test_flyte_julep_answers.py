@@ -11,14 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_helpers import run_dag
 from airflow_remote_tasks.core.errors import PermanentError, UnexpectedAnswerError
 from airflow_remote_tasks.core.models import RunOrigin, RunRef
 from airflow_remote_tasks.core.operation import HttpResponse, StreamLimits
 from airflow_remote_tasks.core.phases import Phase
+from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID
 from airflow_remote_tasks.emulators.server import ASGIApp, Receive, Scope, Send, ServerThread
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 from airflow_remote_tasks.platforms.julep.hook import JulepHook
+from conftest import set_connection
 
 WAITS = {"name": "waits", "main": [{"sleep": {"days": 1}}, {"return": {"text": "$ 'late'"}}]}
 
@@ -82,7 +85,6 @@ def test_julep_takes_json_labelled_otherwise(julep):
     ],
 )
 def test_a_sign_in_page_is_named_once_and_not_retried(portal, hook, host, conn_id, conn_type, monkeypatch):
-    from conftest import set_connection
 
     url, asked = portal
     set_connection(conn_id, conn_type, url + host, "" if conn_type.endswith("flyte") else "k", {})
@@ -156,8 +158,6 @@ def test_a_julep_status_no_table_has_counts_as_unknown(julep):
 
 @pytest.mark.usefixtures("airflow_db")
 def test_a_wait_on_an_unknown_flyte_phase_names_it_and_does_not_finish(flyte, capfd):
-    from airflow_helpers import run_dag
-
     ref = flyte_run(FlyteHook("flyte_default"))
     httpx.post(f"{flyte.url}/_emulator/report-phase", json={"run": ref.run_id, "phase": 11})
     result = run_dag("t_sensor_short", conf={"run": ref.run_id})
@@ -166,3 +166,92 @@ def test_a_wait_on_an_unknown_flyte_phase_names_it_and_does_not_finish(flyte, ca
     text = out.out + out.err
     assert "status word 'ACTION_PHASE_11' (1 run) is not in the provider's table" in text
     assert f"Run {ref.run_id} is unknown (ACTION_PHASE_11)" in text
+
+
+# -- error answers in someone else's words ---------------------------------------------------------------
+
+
+def answering(status: int, content_type: bytes, body: bytes) -> tuple[ServerThread, list[str]]:
+    """A server (not started) that answers every request with ``status``, ``content_type`` and ``body`` (a
+    proxy's page, a service that is not the platform), and the paths it was asked for."""
+    asked: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        asked.append(scope["path"])
+        headers = [(b"content-type", content_type)]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return ServerThread(app), asked
+
+
+NOT_FOUND_PAGE = b"<html><body><h1>404 Not Found</h1>nginx</body></html>"
+
+
+@pytest.mark.usefixtures("airflow_db")
+@pytest.mark.parametrize(
+    ("dag_id", "conn", "base", "endpoint", "hint"),
+    [
+        (
+            "t_retries_wrong_endpoint",
+            ("flyte_default", "remote_tasks_flyte", ""),
+            "",
+            "/flyteidl2.task.TaskService/ListTasks answered HTTP 404 with text/html, which is not a Flyte API answer",
+            "Check that the connection's endpoint is the Flyte control plane",
+        ),
+        (
+            "j_retries_wrong_endpoint",
+            ("julep_default", "remote_tasks_julep", "k"),
+            "/api",
+            "/api/tasks/",
+            "which is not a Julep API answer. Check the connection's base URL",
+        ),
+    ],
+)
+def test_an_html_404_from_a_wrong_endpoint_fails_once_naming_it(dag_id, conn, base, endpoint, hint, capfd):
+    server, asked = answering(404, b"text/html", NOT_FOUND_PAGE)
+    conn_id, conn_type, key = conn
+    with server:
+        set_connection(conn_id, conn_type, server.url + base, key, {"agent_id": DEMO_AGENT_ID})
+        result = run_dag(dag_id)
+    assert result.task_state("remote") == "failed"
+    assert result.try_number("remote") == 1  # retries=1, and no second try
+    assert len(asked) == 1  # nor a second request
+    out = capfd.readouterr()
+    text = out.out + out.err
+    assert f"{server.url}{endpoint}" in text and hint in text
+    assert "404 Not Found" in text
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"),
+    [
+        (404, True),
+        (403, True),
+        (405, True),
+        (500, True),
+        (429, False),
+        (502, False),
+        (503, False),
+        (504, False),
+    ],
+)
+def test_only_a_gateway_status_in_someone_elses_words_is_worth_asking_again(status, permanent):
+    from pydantic import SecretStr
+
+    from airflow_remote_tasks.core.errors import TransportError, is_permanent, is_transient
+    from airflow_remote_tasks.platforms.julep import rest
+    from airflow_remote_tasks.platforms.julep.config import JulepConfig
+
+    page = HttpResponse(status, {"content-type": "text/html"}, b"<html>proxy says no</html>", url="")
+    config = JulepConfig(base_url="https://julep.test/api", api_key=SecretStr("k"))
+    errors = [
+        connect.error_from_response("x.Y/Z", page, "https://flyte.test/x.Y/Z"),
+        rest.error_from_response(config, "GET", "tasks/t", page),
+    ]
+    for error in errors:
+        assert is_permanent(error) is permanent and is_transient(error) is not permanent
+        assert isinstance(error, UnexpectedAnswerError if permanent else TransportError)
+        assert "proxy says no" in str(error)
+    assert "https://flyte.test/x.Y/Z answered HTTP" in str(errors[0])
+    assert "GET https://julep.test/api/tasks/t answered HTTP" in str(errors[1])

@@ -224,7 +224,12 @@ def test_emulator_expressions_are_julep_like_and_closed():
 def test_julep_error_bodies_become_clear_errors():
     from pydantic import SecretStr
 
-    from airflow_remote_tasks.core.errors import ApiError, AuthenticationError, TransportError
+    from airflow_remote_tasks.core.errors import (
+        ApiError,
+        AuthenticationError,
+        TransportError,
+        UnexpectedAnswerError,
+    )
     from airflow_remote_tasks.core.operation import HttpResponse
     from airflow_remote_tasks.platforms.julep.config import JulepConfig
     from airflow_remote_tasks.platforms.julep.rest import error_from_response
@@ -252,11 +257,11 @@ def test_julep_error_bodies_become_clear_errors():
     )
     assert "Validation error (body.input: Field required)" in str(invalid)
     assert answer(503, {"detail": "busy"}).retryable  # type: ignore[attr-defined]
-    for foreign in (
-        answer(404, {"detail": "Not Found"}),
-        answer(502, b"<html>bad gateway</html>", "text/html"),
+    for foreign, kind in (
+        (answer(404, {"detail": "Not Found"}), UnexpectedAnswerError),  # no such route: a wrong base URL
+        (answer(502, b"<html>bad gateway</html>", "text/html"), TransportError),
     ):
-        assert isinstance(foreign, TransportError) and "Check the connection's base URL" in str(foreign)
+        assert isinstance(foreign, kind) and "Check the connection's base URL" in str(foreign)
 
 
 def test_on_paused_must_be_a_known_policy():

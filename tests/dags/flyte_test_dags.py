@@ -91,6 +91,7 @@ remote_dag("t-Hostile.IDS--x", task="demo.say_hello", inputs={"name": "x"}, task
 remote_dag("t_retries_bad_inputs", task="demo.say_hello", inputs={"name": 42}, retries=2)
 remote_dag("t_retries_unknown_conn", task="demo.say_hello", inputs={"name": "x"}, conn_id="nope", retries=2)
 remote_dag("t_retries_unknown_task", task="demo.nope", inputs={}, retries=2)
+remote_dag("t_retries_wrong_endpoint", task="demo.say_hello", inputs={"name": "x"}, retries=1)
 remote_dag(
     "t_huge_error", task="demo.fail", inputs={"message": "{{ params.message }}"}, params={"message": ""}
 )

@@ -75,6 +75,8 @@ julep_dag("j_by_id", task="{{ dag_run.conf['task_id'] }}", inputs={"name": "by i
 julep_dag("j_bad_inputs", task=GREET, inputs={"name": 7, "times": 0, "nmae": "typo"})
 julep_dag("j_env", task=GREET, inputs={"name": "x"}, env={"A": "1"})
 julep_dag("j_version", task=GREET, inputs={"name": "x"}, version="v2")
+# A wrong base URL cannot fix itself: one try, though retries=1.
+julep_dag("j_retries_wrong_endpoint", task=GREET, inputs={"name": "x"}, retries=1)
 
 with DAG("j_sensor", start_date=START, schedule=None, catchup=False, params={"run": ""}) as dag:
     for deferrable in (True, False):

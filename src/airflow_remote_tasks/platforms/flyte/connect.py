@@ -6,6 +6,7 @@ import json
 import struct
 from typing import Any
 
+from airflow_remote_tasks.core.answers import not_the_api
 from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
     ApiError,
@@ -14,7 +15,7 @@ from airflow_remote_tasks.core.errors import (
     TransportError,
     UnexpectedAnswerError,
 )
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, StreamLimits
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, StreamLimits, where
 
 UNARY_HEADERS = {
     "Content-Type": "application/json",
@@ -27,6 +28,14 @@ STREAM_HEADERS = {
 }
 RETRYABLE_CODES = frozenset({"unavailable", "resource_exhausted", "deadline_exceeded", "aborted"})
 END_STREAM = 0x02
+# What an unauthenticated or permission_denied answer means for a call that carried the connection's credentials.
+CREDENTIALS_REFUSED = (
+    "The credentials were refused: check the connection's API key, client id/secret or token."
+)
+CONTROL_PLANE_HINT = (
+    "Check that the connection's endpoint is the Flyte control plane (for example "
+    "https://<tenant>.hosted.unionai.cloud or http://localhost:30080)."
+)
 
 
 def unary(
@@ -37,12 +46,19 @@ def unary(
     idempotent: bool = True,
     authenticate: bool = True,
     share: str = "",
+    refused: str = CREDENTIALS_REFUSED,
 ) -> Operation[dict[str, Any]]:
     """Call ``package.Service/Method`` once and return the decoded response message (``share``: see
-    :class:`~airflow_remote_tasks.core.operation.HttpRequest`)."""
+    :class:`~airflow_remote_tasks.core.operation.HttpRequest`; ``refused``: what a refusal of the credentials
+    means, for :func:`error_from_response`).
+
+    :raises UnexpectedAnswerError: for a 200 whose body is not a JSON object (every Connect message is one).
+    :raises RemoteTaskError: for an error status, as :func:`error_from_response` makes it.
+    """
+    url = f"{base_url}/{method}"
     response = yield HttpRequest(
         "POST",
-        f"{base_url}/{method}",
+        url,
         headers=UNARY_HEADERS,
         # An empty message must still be "{}": Connect rejects a zero-length JSON body.
         content=json.dumps(message, separators=(",", ":")).encode(),
@@ -54,30 +70,49 @@ def unary(
         # The executors' rule decides what a success body is: JSON, even labelled otherwise (UnexpectedAnswerError
         # for anything else), as for every platform.
         body = response.json()
-        return body if isinstance(body, dict) else {}
-    raise error_from_response(method, response)
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise not_a_message(url, response)
+        return body
+    raise error_from_response(method, response, url, refused)
+
+
+def not_a_message(url: str, response: HttpResponse) -> UnexpectedAnswerError:
+    """The error for a 200 whose JSON is not an object, so no Flyte message: another service answered."""
+    return UnexpectedAnswerError(
+        f"{where(response.url or url)} answered HTTP 200 with JSON that is not a Flyte API answer (not an "
+        f"object): {_sample(response)!r}. {CONTROL_PLANE_HINT}"
+    )
 
 
 def server_stream(
-    base_url: str, method: str, message: dict[str, Any], limits: StreamLimits
+    base_url: str,
+    method: str,
+    message: dict[str, Any],
+    limits: StreamLimits,
+    *,
+    refused: str = CREDENTIALS_REFUSED,
 ) -> Operation[list[dict[str, Any]]]:
-    """Call a server-streaming method and return the messages that arrived before the stream went idle."""
+    """Call a server-streaming method and return the messages that arrived before the stream went idle
+    (``refused``: as for :func:`unary`)."""
+    url = f"{base_url}/{method}"
     response = yield HttpRequest(
         "POST",
-        f"{base_url}/{method}",
+        url,
         headers=STREAM_HEADERS,
         content=envelope(message),
         stream=limits,
     )
     if response.status != 200 or response.content_type != "application/connect+json":
-        raise error_from_response(method, response)
+        raise error_from_response(method, response, url, refused)
     try:
         messages, end = split_envelopes(response.content)
     except ValueError:  # a message that is not JSON: the same rule as for a unary answer
-        raise UnexpectedAnswerError.of(response.url or f"{base_url}/{method}", response) from None
+        raise UnexpectedAnswerError.of(response.url or url, response) from None
     error = (end or {}).get("error")
     if error:
-        raise _api_error(method, 200, error.get("code", "unknown"), error.get("message", ""))
+        raise _api_error(method, 200, error.get("code", "unknown"), error.get("message", ""), refused=refused)
     return messages
 
 
@@ -110,7 +145,12 @@ def split_envelopes(data: bytes) -> tuple[list[dict[str, Any]], dict[str, Any] |
     return messages, end
 
 
-def error_from_response(method: str, response: HttpResponse) -> Exception:
+def error_from_response(
+    method: str, response: HttpResponse, url: str = "", refused: str = CREDENTIALS_REFUSED
+) -> Exception:
+    """The error for a non-200 answer to ``method`` at ``url``: the Connect error it carries, or, for an answer
+    in someone else's words (a proxy's page, an ingress 404, a wrong base URL), :func:`not_the_api`'s error:
+    permanent, except for the statuses a gateway answers while the API is down or overloaded."""
     if response.content_type == "application/json":
         try:
             body = response.json() or {}
@@ -118,26 +158,25 @@ def error_from_response(method: str, response: HttpResponse) -> Exception:
             body = {}
         if isinstance(body, dict) and "code" in body:
             code, message = str(body["code"]), str(body.get("message", ""))
-            return _api_error(method, response.status, code, message, response.tries)
-    # Not a Connect error: a proxy page, an ingress 404/405, a wrong base URL.
-    snippet = " ".join(response.text.split())[:200]
-    return TransportError(
-        f"{method} got HTTP {response.status}{response.tries} ({response.content_type or 'no content type'}) "
-        "that is not a "
-        f"Flyte API answer: {snippet!r}. Check that the connection's endpoint is the Flyte control plane "
-        "(for example https://<tenant>.hosted.unionai.cloud or http://localhost:30080)."
+            return _api_error(method, response.status, code, message, response.tries, refused)
+    endpoint = response.url or url
+    return not_the_api(
+        response.status,
+        f"{where(endpoint) if endpoint else method} answered HTTP {response.status}{response.tries} with {response.content_type or 'no content type'}, which is not a Flyte API "
+        f"answer: {_sample(response)!r}. {CONTROL_PLANE_HINT}",
     )
 
 
-def _api_error(method: str, status: int, code: str, message: str, tries: str = "") -> ApiError:
+def _sample(response: HttpResponse) -> str:
+    return " ".join(response.text.split())[:200]
+
+
+def _api_error(
+    method: str, status: int, code: str, message: str, tries: str = "", refused: str = CREDENTIALS_REFUSED
+) -> ApiError:
     text = f"{method} failed{tries}: {code}: {message}" if message else f"{method} failed{tries}: {code}"
     if code in ("unauthenticated", "permission_denied"):
-        return AuthenticationError(
-            f"{text}. The credentials were refused: check the connection's API key, client id/secret "
-            "or token.",
-            status=status,
-            code=code,
-        )
+        return AuthenticationError(f"{text}. {refused}", status=status, code=code)
     if code == "not_found":
         return NotFoundError(text, status=status, code=code)
     if code == "already_exists":

@@ -7,18 +7,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from airflow_remote_tasks.core.answers import not_the_api
 from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
     ApiError,
     AuthenticationError,
     ConfigurationError,
     NotFoundError,
-    TransportError,
 )
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, path_segment
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
 
 JSON_HEADERS = {"Accept": "application/json"}
+BASE_URL_HINT = (
+    "Check the connection's base URL: production is https://api.julep.ai/api, dev is https://dev.julep.ai/api, "
+    "and a self-hosted server is its gateway's .../api (or the agents-api root)."
+)
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 PAGE_SIZE = 100  # the server's maximum for tasks and executions
 
@@ -127,16 +131,18 @@ def detail_of(response: HttpResponse) -> str | None:
 
 
 def error_from_response(config: JulepConfig, method: str, path: str, response: HttpResponse) -> Exception:
+    """The error for an error status: the Julep error it carries, or, for an answer in someone else's words (a
+    proxy's page, a route the server does not have), :func:`not_the_api`'s error: permanent, except for the
+    statuses a gateway answers while the API is down or overloaded."""
     status = response.status
     detail = detail_of(response)
     where = f"{method} {config.url(path)}"
-    if detail is None or (status == 404 and detail == "Not Found"):
+    if detail is None or (status == 404 and detail == "Not Found"):  # FastAPI's answer for no such route
         snippet = " ".join(response.text.split())[:200]
-        return TransportError(
+        return not_the_api(
+            status,
             f"{where} answered HTTP {status}{response.tries} with {snippet!r}, which is not a Julep API "
-            "answer. Check the "
-            "connection's base URL: production is https://api.julep.ai/api, dev is https://dev.julep.ai/api, "
-            "and a self-hosted server is its gateway's .../api (or the agents-api root)."
+            f"answer. {BASE_URL_HINT}",
         )
     text = f"{where} failed with HTTP {status}{response.tries}: {detail}"
     if status in (401, 403) and "free tier" not in detail:

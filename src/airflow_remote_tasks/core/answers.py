@@ -1,0 +1,20 @@
+"""Error answers that are not the platform's own: which of them asking again can change."""
+
+from __future__ import annotations
+
+from airflow_remote_tasks.core.errors import TransportError, UnexpectedAnswerError
+
+# A gateway, load balancer or rate limiter answers these in its own words while the API behind it is down,
+# overloaded or limiting: a later try may reach the API. Any other status in someone else's words (an HTML 404
+# or 403, another service's JSON) comes from a wrong endpoint, and asking again gets the same answer.
+PASSING_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def not_the_api(status: int, message: str) -> TransportError | UnexpectedAnswerError:
+    """The error for an error status (``status``) whose body is not the platform's error shape; ``message``
+    says which endpoint answered and what to check.
+
+    :returns: a :class:`TransportError` (transient: waits tolerate it, Airflow retries it) for
+        :data:`PASSING_STATUSES`; otherwise an :class:`UnexpectedAnswerError` (permanent: no retries).
+    """
+    return TransportError(message) if status in PASSING_STATUSES else UnexpectedAnswerError(message)
