@@ -255,3 +255,66 @@ def test_only_a_gateway_status_in_someone_elses_words_is_worth_asking_again(stat
         assert "proxy says no" in str(error)
     assert "https://flyte.test/x.Y/Z answered HTTP" in str(errors[0])
     assert "GET https://julep.test/api/tasks/t answered HTTP" in str(errors[1])
+
+
+# -- the connection test knows the platform's answers -----------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"[1, 2, 3]", b"{}", b'{"status": "ok"}'])
+@pytest.mark.parametrize(
+    ("hook", "conn", "base", "extra", "endpoint", "words"),
+    [
+        (
+            FlyteHook,
+            ("flyte_default", "remote_tasks_flyte", ""),
+            "",
+            {},
+            "/flyteidl2.",
+            "not a Flyte API answer",
+        ),
+        (
+            JulepHook,
+            ("julep_default", "remote_tasks_julep", "k"),
+            "/api",
+            {"agent_id": DEMO_AGENT_ID},
+            f"/api/agents/{DEMO_AGENT_ID}",
+            "not a Julep API answer",
+        ),
+        (
+            JulepHook,
+            ("julep_default", "remote_tasks_julep", "k"),
+            "/api",
+            {},
+            "/api/agents",
+            "not a Julep API answer",
+        ),
+    ],
+)
+def test_the_connection_test_fails_for_json_that_is_not_the_platforms(
+    hook, conn, base, extra, endpoint, words, body
+):
+    server, asked = answering(200, b"application/json", body)
+    conn_id, conn_type, key = conn
+    with server:
+        set_connection(conn_id, conn_type, server.url + base, key, extra)
+        ok, message = hook(conn_id).test_connection()
+    assert not ok, message
+    assert f"{server.url}{endpoint}" in message and words in message
+    assert "Check" in message and "the connection's" in message
+    assert len(asked) <= 2
+
+
+def test_an_empty_flyte_project_still_connects(flyte):
+    flyte.emulator.state.tasks = []  # ListTasks answers "{}", as for any project with no tasks
+    ok, message = FlyteHook("flyte_default").test_connection()
+    assert ok, message
+    assert message == (
+        f"Connected to Flyte at {flyte.url}: project flytesnacks/development answers, no tasks are deployed yet."
+    )
+
+
+def test_julep_without_an_agent_still_connects(julep):
+    julep.connect(agent_id="")
+    ok, message = JulepHook("julep_default").test_connection()
+    assert ok, message
+    assert message == f"Connected to Julep at {julep.url}: the API key works and agents are visible."

@@ -80,9 +80,14 @@ def unary(
 
 def not_a_message(url: str, response: HttpResponse) -> UnexpectedAnswerError:
     """The error for a 200 whose JSON is not an object, so no Flyte message: another service answered."""
+    return not_an_answer(response.url or url, _sample(response), "not an object")
+
+
+def not_an_answer(url: str, sample: str, why: str) -> UnexpectedAnswerError:
+    """The error for a 200 from ``url`` whose JSON (``sample``) is not what the method answers (``why``)."""
     return UnexpectedAnswerError(
-        f"{where(response.url or url)} answered HTTP 200 with JSON that is not a Flyte API answer (not an "
-        f"object): {_sample(response)!r}. {CONTROL_PLANE_HINT}"
+        f"{where(url)} answered HTTP 200 with JSON that is not a Flyte API answer ({why}): {sample!r}. "
+        f"{CONTROL_PLANE_HINT}"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +36,9 @@ TASK_SERVICE = "flyteidl2.task.TaskService"
 DATA_PROXY = "flyteidl2.dataproxy.DataProxyService"
 SELECT_CLUSTER = "flyteidl2.cluster.ClusterService/SelectCluster"
 ROOT_ACTION = "a0"
+# A run name the connection test looks up to see Connect's not_found: run_name() never makes it (its names are
+# "af-" and hex digits), nor does the server ("r" and 19 characters).
+PROBE_RUN = "airflow-connection-check"
 
 PHASES: dict[str, Phase] = {
     "ACTION_PHASE_UNSPECIFIED": Phase.QUEUED,
@@ -119,12 +123,37 @@ class FlytePlatform:
         return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors
 
     def check_connection(self) -> Operation[str]:
+        """ListTasks in the connection's project; when it lists none, also a run that cannot exist.
+
+        :raises UnexpectedAnswerError: when the answers are not Flyte's (a server that answers any call with
+            the same JSON), naming the URL that answered.
+        :raises RemoteTaskError: what the calls raise (refused credentials, an unknown project, ...).
+        """
         c = self.config
-        body = yield from self._call(
-            f"{TASK_SERVICE}/ListTasks", {"projectId": self._project_id, "request": {"limit": 1}}
-        )
-        seen = "tasks are deployed" if body.get("tasks") else "no tasks are deployed yet"
-        return f"Connected to Flyte at {c.endpoint}: project {c.project}/{c.domain} answers, {seen}."
+        method = f"{TASK_SERVICE}/ListTasks"
+        body = yield from self._call(method, {"projectId": self._project_id, "request": {"limit": 1}})
+        tasks = body.get("tasks")
+        if tasks:
+            if not isinstance(tasks, list) or not all(
+                isinstance(task, dict) and isinstance(task.get("taskId"), dict) for task in tasks
+            ):
+                raise connect.not_an_answer(f"{c.endpoint}/{method}", _sample(body), "tasks without a taskId")
+            return f"Connected to Flyte at {c.endpoint}: project {c.project}/{c.domain} answers, tasks are deployed."
+        # No tasks is "{}" (proto3 JSON leaves empty fields out), which any server may answer to anything: a run
+        # that cannot exist must then be refused in Connect's words.
+        method = f"{RUN_SERVICE}/GetRunDetails"
+        try:
+            probe = yield from self._call(method, {"runId": self._run_id(self.ref_for(PROBE_RUN))})
+        except NotFoundError:
+            return (
+                f"Connected to Flyte at {c.endpoint}: project {c.project}/{c.domain} answers, no tasks are "
+                "deployed yet."
+            )
+        if not isinstance(probe.get("details", {}).get("action"), dict):
+            raise connect.not_an_answer(
+                f"{c.endpoint}/{method}", _sample(probe), "a run lookup answered without run details"
+            )
+        return f"Connected to Flyte at {c.endpoint}: project {c.project}/{c.domain} answers."
 
     # -- tasks ---------------------------------------------------------------------------------
 
@@ -411,6 +440,10 @@ class FlytePlatform:
         body = yield from self._call(SELECT_CLUSTER, {"operation": operation, **resource})
         endpoint = str(body.get("clusterEndpoint", "")).rstrip("/")
         return endpoint if endpoint and endpoint != self.config.endpoint else self.config.endpoint
+
+
+def _sample(body: object) -> str:
+    return json.dumps(body, separators=(",", ":"), default=str)[:200]
 
 
 def parse_task_details(

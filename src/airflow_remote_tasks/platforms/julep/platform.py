@@ -107,9 +107,20 @@ class JulepPlatform:
         return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors
 
     def check_connection(self) -> Operation[str]:
+        """The connection's agent, or else the first page of agents.
+
+        :raises UnexpectedAnswerError: when the answer is not Julep's (not the agent asked for, not a page),
+            naming the URL that answered. :raises RemoteTaskError: what the call raises.
+        """
         base = self.config.base_url
         if self.config.agent_id:
-            agent = yield from self._call("GET", f"agents/{rest.segment(self.config.agent_id, 'agent_id')}")
+            path = f"agents/{rest.segment(self.config.agent_id, 'agent_id')}"
+            agent = yield from self._call("GET", path)
+            if (
+                not isinstance(agent, dict)
+                or str(agent.get("id", "")).lower() != self.config.agent_id.lower()
+            ):
+                raise rest.not_an_answer(self.config, "GET", path, agent, "not the agent asked for")
             return (
                 f"Connected to Julep at {base}: agent {agent.get('name', '')!r} ({agent.get('id')}) answers."
             )

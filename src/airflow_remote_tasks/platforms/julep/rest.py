@@ -14,6 +14,7 @@ from airflow_remote_tasks.core.errors import (
     AuthenticationError,
     ConfigurationError,
     NotFoundError,
+    UnexpectedAnswerError,
 )
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, path_segment
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
@@ -78,7 +79,10 @@ def list_items(
     offset: int = 0,
     newest_first: bool = True,
 ) -> Operation[list[dict[str, Any]]]:
-    """One offset page of a list. The server ends every list with an empty page."""
+    """One offset page of a list. The server ends every list with an empty page.
+
+    :raises UnexpectedAnswerError: for an answer that is not a page (no ``items`` list).
+    """
     query = {
         "limit": limit,
         "offset": offset,
@@ -87,7 +91,19 @@ def list_items(
     }
     body = yield from call(config, "GET", path, query=query)
     items = body.get("items") if isinstance(body, dict) else None
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    if not isinstance(items, list):
+        raise not_an_answer(config, "GET", path, body, "a list answer without items")
+    return [item for item in items if isinstance(item, dict)]
+
+
+def not_an_answer(config: JulepConfig, method: str, path: str, body: Any, why: str) -> UnexpectedAnswerError:
+    """The error for a success answer to ``method path`` whose JSON (``body``) is not what Julep answers there
+    (``why``): another service answered."""
+    sample = json.dumps(body, separators=(",", ":"), default=str)[:200]
+    return UnexpectedAnswerError(
+        f"{method} {config.url(path)} answered with JSON that is not a Julep API answer ({why}): {sample!r}. "
+        f"{BASE_URL_HINT}"
+    )
 
 
 def find_item(
