@@ -78,6 +78,9 @@ class Services(_Unimplemented):
     # Open-source Flyte rejects labels.* filters in ListRuns; Union is said to accept them (unverified): off
     # by default, as open-source Flyte does, and a test covers both answers.
     label_filters = False
+    # Where SelectCluster sends data-plane calls: empty, the endpoint the caller used (as OSS does); else another
+    # address, as a split data plane on Union may be (whether it takes the same token is not documented).
+    data_plane_url = ""
 
     def __init__(self, state: FlyteState, auth: dict[str, Any]) -> None:
         self.state = state
@@ -300,8 +303,9 @@ class Services(_Unimplemented):
     async def select_cluster(
         self, request: payload_pb2.SelectClusterRequest, ctx: Any
     ) -> payload_pb2.SelectClusterResponse:
-        # Like OSS: the data plane is the endpoint the caller used.
-        return payload_pb2.SelectClusterResponse(cluster_endpoint=REQUEST_BASE_URL.get(), cluster="emulator")
+        # Like OSS: the data plane is the endpoint the caller used, unless another one is set.
+        endpoint = self.data_plane_url or REQUEST_BASE_URL.get()
+        return payload_pb2.SelectClusterResponse(cluster_endpoint=endpoint, cluster="emulator")
 
     # -- AuthMetadataService, IdentityService ---------------------------------------------------
 
@@ -382,6 +386,7 @@ class FlyteEmulator:
         auth_header: str = "authorization",
         token_ttl: float = 3600,
         label_filters: bool = False,
+        data_plane_url: str = "",
     ) -> None:
         self.state = FlyteState(queue_seconds=queue_seconds, run_seconds=run_seconds)
         self.auth = {"client_id": client_id, "client_secret": client_secret, "header": auth_header}
@@ -389,6 +394,7 @@ class FlyteEmulator:
         self.tokens: dict[str, float] = {}
         services = Services(self.state, self.auth)
         services.label_filters = label_filters
+        services.data_plane_url = data_plane_url
         self.services = services
         apps = [
             RunServiceASGIApplication(services),

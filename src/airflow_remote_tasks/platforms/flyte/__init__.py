@@ -55,6 +55,13 @@ PLATFORM = PlatformDeclaration(
             "description": "Where run links point, when the UI is not on the endpoint's host.",
             "schema": {**TEXT, "format": "url"},
         },
+        "data_plane_url": {
+            "label": "Data plane URL",
+            "description": "Where the credentials may also go: the data-plane address the server names for "
+            "outputs, uploads and logs when it is not the endpoint's (a split data plane). Empty: calls "
+            "there carry no credentials.",
+            "schema": {**TEXT, "format": "url"},
+        },
         "insecure": {
             "label": "Plain HTTP",
             "description": "Use http:// for a bare host:port (local devbox).",

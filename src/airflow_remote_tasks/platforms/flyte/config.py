@@ -28,6 +28,9 @@ class FlyteConfig(BaseModel):
     auth_header: str = ""
     scopes: str = ""
     console_url: str = ""
+    # A second origin the credentials may go to: the data plane SelectCluster names, when not the endpoint's
+    # own (whether a split data plane takes the control plane's token is not documented: the user says so).
+    data_plane_url: str = ""
 
     @property
     def insecure(self) -> bool:

@@ -72,4 +72,23 @@ def flyte_config(conn: ConnectionView) -> FlyteConfig:
         auth_header=str(conn.field("auth_header") or "").strip(),
         scopes=conn.field("scopes") or "",
         console_url=(conn.field("console_url") or "").rstrip("/"),
+        data_plane_url=data_plane_url(conn, endpoint, insecure),
     )
+
+
+def data_plane_url(conn: ConnectionView, endpoint: str, insecure: bool) -> str:
+    """The connection's Data plane URL as ``scheme://host[:port]``, or "" when it has none.
+
+    :raises ConfigurationError: for a value that is no http(s) address, or plain http:// while the endpoint is
+        https:// (the credentials would travel unencrypted).
+    """
+    text = str(conn.field("data_plane_url") or "").strip()
+    if not text:
+        return ""
+    url = normalize_endpoint(text, insecure)
+    if endpoint.startswith("https://") and url.startswith("http://"):
+        raise ConfigurationError(
+            f"Flyte connection {conn.conn_id!r} has Data plane URL {url}, plain http:// while the endpoint is "
+            "https://: the credentials would travel unencrypted there. Use the data plane's https:// address."
+        )
+    return url

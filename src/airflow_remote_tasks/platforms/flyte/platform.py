@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
+from airflow_remote_tasks.core.auth import authorized
 from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
     ApiError,
@@ -23,13 +24,15 @@ from airflow_remote_tasks.core.models import (
     RunStatus,
     TaskInterface,
 )
-from airflow_remote_tasks.core.operation import Operation, Sink, StreamLimits, answer
+from airflow_remote_tasks.core.operation import Operation, Sink, StreamLimits, answer, origin
 from airflow_remote_tasks.core.paging import Page, all_pages
 from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.flyte import connect, literals
 from airflow_remote_tasks.platforms.flyte.auth import FlyteAuth
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
+
+T = TypeVar("T")
 
 RUN_SERVICE = "flyteidl2.workflow.RunService"
 TASK_SERVICE = "flyteidl2.task.TaskService"
@@ -113,9 +116,37 @@ class FlytePlatform:
         )
 
     def _call(
-        self, method: str, message: dict[str, Any], *, base: str = "", idempotent: bool = True
+        self,
+        method: str,
+        message: dict[str, Any],
+        *,
+        base: str = "",
+        idempotent: bool = True,
+        refused: str = connect.CREDENTIALS_REFUSED,
     ) -> Operation[dict[str, Any]]:
-        return connect.unary(base or self.config.endpoint, method, message, idempotent=idempotent)
+        return connect.unary(
+            base or self.config.endpoint, method, message, idempotent=idempotent, refused=refused
+        )
+
+    def _on_data_plane(self, base: str, call: Callable[[str], Operation[T]]) -> Operation[T]:
+        """Run ``call(refused)``, a call at ``base`` (the address SelectCluster named), with the connection's
+        credentials where they may go: the hook signs the endpoint's origin, and the Data plane URL's origin is
+        signed here (the hook passes a request to another origin on as it is). Anywhere else the call carries
+        none, and a refusal (``refused``, the text :mod:`connect` gives it) says which field would send them.
+        Raises what ``call`` raises."""
+        data_plane = self.config.data_plane_url
+        if self.auth is None or origin(base) == origin(self.config.endpoint):
+            return (yield from call(connect.CREDENTIALS_REFUSED))
+        if data_plane and origin(base) == origin(data_plane):
+            return (yield from authorized(call(connect.CREDENTIALS_REFUSED), self.auth, data_plane))
+        return (
+            yield from call(
+                f"The data plane {origin(base)} that {SELECT_CLUSTER} named is not the endpoint's origin "
+                f"({origin(self.config.endpoint)}), so the call carried none of the connection's credentials. "
+                "If that data plane takes the control plane's credentials, set the connection's Data plane URL "
+                f"to {origin(base)}."
+            )
+        )
 
     # -- connection ----------------------------------------------------------------------------
 
@@ -248,10 +279,10 @@ class FlytePlatform:
             request["runSpec"] = run_spec
         if self.upload_inputs:
             base = yield from self._select_cluster("OPERATION_UPLOAD_INPUTS", {"projectId": self._project_id})
-            uploaded = yield from self._call(
-                f"{DATA_PROXY}/UploadInputs",
-                {"runId": run_id, "taskId": interface.wire["taskId"], "inputs": wire_inputs},
-                base=base,
+            upload = {"runId": run_id, "taskId": interface.wire["taskId"], "inputs": wire_inputs}
+            uploaded = yield from self._on_data_plane(
+                base,
+                lambda refused: self._call(f"{DATA_PROXY}/UploadInputs", upload, base=base, refused=refused),
             )
             request["offloadedInputData"] = uploaded.get("offloadedInputData", {})
         else:
@@ -395,7 +426,12 @@ class FlytePlatform:
         """One output is returned as itself; several as a dict by name (``multiple_outputs`` splits it)."""
         action_id = self._action_id(ref)
         base = yield from self._select_cluster("OPERATION_GET_ACTION_DATA", {"actionId": action_id})
-        body = yield from self._call(f"{DATA_PROXY}/GetActionData", {"actionId": action_id}, base=base)
+        body = yield from self._on_data_plane(
+            base,
+            lambda refused: self._call(
+                f"{DATA_PROXY}/GetActionData", {"actionId": action_id}, base=base, refused=refused
+            ),
+        )
         named = {
             item["name"]: literals.decode(item.get("value", {}))
             for item in body.get("outputs", {}).get("literals", [])
@@ -419,12 +455,16 @@ class FlytePlatform:
         action_id = self._action_id(ref)
         try:
             base = yield from self._select_cluster("OPERATION_TAIL_LOGS", {"actionId": action_id})
-            messages = yield from connect.server_stream(
+            messages = yield from self._on_data_plane(
                 base,
-                f"{DATA_PROXY}/TailLogs",
-                {"actionId": action_id, "attempt": max(status.attempts, 1)},
-                # The stream stays open after the pod exits: stop once it goes quiet.
-                StreamLimits(idle_timeout=3.0, max_bytes=2 << 20),
+                lambda refused: connect.server_stream(
+                    base,
+                    f"{DATA_PROXY}/TailLogs",
+                    {"actionId": action_id, "attempt": max(status.attempts, 1)},
+                    # The stream stays open after the pod exits: stop once it goes quiet.
+                    StreamLimits(idle_timeout=3.0, max_bytes=2 << 20),
+                    refused=refused,
+                ),
             )
         except NotFoundError:
             return []
