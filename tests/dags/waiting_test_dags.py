@@ -22,7 +22,25 @@ SETS: dict[str, dict[str, Any]] = {
     # for a state that does not change: it ends by its (soft) timeout
     "held": {"select": {"project": "proj-002"}, "timeout": 2, "soft_fail": True},
     "nope": {"select": {"project": "proj-nope"}, "timeout": 20, "retries": 1},
+    # reads fail now and then, never for 1.5 s in a row (tests fail one poke in three)
+    "flaky": {"select": {"project": "proj-002"}, "timeout": 30, "transient_error_budget": 1.5},
+    # try 1 uses up its budget; its retry's first poke fails too, and must not count try 1's failures
+    "retried": {
+        "select": {"project": "proj-002"},
+        "timeout": 30,
+        "transient_error_budget": 1.0,
+        "retries": 1,
+        "on_retry_callback": lambda context: fail_next_listings(context, 2),
+    },
 }
+
+
+def fail_next_listings(context: Any, count: int) -> None:
+    """Make the emulator at ``params.emulator`` fail the next ``count`` listings of Avala tasks."""
+    import httpx
+
+    faults = {"fail_method": "GET /api/v1/tasks/", "fail_method_next": count}
+    httpx.post(f"{context['params']['emulator']}/_emulator/faults", json=faults).raise_for_status()
 
 
 def sensor_dag(dag_id: str, mode: str, **sensor: Any) -> DAG:
@@ -49,7 +67,7 @@ def sensor_dag(dag_id: str, mode: str, **sensor: Any) -> DAG:
 
 def set_dag(dag_id: str, mode: str, **sensor: Any) -> DAG:
     """A RemoteRunsSensor ("runs") in ``mode`` on Avala."""
-    with DAG(dag_id, start_date=START, schedule=None, catchup=False) as dag:
+    with DAG(dag_id, start_date=START, schedule=None, catchup=False, params={"emulator": ""}) as dag:
         RemoteRunsSensor(
             task_id="runs",
             conn_id="avala_default",

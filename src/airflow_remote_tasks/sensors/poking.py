@@ -2,7 +2,8 @@
 
 Poke mode and reschedule mode run the same procedure as the trigger, so a progress line reads the same in
 every mode. What the procedure remembers between polls is kept in ``task_state_store`` (in reschedule mode
-every poke is a new process): a line that did not change is not logged again.
+every poke is a new process): a line that did not change is not logged again, and reads count as failing
+in a row only until one is answered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from airflow.sdk import Context
+from pydantic import BaseModel, Field
 
 from airflow_remote_tasks.core.errors import RemoteTaskError, is_transient
 from airflow_remote_tasks.core.executors import drive
@@ -20,7 +22,6 @@ from airflow_remote_tasks.core.retry import WAIT_READS
 from airflow_remote_tasks.core.waiting import Procedure, Sleep, WaitBudgetError, WaitMemory, step_runner
 
 T = TypeVar("T")
-FAILING_KEY = "remote_run_read_failures"
 MEMORY_KEY = "remote_run_wait"
 # task_state_store values are limited to 64 KB ([state_store] max_value_storage_bytes): the run ids of a
 # bigger listing are not kept, and runs leaving the set are then counted by how much it shrank.
@@ -31,34 +32,41 @@ class _Poked(Exception):
     """This poke's read was answered and the wait is not over: the rest is the next poke's."""
 
 
-def failing_for_seconds(context: Context, read_at: float, poke_interval: float) -> float:
-    """How long a poking sensor has failed to read, this transient error included: kept across pokes in
-    ``task_state_store``, since in reschedule mode every poke is a new process. Failures further apart than
-    two poke intervals are not consecutive: a read succeeded between them."""
-    store = context["task_state_store"]
-    seen: dict[str, float] = store.get(FAILING_KEY) or {}  # type: ignore[assignment]
-    since = seen.get("since", read_at)
-    if read_at - seen.get("last", read_at) > 2 * poke_interval + 60:
-        since = read_at
-    store.set(FAILING_KEY, {"since": since, "last": time.time()})
-    return time.time() - since
+class PokeMemory(BaseModel):
+    """What one try's pokes keep in ``task_state_store`` under ``MEMORY_KEY`` (with the try's number): in
+    reschedule mode every poke is a new process. One record, so a poke reads the store once and writes it
+    only when something changed."""
+
+    wait: WaitMemory = Field(default_factory=WaitMemory, description="What the wait's lines logged.")
+    failing_since: float | None = Field(
+        default=None, description="When (epoch s) the reads began failing; None after any answered read."
+    )
 
 
-def load_memory(context: Context) -> WaitMemory:
-    """What earlier pokes of this try logged; a new try (a retry, a clear) starts afresh and logs again."""
+def load_memory(context: Context) -> PokeMemory:
+    """What earlier pokes of this try kept; a new try (a retry, a clear) starts afresh: it logs its lines
+    again and its transient-error budget is whole."""
     kept: Any = context["task_state_store"].get(MEMORY_KEY)
     if not isinstance(kept, dict) or kept.get("try") != context["ti"].try_number:
-        return WaitMemory()
-    return WaitMemory.model_validate(kept.get("memory") or {})
+        return PokeMemory()
+    return PokeMemory(
+        wait=WaitMemory.model_validate(kept.get("memory") or {}), failing_since=kept.get("failing_since")
+    )
 
 
-def save_memory(context: Context, before: WaitMemory, memory: WaitMemory) -> None:
-    """Keep ``memory`` for the next poke, when it changed (one store write per changed line, not per poke)."""
-    if memory.listed is not None and len(json.dumps(memory.listed)) > MAX_REMEMBERED_BYTES:
-        memory = memory.model_copy(update={"listed": None})
+def save_memory(context: Context, before: PokeMemory, memory: PokeMemory) -> None:
+    """Keep ``memory`` for the next poke, when it changed (one store write per changed line or streak of
+    failed reads, not per poke)."""
+    listed = memory.wait.listed
+    if listed is not None and len(json.dumps(listed)) > MAX_REMEMBERED_BYTES:
+        memory = memory.model_copy(update={"wait": memory.wait.model_copy(update={"listed": None})})
     if memory == before:
         return
-    value: dict[str, Any] = {"try": context["ti"].try_number, "memory": memory.model_dump(mode="json")}
+    value: dict[str, Any] = {
+        "try": context["ti"].try_number,
+        "memory": memory.wait.model_dump(mode="json"),
+        "failing_since": memory.failing_since,
+    }
     context["task_state_store"].set(MEMORY_KEY, value)
 
 
@@ -88,15 +96,20 @@ def poke_once(
     memory = before.model_copy(deep=True)
     read_at = time.time()
     try:
-        return drive(start(memory), answer)
+        outcome = drive(start(memory.wait), answer)
+        memory.failing_since = None  # the read was answered: a later failure starts a new streak
+        return outcome
     except _Poked:
+        memory.failing_since = None
         return None
     except RemoteTaskError as error:
         # The procedure's budget of 0 turns its first transient error into a budget error caused by it.
         cause = error.__cause__ if isinstance(error, WaitBudgetError) else error
         if not isinstance(cause, RemoteTaskError) or not is_transient(cause):
             raise
-        failing_for = failing_for_seconds(context, read_at, sensor.poke_interval)
+        if memory.failing_since is None:
+            memory.failing_since = read_at
+        failing_for = time.time() - memory.failing_since
         if failing_for >= sensor.transient_error_budget:
             raise exceeded(failing_for, cause) from cause
         sensor.log.warning("%s (%s); still waiting.", what, cause)
