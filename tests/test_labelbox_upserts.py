@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from typing import Any
 
+import fsspec
 import httpx
 import pytest
+from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_helpers import run_dag
 from airflow_remote_tasks.platforms.labelbox.jobs import DataRow
@@ -194,3 +198,127 @@ def test_a_running_lookup_is_read_again_after_its_pauses_by_either_executor(labe
     found = hook.run(operation) if executor == "worker" else asyncio.run(hook.arun(operation))
     assert time.monotonic() - started >= sum(upserts.LOOKUP_PAUSES[:2])
     assert found == {"000001-0"}
+
+
+# -- a rows file is read once ----------------------------------------------------------------------------
+
+
+class CountingFileSystem(MemoryFileSystem):
+    """An in-memory store that records every opening of a file for reading."""
+
+    protocol = ("countmem",)
+    store: dict[str, Any] = {}  # fsspec's memory filesystem keeps files on the class
+    pseudo_dirs = [""]
+    reads: list[str] = []
+
+    @classmethod
+    def _strip_protocol(cls, path: str) -> str:
+        return str(super()._strip_protocol(path.removeprefix("countmem://")))
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if "r" in mode:
+            self.reads.append(path)
+        return super()._open(path, mode, **kwargs)
+
+
+@pytest.fixture
+def counting_store() -> Iterator[type[CountingFileSystem]]:
+    from airflow.sdk.io import store
+
+    fsspec.register_implementation("countmem", CountingFileSystem, clobber=True)
+    store.attach("countmem", fs=CountingFileSystem())
+    CountingFileSystem.store.clear()
+    CountingFileSystem.reads.clear()
+    try:
+        yield CountingFileSystem
+    finally:
+        CountingFileSystem.store.clear()
+        store._STORE_CACHE.pop("countmem", None)
+
+
+@pytest.mark.filterwarnings("ignore:UPath 'countmem' filesystem not explicitly implemented")
+def test_a_rows_file_on_object_storage_is_read_once(labelbox, counting_store, monkeypatch):
+    from airflow_remote_tasks.platforms.labelbox import upserts
+
+    monkeypatch.setattr(upserts, "UPSERT_CHUNK_BYTES", 1_000)  # several chunks from a small file
+    rows = [{"global_key": f"file-{i}", "row_data": f"https://x/{i}.jpg"} for i in range(40)]
+    rows.append({"global_key": "000001-0", "external_id": "renamed-0.jpg"})  # an existing row
+    counting_store().pipe_file("/bucket/rows.ndjson", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    result = run_dag("lb_upsert_file", conf={"rows": "countmem://bucket/rows.ndjson"})
+    assert result.state == "success"
+    assert result.xcom("collect") == {**result.xcom("collect"), "succeeded": 41, "failed": 0, "failures": []}
+    assert counting_store.reads == [
+        "/bucket/rows.ndjson"
+    ]  # checked, keys collected and uploaded from one read
+    chunks = [o for o in labelbox.emulator.operations if "UploadFile" in o["query"]]
+    assert len(chunks) >= 5  # the rows in several chunks, then the manifest
+    expected = [
+        {
+            "id": {"type": "AUTO", "value": ""},
+            "payload": {**row, "dataset_id": DATASET},
+        }
+        for row in rows[:-1]
+    ]
+    expected.append(
+        {"id": {"type": "GKEY", "value": "000001-0"}, "payload": {**rows[-1], "dataset_id": DATASET}}
+    )
+    assert sent_items(labelbox) == expected  # what the three reads sent before, in the same order
+
+
+def upsert_peak_memory(path: Any, rows: int) -> tuple[int, int]:
+    """The peak memory of checking, spooling and uploading ``rows`` rows from a file, with canned answers; and
+    the file's size."""
+    import tempfile
+    import tracemalloc
+
+    from pydantic import SecretStr
+
+    from airflow_remote_tasks.core.operation import HttpResponse
+    from airflow_remote_tasks.platforms.labelbox import upserts
+    from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
+    from airflow_remote_tasks.platforms.labelbox.jobs import parse_job
+    from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
+
+    with path.open("w") as file:
+        for i in range(rows):
+            name = f"images/2026/batch-{i:09d}.jpg"
+            row = {"global_key": name, "row_data": f"https://bucket.example.com/{name}", "external_id": name}
+            file.write(json.dumps(row) + "\n")
+    platform = LabelboxPlatform(LabelboxConfig(endpoint="https://lb.example/graphql", api_key=SecretStr("k")))
+    job = parse_job("upsert_data_rows", {"dataset_id": DATASET, "rows": f"file://{path}"})
+
+    def answer(data: object) -> HttpResponse:
+        return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"data": data}).encode())
+
+    replies = {
+        b"getDataRowsForGlobalKeysPyApi(": answer({"dataRowsForGlobalKeys": {"jobId": "j"}}),
+        b"getDataRowsForGlobalKeysResultPyApi(": answer(
+            {"dataRowsForGlobalKeysResult": {"jobStatus": "COMPLETE", "data": {"notFoundGlobalKeys": []}}}
+        ),
+    }
+    uploaded = answer({"uploadFile": {"url": "https://lb.example/u"}})
+    tracemalloc.start()
+    try:
+        with tempfile.TemporaryFile() as spool:
+            upserts.spool(platform._rows(job), spool)
+            operation = upserts.upload_rows(platform.config, upserts.spooled(spool), DATASET)
+            request = next(operation)
+            with pytest.raises(StopIteration):
+                while True:
+                    head = (request.content or b"")[:400]
+                    request = operation.send(next((r for q, r in replies.items() if q in head), uploaded))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, path.stat().st_size
+
+
+def test_the_rows_held_in_memory_are_one_chunk_whatever_the_file_size(tmp_path, monkeypatch):
+    # Canned answers, not the emulator: it runs in this process and keeps every upload, which would be measured.
+    from airflow_remote_tasks.platforms.labelbox import upserts
+
+    monkeypatch.setattr(upserts, "UPSERT_CHUNK_BYTES", 50_000)
+    small, small_size = upsert_peak_memory(tmp_path / "small.ndjson", 5_000)
+    big, big_size = upsert_peak_memory(tmp_path / "big.ndjson", 20_000)
+    # The peak grows by a small share of what the file grows by (caches warming up), not with the file.
+    assert big - small < (big_size - small_size) / 5, (small, small_size, big, big_size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any
@@ -187,8 +188,9 @@ class LabelboxPlatform:
 
     def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
         job = parse_job(interface.task, dict(inputs))
-        if isinstance(job, UpsertDataRows):
-            for _ in self._rows(job):  # every row checked (a file is read through once) before any is sent
+        if isinstance(job, UpsertDataRows) and isinstance(job.rows, list):
+            # Inline rows are checked here; a file's as the submit reads it, once, before any row is sent.
+            for _ in self._rows(job):
                 pass
         if isinstance(job, ImportLabels | ImportPredictions):
             self._annotations(job)
@@ -281,30 +283,39 @@ class LabelboxPlatform:
         raise AssertionError("unreachable")
 
     def _upsert(self, job: UpsertDataRows) -> Operation[RunRef]:
-        """Look up which global keys name a row, upload the rows in chunks (those keyed, the others created),
-        a manifest naming them, then start the upsert. The start is not repeated as such: after a transient
-        failure (an answer lost, perhaps after Labelbox acted) the keys are looked up again first, so rows the
-        lost attempt created are keyed this time, not created twice."""
+        """Upload the rows in chunks, each after looking up which of its global keys name a row (those keyed,
+        the others created), a manifest naming them, then start the upsert. The start is not repeated as such:
+        after a transient failure (an answer lost, perhaps after Labelbox acted) the keys are looked up again
+        first, so rows the lost attempt created are keyed this time, not created twice.
+
+        :raises InvalidInputsError: a row (of a file: a line) is not a valid data row, or there are none;
+            nothing was sent. :raises ApiError: a lookup or the start failed."""
         scope = {"via": "user", "fail_on_row_errors": "true" if job.fail_on_row_errors else "false"}
-        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
-            keys = [row.global_key for row in self._rows(job) if row.global_key]
-            existing = yield from upserts.existing_keys(self.config, keys)
-            chunks = yield from upserts.upload_rows(self.config, self._rows(job), job.dataset_id, existing)
-            if not chunks:
-                raise InvalidInputsError("upsert_data_rows got no rows; nothing was started.")
-            manifest = json.dumps({"source": "SDK", "item_count": len(chunks), "chunk_uris": chunks}).encode()
-            manifest_url = yield from upload(self.config, "manifest.json", "application/json", manifest)
-            try:
-                data = yield from self._call(
-                    queries.UPSERT_DATA_ROWS, {"manifestUri": manifest_url}, idempotent=False
+        # The rows, checked, in a local file (gone once closed) that each attempt's chunks are cut from: a rows
+        # file on object storage is read once, and memory stays flat whatever its size.
+        with tempfile.TemporaryFile() as spool:
+            upserts.spool(self._rows(job), spool)
+            for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+                chunks = yield from upserts.upload_rows(self.config, upserts.spooled(spool), job.dataset_id)
+                if not chunks:
+                    raise InvalidInputsError("upsert_data_rows got no rows; nothing was started.")
+                manifest = json.dumps(
+                    {"source": "SDK", "item_count": len(chunks), "chunk_uris": chunks}
+                ).encode()
+                manifest_url = yield from upload(self.config, "manifest.json", "application/json", manifest)
+                try:
+                    data = yield from self._call(
+                        queries.UPSERT_DATA_ROWS, {"manifestUri": manifest_url}, idempotent=False
+                    )
+                except RemoteTaskError as error:
+                    if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
+                        raise
+                    continue
+                task_id = str(data["upsertDataRows"]["id"])
+                return RunRef(
+                    platform=self.name, run_id=task_id, scope=scope, url=self.config.task_url(task_id)
                 )
-            except RemoteTaskError as error:
-                if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
-                    raise
-                continue
-            task_id = str(data["upsertDataRows"]["id"])
-            return RunRef(platform=self.name, run_id=task_id, scope=scope, url=self.config.task_url(task_id))
-        raise AssertionError("unreachable")
+            raise AssertionError("unreachable")
 
     def _import(self, job: ImportLabels | ImportPredictions, name: str) -> Operation[RunRef]:
         """Create the import under a name derived from the task instance, unless one by that name exists:

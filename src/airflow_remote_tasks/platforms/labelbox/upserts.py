@@ -2,15 +2,16 @@
 (``GKEY``), the others are created (``AUTO`` with ``global_key``).
 
 Whether Labelbox creates a row for a ``GKEY`` spec naming an unknown key is documented nowhere, so the keys are
-looked up first (the SDK's ``get_data_row_ids_for_global_keys``). A retry after a lost answer looks them up
-again: the rows the lost attempt created are found then, and keyed, so nothing is created twice.
+looked up first (the SDK's ``get_data_row_ids_for_global_keys``), a chunk's keys just before it is uploaded: what
+is held is one chunk, however many rows there are. A retry after a lost answer looks them up again: the rows the
+lost attempt created are found then, and keyed, so nothing is created twice.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
 
 from airflow_remote_tasks.core.errors import ApiError
 from airflow_remote_tasks.core.operation import Operation
@@ -67,24 +68,53 @@ def existing_keys(config: LabelboxConfig, keys: Sequence[str]) -> Operation[set[
     return found
 
 
-def upload_rows(
-    config: LabelboxConfig, rows: Iterable[DataRow], dataset_id: str, existing: set[str]
-) -> Operation[list[str]]:
-    """Upload the rows as upsert chunks of at most :data:`UPSERT_CHUNK_BYTES`; their URLs."""
+def spool(rows: Iterable[DataRow], file: IO[bytes]) -> None:
+    """Write ``rows`` to ``file``, a JSON line each, read back by :func:`spooled`: a rows file is read once,
+    however often its rows are then sent."""
+    for row in rows:
+        file.write(row.model_dump_json(exclude_none=True).encode() + b"\n")
+
+
+def spooled(file: IO[bytes]) -> Iterator[DataRow]:
+    """The rows :func:`spool` wrote to ``file``, from its start."""
+    file.seek(0)
+    for line in file:
+        yield DataRow.model_validate_json(line)
+
+
+def upload_rows(config: LabelboxConfig, rows: Iterable[DataRow], dataset_id: str) -> Operation[list[str]]:
+    """Upload the rows as upsert chunks of at most :data:`UPSERT_CHUNK_BYTES`, each after a lookup of its global
+    keys (those that name a row keyed, the others created); their URLs.
+
+    :raises ApiError: a lookup failed or did not finish (see :func:`existing_keys`).
+    """
     chunks: list[str] = []
-    chunk: list[bytes] = []
+    for batch in _chunks(rows, dataset_id):
+        existing = yield from existing_keys(config, [row.global_key for row in batch if row.global_key])
+        items = [
+            json.dumps(
+                row.item(dataset_id, existing=bool(row.global_key) and row.global_key in existing)
+            ).encode()
+            for row in batch
+        ]
+        chunks.append((yield from _upload_chunk(config, items, len(chunks))))
+    return chunks
+
+
+def _chunks(rows: Iterable[DataRow], dataset_id: str) -> Iterator[list[DataRow]]:
+    """The rows in runs whose upsert items fit in :data:`UPSERT_CHUNK_BYTES`, each measured in its longer form
+    (keyed by its global key) as the lookup that decides the form comes after."""
+    batch: list[DataRow] = []
     size = 0
     for row in rows:
-        item = json.dumps(row.item(dataset_id, existing=bool(row.global_key) and row.global_key in existing))
-        encoded = item.encode()
-        if chunk and size + len(encoded) + 2 > UPSERT_CHUNK_BYTES:
-            chunks.append((yield from _upload_chunk(config, chunk, len(chunks))))
-            chunk, size = [], 0
-        chunk.append(encoded)
-        size += len(encoded) + 2
-    if chunk:
-        chunks.append((yield from _upload_chunk(config, chunk, len(chunks))))
-    return chunks
+        length = len(json.dumps(row.item(dataset_id, existing=True)).encode()) + 2
+        if batch and size + length > UPSERT_CHUNK_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.append(row)
+        size += length
+    if batch:
+        yield batch
 
 
 def _upload_chunk(config: LabelboxConfig, items: list[bytes], index: int) -> Operation[str]:
