@@ -4,6 +4,8 @@ status words nobody mapped."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import sys
 import threading
@@ -15,6 +17,7 @@ import pytest
 
 from airflow_helpers import DAGS, DagResult, run_dag
 from airflow_remote_tasks.core.models import RunOrigin
+from airflow_remote_tasks.core.secrets import derived_forms
 from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 
 sys.path.insert(0, str(DAGS))
@@ -228,21 +231,53 @@ def test_each_progress_line_reads_the_same_in_every_mode(julep, avala, capfd):
     assert sets["poke"] == sets["reschedule"] == sets["deferred"]
 
 
-def test_the_outcome_in_the_trigger_event_and_xcom_holds_no_secret(flyte_with_auth, capfd):
-    import base64
+@pytest.fixture
+def deferrals(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    """What each deferral of a ``dag.test()`` hands the triggerer: the trigger's classpath and kwargs (what
+    a Trigger row holds) and its event's payload (what the task's next_kwargs hold). dag.test() runs the
+    trigger in line, writing no Trigger row: the trigger it rebuilt from the deferral's classpath and kwargs
+    is caught where it is run, and runs as it would (``async for event in trigger.run()``)."""
+    from airflow.sdk.definitions import dag as dag_module
 
-    from airflow.models.trigger import Trigger
-    from airflow.utils.session import create_session
+    handed: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    run_inline = dag_module._run_inline_trigger
 
+    def watched(trigger: Any, ti: Any) -> Any:
+        event = run_inline(trigger, ti)
+        handed.append((*trigger.serialize(), None if event is None else event.payload))
+        return event
+
+    monkeypatch.setattr(dag_module, "_run_inline_trigger", watched)
+    return handed
+
+
+def forms_of(secret: str) -> list[str]:
+    """Every form a secret could be stored in: as is, stripped, escaped (Python and JSON), base64."""
+    return [*derived_forms(secret), json.dumps(secret)[1:-1]]
+
+
+def test_the_trigger_row_event_and_xcom_of_a_deferred_sensor_hold_no_secret(
+    flyte_with_auth, capfd, deferrals
+):
     secret = "s3cr3t-VALUE-42"  # the flyte_with_auth emulator's client secret
     key = base64.b64encode(f"{flyte_with_auth.url}:airflow:{secret}:None".encode()).decode()
     flyte_with_auth.connect(host="", password=key)
     run_id = started_run("demo.say_hello", {"name": "Ada", "n": 1}, "keyed")
     result = run("w_flyte_deferred", run=run_id)
     assert result.xcom("sensor")["outputs"] == "Hello, Ada!"
-    with create_session() as session:
-        rows = repr([(t.classpath, t.kwargs) for t in session.query(Trigger).all()])
+    [(classpath, kwargs, payload)] = deferrals
+    assert classpath == "airflow_remote_tasks.triggers.remote_run.RemoteRunTrigger"
+    assert kwargs["conn_id"] == "flyte_default" and kwargs["ref"]["run_id"] == run_id
+    assert payload is not None and payload["result"]["outputs"] == "Hello, Ada!"  # read in the trigger
+    # The emulator answers only calls carrying a token the key was traded for (OAuth): the trigger's were.
     assert flyte_with_auth.emulator.tokens, "the connection must have traded its key for tokens"
-    seen = text_of(capfd) + repr(result.all_xcom_values()) + rows
+    stored = {
+        "trigger row": json.dumps([classpath, kwargs]),
+        "event": json.dumps(payload),
+        "XCom": json.dumps(result.all_xcom_values(), default=str),
+        "logs": text_of(capfd),
+    }
     for forbidden in (secret, key, *flyte_with_auth.emulator.tokens):
-        assert forbidden not in seen
+        for form in forms_of(forbidden):
+            for where, text in stored.items():
+                assert form not in text, f"a form of a secret ({len(form)} chars) is in the {where}"
