@@ -4,13 +4,27 @@ more outcome than the documented cap."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 from typing import Any
 
 import pytest
 
-from airflow_helpers import DAGS, DagResult
-from test_waiting_ux import AVALA_LISTING, in_steps, text_of
+from airflow_helpers import DAGS, DagResult, run_dag
+from airflow_remote_tasks import RemoteRunSensor
+from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.core.run_outcome import MAX_OUTCOME_OUTPUT_BYTES, OUTCOME_OUTPUT_BYTES_CAP
+from airflow_remote_tasks.core.transport import close_shared_clients
+from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
+from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+from test_waiting_ux import (
+    AVALA_LISTING,
+    deferrals,  # noqa: F401 (a fixture)
+    in_steps,
+    started_run,
+    text_of,
+)
 
 sys.path.insert(0, str(DAGS))
 from waiting_test_dags import ALL_DAGS
@@ -94,3 +108,57 @@ def _after_faults_spent(avala: Any, answered: int, action: Any) -> Any:
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return thread
+
+
+# -- 3. what a deferral stores, for a triggerer of an older version ---------------------------------------
+
+
+def test_only_a_sensors_deferral_names_outcome_output_bytes(flyte, deferrals):  # noqa: F811
+    """A triggerer still on the version before ``outcome_output_bytes`` rebuilds every trigger from its
+    kwargs: the operator's deferrals (which read no outcome) must not carry the key."""
+    assert run_dag("t_hello_deferred").state == "success"
+    run_id = started_run("demo.say_hello", {"name": "Ada", "n": 1}, "sensed")
+    assert run("w_flyte_deferred", run=run_id).state == "success"
+    [(_, operators, _), (_, sensors, event)] = deferrals
+    assert "outcome_output_bytes" not in operators
+    assert sensors["outcome_output_bytes"] == MAX_OUTCOME_OUTPUT_BYTES
+    assert event is not None and event["result"]["outputs"] == "Hello, Ada!"
+
+
+# -- 4. the cap on what a sensor hands over ---------------------------------------------------------------
+
+
+def test_max_output_bytes_is_capped_when_the_dag_is_parsed():
+    assert (
+        RemoteRunSensor(
+            task_id="s", conn_id="c", run_id="r", max_output_bytes=OUTCOME_OUTPUT_BYTES_CAP
+        ).max_output_bytes
+        == 1024 * 1024
+    )
+    with pytest.raises(ConfigurationError) as raised:
+        RemoteRunSensor(task_id="s", conn_id="c", run_id="r", max_output_bytes=OUTCOME_OUTPUT_BYTES_CAP + 1)
+    assert str(raised.value).startswith(
+        "max_output_bytes must be at most 1,048,576 bytes (1 MiB), not 1,048,577: the outcome is kept in "
+        "Airflow's database"
+    )
+
+
+def test_a_trigger_deferred_before_the_cap_reads_no_more_than_it(flyte):
+    """A deferral written by the version before the cap may ask for any size: the trigger holds to 1 MiB."""
+    run_id = started_run("demo.say_hello", {"name": "A" * 600_000, "n": 2}, "huge")  # 1.2 MB of outputs
+    ref = FlyteHook("flyte_default").find_run(run_id)
+    trigger = RemoteRunTrigger(
+        conn_id="flyte_default", ref=ref.to_json(), poll_interval=0.1, outcome_output_bytes=50_000_000
+    )
+    assert trigger.serialize()[1]["outcome_output_bytes"] == OUTCOME_OUTPUT_BYTES_CAP
+
+    async def events() -> list[dict[str, Any]]:
+        try:
+            return [event.payload async for event in trigger.run()]
+        finally:
+            await close_shared_clients()
+
+    [event] = asyncio.run(events())
+    assert event["outcome"] == "reached" and event["result"]["outputs"] is None
+    assert "over max_output_bytes=1,048,576" in event["result"]["outputs_note"]
+    assert len(json.dumps(event)) < 10_000

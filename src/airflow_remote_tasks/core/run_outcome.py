@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_remote_tasks.core.errors import RemoteTaskError
+from airflow_remote_tasks.core import arguments
+from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
 from airflow_remote_tasks.core.models import RunRef, RunStatus, StreamedOutput
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.platform import Platform
@@ -13,8 +14,27 @@ from airflow_remote_tasks.core.waiting import Procedure
 
 # Kept small by default: the outcome travels in a trigger event (stored in Airflow's database) before XCom.
 MAX_OUTCOME_OUTPUT_BYTES = 64 * 1024
+# The most a sensor may be told to hand over: the outcome is written to Airflow's metadata database twice,
+# in the deferred task's next_kwargs (the trigger event, loaded with the task instance) and in XCom.
+OUTCOME_OUTPUT_BYTES_CAP = 1024 * 1024
 # Where a run's outputs go in the outcome, by phase: a run in any other phase has none to read.
 OUTPUT_KEYS = {Phase.SUCCEEDED: "outputs", Phase.PAUSED: "waiting_for"}
+
+
+def output_bytes(name: str, value: Any) -> int:
+    """How many bytes of outputs (JSON) a sensor hands XCom at most, as argument ``name`` gave it.
+
+    :raises ConfigurationError: naming ``name`` when ``value`` is not a whole number from 0 up to
+        ``OUTCOME_OUTPUT_BYTES_CAP`` (1 MiB).
+    """
+    limit = arguments.count(name, value)
+    if limit > OUTCOME_OUTPUT_BYTES_CAP:
+        raise ConfigurationError(
+            f"{name} must be at most {OUTCOME_OUTPUT_BYTES_CAP:,} bytes (1 MiB), not {limit:,}: the outcome is "
+            f"kept in Airflow's database (in the trigger event and in XCom). Outputs over {name} are left out "
+            f"of the outcome, with a note that says so."
+        )
+    return limit
 
 
 def run_outcome(

@@ -21,7 +21,7 @@ from airflow_remote_tasks.core.phases import (
     check_on_paused,
     parse_phases,
 )
-from airflow_remote_tasks.core.run_outcome import MAX_OUTCOME_OUTPUT_BYTES, run_outcome
+from airflow_remote_tasks.core.run_outcome import MAX_OUTCOME_OUTPUT_BYTES, output_bytes, run_outcome
 from airflow_remote_tasks.core.waiting import (
     BudgetExceededError,
     WaitMemory,
@@ -47,8 +47,12 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
 
     Returns (XCom) the run's ``run_id``, ``phase``, ``raw_phase`` and ``url``, with what a succeeded run
     returned (``outputs``) or what a paused one waits for (``waiting_for``) when the platform answers it as a
-    value of at most ``max_output_bytes`` (JSON); a stream of bytes (an export) is described, not read. The
-    same in poke, reschedule and deferrable mode. A progress line is logged when it changes.
+    value of at most ``max_output_bytes`` (JSON; 64 KiB by default, 1 MiB at most, since the outcome is kept in
+    Airflow's database); a stream of bytes (an export) is described, not read. The same in poke, reschedule
+    and deferrable mode. A progress line is logged when it changes.
+
+    :raises ConfigurationError: when the DAG is parsed, for a ``max_output_bytes`` over 1 MiB (or not a whole
+        number), naming it.
     """
 
     template_fields: Sequence[str] = ("run_id",)
@@ -69,7 +73,7 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         arguments.seconds("poke_interval", self.poke_interval)  # 0 would poll without pause
-        self.max_output_bytes = arguments.count("max_output_bytes", max_output_bytes)
+        self.max_output_bytes = output_bytes("max_output_bytes", max_output_bytes)
         self.transient_error_budget = arguments.seconds(
             "transient_error_budget", transient_error_budget, positive=False
         )

@@ -14,7 +14,7 @@ from airflow_remote_tasks.core.errors import PermanentError, RemoteTaskError, cl
 from airflow_remote_tasks.core.executors import adrive
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
-from airflow_remote_tasks.core.run_outcome import run_outcome
+from airflow_remote_tasks.core.run_outcome import OUTCOME_OUTPUT_BYTES_CAP, run_outcome
 from airflow_remote_tasks.core.waiting import astep_runner, wait_for_run
 from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_platform
 
@@ -67,23 +67,25 @@ class RemoteRunTrigger(BaseTrigger):
         self.target_phases = target_phases
         self.transient_error_budget = float(transient_error_budget)
         self.abort_on_kill = abort_on_kill
-        self.outcome_output_bytes = int(outcome_output_bytes)
+        # A deferral from before the cap (1 MiB) may ask for more: the event is kept in Airflow's database.
+        self.outcome_output_bytes = min(int(outcome_output_bytes), OUTCOME_OUTPUT_BYTES_CAP)
         self._hook: RemoteTaskHook | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "conn_id": self.conn_id,
-                "ref": self.ref.to_json(),
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "target_phases": self.target_phases,
-                "transient_error_budget": self.transient_error_budget,
-                "abort_on_kill": self.abort_on_kill,
-                "outcome_output_bytes": self.outcome_output_bytes,
-            },
-        )
+        kwargs: dict[str, Any] = {
+            "conn_id": self.conn_id,
+            "ref": self.ref.to_json(),
+            "poll_interval": self.poll_interval,
+            "deadline": self.deadline,
+            "target_phases": self.target_phases,
+            "transient_error_budget": self.transient_error_budget,
+            "abort_on_kill": self.abort_on_kill,
+        }
+        # Only a sensor's wait reads outcomes: the operator's deferrals keep the kwargs a triggerer running
+        # an older provider knows (an unknown keyword fails there with TypeError for every deferral).
+        if self.outcome_output_bytes:
+            kwargs["outcome_output_bytes"] = self.outcome_output_bytes
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     @property
     def hook(self) -> RemoteTaskHook:
