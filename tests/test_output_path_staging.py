@@ -391,6 +391,9 @@ def test_an_export_with_other_rows_than_announced_is_not_moved_into_place(labelb
     # What Labelbox announces (the header its outputs() reads) counts rows as they arrive here.
     header = hook.run(hook.platform._export_header(ref.run_id, "RESULT"))
     assert (header["totalSize"], header["totalLines"]) == (size, lines)
+    # ... and the platform hands those counts on for the check.
+    announced_by_labelbox = hook.run(hook.platform.outputs(ref))
+    assert announced_by_labelbox.rows == {"result": lines, "errors": 0}
     announced = StreamedOutput(
         run_id=ref.run_id, sizes={"result": size, "errors": 0}, rows={"result": lines + extra, "errors": 0}
     )

@@ -450,10 +450,12 @@ class LabelboxPlatform:
         if str(task.get("type", "")).lower() != "export-data-rows":
             return {key: task.get(key) for key in ("id", "name", "type", "status", "result", "errors")}
         sizes: dict[str, int | None] = {}
+        rows: dict[str, int] = {}  # the SDK reads an export line by line up to totalLines: they are its rows
         for stream in ("RESULT", "ERRORS"):
             header = yield from self._export_header(ref.run_id, stream)
             sizes[stream.lower()] = int(header["totalSize"]) if header else 0
-        return StreamedOutput(run_id=ref.run_id, format="ndjson", sizes=sizes)
+            rows[stream.lower()] = int(header["totalLines"]) if header else 0
+        return StreamedOutput(run_id=ref.run_id, format="ndjson", sizes=sizes, rows=rows)
 
     def _import_outcome(self, ref: RunRef) -> Operation[dict[str, Any]]:
         """Per-annotation statuses, read from the status file as it streams (it has a line per annotation)."""
