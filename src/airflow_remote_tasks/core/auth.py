@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Protocol, TypeVar
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, answer, origin, where
+from airflow_remote_tasks.core.operation import (
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    answer,
+    origin,
+    relayed,
+    where,
+)
 
 T = TypeVar("T")
 
@@ -70,24 +77,6 @@ def authorized(operation: Operation[T], auth: Auth | None, api_origin: str) -> O
     if auth is None:
         return (yield from operation)
     return (yield from relayed(operation, partial(_signed_exchange, auth=auth, home=origin(api_origin))))
-
-
-def relayed(
-    operation: Operation[T], exchange: Callable[[HttpRequest], Operation[HttpResponse]]
-) -> Operation[T]:
-    """Run ``operation``, answering each of its requests with the operation ``exchange(request)``; an error of
-    the exchange (a transport error) is thrown into ``operation``, which may handle it."""
-    try:
-        request = next(operation)
-        while True:
-            try:
-                response = yield from exchange(request)
-            except Exception as error:
-                request = operation.throw(error)
-                continue
-            request = operation.send(response)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
 
 
 def _signed_exchange(request: HttpRequest, *, auth: Auth, home: str) -> Operation[HttpResponse]:

@@ -67,9 +67,10 @@ class UnexpectedAnswerError(PermanentError, ValueError):
     decodes an error answer and falls back on its text keeps doing so."""
 
     @classmethod
-    def of(cls, url: str, response: Any) -> UnexpectedAnswerError:
+    def of(cls, url: str, response: Any, expected: str = "the API's JSON") -> UnexpectedAnswerError:
         """The error for ``response`` (an :class:`~airflow_remote_tasks.core.operation.HttpResponse`) to a
-        request to ``url``: names the URL without its query, the content type and the body's first bytes."""
+        request to ``url``, which is not ``expected``: names the URL without its query, the content type and the
+        body's first bytes."""
         from airflow_remote_tasks.core.operation import where
 
         content_type = response.content_type or "no content type"
@@ -78,8 +79,8 @@ class UnexpectedAnswerError(PermanentError, ValueError):
             f" (first {ANSWER_SAMPLE} characters)" if len(text) > ANSWER_SAMPLE else ""
         )
         return cls(
-            f"{where(url or response.url)} answered HTTP {response.status} with {content_type}, which is not the "
-            f"API's JSON: {sample if text else 'an empty body'}. Check the connection's endpoint: it must be the API's own address, not "
+            f"{where(url or response.url)} answered HTTP {response.status} with {content_type}, which is not "
+            f"{expected}: {sample if text else 'an empty body'}. Check the connection's endpoint: it must be the API's own address, not "
             "a web page, a login page or a proxy in front of it."
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
@@ -100,25 +100,40 @@ async def aexecute(
 
 # A gateway's answer: the server behind it may have received the request and acted on it.
 GATEWAY_STATUSES = frozenset({502, 504})
-# Requests by these methods only read: their answer lost, nothing was done.
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Seen:
     """What the requests of one operation met, for what its error may say (nothing is known otherwise)."""
 
     def __init__(self) -> None:
-        self.answer_lost = False
         self.endpoint = ""
+        # Of the request being sent: why its last try that was sent got no answer of the platform's own ("" when
+        # every try so far failed before sending, or a later try got an answer).
+        self.lost = ""
+        self._request: HttpRequest | None = None
+        self._lost_before = False  # a request sent earlier in the operation
+
+    @property
+    def answer_lost(self) -> bool:
+        """Whether a request that starts or changes a run (:attr:`HttpRequest.starts_run`) may have reached the
+        platform while no answer came back to it, so the platform may have acted on it."""
+        current = self._request is not None and self._request.starts_run and bool(self.lost)
+        return self._lost_before or current
 
     def sending(self, request: HttpRequest) -> None:
+        self._lost_before = self.answer_lost
+        self._request, self.lost = request, ""
         self.endpoint = f"{request.method} {where(request.url)}"
 
-    def failed(self, request: HttpRequest, error: httpx.HTTPError | None) -> None:
-        """A try of ``request`` got no answer (``error``) or a gateway's: did it possibly reach the server?"""
-        # A connect error means nothing was sent; a read of a lost answer did nothing either.
-        if not isinstance(error, UNSENT_ERRORS) and request.method.upper() not in READ_METHODS:
-            self.answer_lost = True
+    def failed(self, error: httpx.HTTPError | None) -> None:
+        """A try got no answer (``error``) or a gateway's (``None``)."""
+        if not isinstance(error, UNSENT_ERRORS):  # a connect error means this try sent nothing
+            self.lost = type(error).__name__ if error is not None else "a gateway answered in its place"
+
+    def answered(self) -> None:
+        """A try got the platform's answer: what earlier tries of the same request did is known from it (a
+        retried request is safe to send twice: it carries an idempotency key, or only reads)."""
+        self.lost = ""
 
     def noted(self, error: RemoteTaskError) -> RemoteTaskError:
         error.answer_lost = error.answer_lost or self.answer_lost
@@ -134,7 +149,7 @@ def _exchange(client: httpx.Client, policy: RetryPolicy, seen: Seen, request: Ht
     try:
         response = retrying(_send_checked, client, request, seen)
     except httpx.HTTPError as error:
-        raise _transport_error(request, error, _attempts(retrying)) from None
+        raise _transport_error(request, error, _attempts(retrying), seen.lost) from None
     return _received(request, response, _attempts(retrying))
 
 
@@ -148,7 +163,7 @@ async def _aexchange(
     try:
         response = await _once_in_flight(request, partial(retrying, _asend_checked, client, request, seen))
     except httpx.HTTPError as error:
-        raise _transport_error(request, error, _attempts(retrying)) from None
+        raise _transport_error(request, error, _attempts(retrying), seen.lost) from None
     return _received(request, response, _attempts(retrying))
 
 
@@ -218,10 +233,12 @@ def _send_checked(client: httpx.Client, request: HttpRequest, seen: Seen) -> Htt
     try:
         response = _send(client, request)
     except httpx.HTTPError as error:
-        seen.failed(request, error)
+        seen.failed(error)
         raise
     if response.status in GATEWAY_STATUSES:
-        seen.failed(request, None)
+        seen.failed(None)
+    else:
+        seen.answered()
     return check_status(request, response)
 
 
@@ -229,10 +246,12 @@ async def _asend_checked(client: httpx.AsyncClient, request: HttpRequest, seen: 
     try:
         response = await _asend(client, request)
     except httpx.HTTPError as error:
-        seen.failed(request, error)
+        seen.failed(error)
         raise
     if response.status in GATEWAY_STATUSES:
-        seen.failed(request, None)
+        seen.failed(None)
+    else:
+        seen.answered()
     return check_status(request, response)
 
 
@@ -279,7 +298,7 @@ def _send(client: httpx.Client, request: HttpRequest) -> HttpResponse:
                 raw.close()
                 raw, hops = client.send(hop, stream=True), hops + 1
             if not raw.is_success:
-                return _response(raw, raw.read()[:DOWNLOAD_ERROR_BYTES])
+                return _response(raw, _first_bytes(raw.iter_bytes(), DOWNLOAD_ERROR_BYTES))
             written = 0
             try:
                 for chunk in raw.iter_bytes(DOWNLOAD_CHUNK):
@@ -319,7 +338,7 @@ async def _asend(client: httpx.AsyncClient, request: HttpRequest) -> HttpRespons
                 await raw.aclose()
                 raw, hops = await client.send(hop, stream=True), hops + 1
             if not raw.is_success:
-                return _response(raw, (await raw.aread())[:DOWNLOAD_ERROR_BYTES])
+                return _response(raw, await _afirst_bytes(raw.aiter_bytes(), DOWNLOAD_ERROR_BYTES))
             written = 0
             try:
                 async for chunk in raw.aiter_bytes(DOWNLOAD_CHUNK):
@@ -356,6 +375,26 @@ DOWNLOAD_CHUNK = 1 << 20
 DOWNLOAD_ERROR_BYTES = 64 << 10  # of an error page instead of a download: enough to explain it
 
 
+def _first_bytes(chunks: Iterator[bytes], limit: int) -> bytes:
+    """At most ``limit`` bytes of a body: an error page instead of a download may be huge, or never end."""
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
+async def _afirst_bytes(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """:func:`_first_bytes` of an async body."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
 class BrokenDownloadError(TransportError):
     """A download broke off after part of it was written: not retried, since the sink already holds a part."""
 
@@ -369,8 +408,11 @@ def _broken_download(request: HttpRequest, written: int, error: httpx.HTTPError)
 
 
 def _transport_error(
-    request: HttpRequest, error: httpx.HTTPError, attempts: int = 1
+    request: HttpRequest, error: httpx.HTTPError, attempts: int = 1, lost: str = ""
 ) -> TransportError | ConfigurationError:
+    """The error for ``request``'s last try failing with ``error`` after ``attempts`` tries; ``lost``: why an
+    earlier try that was sent got no answer (see :attr:`Seen.lost`), so "nothing was sent" is said only when
+    no try was."""
     home = origin(request.url)
     certificate = untrusted_certificate(error)
     if certificate is not None:
@@ -389,7 +431,12 @@ def _transport_error(
     detail = redact_headers(str(error), request.headers) or "no detail"
     tries = f" in {attempts} tries" if attempts > 1 else ""
     # Say what is known: a connect error means nothing was sent; after that, the server may have the request.
-    if isinstance(error, UNSENT_ERRORS):
+    if isinstance(error, UNSENT_ERRORS) and lost:
+        what = (
+            f"Could not reach {home} on the last of {attempts} tries ({kind}: {detail}); an earlier try was sent "
+            f"and its answer was lost ({lost})"
+        )
+    elif isinstance(error, UNSENT_ERRORS):
         what = f"Could not reach {home}{tries} ({kind}: {detail}); nothing was sent"
     elif isinstance(error, httpx.ReadTimeout):
         what = f"{home} sent no answer within the connection's read timeout{tries} ({kind})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -41,6 +41,9 @@ class HttpRequest:
     content: bytes | None = None
     # Safe to send twice: a read, or a write that carries an idempotency key. Only these are retried.
     idempotent: bool = True
+    # Starts or changes a run (a submit's create, a resume), as the platform marks it (:func:`starting_run`):
+    # when no answer came back to a try of it that was sent, and no later try got one, the run may have started.
+    starts_run: bool = False
     stream: StreamLimits | None = None
     # Whether the connection's credentials go on this request (token endpoints and discovery: no).
     authenticate: bool = True
@@ -58,19 +61,7 @@ class HttpRequest:
     pause: float = 0.0
 
     def with_headers(self, extra: Mapping[str, str]) -> HttpRequest:
-        return HttpRequest(
-            method=self.method,
-            url=self.url,
-            headers={**self.headers, **extra},
-            content=self.content,
-            idempotent=self.idempotent,
-            stream=self.stream,
-            authenticate=self.authenticate,
-            share=self.share,
-            sink=self.sink,
-            retry_answer=self.retry_answer,
-            pause=self.pause,
-        )
+        return replace(self, headers={**self.headers, **extra})
 
 
 @dataclass(frozen=True)
@@ -126,6 +117,8 @@ def origin(url: str) -> str:
     host = parsed.host.lower()
     if ":" in host:
         host = f"[{host}]"
+    elif host.endswith("."):
+        host = host[:-1]  # the fully qualified form of the same name: "api.example.com." is api.example.com
     port = parsed.port
     return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{scheme}://{host}:{port}"
 
@@ -139,6 +132,35 @@ def answer(value: T) -> Operation[T]:
     """An operation that needs no call: it returns ``value`` at once."""
     return value
     yield  # unreachable; makes this function a generator
+
+
+def relayed(
+    operation: Operation[T], exchange: Callable[[HttpRequest], Operation[HttpResponse]]
+) -> Operation[T]:
+    """Run ``operation``, answering each of its requests with the operation ``exchange(request)``; an error of
+    the exchange (a transport error) is thrown into ``operation``, which may handle it."""
+    try:
+        request = next(operation)
+        while True:
+            try:
+                response = yield from exchange(request)
+            except Exception as error:
+                request = operation.throw(error)
+                continue
+            request = operation.send(response)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def starting_run(operation: Operation[T]) -> Operation[T]:
+    """``operation`` (a platform's create or resume call) with each of its requests marked as starting or changing
+    a run (:attr:`HttpRequest.starts_run`), so that a failure after its answer was lost says a run may have
+    started. Raises what ``operation`` raises."""
+    return (yield from relayed(operation, _marked))
+
+
+def _marked(request: HttpRequest) -> Operation[HttpResponse]:
+    return (yield replace(request, starts_run=True))
 
 
 def path_segment(value: object) -> str:

@@ -411,7 +411,8 @@ def follows_a_clear(ti: Any, retries: int | None) -> bool:
 
 
 # What a failed submit means for the user, as far as it is known: the first that holds is said. A run may have
-# started only where a call that changes something may have reached the platform and its answer was lost.
+# started only where a call that starts one (HttpRequest.starts_run) may have reached the platform and no answer
+# came back to it; a gateway's answer to any other call says nothing of a run.
 SUBMIT_OUTCOMES: tuple[tuple[Callable[[RemoteTaskError], bool], str], ...] = (
     (
         lambda error: error.answer_lost,
@@ -420,8 +421,7 @@ SUBMIT_OUTCOMES: tuple[tuple[Callable[[RemoteTaskError], bool], str], ...] = (
     ),
     (
         lambda error: isinstance(error, ApiError) and error.status in GATEWAY_STATUSES,
-        "A gateway answered in the platform's place, so a run may have started; a retry of this task "
-        "attaches to it rather than starting another.",
+        "A gateway answered in the platform's place, to a call that starts no run, so no run was started.",
     ),
     (
         lambda error: isinstance(error, ApiError) and error.status > 0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +26,7 @@ from airflow_remote_tasks.core.errors import (
     NotFoundError,
     RemoteTaskError,
     TransportError,
+    UnexpectedAnswerError,
     is_transient,
 )
 from airflow_remote_tasks.core.models import (
@@ -76,6 +77,20 @@ class AutoLabel(BaseModel):
 
 
 JOBS: dict[str, type[BaseModel]] = {"export": Export, "auto_label": AutoLabel}
+# What a success answer must be, and that in words for the error when it is not: every Avala call answers a JSON
+# object, a listing a DRF page of objects; a DELETE may answer nothing.
+ANSWERS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "object": (lambda body: isinstance(body, dict), "an Avala answer (a JSON object)"),
+    "page": (
+        lambda body: (
+            isinstance(body, dict)
+            and isinstance(body.get("results"), list)
+            and all(isinstance(item, dict) for item in body["results"])
+        ),
+        "an Avala page (a JSON object whose 'results' is a list of objects)",
+    ),
+    "any": (lambda body: True, "an Avala answer"),
+}
 SELECTOR_FIELDS = ("project", "status", "type")
 
 
@@ -107,8 +122,15 @@ class AvalaPlatform:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         idempotent: bool = True,
+        starts_run: bool = False,
         url: str = "",
+        shape: str = "object",
     ) -> Operation[Any]:
+        """The answer's JSON, which must be of ``shape`` (:data:`ANSWERS`).
+
+        :raises UnexpectedAnswerError: for a success answer of another shape, naming the URL and what came back.
+        :raises RemoteTaskError: for an error answer (see :func:`_error`).
+        """
         target = url or self.config.url(path)
         if params:
             target += "?" + urlencode({k: v for k, v in params.items() if v is not None})
@@ -118,11 +140,16 @@ class AvalaPlatform:
             headers={"Accept": "application/json", **({"Content-Type": "application/json"} if body else {})},
             content=json.dumps(body).encode() if body is not None else None,
             idempotent=idempotent,
+            starts_run=starts_run,
         )
         self._note_rate_limit(response)
-        if 200 <= response.status < 300:
-            return None if response.status == 204 or not response.content else response.json()
-        raise _error(method, target, response)
+        if not 200 <= response.status < 300:
+            raise _error(method, target, response)
+        body = None if response.status == 204 or not response.content else response.json()
+        fits, expected = ANSWERS[shape]
+        if not fits(body):
+            raise UnexpectedAnswerError.of(target, response, expected)
+        return body
 
     def _note_rate_limit(self, response: HttpResponse) -> None:
         delay = rate_limit_delay(response.headers)
@@ -135,8 +162,8 @@ class AvalaPlatform:
     # -- connection ---------------------------------------------------------------------------------
 
     def check_connection(self) -> Operation[str]:
-        page = yield from self._call("GET", "users/me/projects", params={"limit": 1})
-        seen = "a project" if page.get("results") else "no project yet"
+        page = yield from self._call("GET", "users/me/projects", params={"limit": 1}, shape="page")
+        seen = "a project" if page["results"] else "no project yet"
         return f"Reached Avala at {self.config.base_url}; the key sees {seen}."
 
     # -- jobs ---------------------------------------------------------------------------------------
@@ -184,14 +211,18 @@ class AvalaPlatform:
             # blindly (it is not retried); an export only reads, so a retry of the task that runs it twice is
             # harmless.
             created = yield from self._call(
-                "POST", "exports", body=job.model_dump(exclude_none=True), idempotent=False
+                "POST", "exports", body=job.model_dump(exclude_none=True), idempotent=False, starts_run=True
             )
             return self._ref("export", str(created["uid"]), job.project or "", dataset=job.dataset or "")
         assert isinstance(job, AutoLabel)
         yield from self._check_exists("projects", job.project)
         try:
             created = yield from self._call(
-                "POST", api_path("projects", job.project, "auto-label"), body=job.body(), idempotent=False
+                "POST",
+                api_path("projects", job.project, "auto-label"),
+                body=job.body(),
+                idempotent=False,
+                starts_run=True,
             )
         except RemoteTaskError as error:
             if not is_transient(error):
@@ -200,7 +231,11 @@ class AvalaPlatform:
             found = yield from self._matching_auto_label(job)
             if found is None:
                 created = yield from self._call(
-                    "POST", api_path("projects", job.project, "auto-label"), body=job.body(), idempotent=False
+                    "POST",
+                    api_path("projects", job.project, "auto-label"),
+                    body=job.body(),
+                    idempotent=False,
+                    starts_run=True,
                 )
             else:
                 created = found
@@ -305,9 +340,8 @@ class AvalaPlatform:
             raise TransportError(
                 f"Avala export {ref.run_id} is {found.get('status')!r} but has no download_url."
             )
-        # The key goes to the API's own origin only: a signed storage URL elsewhere gets no credential.
-        same_origin = _origin(url) == _origin(self.config.base_url)
-        response = yield HttpRequest("GET", url, authenticate=same_origin, sink=sink)
+        # The core sends the key to the API's own origin only: a signed storage URL elsewhere gets none.
+        response = yield HttpRequest("GET", url, sink=sink)
         if not 200 <= response.status < 300:
             raise TransportError(f"Downloading export {ref.run_id} got HTTP {response.status}.")
         return None
@@ -326,7 +360,7 @@ class AvalaPlatform:
 
     def _cancel_auto_label(self, ref: RunRef) -> Operation[bool]:
         with contextlib.suppress(NotFoundError):  # gone already: cancelled before, or deleted twice
-            yield from self._call("DELETE", api_path("auto-label-jobs", ref.run_id))
+            yield from self._call("DELETE", api_path("auto-label-jobs", ref.run_id), shape="any")
         return True
 
     # -- sets ---------------------------------------------------------------------------------------
@@ -374,10 +408,10 @@ class AvalaPlatform:
     def _list(self, path: str, params: Mapping[str, Any]) -> Operation[list[dict[str, Any]]]:
         def page(next_url: str | None) -> Operation[Page[dict[str, Any]]]:
             if next_url:  # the next URL carries the cursor and the filters
-                body = yield from self._call("GET", url=next_url)
+                body = yield from self._call("GET", url=next_url, shape="page")
             else:
-                body = yield from self._call("GET", path, params={**params, "limit": PAGE_SIZE})
-            return list(body.get("results") or []), body.get("next")
+                body = yield from self._call("GET", path, params={**params, "limit": PAGE_SIZE}, shape="page")
+            return list(body["results"]), body.get("next")
 
         return (yield from all_pages(page))
 
@@ -387,11 +421,6 @@ def _parse(kind: str, inputs: Mapping[str, Any]) -> BaseModel:
         return JOBS[kind].model_validate(dict(inputs))
     except ValidationError as error:
         raise invalid_inputs(error, JOBS[kind], f"Inputs for Avala job {kind!r}") from None
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parsed = httpx.URL(url)
-    return parsed.scheme, parsed.host, parsed.port
 
 
 def _error(method: str, url: str, response: HttpResponse) -> Exception:

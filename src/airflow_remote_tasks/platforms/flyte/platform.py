@@ -24,7 +24,7 @@ from airflow_remote_tasks.core.models import (
     RunStatus,
     TaskInterface,
 )
-from airflow_remote_tasks.core.operation import Operation, Sink, StreamLimits, answer, origin
+from airflow_remote_tasks.core.operation import Operation, Sink, StreamLimits, answer, origin, starting_run
 from airflow_remote_tasks.core.paging import Page, all_pages
 from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
@@ -289,7 +289,7 @@ class FlytePlatform:
             request["inputs"] = wire_inputs
         try:
             # The name is derived from the task instance, so a resent CreateRun cannot start a second run.
-            created = yield from self._call(f"{RUN_SERVICE}/CreateRun", request)
+            created = yield from starting_run(self._call(f"{RUN_SERVICE}/CreateRun", request))
         except AlreadyExistsError:
             return ref  # an earlier try (or a lost response) started it: attach
         action = created.get("run", {}).get("action", {}).get("id", {}).get("name") or ROOT_ACTION

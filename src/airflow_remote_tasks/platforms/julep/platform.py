@@ -26,7 +26,7 @@ from airflow_remote_tasks.core.models import (
     RunStatus,
     TaskInterface,
 )
-from airflow_remote_tasks.core.operation import Operation, Sink, answer
+from airflow_remote_tasks.core.operation import Operation, Sink, answer, starting_run
 from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.julep import PLATFORM, rest
@@ -248,11 +248,13 @@ class JulepPlatform:
             if found is not None:
                 return self.ref_for(found)
             try:
-                created = yield from self._call(
-                    "POST",
-                    f"tasks/{rest.segment(task_id, 'task_id')}/executions",
-                    body={"input": wire_inputs, "metadata": metadata},
-                    idempotent=False,
+                created = yield from starting_run(
+                    self._call(
+                        "POST",
+                        f"tasks/{rest.segment(task_id, 'task_id')}/executions",
+                        body={"input": wire_inputs, "metadata": metadata},
+                        idempotent=False,
+                    )
                 )
             except RemoteTaskError as error:
                 # After a transient error the execution may or may not exist: look it up, then try again.
@@ -355,11 +357,13 @@ class JulepPlatform:
                 return None
             try:
                 # "status" must be explicit: the server's default for this body is "running" for any shape.
-                yield from self._call(
-                    "PUT",
-                    _execution_path(ref.run_id),
-                    body={"status": "running", "input": dict(inputs)},
-                    idempotent=False,
+                yield from starting_run(
+                    self._call(
+                        "PUT",
+                        _execution_path(ref.run_id),
+                        body={"status": "running", "input": dict(inputs)},
+                        idempotent=False,
+                    )
                 )
             except RemoteTaskError as error:
                 if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
