@@ -23,7 +23,7 @@ SETS: dict[str, dict[str, Any]] = {
     "held": {"select": {"project": "proj-002"}, "timeout": 2, "soft_fail": True},
     "nope": {"select": {"project": "proj-nope"}, "timeout": 20, "retries": 1},
     # reads fail now and then, never for 1.5 s in a row (tests fail one poke in three)
-    "flaky": {"select": {"project": "proj-002"}, "timeout": 30, "transient_error_budget": 1.5},
+    "flaky": {"select": {"project": "proj-002"}, "timeout": 60, "transient_error_budget": 1.5},
     # try 1 uses up its budget; its retry's first poke fails too, and must not count try 1's failures
     "retried": {
         "select": {"project": "proj-002"},
