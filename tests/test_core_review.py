@@ -341,3 +341,37 @@ def test_only_the_call_that_creates_the_run_is_marked_as_starting_one(fixture, r
     marked = [r for r in seen if r.starts_run]
     assert len(marked) == 1, [(r.method, r.url, r.starts_run) for r in seen]
     assert create in marked[0].url or create.encode() in (marked[0].content or b"")
+
+
+# -- 2. inputs filled in when the task runs ------------------------------------------------------------
+
+
+def review_dag(dag_id: str) -> Any:
+    import sys
+
+    from airflow_helpers import DAGS
+
+    sys.path.insert(0, str(DAGS))
+    import review_test_dags
+
+    return getattr(review_test_dags, dag_id)
+
+
+@pytest.mark.parametrize("how", ["xcomarg", "template"])
+def test_inputs_from_an_upstream_task_reach_the_run(how, flyte):
+    from airflow_helpers import DagResult
+
+    result = DagResult(review_dag(f"review_inputs_{how}").test())
+    assert result.task_state("remote") == "success"
+    assert len(flyte.runs_of("demo.say_hello")) == 1
+    assert result.xcom("remote") == "Hello, Grace! Hello, Grace!"
+
+
+def test_a_template_that_renders_to_a_string_fails_naming_inputs(flyte, capfd):
+    from airflow_helpers import DagResult
+
+    result = DagResult(review_dag("review_inputs_text").test())
+    assert result.task_state("remote") == "failed"
+    out = capfd.readouterr()
+    assert "inputs must be a mapping of names to values, but it rendered to a str" in out.out + out.err
+    assert flyte.runs == []

@@ -8,6 +8,7 @@ from datetime import timedelta
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
+from airflow.sdk.definitions._internal.mixins import ResolveMixin
 from pydantic import BaseModel, ValidationError
 
 from airflow_remote_tasks.core.errors import ConfigurationError, InvalidInputsError, clip
@@ -72,6 +73,35 @@ def mapping(name: str, value: Any) -> dict[str, Any]:
             f"{type(value).__name__}."
         )
     return dict(value)
+
+
+def filled_at_run_time(value: Any) -> bool:
+    """Whether Airflow gives a template field its value only when the task runs: an XComArg (``make()``,
+    ``task.output``) or anything else Airflow resolves then, or a string holding a Jinja template."""
+    return isinstance(value, ResolveMixin) or (isinstance(value, str) and ("{{" in value or "{%" in value))
+
+
+def templated_mapping(name: str, value: Any) -> Any:
+    """:func:`mapping` for a template field when the DAG is parsed: a value :func:`filled_at_run_time` is kept
+    as it is, and checked with :func:`rendered_mapping` when the task runs.
+
+    :raises ConfigurationError: as :func:`mapping`.
+    """
+    return value if filled_at_run_time(value) else mapping(name, value)
+
+
+def rendered_mapping(name: str, value: Any) -> dict[str, Any]:
+    """:func:`mapping` of a template field once Airflow rendered it (the start of ``execute``).
+
+    :raises ConfigurationError: naming ``name`` and what it rendered to, when that is not a mapping.
+    """
+    if value is None or isinstance(value, Mapping):
+        return mapping(name, value)
+    raise ConfigurationError(
+        f"{name} must be a mapping of names to values, but it rendered to a {type(value).__name__} when the "
+        f"task ran. A template renders to a string unless the DAG sets render_template_as_native_obj=True; or "
+        f"pass the upstream task's result itself, e.g. {name}=make()."
+    )
 
 
 # -- inputs checked by a model --------------------------------------------------------------------------

@@ -296,12 +296,16 @@ class RemoteTaskOperator(WaitsForRun):
             output_path = str(output_path)  # an ObjectStoragePath: kept as its URI, which templates render
         self.output_path = output_path
         self.task = task if isinstance(task, str) else dict(task)
-        self.inputs = arguments.mapping("inputs", inputs)
+        # Template fields: checked now unless Airflow fills them in when the task runs (then in execute).
+        self.inputs = arguments.templated_mapping("inputs", inputs)
         self.version = version
-        self.labels = arguments.mapping("labels", labels)
-        self.env = arguments.mapping("env", env)
+        self.labels = arguments.templated_mapping("labels", labels)
+        self.env = arguments.templated_mapping("env", env)
 
     def execute(self, context: Context) -> Any:
+        self.inputs = arguments.rendered_mapping("inputs", self.inputs)
+        self.labels = arguments.rendered_mapping("labels", self.labels)
+        self.env = arguments.rendered_mapping("env", self.env)
         store = context["task_state_store"]
         record = RunRecord.model_validate(store.get(STATE_KEY) or {})
         ref = self._reattach(record, cleared=follows_a_clear(context["ti"], self.retries))
