@@ -81,6 +81,9 @@ class Services(_Unimplemented):
     # Where SelectCluster sends data-plane calls: empty, the endpoint the caller used (as OSS does); else another
     # address, as a split data plane on Union may be (whether it takes the same token is not documented).
     data_plane_url = ""
+    # The tokenEndpoint GetOAuth2Metadata advertises: empty, the emulator's own /oauth2/token; else any text
+    # (another origin, a relative path), as a tenant whose identity provider is elsewhere, or a hostile server.
+    token_endpoint = ""
 
     def __init__(self, state: FlyteState, auth: dict[str, Any]) -> None:
         self.state = state
@@ -315,7 +318,7 @@ class Services(_Unimplemented):
         base = f"http://{ctx.request_headers().get('host', '')}"
         return auth_service_pb2.GetOAuth2MetadataResponse(
             issuer=base,
-            token_endpoint=f"{base}/oauth2/token",
+            token_endpoint=self.token_endpoint or f"{base}/oauth2/token",
             authorization_endpoint=f"{base}/oauth2/authorize",
             grant_types_supported=["client_credentials"],
         )

@@ -62,6 +62,13 @@ PLATFORM = PlatformDeclaration(
             "there carry no credentials.",
             "schema": {**TEXT, "format": "url"},
         },
+        "token_endpoint": {
+            "label": "Token endpoint",
+            "description": "Where the client secret is posted for a token, when the server advertises one on "
+            "another host (an identity provider such as Okta). Empty: the advertised one, only on the "
+            "endpoint's own host.",
+            "schema": {**TEXT, "format": "url"},
+        },
         "insecure": {
             "label": "Plain HTTP",
             "description": "Use http:// for a bare host:port (local devbox).",

@@ -10,11 +10,13 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus, urlencode, urljoin, urlsplit
+
+import httpx
 
 from airflow_remote_tasks.core.auth import TOKENS
-from airflow_remote_tasks.core.errors import AuthenticationError, TransportError
-from airflow_remote_tasks.core.operation import HttpRequest, Operation
+from airflow_remote_tasks.core.errors import AuthenticationError, ConfigurationError, TransportError
+from airflow_remote_tasks.core.operation import HttpRequest, Operation, origin, where
 from airflow_remote_tasks.core.secrets import is_header_value, register_secret
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
@@ -64,6 +66,45 @@ def discover(endpoint: str) -> Operation[AuthMetadata]:
     return metadata
 
 
+def token_url(config: FlyteConfig, advertised: str) -> str:
+    """Where the client secret is sent: the connection's Token endpoint when it names one (it overrides what
+    the server advertises, as the SDK's local client config does); else the advertised ``tokenEndpoint``,
+    resolved against the discovery URL, and only on the endpoint's own origin. Discovery is unauthenticated,
+    so a token endpoint elsewhere is trusted only when the user names it.
+
+    :raises AuthenticationError: the server advertises no token endpoint and the connection names none.
+    :raises ConfigurationError: the advertised token endpoint is no http(s) URL, or is on another origin.
+    """
+    if config.token_endpoint:
+        return config.token_endpoint
+    if not advertised:
+        raise AuthenticationError(
+            f"{config.endpoint} advertises no OAuth2 token endpoint: set the connection's Token endpoint to "
+            "your identity provider's token URL, or use a pre-minted token.",
+            status=0,
+        )
+    url = urljoin(f"{config.endpoint}/{GET_OAUTH2_METADATA}", advertised.strip())
+    try:
+        parts = urlsplit(url)
+        home = origin(url) if parts.scheme in ("http", "https") and parts.hostname else ""
+    except (ValueError, httpx.InvalidURL):
+        home = ""
+    if not home:
+        raise ConfigurationError(
+            f"{config.endpoint} advertises an OAuth2 token endpoint that is no http(s) URL "
+            f"({advertised[:100]!r}), so the client secret was not sent. Set the connection's Token endpoint "
+            "to your identity provider's token URL."
+        )
+    if home != origin(config.endpoint):
+        raise ConfigurationError(
+            f"{config.endpoint} advertises its OAuth2 token endpoint on another origin, {home}, so the client "
+            "secret was not sent there (the server's auth metadata is read unauthenticated). If that is your "
+            "identity provider (a Union tenant's may be on a host of its own), set the connection's Token "
+            f"endpoint to {where(url)}."
+        )
+    return url
+
+
 class FlyteAuth:
     def __init__(self, config: FlyteConfig) -> None:
         self.config = config
@@ -88,11 +129,7 @@ class FlyteAuth:
 
     def _fetch_token(self, metadata: AuthMetadata) -> Operation[str]:
         config = self.config
-        if not metadata.token_endpoint:
-            raise AuthenticationError(
-                f"{config.endpoint} advertises no OAuth2 token endpoint; use a pre-minted token instead.",
-                status=0,
-            )
+        token_endpoint = token_url(config, metadata.token_endpoint)
         secret = quote_plus(config.client_secret.get_secret_value())
         basic = base64.b64encode(f"{config.client_id}:{secret}".encode()).decode()
         register_secret(secret)
@@ -105,7 +142,7 @@ class FlyteAuth:
             form["audience"] = metadata.audience
         response = yield HttpRequest(
             "POST",
-            metadata.token_endpoint,
+            token_endpoint,
             headers={
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Accept": "application/json",
@@ -127,13 +164,13 @@ class FlyteAuth:
             token = str(body["access_token"]).strip()
         except (ValueError, KeyError, TypeError):
             raise TransportError(
-                f"The token endpoint {metadata.token_endpoint} answered HTTP {response.status} without an "
+                f"The token endpoint {where(token_endpoint)} answered HTTP {response.status} without an "
                 "access_token."
             ) from None
         register_secret(token)
         if not is_header_value(token):
             raise AuthenticationError(
-                f"The token endpoint {metadata.token_endpoint} issued an access token that cannot be sent in "
+                f"The token endpoint {where(token_endpoint)} issued an access token that cannot be sent in "
                 "an HTTP header (it holds a line break or a control character).",
                 status=response.status,
                 code="invalid_token",

@@ -31,6 +31,9 @@ class FlyteConfig(BaseModel):
     # A second origin the credentials may go to: the data plane SelectCluster names, when not the endpoint's
     # own (whether a split data plane takes the control plane's token is not documented: the user says so).
     data_plane_url: str = ""
+    # Where the client secret goes instead of the advertised token endpoint: an identity provider on another
+    # origin than the endpoint's must be named by the user (the server's auth metadata is unauthenticated).
+    token_endpoint: str = ""
 
     @property
     def insecure(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
@@ -73,6 +75,7 @@ def flyte_config(conn: ConnectionView) -> FlyteConfig:
         scopes=conn.field("scopes") or "",
         console_url=(conn.field("console_url") or "").rstrip("/"),
         data_plane_url=data_plane_url(conn, endpoint, insecure),
+        token_endpoint=token_endpoint(conn, endpoint),
     )
 
 
@@ -85,10 +88,35 @@ def data_plane_url(conn: ConnectionView, endpoint: str, insecure: bool) -> str:
     text = str(conn.field("data_plane_url") or "").strip()
     if not text:
         return ""
-    url = normalize_endpoint(text, insecure)
+    return _kept_on_tls(conn, "Data plane URL", normalize_endpoint(text, insecure), endpoint)
+
+
+def token_endpoint(conn: ConnectionView, endpoint: str) -> str:
+    """The connection's Token endpoint (a whole URL: the client secret is posted there), or "" when it has none.
+
+    :raises ConfigurationError: for a value that is no http(s) URL, or plain http:// while the endpoint is https://.
+    """
+    text = str(conn.field("token_endpoint") or "").strip()
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ConfigurationError(
+            f"Flyte connection {conn.conn_id!r} has Token endpoint {text[:100]!r}, which is no http(s) URL. Set "
+            "it to the whole token URL, e.g. https://<idp-host>/oauth2/<server>/v1/token, or leave it empty."
+        )
+    return _kept_on_tls(conn, "Token endpoint", text, endpoint)
+
+
+def _kept_on_tls(conn: ConnectionView, field: str, url: str, endpoint: str) -> str:
+    """``url``; :raises ConfigurationError: when it is plain http:// while the endpoint is https://."""
     if endpoint.startswith("https://") and url.startswith("http://"):
         raise ConfigurationError(
-            f"Flyte connection {conn.conn_id!r} has Data plane URL {url}, plain http:// while the endpoint is "
-            "https://: the credentials would travel unencrypted there. Use the data plane's https:// address."
+            f"Flyte connection {conn.conn_id!r} has {field} {url}, plain http:// while the endpoint is "
+            f"https://: the credentials would travel unencrypted there. Use its https:// address."
         )
     return url
