@@ -300,7 +300,7 @@ def upsert_peak_memory(path: Any, rows: int) -> tuple[int, int]:
     tracemalloc.start()
     try:
         with tempfile.TemporaryFile() as spool:
-            upserts.spool(platform._rows(job), spool)
+            upserts.spool(map(upserts.line, platform._rows(job)), spool)
             operation = upserts.upload_rows(platform.config, upserts.spooled(spool), DATASET)
             request = next(operation)
             with pytest.raises(StopIteration):

@@ -25,7 +25,7 @@ from airflow_remote_tasks.core.errors import (
     TransportError,
     UnexpectedAnswerError,
 )
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, origin, where
+from airflow_remote_tasks.core.operation import Body, HttpRequest, HttpResponse, Operation, origin, where
 from airflow_remote_tasks.core.retry import (
     DEFAULT_POLICY,
     UNSENT_ERRORS,
@@ -280,9 +280,16 @@ def _next_hop(request: HttpRequest, raw: httpx.Response, hops: int) -> httpx.Req
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
-    return client.build_request(
-        request.method, request.url, headers=dict(request.headers), content=request.content
-    )
+    content: Any = request.content
+    if content is not None and not isinstance(content, bytes):
+        # A Body: read from its start for each try; an async client takes its pieces asynchronously.
+        content = _achunks(content) if isinstance(client, httpx.AsyncClient) else content.chunks()
+    return client.build_request(request.method, request.url, headers=dict(request.headers), content=content)
+
+
+async def _achunks(body: Body) -> AsyncIterator[bytes]:
+    for chunk in body.chunks():
+        yield chunk
 
 
 def _response(raw: httpx.Response, content: bytes) -> HttpResponse:

@@ -9,7 +9,7 @@ call exists once and both wait modes drive the same code.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
@@ -33,12 +33,19 @@ class Sink(Protocol):
     def write(self, data: bytes, /) -> Any: ...
 
 
+class Body(Protocol):
+    """A request body too large to hold (a file): sent in pieces, read again from its start for each try. The
+    request's headers give its Content-Length."""
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
-    content: bytes | None = None
+    content: bytes | Body | None = None
     # Safe to send twice: a read, or a write that carries an idempotency key. Only these are retried.
     idempotent: bool = True
     # Starts or changes a run (a submit's create, a resume), as the platform marks it (:func:`starting_run`):

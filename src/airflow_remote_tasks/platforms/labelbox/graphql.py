@@ -7,9 +7,11 @@ server error can come back as a 200 with an ``errors`` array.
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
@@ -27,6 +29,7 @@ HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 RATE_LIMITED = "You have exceeded"  # how Labelbox words a rate limit in a JSON body
 # INTERNAL_SERVER_ERROR carries the HTTP status it stands for; these are the client's fault or final.
 FINAL_INNER_STATUSES = frozenset({400, 422, 426, 500})
+FILE_PIECE = 1 << 20  # a file part is sent in pieces this large: memory stays flat whatever its size
 
 
 def call(
@@ -61,24 +64,29 @@ def call_with_file(
     part: str,
     filename: str,
     content_type: str,
-    data: bytes,
+    data: bytes | IO[bytes],
     idempotent: bool,
 ) -> Operation[dict[str, Any]]:
     """Send one operation with a file (the GraphQL multipart request convention): ``variables.file`` is null
-    in ``operations`` and mapped to the part named ``part``. Returns the answer's ``data``."""
+    in ``operations`` and mapped to the part named ``part``. ``data``: the file's bytes, or a local file (a
+    spool) that is sent in pieces from its start, never held whole. Returns the answer's ``data``."""
     boundary = secrets.token_hex(16)
-    operations = {"variables": {**variables, "file": None, "contentLength": len(data)}, "query": query}
-    body = bytearray()
+    size = len(data) if isinstance(data, bytes) else data.seek(0, io.SEEK_END)
+    operations = {"variables": {**variables, "file": None, "contentLength": size}, "query": query}
+    head = bytearray()
     for name, part_filename, part_type, content in (
         ("operations", None, None, json.dumps(operations).encode()),
         ("map", None, None, json.dumps({part: ["variables.file"]}).encode()),
-        (part, filename, content_type, data),
+        (part, filename, content_type, None),
     ):
-        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'.encode()
+        head += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'.encode()
         if part_filename:
-            body += f'; filename="{part_filename}"\r\nContent-Type: {part_type}'.encode()
-        body += b"\r\n\r\n" + content + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
+            head += f'; filename="{part_filename}"\r\nContent-Type: {part_type}'.encode()
+        head += b"\r\n\r\n"
+        if content is not None:
+            head += content + b"\r\n"
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    body = bytes(head) + data + tail if isinstance(data, bytes) else FileBody(bytes(head), data, tail)
     response = yield HttpRequest(
         "POST",
         config.endpoint,
@@ -86,12 +94,27 @@ def call_with_file(
             "Content-Type": f"multipart/form-data; boundary={boundary}",
             "Accept": "application/json",
             "X-User-Agent": config.user_agent,
+            "Content-Length": str(len(head) + size + len(tail)),
         },
-        content=bytes(body),
+        content=body,
         idempotent=idempotent,
         retry_answer=worth_retrying,
     )
     return data_of(operation_name(query), response)
+
+
+class FileBody:
+    """A multipart body whose file part is a local file: read from its start for each try, in pieces."""
+
+    def __init__(self, head: bytes, file: IO[bytes], tail: bytes) -> None:
+        self.head, self.file, self.tail = head, file, tail
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.head
+        self.file.seek(0)
+        while block := self.file.read(FILE_PIECE):
+            yield block
+        yield self.tail
 
 
 def upload(config: LabelboxConfig, filename: str, content_type: str, data: bytes) -> Operation[str]:

@@ -22,7 +22,7 @@ class LabelboxHook(RemoteTaskHook):
         return LabelboxPlatform(
             labelbox_config(conn),
             client_settings=client_settings(conn),
-            open_uri=lambda uri: storage_path(uri, "The rows file").open(
+            open_uri=lambda uri: storage_path(uri, "The file").open(
                 "rb"
             ),  # rows files: s3://, gs://, file://...
         )

@@ -7,9 +7,11 @@ result is a stream of NDJSON chunks behind signed file URLs: ``outputs`` answers
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,7 +37,9 @@ from airflow_remote_tasks.core.models import (
 )
 from airflow_remote_tasks.core.operation import HttpRequest, Operation, Sink, answer, starting_run
 from airflow_remote_tasks.core.phases import Phase, phase_of_word
+from airflow_remote_tasks.core.storage import shown
 from airflow_remote_tasks.core.transport import ClientSettings
+from airflow_remote_tasks.operators.output_path import Counter
 from airflow_remote_tasks.platforms.labelbox import PLATFORM, queries, upserts
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.graphql import call, call_with_file, upload
@@ -188,53 +192,73 @@ class LabelboxPlatform:
 
     def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
         job = parse_job(interface.task, dict(inputs))
+        # Inline rows and annotations are checked here; a file's as the submit reads it, once, before any is sent.
         if isinstance(job, UpsertDataRows) and isinstance(job.rows, list):
-            # Inline rows are checked here; a file's as the submit reads it, once, before any row is sent.
             for _ in self._rows(job):
                 pass
-        if isinstance(job, ImportLabels | ImportPredictions):
-            self._annotations(job)
+        if isinstance(job, ImportLabels | ImportPredictions) and isinstance(job.annotations, list):
+            for _ in self._annotations(job):
+                pass
         return dict(inputs)
 
     def _lines(self, source: list[dict[str, Any]] | str, what: str) -> Iterator[tuple[str, Any]]:
-        """(where, value) for inline items, or for each line of an NDJSON file given by URI."""
+        """(where, value) for inline items, or for each line of an NDJSON file given by URI (named with any
+        password in it masked).
+
+        :raises InvalidInputsError: the file cannot be opened, or a line is not JSON."""
         if isinstance(source, list):
             for index, item in enumerate(source):
                 yield f"{what}[{index}]", item
             return
+        name = repr(shown(source))
         try:
             opened = self.open_uri(source)
         except (OSError, ValueError, ConfigurationError) as error:
+            detail = str(error).replace(source, shown(source))  # an error may quote the URI
             raise InvalidInputsError(
-                f"The {what} file {source!r} cannot be read ({type(error).__name__}: {error}); nothing was started."
+                f"The {what} file {name} cannot be read ({type(error).__name__}: {detail}); nothing was started."
             ) from None
         with opened:
             for number, line in enumerate(opened, start=1):
                 if not line.strip():
                     continue
                 try:
-                    yield f"line {number} of {source!r}", json.loads(line)
+                    yield f"line {number} of {name}", json.loads(line)
                 except ValueError:
                     raise InvalidInputsError(
-                        f"Line {number} of {source!r} is not JSON: the {what} file holds one JSON object a line "
+                        f"Line {number} of {name} is not JSON: the {what} file holds one JSON object a line "
                         "(NDJSON); nothing was started."
                     ) from None
 
-    def _annotations(self, job: ImportLabels | ImportPredictions) -> list[dict[str, Any]]:
+    def _annotations(self, job: ImportLabels | ImportPredictions) -> Iterator[dict[str, Any]]:
+        """Each annotation, checked as it is read; after the last, that there was one and that no data row has
+        more than :data:`MAX_PER_ROW_AND_FEATURE` of one feature. Those are counted in a temporary SQLite
+        database on local disk (gone once closed): a big file's (row, feature) pairs need not fit in memory.
+
+        :raises InvalidInputsError: an annotation is not valid, there is none, or there are too many of one
+            feature on one row; nothing was started."""
         what = "labels" if isinstance(job, ImportLabels) else "predictions"
-        found = [annotation(value, where) for where, value in self._lines(job.annotations, what)]
-        if not found:
-            raise InvalidInputsError(f"The {what} hold no annotation; nothing was started.")
-        per_feature: dict[tuple[str, str], int] = {}
-        for item in found:
-            key = (json.dumps(item["dataRow"], sort_keys=True), str(item.get("name") or item.get("schemaId")))
-            per_feature[key] = per_feature.get(key, 0) + 1
-            if per_feature[key] > MAX_PER_ROW_AND_FEATURE:
-                raise InvalidInputsError(
-                    f"More than {MAX_PER_ROW_AND_FEATURE} {what} of feature {key[1]!r} on data row {key[0]}: "
-                    "Labelbox refuses that many; nothing was started."
+        with contextlib.closing(sqlite3.connect("")) as counts:  # "": a private database on disk
+            counts.execute("CREATE TABLE seen (row TEXT, feature TEXT)")
+            for where, value in self._lines(job.annotations, what):
+                item = annotation(value, where)
+                key = (
+                    json.dumps(item["dataRow"], sort_keys=True),
+                    str(item.get("name") or item.get("schemaId")),
                 )
-        return found
+                counts.execute("INSERT INTO seen VALUES (?, ?)", key)
+                yield item
+            if counts.execute("SELECT 1 FROM seen LIMIT 1").fetchone() is None:
+                raise InvalidInputsError(f"The {what} hold no annotation; nothing was started.")
+            over = counts.execute(
+                "SELECT row, feature FROM seen GROUP BY row, feature HAVING COUNT(*) > ? LIMIT 1",
+                (MAX_PER_ROW_AND_FEATURE,),
+            ).fetchone()
+        if over is not None:
+            raise InvalidInputsError(
+                f"More than {MAX_PER_ROW_AND_FEATURE} {what} of feature {over[1]!r} on data row {over[0]}: "
+                "Labelbox refuses that many; nothing was started."
+            )
 
     def _rows(self, job: UpsertDataRows) -> Iterator[DataRow]:
         for where, value in self._lines(job.rows, "rows"):
@@ -296,7 +320,7 @@ class LabelboxPlatform:
         # The rows, checked, in a local file (gone once closed) that each attempt's chunks are cut from: a rows
         # file on object storage is read once, and memory stays flat whatever its size.
         with tempfile.TemporaryFile() as spool:
-            upserts.spool(self._rows(job), spool)
+            upserts.spool(map(upserts.line, self._rows(job)), spool)
             for attempt in range(1, SUBMIT_ATTEMPTS + 1):
                 chunks = yield from upserts.upload_rows(self.config, upserts.spooled(spool), job.dataset_id)
                 if not chunks:
@@ -323,12 +347,15 @@ class LabelboxPlatform:
         """Create the import under a name derived from the task instance, unless one by that name exists:
         Labelbox polls imports by (project, name), so a retry, or a create whose answer was lost, attaches."""
         kind = "label_import" if isinstance(job, ImportLabels) else "prediction_import"
-        lines = []
-        for index, item in enumerate(self._annotations(job)):
-            # A stable uuid where none is given: the status file reports each annotation by it.
-            uid = item.get("uuid") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"labelbox:{name}:{index}"))
-            lines.append(json.dumps({**item, "uuid": uid}))
-        content = ("\n".join(lines) + "\n").encode()
+        # The annotations, checked, in a local file (gone once closed) that each attempt sends: a file given by
+        # URI is read once, and memory stays flat whatever its size.
+        with tempfile.TemporaryFile() as spool:
+            upserts.spool(_with_uuids(self._annotations(job), name), spool)
+            return (yield from self._create_import(job, kind, name, spool))
+
+    def _create_import(
+        self, job: ImportLabels | ImportPredictions, kind: str, name: str, spool: IO[bytes]
+    ) -> Operation[RunRef]:
         create, field = (
             (queries.CREATE_LABEL_IMPORT, "createLabelImport")
             if kind == "label_import"
@@ -354,7 +381,7 @@ class LabelboxPlatform:
                             part=f"{job.project_id}__{name}.ndjson",
                             filename=f"{job.project_id}__{name}.ndjson",
                             content_type="application/x-ndjson",
-                            data=content,
+                            data=spool,
                             idempotent=False,
                         )
                     )
@@ -539,7 +566,7 @@ class LabelboxPlatform:
         kind = stream.upper()
         header = yield from self._export_header(ref.run_id, kind)
         total = int(header["totalSize"]) if header else 0
-        counted = _CountingSink(sink)
+        counted = Counter(sink)
         offset = 0
         while offset < total:
             data = yield from self._call(
@@ -598,14 +625,12 @@ def _kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", str(name)).lower().replace("_", "-")
 
 
-class _CountingSink:
-    def __init__(self, target: Sink) -> None:
-        self.target = target
-        self.bytes = 0
-
-    def write(self, data: bytes) -> None:
-        self.bytes += len(data)
-        self.target.write(data)
+def _with_uuids(annotations: Iterator[dict[str, Any]], name: str) -> Iterator[bytes]:
+    """Each annotation as a JSON line, with a stable uuid where none is given: the status file reports each
+    annotation by it."""
+    for index, item in enumerate(annotations):
+        uid = item.get("uuid") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"labelbox:{name}:{index}"))
+        yield json.dumps({**item, "uuid": uid}).encode()
 
 
 class _StatusTally:

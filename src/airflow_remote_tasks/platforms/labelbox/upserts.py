@@ -68,11 +68,16 @@ def existing_keys(config: LabelboxConfig, keys: Sequence[str]) -> Operation[set[
     return found
 
 
-def spool(rows: Iterable[DataRow], file: IO[bytes]) -> None:
-    """Write ``rows`` to ``file``, a JSON line each, read back by :func:`spooled`: a rows file is read once,
-    however often its rows are then sent."""
-    for row in rows:
-        file.write(row.model_dump_json(exclude_none=True).encode() + b"\n")
+def spool(lines: Iterable[bytes], file: IO[bytes]) -> None:
+    """Write ``lines`` (JSON, one value each) to ``file``, a line each: a file given by URI is read once, however
+    often what it holds is then sent (rows: read back by :func:`spooled`; annotations: the import's file)."""
+    for text in lines:
+        file.write(text + b"\n")
+
+
+def line(row: DataRow) -> bytes:
+    """``row`` as :func:`spool` writes it and :func:`spooled` reads it back."""
+    return row.model_dump_json(exclude_none=True).encode()
 
 
 def spooled(file: IO[bytes]) -> Iterator[DataRow]:
