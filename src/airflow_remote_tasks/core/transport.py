@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import ipaddress
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from airflow_remote_tasks.core.loops import PerLoop
 from airflow_remote_tasks.core.secrets import register_secret
 from airflow_remote_tasks.version import __version__
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 USER_AGENT = f"airflow-provider-remote-tasks/{__version__} httpx/{httpx.__version__}"
 DEFAULT_READ_TIMEOUT = 30.0
 
@@ -82,9 +84,14 @@ class ClientSettings:
             return {"all://": _checked_proxy(self.proxy, "the connection's Proxy field")}
         return environment_proxies()
 
+    def direct_networks(self) -> tuple[IPNetwork, ...]:
+        """NO_PROXY's networks, which the environment's proxies do not serve (none with the Proxy field)."""
+        return () if self.proxy else no_proxy_networks()
+
 
 def environment_proxies() -> dict[str, str | None]:
-    """The proxy environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY, any case) as httpx mount patterns."""
+    """The proxy environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY, any case) as httpx mount patterns.
+    NO_PROXY's networks (10.0.0.0/8) cannot be patterns: see :func:`no_proxy_networks`."""
     found = urllib.request.getproxies()
     routes: dict[str, str | None] = {}
     for scheme in ("all", "http", "https"):
@@ -92,15 +99,53 @@ def environment_proxies() -> dict[str, str | None]:
             routes[f"{scheme}://"] = _checked_proxy(found[scheme], f"the {scheme.upper()}_PROXY variable")
     if not routes:
         return {}
-    for entry in (found.get("no") or "").replace(" ", "").split(","):
+    for entry in _no_proxy_entries(found):
         if entry == "*":
             return {}
-        if entry:
-            # ".corp.example" and "corp.example" both mean the domain and every host under it.
-            host = entry.lstrip(".")
-            routes[f"all://{host}"] = None
-            routes[f"all://*.{host}"] = None
+        for pattern in _direct_patterns(entry):
+            routes[pattern] = None
     return routes
+
+
+def no_proxy_networks() -> tuple[IPNetwork, ...]:
+    """NO_PROXY's networks (``10.0.0.0/8``, ``fd00::/8``): requests to an address in one go direct."""
+    found = urllib.request.getproxies()
+    networks = (_network(entry) for entry in _no_proxy_entries(found))
+    return tuple(n for n in networks if n is not None and n.num_addresses > 1)
+
+
+def _no_proxy_entries(found: dict[str, str]) -> list[str]:
+    return [entry for entry in (found.get("no") or "").replace(" ", "").split(",") if entry]
+
+
+def _network(entry: str) -> IPNetwork | None:
+    try:
+        return ipaddress.ip_network(entry.strip("[]"), strict=False)
+    except ValueError:
+        return None
+
+
+def _direct_patterns(entry: str) -> list[str]:
+    """The mount patterns of one NO_PROXY entry, as httpx's own ``get_environment_proxies`` writes them: an IPv6
+    address in brackets (``::1``, ``[::1]``); a domain (``corp.example``, ``.corp.example``) and every host
+    under it. None for a network (:func:`no_proxy_networks`), or for an entry that is no host."""
+    network = _network(entry)
+    if network is not None:
+        if network.num_addresses > 1:
+            return []
+        address = network.network_address
+        patterns = [f"all://[{address}]" if address.version == 6 else f"all://{address}"]
+    elif "://" in entry:
+        patterns = [entry]
+    else:
+        host = entry.lstrip(".")
+        patterns = [f"all://{host}", f"all://*.{host}"]
+    try:
+        hosts = [httpx.URL(pattern).host.lstrip("*.") for pattern in patterns]
+    except (httpx.InvalidURL, ValueError):
+        hosts = []
+    # An entry that is no host (":1", "a:b:c") is skipped, as curl skips it, rather than breaking every client.
+    return patterns if hosts and all(hosts) else []
 
 
 def _checked_proxy(url: str, where: str) -> str:
@@ -118,30 +163,84 @@ def _checked_proxy(url: str, where: str) -> str:
 
 def sync_client(settings: ClientSettings) -> httpx.Client:
     options = settings.transport_options()
-    mounts = {
-        pattern: httpx.HTTPTransport(proxy=proxy, **options) if proxy else httpx.HTTPTransport(**options)
-        for pattern, proxy in settings.proxy_routes().items()
-    }
+    networks = settings.direct_networks()
+
+    def route(proxy: str | None) -> httpx.BaseTransport:
+        if not proxy:
+            return httpx.HTTPTransport(**options)
+        proxied = httpx.HTTPTransport(proxy=proxy, **options)
+        return DirectTo(networks, httpx.HTTPTransport(**options), proxied) if networks else proxied
+
+    mounts = {pattern: route(proxy) for pattern, proxy in settings.proxy_routes().items()}
     return httpx.Client(transport=httpx.HTTPTransport(**options), mounts=mounts, **settings.client_options())
 
 
 def async_client(settings: ClientSettings) -> httpx.AsyncClient:
     options = settings.transport_options()
+    networks = settings.direct_networks()
     slots = asyncio.Semaphore(settings.max_connections)  # one gate for every route of the client
+
+    def route(proxy: str | None) -> httpx.AsyncBaseTransport:
+        if not proxy:
+            return httpx.AsyncHTTPTransport(**options)
+        proxied = httpx.AsyncHTTPTransport(proxy=proxy, **options)
+        return AsyncDirectTo(networks, httpx.AsyncHTTPTransport(**options), proxied) if networks else proxied
+
     mounts: dict[str, httpx.AsyncBaseTransport] = {
-        pattern: GatedTransport(
-            httpx.AsyncHTTPTransport(proxy=proxy, **options)
-            if proxy
-            else httpx.AsyncHTTPTransport(**options),
-            slots,
-        )
-        for pattern, proxy in settings.proxy_routes().items()
+        pattern: GatedTransport(route(proxy), slots) for pattern, proxy in settings.proxy_routes().items()
     }
     return httpx.AsyncClient(
         transport=GatedTransport(httpx.AsyncHTTPTransport(**options), slots),
         mounts=mounts,
         **settings.client_options(),
     )
+
+
+def _in_networks(host: str, networks: tuple[IPNetwork, ...]) -> bool:
+    """Whether ``host`` is an IP address in one of ``networks`` (a name is never in one, as for curl)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+class DirectTo(httpx.BaseTransport):
+    """A proxy's route that sends requests to NO_PROXY's networks direct: httpx's mount patterns name hosts,
+    never a network such as 10.0.0.0/8."""
+
+    def __init__(
+        self, networks: tuple[IPNetwork, ...], direct: httpx.BaseTransport, proxied: httpx.BaseTransport
+    ) -> None:
+        self._networks, self._direct, self._proxied = networks, direct, proxied
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        route = self._direct if _in_networks(request.url.host, self._networks) else self._proxied
+        return route.handle_request(request)
+
+    def close(self) -> None:
+        self._direct.close()
+        self._proxied.close()
+
+
+class AsyncDirectTo(httpx.AsyncBaseTransport):
+    """:class:`DirectTo` for async clients."""
+
+    def __init__(
+        self,
+        networks: tuple[IPNetwork, ...],
+        direct: httpx.AsyncBaseTransport,
+        proxied: httpx.AsyncBaseTransport,
+    ) -> None:
+        self._networks, self._direct, self._proxied = networks, direct, proxied
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        route = self._direct if _in_networks(request.url.host, self._networks) else self._proxied
+        return await route.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._direct.aclose()
+        await self._proxied.aclose()
 
 
 class GatedTransport(httpx.AsyncBaseTransport):
