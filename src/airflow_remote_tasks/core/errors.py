@@ -24,8 +24,8 @@ class RemoteTaskError(AirflowException):
     """Base class of every error this provider raises. Messages are clipped to a few KB.
 
     The executor that ran the failing operation notes on it what it saw: ``answer_lost``, whether a request of
-    that operation may have reached the server while its answer never came back (so the server may have acted
-    on it); ``endpoint``, the method and URL (without query) of the operation's last request.
+    that operation that starts or changes a run (``HttpRequest.starts_run``) may have reached the server while
+    no answer to it came back (so a run may have started); ``endpoint``, the method and URL (without query) of the operation's last request.
     """
 
     answer_lost: bool = False
