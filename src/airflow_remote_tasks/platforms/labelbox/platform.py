@@ -345,7 +345,10 @@ class LabelboxPlatform:
 
     def _import(self, job: ImportLabels | ImportPredictions, name: str) -> Operation[RunRef]:
         """Create the import under a name derived from the task instance, unless one by that name exists:
-        Labelbox polls imports by (project, name), so a retry, or a create whose answer was lost, attaches."""
+        Labelbox polls imports by (project, name), so a retry, or a create whose answer was lost, attaches.
+
+        :raises InvalidInputsError: see :meth:`_annotations`; nothing was sent. :raises ApiError: the create
+            failed."""
         kind = "label_import" if isinstance(job, ImportLabels) else "prediction_import"
         # The annotations, checked, in a local file (gone once closed) that each attempt sends: a file given by
         # URI is read once, and memory stays flat whatever its size.
