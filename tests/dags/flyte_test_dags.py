@@ -157,6 +157,17 @@ RUN_SETS: dict[str, dict[str, Any]] = {
     "t_runs_keep": {"select": {"labels": {"team": "{{ params.team }}"}}, "fail_on_failure": False},
     "t_runs_task": {"select": {"task_name": "demo.say_hello"}, "target_phases": ["succeeded"]},
     "t_runs_typo": {"select": {"task": "demo.say_hello"}},
+    # a project or domain that does not exist: permanent, so the retry is never used
+    "t_runs_no_project": {
+        "select": {"project": "no-such-project-typo", "task_name": "demo.stats"},
+        "retries": 1,
+        "retry_delay": timedelta(seconds=0),
+    },
+    "t_runs_no_domain": {
+        "select": {"domain": "dev", "task_name": "demo.stats"},
+        "retries": 1,
+        "retry_delay": timedelta(seconds=0),
+    },
 }
 for dag_id, sensor in RUN_SETS.items():
     with DAG(dag_id, start_date=START, schedule=None, catchup=False, params={"team": "vision"}) as dag:

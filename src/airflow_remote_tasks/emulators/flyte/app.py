@@ -24,6 +24,8 @@ from flyteidl2.cluster import payload_pb2
 from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
 from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
 from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceASGIApplication
+from flyteidl2.project import project_service_pb2 as ps
+from flyteidl2.project.project_service_connect import ProjectServiceASGIApplication
 from flyteidl2.task import task_service_pb2 as ts
 from flyteidl2.task.task_service_connect import TaskServiceASGIApplication
 from flyteidl2.workflow import run_service_pb2 as rs
@@ -31,7 +33,7 @@ from flyteidl2.workflow.run_service_connect import RunServiceASGIApplication
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from airflow_remote_tasks.emulators.flyte.state import EmulatedRun, FlyteState, Rejected
+from airflow_remote_tasks.emulators.flyte.state import PROJECTS, EmulatedRun, FlyteState, Rejected
 from airflow_remote_tasks.emulators.flyte.tasks import SeedTask, task_spec
 from airflow_remote_tasks.emulators.server import (
     REQUEST_BASE_URL,
@@ -259,6 +261,21 @@ class Services(_Unimplemented):
             {"runs": [{"action": _action(r)} for r in page], "token": token}, rs.ListRunsResponse()
         )
 
+    # -- ProjectService --------------------------------------------------------------------------
+
+    async def get_project(self, request: ps.GetProjectRequest, ctx: Any) -> ps.GetProjectResponse:
+        domains = PROJECTS.get(request.id)
+        if domains is None:
+            raise _error("not_found", f"project {request.id} not found")
+        project = {
+            "id": request.id,
+            "name": request.id,
+            "domains": [{"id": domain, "name": domain} for domain in domains],
+            "state": "PROJECT_STATE_ACTIVE",
+            "org": request.org,
+        }
+        return from_dict({"project": project}, ps.GetProjectResponse())
+
     # -- DataProxyService, ClusterService --------------------------------------------------------
 
     async def get_action_data(self, request: dp.GetActionDataRequest, ctx: Any) -> dp.GetActionDataResponse:
@@ -406,6 +423,7 @@ class FlyteEmulator:
             ClusterServiceASGIApplication(services),
             AuthMetadataServiceASGIApplication(services),
             IdentityServiceASGIApplication(services),
+            ProjectServiceASGIApplication(services),
         ]
         self.routes: dict[str, ASGIApp] = {app.path: app for app in apps}
         self.app = EmulatorApp(self._dispatch, _connect_error_body, self._control)

@@ -14,6 +14,7 @@ from airflow_remote_tasks.core.errors import (
     ConfigurationError,
     InvalidInputsError,
     NotFoundError,
+    UnexpectedAnswerError,
 )
 from airflow_remote_tasks.core.models import (
     InputSpec,
@@ -37,6 +38,7 @@ T = TypeVar("T")
 RUN_SERVICE = "flyteidl2.workflow.RunService"
 TASK_SERVICE = "flyteidl2.task.TaskService"
 DATA_PROXY = "flyteidl2.dataproxy.DataProxyService"
+GET_PROJECT = "flyteidl2.project.ProjectService/GetProject"
 SELECT_CLUSTER = "flyteidl2.cluster.ClusterService/SelectCluster"
 ROOT_ACTION = "a0"
 # A run name the connection test looks up to see Connect's not_found: run_name() never makes it (its names are
@@ -87,6 +89,7 @@ class FlytePlatform:
         self.auth = None if config.auth_mode == "none" else FlyteAuth(config)
         self.client_settings = client_settings or ClientSettings()
         self.api_origin = config.endpoint  # the only origin credentials go to (core.auth)
+        self._known_projects: set[tuple[str, str]] = set()  # (project, domain) seen to exist
 
     # -- identifiers ---------------------------------------------------------------------------
 
@@ -372,12 +375,21 @@ class FlytePlatform:
         return dict(selector)
 
     def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
-        """ListRuns in the selector's project and domain, filtered by task name and labels, every page."""
+        """ListRuns in the selector's project and domain, filtered by task name and labels, every page.
+
+        ListRuns answers an unknown project or domain with an empty list, so the project is looked up before
+        the first listing and again whenever a listing comes back empty (never when it lists runs).
+
+        :raises NotFoundError: the project does not exist or has no such domain, naming the field that says so.
+        """
         project = {
             "organization": self.config.org,
             "name": selector.get("project") or self.config.project,
             "domain": selector.get("domain") or self.config.domain,
         }
+        looked_up = (project["name"], project["domain"]) not in self._known_projects
+        if looked_up:
+            yield from self._known_project(selector, project["name"], project["domain"])
         filters = []
         if selector.get("task_name"):
             filters.append({"function": "EQUAL", "field": "task_name", "values": [selector["task_name"]]})
@@ -410,7 +422,54 @@ class FlytePlatform:
             ]
             return runs, body.get("token") or None
 
-        return (yield from all_pages(page))
+        listed = yield from all_pages(page)
+        if not listed and not looked_up:
+            yield from self._known_project(selector, project["name"], project["domain"])
+        return listed
+
+    def _known_project(self, selector: Mapping[str, Any], project: str, domain: str) -> Operation[None]:
+        """GetProject (flyteidl2's ProjectService, which the SDK's ``Project.get`` calls); a server without that
+        service cannot tell, and its listings stand as they are.
+
+        :raises NotFoundError: no such project, or the project has no such domain (it is forgotten).
+        """
+        self._known_projects.discard((project, domain))
+        named = {
+            name: f"the selector's {name!r}"
+            if selector.get(name)
+            else f"the connection's {name.capitalize()}"
+            for name in ("project", "domain")
+        }
+        try:
+            body = yield from self._call(GET_PROJECT, {"id": project, "org": self.config.org})
+        except NotFoundError:
+            raise NotFoundError(
+                f"There is no Flyte project {project!r} ({named['project']}) at {self.config.endpoint}"
+                + (f" in org {self.config.org!r}" if self.config.org else "")
+                + ". Fix the project's name.",
+                status=404,
+                code="not_found",
+            ) from None
+        except UnexpectedAnswerError:
+            body = None  # no project service at this address (a plain 404 page): the listing answers alone
+        except ApiError as error:
+            if error.code != "unimplemented":
+                raise
+            body = None
+        domains = [
+            str(d.get("id") or d.get("name"))
+            for d in ((body or {}).get("project") or {}).get("domains") or []
+            if isinstance(d, dict)
+        ]
+        if domains and domain not in domains:
+            raise NotFoundError(
+                f"Flyte project {project!r} has no domain {domain!r} ({named['domain']}); its domains are "
+                f"{', '.join(domains)}.",
+                status=404,
+                code="not_found",
+            )
+        self._known_projects.add((project, domain))
+        return None
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         try:
