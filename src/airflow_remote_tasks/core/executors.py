@@ -135,6 +135,14 @@ class Seen:
         retried request is safe to send twice: it carries an idempotency key, or only reads)."""
         self.lost = ""
 
+    def received(self, response: HttpResponse) -> HttpResponse:
+        """A try got ``response``: a gateway's stands in for no answer, any other is the platform's."""
+        if response.status in GATEWAY_STATUSES:
+            self.failed(None)
+        else:
+            self.answered()
+        return response
+
     def noted(self, error: RemoteTaskError) -> RemoteTaskError:
         error.answer_lost = error.answer_lost or self.answer_lost
         error.endpoint = error.endpoint or self.endpoint
@@ -235,11 +243,7 @@ def _send_checked(client: httpx.Client, request: HttpRequest, seen: Seen) -> Htt
     except httpx.HTTPError as error:
         seen.failed(error)
         raise
-    if response.status in GATEWAY_STATUSES:
-        seen.failed(None)
-    else:
-        seen.answered()
-    return check_status(request, response)
+    return check_status(request, seen.received(response))
 
 
 async def _asend_checked(client: httpx.AsyncClient, request: HttpRequest, seen: Seen) -> HttpResponse:
@@ -248,11 +252,7 @@ async def _asend_checked(client: httpx.AsyncClient, request: HttpRequest, seen: 
     except httpx.HTTPError as error:
         seen.failed(error)
         raise
-    if response.status in GATEWAY_STATUSES:
-        seen.failed(None)
-    else:
-        seen.answered()
-    return check_status(request, response)
+    return check_status(request, seen.received(response))
 
 
 MAX_REDIRECTS = 10
