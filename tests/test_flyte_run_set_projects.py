@@ -4,6 +4,9 @@ before its first listing and again whenever a listing is empty, never when it li
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from airflow_helpers import run_dag
@@ -90,3 +93,32 @@ def test_the_sensor_fails_at_the_first_poll_without_its_retry(flyte, capfd, dag_
         assert result.try_number(task_id) == 1  # permanent: its retry was not used
     assert text_of(capfd).count(named) >= 2
     assert LIST_RUNS not in flyte.emulator.app.calls  # nothing was listed, nothing waited on
+
+
+@pytest.mark.airflow
+@pytest.mark.usefixtures("airflow_db")
+def test_a_waiting_sensor_looks_the_project_up_once_however_many_polls(flyte):
+    hook = FlyteHook("flyte_default")
+    platform = hook.platform
+    interface = hook.run(platform.resolve_task("demo.say_hello", "latest"))
+    for key in ("one", "two"):
+        wire = platform.prepare_inputs(interface, {"name": key})
+        origin = RunOrigin(dag_id="set", run_id="r", task_id=key)
+        hook.run(platform.submit(interface, wire, origin=origin, labels={}, env={}))
+    runs = list(flyte.emulator.state.runs.values())
+    for run in runs:
+        run.run_seconds = 600.0  # running until several listings have seen them
+
+    def end_after_listings() -> None:
+        deadline = time.time() + 60
+        while flyte.emulator.app.calls[LIST_RUNS] < 6 and time.time() < deadline:
+            time.sleep(0.02)
+        for run in runs:
+            run.run_seconds = time.time() - run.created - run.queue_seconds
+
+    threading.Thread(target=end_after_listings, daemon=True).start()
+    result = run_dag("t_runs_task")  # its poking and its deferred sensor wait until both succeed
+    assert result.xcom("runs_poke")["total"] == 2
+    calls = flyte.emulator.app.calls
+    # measured: one lookup (both sensors share the connection's platform), however many listings
+    assert calls[GET_PROJECT] == 1 and calls[LIST_RUNS] >= 6, (calls[GET_PROJECT], calls[LIST_RUNS])
