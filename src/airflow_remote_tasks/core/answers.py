@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_remote_tasks.core.errors import TransportError, UnexpectedAnswerError
+from airflow_remote_tasks.core.operation import HttpResponse
 
 # A gateway, load balancer or rate limiter answers these in its own words while the API behind it is down,
 # overloaded or limiting: a later try may reach the API. Any other status in someone else's words (an HTML 404
@@ -18,3 +19,17 @@ def not_the_api(status: int, message: str) -> TransportError | UnexpectedAnswerE
         :data:`PASSING_STATUSES`; otherwise an :class:`UnexpectedAnswerError` (permanent: no retries).
     """
     return TransportError(message) if status in PASSING_STATUSES else UnexpectedAnswerError(message)
+
+
+def not_its_answer(
+    url: str, response: HttpResponse, expected: str, hint: str = ""
+) -> TransportError | UnexpectedAnswerError:
+    """The error for ``response`` (any status) to a request to ``url`` whose body is not ``expected`` (what the
+    platform answers with that status), in :meth:`UnexpectedAnswerError.of`'s words (the URL without its query,
+    the content type, the body's first bytes) and then ``hint`` (where the platform's API is).
+
+    :returns: as :func:`not_the_api`: a :class:`TransportError` for :data:`PASSING_STATUSES`, otherwise (a
+        success status too) an :class:`UnexpectedAnswerError`.
+    """
+    text = str(UnexpectedAnswerError.of(response.url or url, response, expected))
+    return not_the_api(response.status, f"{text} {hint}" if hint else text)

@@ -79,7 +79,7 @@ class UnexpectedAnswerError(PermanentError, ValueError):
             f" (first {ANSWER_SAMPLE} characters)" if len(text) > ANSWER_SAMPLE else ""
         )
         return cls(
-            f"{where(url or response.url)} answered HTTP {response.status} with {content_type}, which is not "
+            f"{where(url or response.url)} answered HTTP {response.status}{response.tries} with {content_type}, which is not "
             f"{expected}: {sample if text else 'an empty body'}. Check the connection's endpoint: it must be the API's own address, not "
             "a web page, a login page or a proxy in front of it."
         )

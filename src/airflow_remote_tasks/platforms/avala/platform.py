@@ -13,20 +13,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from airflow_remote_tasks.core.answers import not_its_answer
 from airflow_remote_tasks.core.arguments import invalid_inputs
 from airflow_remote_tasks.core.auth import HeaderAuth
 from airflow_remote_tasks.core.errors import (
-    ApiError,
-    AuthenticationError,
     ConfigurationError,
     InvalidInputsError,
     NotFoundError,
     RemoteTaskError,
     TransportError,
-    UnexpectedAnswerError,
     is_transient,
 )
 from airflow_remote_tasks.core.models import (
@@ -52,7 +49,12 @@ from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.avala import PLATFORM
 from airflow_remote_tasks.platforms.avala.config import LINK_PATHS, STATUS_WORDS, AvalaConfig
-from airflow_remote_tasks.platforms.avala.wire import api_path, rate_limit_delay
+from airflow_remote_tasks.platforms.avala.wire import (
+    BASE_URL_HINT,
+    api_path,
+    error_from_response,
+    rate_limit_delay,
+)
 
 PAGE_SIZE = 100
 MAX_RATE_DELAY = 60.0  # a nearly used-up rate limit slows a wait's polls by at most this much
@@ -90,6 +92,11 @@ ANSWERS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "an Avala page (a JSON object whose 'results' is a list of objects)",
     ),
     "any": (lambda body: True, "an Avala answer"),
+    # A create answers the object it made: without its uid there is nothing to wait on.
+    "created": (
+        lambda body: isinstance(body, dict) and isinstance(body.get("uid"), str) and bool(body["uid"]),
+        "an Avala object that was created (a JSON object with its 'uid')",
+    ),
 }
 SELECTOR_FIELDS = ("project", "status", "type")
 
@@ -129,7 +136,9 @@ class AvalaPlatform:
         """The answer's JSON, which must be of ``shape`` (:data:`ANSWERS`).
 
         :raises UnexpectedAnswerError: for a success answer of another shape, naming the URL and what came back.
-        :raises RemoteTaskError: for an error answer (see :func:`_error`).
+        :raises RemoteTaskError: for an error answer (see :func:`.wire.error_from_response`); one in someone
+            else's words is an :class:`UnexpectedAnswerError` too, or for HTTP 429, 502, 503 or 504 a
+            :class:`TransportError`.
         """
         target = url or self.config.url(path)
         if params:
@@ -144,11 +153,11 @@ class AvalaPlatform:
         )
         self._note_rate_limit(response)
         if not 200 <= response.status < 300:
-            raise _error(method, target, response)
+            raise error_from_response(method, target, response)
         body = None if response.status == 204 or not response.content else response.json()
         fits, expected = ANSWERS[shape]
         if not fits(body):
-            raise UnexpectedAnswerError.of(target, response, expected)
+            raise not_its_answer(target, response, expected, BASE_URL_HINT)
         return body
 
     def _note_rate_limit(self, response: HttpResponse) -> None:
@@ -211,7 +220,12 @@ class AvalaPlatform:
             # blindly (it is not retried); an export only reads, so a retry of the task that runs it twice is
             # harmless.
             created = yield from self._call(
-                "POST", "exports", body=job.model_dump(exclude_none=True), idempotent=False, starts_run=True
+                "POST",
+                "exports",
+                body=job.model_dump(exclude_none=True),
+                idempotent=False,
+                starts_run=True,
+                shape="created",
             )
             return self._ref("export", str(created["uid"]), job.project or "", dataset=job.dataset or "")
         assert isinstance(job, AutoLabel)
@@ -223,6 +237,7 @@ class AvalaPlatform:
                 body=job.body(),
                 idempotent=False,
                 starts_run=True,
+                shape="created",
             )
         except RemoteTaskError as error:
             if not is_transient(error):
@@ -236,6 +251,7 @@ class AvalaPlatform:
                     body=job.body(),
                     idempotent=False,
                     starts_run=True,
+                    shape="created",
                 )
             else:
                 created = found
@@ -421,32 +437,3 @@ def _parse(kind: str, inputs: Mapping[str, Any]) -> BaseModel:
         return JOBS[kind].model_validate(dict(inputs))
     except ValidationError as error:
         raise invalid_inputs(error, JOBS[kind], f"Inputs for Avala job {kind!r}") from None
-
-
-def _error(method: str, url: str, response: HttpResponse) -> Exception:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    path = httpx.URL(url).path
-    if not isinstance(body, dict):
-        snippet = " ".join(response.text.split())[:200]
-        return TransportError(
-            f"{method} {path} got HTTP {response.status}{response.tries} that is not an Avala answer: {snippet!r}. "
-            "Check the connection's base URL (https://api.avala.ai/api/v1)."
-        )
-    detail = body.get("detail") if isinstance(body.get("detail"), str) else json.dumps(body)
-    text = f"{method} {path} failed with HTTP {response.status}{response.tries}: {detail}"
-    if response.status == 401:
-        return AuthenticationError(
-            f"{text}. The API key was refused: check the connection's API key.", status=401
-        )
-    if response.status == 403:
-        return AuthenticationError(
-            f"{text}. The API key may not do this.", status=403, code="permission_denied"
-        )
-    if response.status == 404:
-        return NotFoundError(text, status=404, code="not_found")
-    if response.status in (400, 422):
-        return InvalidInputsError(f"{text}. Nothing was started.")
-    return ApiError(text, status=response.status, retryable=response.status == 429 or response.status >= 500)

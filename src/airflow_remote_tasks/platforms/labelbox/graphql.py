@@ -10,9 +10,10 @@ from __future__ import annotations
 import io
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from airflow_remote_tasks.core.answers import not_its_answer
 from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
     ApiError,
@@ -20,7 +21,6 @@ from airflow_remote_tasks.core.errors import (
     InvalidInputsError,
     NotFoundError,
     RefusedError,
-    TransportError,
 )
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
@@ -30,6 +30,7 @@ RATE_LIMITED = "You have exceeded"  # how Labelbox words a rate limit in a JSON 
 # INTERNAL_SERVER_ERROR carries the HTTP status it stands for; these are the client's fault or final.
 FINAL_INNER_STATUSES = frozenset({400, 422, 426, 500})
 FILE_PIECE = 1 << 20  # a file part is sent in pieces this large: memory stays flat whatever its size
+ENDPOINT_HINT = "Labelbox's is https://api.labelbox.com/graphql (or a server's own /graphql)."
 
 
 def call(
@@ -53,7 +54,7 @@ def call(
         retry_answer=worth_retrying,
         pause=pause,
     )
-    return data_of(operation_name(query), response)
+    return data_of(operation_name(query), response, config.endpoint)
 
 
 def call_with_file(
@@ -100,7 +101,7 @@ def call_with_file(
         idempotent=idempotent,
         retry_answer=worth_retrying,
     )
-    return data_of(operation_name(query), response)
+    return data_of(operation_name(query), response, config.endpoint)
 
 
 class FileBody:
@@ -151,8 +152,8 @@ def worth_retrying(response: HttpResponse) -> bool:
         return False
     if str(body.get("message", "")).startswith(RATE_LIMITED):
         return True
-    for error in body.get("errors") or []:
-        extensions = (error or {}).get("extensions") or {}
+    for error in _errors(body):
+        extensions = (error.get("extensions") if isinstance(error, dict) else None) or {}
         if extensions.get("code") == "INTERNAL_SERVER_ERROR":
             inner = (extensions.get("exception") or {}).get("status")
             if isinstance(inner, int) and inner not in FINAL_INNER_STATUSES:
@@ -160,29 +161,52 @@ def worth_retrying(response: HttpResponse) -> bool:
     return False
 
 
-def data_of(name: str, response: HttpResponse) -> dict[str, Any]:
-    """The answer's ``data``.
+def _rate_limited(body: Any) -> bool:
+    return isinstance(body, dict) and str(body.get("message", "")).startswith(RATE_LIMITED)
+
+
+def _graphql_answer(body: Any) -> bool:
+    """A GraphQL response: its ``data``, or its ``errors`` (a rate limit may come as a ``message`` in a 200)."""
+    return isinstance(body, dict) and (
+        isinstance(body.get("data"), dict) or bool(_errors(body)) or _rate_limited(body)
+    )
+
+
+def _labelbox_error(body: Any) -> bool:
+    """An error answer as Labelbox words one: GraphQL ``errors``, or a ``message`` (a rate limit, a refusal)."""
+    return isinstance(body, dict) and (bool(_errors(body)) or isinstance(body.get("message"), str))
+
+
+# What Labelbox answers, by whether the status is a success, and that in words for the error when it is not.
+# Anything else is another service's page or JSON (a proxy, a portal, a wrong endpoint).
+ANSWERS: dict[bool, tuple[Callable[[Any], bool], str]] = {
+    True: (_graphql_answer, "a GraphQL answer (a JSON object with 'data' or 'errors')"),
+    False: (_labelbox_error, "a Labelbox error (a JSON object with 'errors' or a 'message')"),
+}
+
+
+def data_of(name: str, response: HttpResponse, url: str = "") -> dict[str, Any]:
+    """The answer's ``data`` (``url``: where the call went, when the response does not say).
 
     :raises AuthenticationError: the key was refused. :raises NotFoundError: RESOURCE_NOT_FOUND.
     :raises InvalidInputsError: the server refused the request's content. :raises RefusedError: the call itself
         was refused (it does not parse or validate; a value of the wrong shape). :raises ApiError: anything else
-        (``retryable`` for rate limits and passing server errors). :raises TransportError: not a GraphQL answer.
+        (``retryable`` for rate limits and passing server errors). :raises UnexpectedAnswerError: an answer that
+        is not Labelbox's (not a GraphQL answer, an HTML page), naming the URL and what came back; for
+        HTTP 429, 502, 503 or 504 in someone else's words a :class:`TransportError` instead (transient).
     """
     body = _json(response)
-    if not isinstance(body, dict):
-        snippet = " ".join(response.text.split())[:200]
-        raise TransportError(
-            f"{name} got HTTP {response.status}{response.tries} that is not a GraphQL answer: {snippet!r}. Check "
-            "the connection's endpoint (https://api.labelbox.com/graphql, or your server's /graphql)."
-        )
-    if str(body.get("message", "")).startswith(RATE_LIMITED) or response.status == 429:
+    fits, expected = ANSWERS[200 <= response.status < 300]
+    if not fits(body):
+        raise not_its_answer(url, response, expected, f"{ENDPOINT_HINT} The call was {name}.")
+    if _rate_limited(body) or response.status == 429:
         raise ApiError(
             f"{name} was rate-limited{response.tries}: {body.get('message') or 'HTTP 429'}",
             status=429,
             code="rate_limited",
             retryable=True,
         )
-    errors = body.get("errors") or []
+    errors = _errors(body)
     if errors:
         raise _error(name, response, errors)
     if response.status != 200 or not isinstance(body.get("data"), dict):
@@ -263,6 +287,12 @@ def _error(name: str, response: HttpResponse, errors: list[Any]) -> Exception:
             return InvalidInputsError(f"{text}. Nothing was started.")
     first = next((f"{c}:{s}" if s else c for c, s in zip(codes, inner, strict=True) if c), "graphql_error")
     return ApiError(text, status=response.status, code=first, retryable=worth_retrying(response))
+
+
+def _errors(body: dict[str, Any]) -> list[Any]:
+    """A GraphQL answer's ``errors`` list (empty when it has none, or something else under that name)."""
+    errors = body.get("errors")
+    return errors if isinstance(errors, list) else []
 
 
 def _json(response: HttpResponse) -> Any:
