@@ -197,8 +197,9 @@ def test_credentials_never_go_over_http_where_the_api_is_https():
 
 
 def token_request_of(token_endpoint: str) -> HttpRequest:
-    """Sign a call to an https:// Flyte API whose discovery advertises ``token_endpoint``; the request the
-    client credentials would be sent in (the operations are sans-I/O: answered here by hand)."""
+    """Sign a call to an https:// Flyte API whose connection names ``token_endpoint`` (its Token endpoint field,
+    which the server's advertised one gives way to); the request the client credentials would be sent in (the
+    operations are sans-I/O: answered here by hand)."""
     from pydantic import SecretStr
 
     from airflow_remote_tasks.platforms.flyte.auth import FlyteAuth
@@ -210,17 +211,21 @@ def token_request_of(token_endpoint: str) -> HttpRequest:
         auth_mode="client_credentials",
         client_id="airflow",
         client_secret=SecretStr("s3cr3t-CLIENT-77"),
+        token_endpoint=token_endpoint,
     )
     steps = authorized(calls(HttpRequest("POST", f"{endpoint}/x")), FlyteAuth(config), endpoint)
     json_answer = {"content-type": "application/json"}
     assert "GetOAuth2Metadata" in next(steps).url
-    body = json.dumps({"tokenEndpoint": token_endpoint}).encode()
+    body = json.dumps({"tokenEndpoint": f"{endpoint}/advertised/token"}).encode()
     assert "GetPublicClientConfig" in steps.send(HttpResponse(200, json_answer, body)).url
     return steps.send(HttpResponse(200, json_answer, b"{}"))
 
 
 def test_client_credentials_never_go_over_http_where_the_api_is_https():
-    assert token_request_of("https://idp.example/oauth2/token").headers["Authorization"].startswith("Basic ")
+    # The core refuses an auth's own call over http to an https API, whatever the platform let through.
+    signed = token_request_of("https://idp.example/oauth2/token")
+    assert signed.url == "https://idp.example/oauth2/token"
+    assert signed.headers["Authorization"].startswith("Basic ")
     with pytest.raises(ConfigurationError, match=r"http://idp.example/oauth2/token would go over plain http"):
         token_request_of("http://idp.example/oauth2/token")
 

@@ -423,7 +423,7 @@ def test_an_input_file_on_a_scheme_without_a_filesystem_names_the_package(labelb
     assert result.task_state("remote") == "failed"
     text = text_of(capfd)
     assert (
-        "The rows file 'gs://bucket/rows.ndjson' cannot be opened: Airflow has no filesystem for gs://"
+        "The file 'gs://bucket/rows.ndjson' cannot be opened: Airflow has no filesystem for gs://"
         in text
     )
     assert "on the workers, install apache-airflow-providers-google" in text

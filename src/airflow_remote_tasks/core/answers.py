@@ -6,9 +6,11 @@ from airflow_remote_tasks.core.errors import TransportError, UnexpectedAnswerErr
 from airflow_remote_tasks.core.operation import HttpResponse
 
 # A gateway, load balancer or rate limiter answers these in its own words while the API behind it is down,
-# overloaded or limiting: a later try may reach the API. Any other status in someone else's words (an HTML 404
-# or 403, another service's JSON) comes from a wrong endpoint, and asking again gets the same answer.
-PASSING_STATUSES = frozenset({429, 502, 503, 504})
+# overloaded or limiting: a later try may reach the API. A 500 too: a web framework answers an unhandled error
+# with its own default page (Django's HTML 500), not the API's error shape, and the next try may well succeed.
+# Any other status in someone else's words (an HTML 404 or 403, another service's JSON) comes from a wrong
+# endpoint, and asking again gets the same answer.
+PASSING_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def not_the_api(status: int, message: str) -> TransportError | UnexpectedAnswerError:
