@@ -422,9 +422,6 @@ def test_an_input_file_on_a_scheme_without_a_filesystem_names_the_package(labelb
     result = run_dag("lb_upsert_file", conf={"rows": "gs://bucket/rows.ndjson"})
     assert result.task_state("remote") == "failed"
     text = text_of(capfd)
-    assert (
-        "The file 'gs://bucket/rows.ndjson' cannot be opened: Airflow has no filesystem for gs://"
-        in text
-    )
+    assert "The file 'gs://bucket/rows.ndjson' cannot be opened: Airflow has no filesystem for gs://" in text
     assert "on the workers, install apache-airflow-providers-google" in text
     assert labelbox.tasks == []
