@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import fsspec
 import moto.server as moto_server
 import pytest
 import s3fs
@@ -37,9 +38,15 @@ def bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     # attach() hands back a store already made for s3:// (an earlier test's, without a filesystem): drop it first.
     store._STORE_CACHE.pop("s3", None)
     store.attach("s3", fs=s3fs.S3FileSystem(client_kwargs={"endpoint_url": url}))
+    # The official flyte SDK (imported by its tests) registers obstore for s3:// with fsspec; Airflow's path
+    # operations would then go through obstore, not s3fs. This test is about s3fs.
+    earlier = fsspec.registry.get("s3")
+    fsspec.register_implementation("s3", s3fs.S3FileSystem, clobber=True)
     try:
         yield client
     finally:
+        if earlier is not None:
+            fsspec.register_implementation("s3", earlier, clobber=True)
         store._STORE_CACHE.pop("s3", None)
         server.stop()
 
