@@ -230,8 +230,9 @@ class AvalaPlatform:
             return self._ref("export", str(created["uid"]), job.project or "", dataset=job.dataset or "")
         assert isinstance(job, AutoLabel)
         yield from self._check_exists("projects", job.project)
-        try:
-            created = yield from self._call(
+
+        def create() -> Operation[Any]:
+            return self._call(
                 "POST",
                 api_path("projects", job.project, "auto-label"),
                 body=job.body(),
@@ -239,22 +240,15 @@ class AvalaPlatform:
                 starts_run=True,
                 shape="created",
             )
+
+        try:
+            created = yield from create()
         except RemoteTaskError as error:
             if not is_transient(error):
                 raise
             # The job may have been created before the answer was lost: attach to a matching unfinished one.
             found = yield from self._matching_auto_label(job)
-            if found is None:
-                created = yield from self._call(
-                    "POST",
-                    api_path("projects", job.project, "auto-label"),
-                    body=job.body(),
-                    idempotent=False,
-                    starts_run=True,
-                    shape="created",
-                )
-            else:
-                created = found
+            created = found if found is not None else (yield from create())
         return self._ref("auto_label", str(created["uid"]), job.project)
 
     def _matching_auto_label(self, job: AutoLabel) -> Operation[dict[str, Any] | None]:
