@@ -2,7 +2,7 @@
 
 Each component is its own process, started from this environment, logging to ``<home>/logs/<name>.log``.
 It is driven only through Airflow's public REST API, and stops what it started by PID. Used by the tests
-(``tests/test_real_airflow.py``: PostgreSQL, two triggerers) and by ``make airflow``. The metadata database is
+(``tests/cluster/test_real_airflow.py``: PostgreSQL, two triggerers) and by ``make airflow``. The metadata database is
 the one ``database_url`` names (``postgres_server.PostgresServer`` starts a throw-away one), or SQLite in the
 home: enough for one triggerer and a first look, not for production.
 """

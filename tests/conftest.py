@@ -1,23 +1,19 @@
-"""Test setup: a throw-away Airflow home (SQLite) for `dag.test()`, emulators on loopback, and for the cluster
-tests a real Airflow on a throw-away PostgreSQL."""
+"""Test setup: a throw-away Airflow home (SQLite) for `dag.test()` and emulators on loopback, one per test
+(the cluster tests' real Airflow is in ``cluster/conftest.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
+from support import AVALA_KEY, JULEP_KEY, LABELBOX_KEY, ROOT, TI, set_connection
 
 # Airflow reads its configuration at import: set it before anything imports airflow.
 _HOME = tempfile.mkdtemp(prefix="remote-tasks-tests-")
@@ -31,8 +27,6 @@ sys.path.insert(0, str(ROOT / "example_dags"))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))  # the benchmarks package
 
-from airflow_cluster import AirflowCluster  # noqa: E402
-from postgres_server import PostgresServer  # noqa: E402
 
 from airflow_remote_tasks.emulators.avala import AvalaEmulator  # noqa: E402
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator  # noqa: E402
@@ -49,12 +43,6 @@ def fresh_connections() -> Iterator[None]:
     forget_connections()
     yield
     forget_connections()
-
-
-def set_connection(conn_id: str, conn_type: str, host: str, password: str, extra: dict[str, object]) -> None:
-    """Point an Airflow connection (through its environment variable) at an emulator."""
-    conn = {"conn_type": conn_type, "host": host, "password": password, "extra": extra}
-    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
 
 
 class Supervisor:
@@ -76,9 +64,6 @@ class Supervisor:
             raise ConnectionResetError("supervisor gone")
         states = self.answer if self.answer is not None else {TI.task_id: self.state}
         return TaskStatesResult(task_states={TI.run_id: states})
-
-
-TI = SimpleNamespace(dag_id="d", run_id="manual__1", task_id="t", map_index=-1, try_number=1)
 
 
 @pytest.fixture
@@ -145,9 +130,6 @@ def flyte_with_auth() -> Iterator[RunningFlyte]:
     os.environ.pop("AIRFLOW_CONN_FLYTE_DEFAULT", None)
 
 
-JULEP_KEY = "jk-SECRET-value-7"
-
-
 class RunningJulep:
     def __init__(self, emulator: JulepEmulator, server: ServerThread) -> None:
         self.emulator = emulator
@@ -178,9 +160,6 @@ def julep() -> Iterator[RunningJulep]:
     os.environ.pop("AIRFLOW_CONN_JULEP_DEFAULT", None)
 
 
-LABELBOX_KEY = "lb-SECRET-key-0042"
-
-
 class RunningLabelbox:
     def __init__(self, emulator: LabelboxEmulator, server: ServerThread) -> None:
         self.emulator = emulator
@@ -207,9 +186,6 @@ def labelbox() -> Iterator[RunningLabelbox]:
     os.environ.pop("AIRFLOW_CONN_LABELBOX_DEFAULT", None)
 
 
-AVALA_KEY = "avk_SECRET_key_0099"
-
-
 class RunningAvala:
     def __init__(self, emulator: AvalaEmulator, server: ServerThread) -> None:
         self.emulator = emulator
@@ -230,61 +206,3 @@ def avala() -> Iterator[RunningAvala]:
         running.connect()
         yield running
     os.environ.pop("AIRFLOW_CONN_AVALA_DEFAULT", None)
-
-
-CLUSTER_DAGS = ROOT / "tests" / "cluster_dags"
-
-
-# The real Airflow's Flyte connection holds an API key pasted with a trailing newline, as from a password
-# manager; every form of its secret and of the tokens it is traded for is looked for in Airflow's logs and
-# database at the end (test_real_airflow.py).
-CLUSTER_CLIENT_SECRET = "cluster-SECRET-5b7e9d"
-
-
-def cluster_api_key(url: str) -> str:
-    return base64.b64encode(f"{url}:airflow-cluster:{CLUSTER_CLIENT_SECRET}:None".encode()).decode()
-
-
-@pytest.fixture(scope="session")
-def flyte_emulator() -> Iterator[tuple[FlyteEmulator, str]]:
-    emulator = FlyteEmulator(
-        queue_seconds=0.2, run_seconds=1.0, client_id="airflow-cluster", client_secret=CLUSTER_CLIENT_SECRET
-    )
-    with ServerThread(emulator.app) as server:
-        yield emulator, server.url
-
-
-@pytest.fixture(scope="session")
-def labelbox_emulator() -> Iterator[tuple[LabelboxEmulator, str]]:
-    emulator = LabelboxEmulator(api_key=LABELBOX_KEY, task_seconds=3.0, chunk_bytes=700)
-    with ServerThread(emulator.app) as server:
-        yield emulator, server.url + "/graphql"
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """A throw-away PostgreSQL server (Debian's binaries: `make postgresql`), stopped by PID at the end."""
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def airflow(flyte_emulator, labelbox_emulator, postgres) -> Iterator[AirflowCluster]:
-    """A real Airflow on PostgreSQL with two triggerers, as teams run it beyond one machine."""
-    _, url = flyte_emulator
-    home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
-    connection = json.dumps({"conn_type": "remote_tasks_flyte", "password": cluster_api_key(url) + "\n"})
-    labelbox = json.dumps(
-        {"conn_type": "remote_tasks_labelbox", "host": labelbox_emulator[1], "password": LABELBOX_KEY}
-    )
-    cluster = AirflowCluster(
-        home,
-        CLUSTER_DAGS,
-        {"AIRFLOW_CONN_FLYTE_DEFAULT": connection, "AIRFLOW_CONN_LABELBOX_DEFAULT": labelbox},
-        database_url=postgres.url,
-        triggerers=2,
-    )
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()

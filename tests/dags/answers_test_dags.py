@@ -1,4 +1,4 @@
-"""Labelbox and Avala DAGs pointed at servers that are not the platform's (tests/test_labelbox_avala_answers.py)."""
+"""Labelbox and Avala DAGs pointed at servers that are not the platform's (tests/platforms/test_labelbox_avala_answers.py)."""
 
 from __future__ import annotations
 

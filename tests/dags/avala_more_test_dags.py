@@ -1,4 +1,4 @@
-"""More Avala DAGs the tests run with dag.test() (tests/test_avala.py): a set wait on a project that does not
+"""More Avala DAGs the tests run with dag.test() (tests/platforms/avala/test_avala.py): a set wait on a project that does not
 exist."""
 
 from __future__ import annotations

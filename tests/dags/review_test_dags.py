@@ -1,4 +1,4 @@
-"""DAGs tests/test_core_review.py runs with dag.test(): a RemoteTaskOperator ("remote") whose inputs an upstream
+"""DAGs tests/core/test_core_review.py runs with dag.test(): a RemoteTaskOperator ("remote") whose inputs an upstream
 task ("make") gives, as its XComArg or through a template."""
 
 from __future__ import annotations

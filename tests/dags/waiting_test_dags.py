@@ -1,4 +1,4 @@
-"""DAGs of tests/test_waiting_ux.py: each sensor in each of its modes (poke, reschedule, deferred)."""
+"""DAGs of tests/airflow/test_waiting_ux.py: each sensor in each of its modes (poke, reschedule, deferred)."""
 
 from __future__ import annotations
 

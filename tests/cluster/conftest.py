@@ -1,0 +1,63 @@
+"""The real Airflow of the cluster tests: on a throw-away PostgreSQL, with two triggerers, against emulators that
+live as long as the session."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from airflow_cluster import AirflowCluster
+from postgres_server import PostgresServer
+
+from airflow_remote_tasks.emulators.flyte import FlyteEmulator
+from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator
+from airflow_remote_tasks.emulators.server import ServerThread
+from support import CLUSTER_CLIENT_SECRET, CLUSTER_DAGS, LABELBOX_KEY, cluster_api_key
+
+
+@pytest.fixture(scope="session")
+def flyte_emulator() -> Iterator[tuple[FlyteEmulator, str]]:
+    emulator = FlyteEmulator(
+        queue_seconds=0.2, run_seconds=1.0, client_id="airflow-cluster", client_secret=CLUSTER_CLIENT_SECRET
+    )
+    with ServerThread(emulator.app) as server:
+        yield emulator, server.url
+
+
+@pytest.fixture(scope="session")
+def labelbox_emulator() -> Iterator[tuple[LabelboxEmulator, str]]:
+    emulator = LabelboxEmulator(api_key=LABELBOX_KEY, task_seconds=3.0, chunk_bytes=700)
+    with ServerThread(emulator.app) as server:
+        yield emulator, server.url + "/graphql"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL server (Debian's binaries: `make postgresql`), stopped by PID at the end."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def airflow(flyte_emulator, labelbox_emulator, postgres) -> Iterator[AirflowCluster]:
+    """A real Airflow on PostgreSQL with two triggerers, as teams run it beyond one machine."""
+    _, url = flyte_emulator
+    home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
+    connection = json.dumps({"conn_type": "remote_tasks_flyte", "password": cluster_api_key(url) + "\n"})
+    labelbox = json.dumps(
+        {"conn_type": "remote_tasks_labelbox", "host": labelbox_emulator[1], "password": LABELBOX_KEY}
+    )
+    cluster = AirflowCluster(
+        home,
+        CLUSTER_DAGS,
+        {"AIRFLOW_CONN_FLYTE_DEFAULT": connection, "AIRFLOW_CONN_LABELBOX_DEFAULT": labelbox},
+        database_url=postgres.url,
+        triggerers=2,
+    )
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
