@@ -181,3 +181,19 @@ def test_a_cleared_task_aborts_the_earlier_tries_run_and_starts_anew(flyte):
     assert operator._reattach(cleared, cleared=True) is None
     assert flyte.runs[0]["phase"] == "ACTION_PHASE_ABORTED"
     assert (cleared.generation, cleared.ref) == (1, None)  # the next submit is a new run
+
+
+def test_worker_on_kill_aborts_the_run(flyte):
+    from airflow_remote_tasks import RemoteTaskOperator
+    from airflow_remote_tasks.core.models import RunOrigin
+    from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
+
+    hook = FlyteHook("flyte_default")
+    interface = hook.run(hook.platform.resolve_task("demo.sleep", "latest"))
+    wire = hook.platform.prepare_inputs(interface, {"seconds": 30})
+    origin = RunOrigin(dag_id="d", run_id="r", task_id="killed-worker")
+    ref = hook.run(hook.platform.submit(interface, wire, origin=origin, labels={}, env={}))
+    operator = RemoteTaskOperator(task_id="remote", conn_id="flyte_default", task="demo.sleep")
+    operator._ref = ref  # what execute() holds while it waits in the worker
+    operator.on_kill()
+    assert flyte.runs[0]["phase"] == "ACTION_PHASE_ABORTED"
