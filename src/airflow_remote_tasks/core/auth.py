@@ -17,9 +17,9 @@ from airflow_remote_tasks.core.operation import (
     HttpRequest,
     HttpResponse,
     Operation,
-    answer,
     origin,
     relayed,
+    returns,
     where,
 )
 
@@ -107,7 +107,7 @@ class HeaderAuth:
         self._value = value
 
     def sign(self, request: HttpRequest) -> Operation[HttpRequest]:
-        return answer(request.with_headers({self._header: self._value}))
+        return returns(request.with_headers({self._header: self._value}))
 
     def invalidate(self) -> bool:
         return False

@@ -38,9 +38,9 @@ from airflow_remote_tasks.core.secrets import PLAIN_HEADERS, redact_headers
 T = TypeVar("T")
 
 
-def drive(generator: Generator[Any, Any, T], answer: Callable[[Any], Any]) -> T:
-    """Run ``generator`` to completion in this thread: each value it yields is answered with ``answer(value)``;
-    an exception raised by ``answer`` is thrown into the generator, which may handle it."""
+def drive(generator: Generator[Any, Any, T], respond: Callable[[Any], Any]) -> T:
+    """Run ``generator`` to completion in this thread: each value it yields is answered with ``respond(value)``;
+    an exception raised by ``respond`` is thrown into the generator, which may handle it."""
     result: Any = None
     error: BaseException | None = None
     while True:
@@ -50,12 +50,12 @@ def drive(generator: Generator[Any, Any, T], answer: Callable[[Any], Any]) -> T:
             return stop.value  # type: ignore[no-any-return]
         result, error = None, None
         try:
-            result = answer(step)
+            result = respond(step)
         except Exception as raised:
             error = raised
 
 
-async def adrive(generator: Generator[Any, Any, T], answer: Callable[[Any], Awaitable[Any]]) -> T:
+async def adrive(generator: Generator[Any, Any, T], respond: Callable[[Any], Awaitable[Any]]) -> T:
     """:func:`drive` on the event loop."""
     result: Any = None
     error: BaseException | None = None
@@ -66,7 +66,7 @@ async def adrive(generator: Generator[Any, Any, T], answer: Callable[[Any], Awai
             return stop.value  # type: ignore[no-any-return]
         result, error = None, None
         try:
-            result = await answer(step)
+            result = await respond(step)
         except Exception as raised:
             error = raised
 

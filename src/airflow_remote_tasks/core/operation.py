@@ -135,10 +135,13 @@ def where(url: str) -> str:
     return str(httpx.URL(url).copy_with(query=None, fragment=None))
 
 
-def answer(value: T) -> Operation[T]:
+def returns(value: T) -> Operation[T]:
     """An operation that needs no call: it returns ``value`` at once."""
     return value
     yield  # unreachable; makes this function a generator
+
+
+answer = returns  # the former name, until every caller says returns
 
 
 def relayed(

@@ -373,7 +373,7 @@ def step_runner(
 ) -> Callable[[Step], Any]:
     """How the worker answers a procedure's steps (for :func:`~airflow_remote_tasks.core.executors.drive`)."""
 
-    def answer(step: Step) -> Any:
+    def respond(step: Step) -> Any:
         if isinstance(step, Sleep):
             return sleep(step.seconds)
         if isinstance(step, ReadStatus):
@@ -382,7 +382,7 @@ def step_runner(
             return (read_status or run)(step.operation)
         return run(step)
 
-    return answer
+    return respond
 
 
 def astep_runner(
@@ -394,7 +394,7 @@ def astep_runner(
     """How the triggerer answers a procedure's steps; ``read_status`` may batch status reads and
     ``list_runs`` share listings between waits on one selector."""
 
-    async def answer(step: Step) -> Any:
+    async def respond(step: Step) -> Any:
         if isinstance(step, Sleep):
             return await sleep(step.seconds)
         if isinstance(step, ListRuns):
@@ -408,4 +408,4 @@ def astep_runner(
             return await read_status(step.ref)
         return await run(step)
 
-    return answer
+    return respond
