@@ -21,11 +21,20 @@ class RunRef(BaseModel):
 
     platform: str
     run_id: str = Field(description="The platform's own name or id of the run, as a person would search it.")
-    scope: dict[str, str] = Field(default_factory=dict, description="Where the run lives (org, project...).")
+    scope: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Where the run lives and what kind it is (org, project, flags...), as JSON values.",
+    )
     url: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def flag(self, name: str, default: bool) -> bool:
+        """The scope's boolean ``name`` (``default`` when absent). A reference written by an earlier release
+        (a trigger row deferred before an upgrade) holds it as the string ``"true"`` or ``"false"``."""
+        value = self.scope.get(name, default)
+        return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
 
 
 class RunOrigin(BaseModel):
