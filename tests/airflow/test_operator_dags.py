@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_helpers import run_dag
+from airflow_remote_tasks.core.models import RunOrigin, RunRef
+from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
@@ -167,12 +169,10 @@ def test_a_try_that_follows_a_clear_is_told_from_a_retry(try_number, max_tries, 
 def test_a_cleared_task_aborts_the_earlier_tries_run_and_starts_anew(flyte):
     """Airflow reruns a cleared deferred task before its triggerer cancels the old trigger: the new try
     aborts the earlier try's run itself, where a retry would reattach to it."""
-    from test_trigger_and_transport import start_run
-
     from airflow_remote_tasks import RemoteTaskOperator
     from airflow_remote_tasks.operators.remote_task import RunRecord
 
-    _, ref = start_run("demo.sleep", {"seconds": 30}, "cleared")
+    ref = start_run("demo.sleep", {"seconds": 30}, "cleared")
     operator = RemoteTaskOperator(task_id="remote", conn_id="flyte_default", task="demo.sleep")
     retried = RunRecord(generation=0, ref=ref)
     assert operator._reattach(retried, cleared=False) == ref
@@ -183,16 +183,19 @@ def test_a_cleared_task_aborts_the_earlier_tries_run_and_starts_anew(flyte):
     assert (cleared.generation, cleared.ref) == (1, None)  # the next submit is a new run
 
 
+def start_run(task: str, inputs: dict, key: str) -> RunRef:
+    """A Flyte run started outside any DAG, as a task's earlier try would have."""
+    hook = FlyteHook("flyte_default")
+    interface = hook.run(hook.platform.resolve_task(task, "latest"))
+    wire = hook.platform.prepare_inputs(interface, inputs)
+    origin = RunOrigin(dag_id="d", run_id="r", task_id=key)
+    return hook.run(hook.platform.submit(interface, wire, origin=origin, labels={}, env={}))
+
+
 def test_worker_on_kill_aborts_the_run(flyte):
     from airflow_remote_tasks import RemoteTaskOperator
-    from airflow_remote_tasks.core.models import RunOrigin
-    from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 
-    hook = FlyteHook("flyte_default")
-    interface = hook.run(hook.platform.resolve_task("demo.sleep", "latest"))
-    wire = hook.platform.prepare_inputs(interface, {"seconds": 30})
-    origin = RunOrigin(dag_id="d", run_id="r", task_id="killed-worker")
-    ref = hook.run(hook.platform.submit(interface, wire, origin=origin, labels={}, env={}))
+    ref = start_run("demo.sleep", {"seconds": 30}, "killed-worker")
     operator = RemoteTaskOperator(task_id="remote", conn_id="flyte_default", task="demo.sleep")
     operator._ref = ref  # what execute() holds while it waits in the worker
     operator.on_kill()
