@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_remote_tasks.core.declaration import PlatformDeclaration
-from airflow_remote_tasks.core.forms import TRANSPORT_FIELDS
+from airflow_remote_tasks.core.forms import conn_fields, field_behaviour
 from airflow_remote_tasks.version import __version__
 
 INTEGRATION = "Remote Tasks"
 
 
-def connection_type(platform: PlatformDeclaration) -> dict[str, Any]:
+def connection_type(declaration: PlatformDeclaration) -> dict[str, Any]:
     return {
-        "connection-type": platform.conn_type,
-        "hook-class-name": platform.hook,
-        "hook-name": platform.hook_name,
-        "ui-field-behaviour": dict(platform.field_behaviour),
-        "conn-fields": {**platform.fields, **TRANSPORT_FIELDS},
+        "connection-type": declaration.conn_type,
+        "hook-class-name": declaration.hook,
+        "hook-name": declaration.hook_name,
+        "ui-field-behaviour": field_behaviour(declaration),
+        "conn-fields": conn_fields(declaration),
     }
 
 

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 import httpx
 import pytest
 
-from airflow_remote_tasks.hooks.base import with_port
+from airflow_remote_tasks.hooks.connection import with_port
 from airflow_remote_tasks.platforms.flyte import literals
 from airflow_remote_tasks.platforms.flyte.config import decode_api_key, normalize_endpoint, org_from_host
 

@@ -1,39 +1,53 @@
-"""Pieces of Airflow's declarative connection forms, and the transport fields every connection type has."""
+"""Airflow's declarative connection form ("ui-field-behaviour" and "conn-fields"), built from a declaration."""
 
 from __future__ import annotations
 
 from typing import Any
 
-SECRET = {"type": ["string", "null"], "format": "password"}
-TEXT = {"type": ["string", "null"]}
+from airflow_remote_tasks.core.declaration import (
+    AIRFLOW_FIELDS,
+    ConnectionField,
+    FieldKind,
+    PlatformDeclaration,
+)
 
-# Every connection type has these; hooks.base.client_settings reads them.
-TRANSPORT_FIELDS: dict[str, Any] = {
-    "verify_tls": {
-        "label": "Verify TLS certificates",
-        "schema": {"type": "boolean", "default": True},
-    },
-    "ca_bundle": {
-        "label": "CA bundle",
-        "description": "Path to a PEM file of CAs to trust instead of the system's (a private CA), "
-        "readable on every worker and triggerer.",
-        "schema": TEXT,
-    },
-    "proxy": {
-        "label": "Proxy URL",
-        "description": "http://[user:password@]host:port for every call of this connection. Empty: the "
-        "HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment of the worker and triggerer.",
-        "schema": SECRET,
-    },
-    "read_timeout": {
-        "label": "Read timeout",
-        "description": "Seconds to wait for the server's next bytes before a call fails (then it is tried "
-        "again where that is safe). Default 30.",
-        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0.1},
-    },
-    "http2": {
-        "label": "HTTP/2",
-        "description": "Negotiate HTTP/2 over TLS. Needs the provider's [http2] extra.",
-        "schema": {"type": "boolean", "default": False},
-    },
+# The JSON schema each kind of field starts from; a default, choices and a minimum are added to it.
+SCHEMAS: dict[FieldKind, dict[str, Any]] = {
+    FieldKind.TEXT: {"type": ["string", "null"]},
+    FieldKind.URL: {"type": ["string", "null"], "format": "url"},
+    FieldKind.SECRET: {"type": ["string", "null"], "format": "password"},
+    FieldKind.FLAG: {"type": "boolean"},
+    FieldKind.NUMBER: {"type": ["number", "null"]},
 }
+
+
+def field_behaviour(declaration: PlatformDeclaration) -> dict[str, Any]:
+    """Which of Airflow's own fields are hidden, relabelled, and what every field's placeholder says."""
+    shown = declaration.shown
+    placeholders = {name: f.placeholder for name, f in shown.items() if f.placeholder}
+    placeholders.update({f.name: f.placeholder for f in declaration.fields if f.placeholder and f.in_form})
+    return {
+        "hidden-fields": [name for name in AIRFLOW_FIELDS if name not in shown],
+        "relabeling": {name: f.label for name, f in shown.items() if f.label},
+        "placeholders": placeholders,
+    }
+
+
+def conn_fields(declaration: PlatformDeclaration) -> dict[str, Any]:
+    """The form's fields of the connection's extra: the platform's, then the transport's."""
+    return {f.name: form_field(f) for f in declaration.connection_fields.values() if f.in_form}
+
+
+def form_field(declared: ConnectionField) -> dict[str, Any]:
+    schema = dict(SCHEMAS[declared.kind])
+    if declared.default is not None:
+        schema["default"] = declared.default
+    if declared.choices:
+        schema["enum"] = list(declared.choices)
+    if declared.minimum is not None:
+        schema["minimum"] = declared.minimum
+    entry: dict[str, Any] = {"label": declared.label}
+    if declared.description:
+        entry["description"] = declared.description
+    entry["schema"] = schema
+    return entry

@@ -1,114 +1,164 @@
-"""What the Airflow layer asks of a platform. Each platform answers with operations (no I/O)."""
+"""What the Airflow layer asks of a platform. Each platform answers with operations (no I/O).
+
+A platform subclasses :class:`Platform`, names its declaration, and writes what every platform does (submit a
+run, read its status and outputs) plus the members of the capabilities it declares; the base class answers for
+the capabilities it lacks.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from airflow_remote_tasks.core.auth import Auth
+from airflow_remote_tasks.core.declaration import Capability, PlatformDeclaration
+from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.models import ListedRun, Progress, RunOrigin, RunRef, RunStatus, TaskInterface
-from airflow_remote_tasks.core.operation import Operation, Sink
+from airflow_remote_tasks.core.operation import Operation, Sink, returns
 from airflow_remote_tasks.core.transport import ClientSettings
 
+# The members a platform overrides when it declares each capability (a test holds every platform to it).
+CAPABILITY_MEMBERS: Mapping[Capability, tuple[str, ...]] = MappingProxyType(
+    {
+        Capability.ABORT: ("abort",),
+        Capability.RESUME: ("resume",),
+        Capability.LIST_RUNS: ("check_selector", "list_runs"),
+        Capability.BATCHED_STATUS: ("statuses", "status_batch_limit"),
+        Capability.STREAMED_OUTPUTS: ("download",),
+        Capability.PROGRESS: ("progress",),
+        Capability.LOGS: ("logs",),
+        Capability.RATE_LIMIT: ("poll_delay",),
+    }
+)
 
-class Platform(Protocol):
+# What to do instead, for the capabilities whose absence is an error (the others have a harmless answer).
+INSTEAD: Mapping[Capability, str] = MappingProxyType(
+    {
+        Capability.LIST_RUNS: "wait on one run with RemoteRunSensor instead",
+        Capability.RESUME: "only platforms whose runs wait for input can be resumed",
+        Capability.STREAMED_OUTPUTS: "its runs return values, not streams: they reach XCom as outputs",
+    }
+)
+
+
+class Platform(ABC):
     """One configured platform: a connection's settings plus the platform's protocol."""
 
-    @property
-    def name(self) -> str: ...
+    declaration: ClassVar[PlatformDeclaration]
+    # Set by each platform from its connection's settings.
+    api_origin: str  # the API's address: its origin is the only one the connection's credentials are sent to
+    auth: Auth | None  # credentials for the platform's requests, or None when it needs none
+    client_settings: ClientSettings
+    # How many runs one ``statuses`` call may read; 0 where the platform reads runs one by one.
+    status_batch_limit: int = 0
 
     @property
-    def api_origin(self) -> str:
-        """The API's address (a URL or ``scheme://host[:port]``): its origin is the only one the connection's
-        credentials are sent to."""
-        ...
+    def name(self) -> str:
+        return self.declaration.name
 
-    @property
-    def auth(self) -> Auth | None:
-        """Credentials for the platform's requests, or None when it needs none."""
-        ...
+    def cannot(self, capability: Capability) -> ConfigurationError:
+        """The one refusal of a capability this platform lacks: names the platform, the capability (and why,
+        where the declaration says), and what to do instead."""
+        why = self.declaration.why_not.get(capability)
+        instead = INSTEAD.get(capability, "")
+        text = f"{self.declaration.label} cannot {capability.value}"
+        return ConfigurationError(f"{text}{': ' + why if why else ''}{'; ' + instead if instead else ''}.")
 
-    @property
-    def client_settings(self) -> ClientSettings: ...
+    # -- what every platform does --------------------------------------------------------------------
 
-    @property
-    def status_batch_limit(self) -> int:
-        """How many runs one ``statuses`` call may read; below 2 when the platform has no such call."""
-        ...
-
-    def poll_delay(self) -> float:
-        """Seconds a wait should add before its next poll: more than 0 when the API said its rate limit is
-        nearly used up (Avala's ``X-RateLimit-Remaining``)."""
-        ...
-
+    @abstractmethod
     def check_connection(self) -> Operation[str]:
         """Make a real authenticated call; return a sentence saying what was reached."""
-        ...
 
+    @abstractmethod
     def resolve_task(self, task: str | Mapping[str, Any], version: str) -> Operation[TaskInterface]:
         """The task's interface: look ``task`` up by name or id (``version`` may be "latest"), or, where the
         platform supports tasks as code, create or update it from a definition."""
-        ...
 
-    def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Check ``inputs`` against the interface, fill defaults, encode for the wire. Raises InvalidInputsError."""
-        ...
+    @abstractmethod
+    def prepare_inputs(self, interface: TaskInterface, inputs: Mapping[str, Any]) -> Any:
+        """``inputs`` checked against the interface, defaults filled: the platform's job (its typed model or
+        wire dict), handed to :meth:`submit` as it is. Raises InvalidInputsError."""
 
+    @abstractmethod
     def submit(
         self,
         interface: TaskInterface,
-        wire_inputs: dict[str, Any],
+        job: Any,
         *,
         origin: RunOrigin,
         labels: Mapping[str, str],
         env: Mapping[str, str],
     ) -> Operation[RunRef]:
-        """Start a run that is unique for ``origin.key``; attach to it if it exists already."""
-        ...
+        """Start a run of ``job`` (what :meth:`prepare_inputs` returned) that is unique for ``origin.key``;
+        attach to it if it exists already."""
 
+    @abstractmethod
     def find_run(self, run_id: str) -> Operation[RunRef]:
         """A reference to a run started elsewhere, by the platform's run id or name."""
-        ...
 
+    @abstractmethod
     def status(self, ref: RunRef) -> Operation[RunStatus]: ...
 
-    def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
-        """A selector of runs (the platform's own filters), checked: raises ConfigurationError naming an
-        unknown field, or saying why this platform cannot list runs."""
-        ...
-
-    def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
-        """Every run the (checked) selector selects, all pages read, each with its state."""
-        ...
-
-    def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
-        """Several runs' statuses by run id, in as few calls as the platform allows. A run left out of the
-        answer is read again with ``status`` (so a missing run or a failure's details are reported per run)."""
-        ...
-
+    @abstractmethod
     def outputs(self, ref: RunRef) -> Operation[Any]:
         """What a succeeded run returned, decoded: the value handed to XCom, or a :class:`StreamedOutput` for
         output that belongs in storage. For a paused run, what it waits for."""
-        ...
 
-    def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
-        """Write one stream of a :class:`StreamedOutput` to ``sink``, in order, without holding it in memory.
-        Raises ConfigurationError on platforms whose outputs are values."""
-        ...
-
-    def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
-        """Progress events after the first ``seen`` ones, as log lines (called when ``RunStatus.steps`` grows)."""
-        ...
-
-    def resume(self, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
-        """Give a paused run the input it waits for. Raises ConfigurationError where runs cannot be resumed."""
-        ...
+    # -- capabilities: the answers of a platform that lacks them ------------------------------------------
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         """Stop the run: True once the platform was asked to, False where this kind of run cannot be stopped
-        (it goes on). A run that is gone or already finished is not an error."""
-        ...
+        (it goes on). A run that is gone or already finished is not an error. (ABORT)"""
+        return returns(False)
+
+    def resume(self, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
+        """Give a paused run the input it waits for. (RESUME)
+
+        :raises ConfigurationError: where runs cannot be resumed.
+        """
+        raise self.cannot(Capability.RESUME)
+
+    def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
+        """A selector of runs (the platform's own filters), checked. (LIST_RUNS)
+
+        :raises ConfigurationError: naming an unknown field, or saying why this platform cannot list runs.
+        """
+        raise self.cannot(Capability.LIST_RUNS)
+
+    def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
+        """Every run the (checked) selector selects, all pages read, each with its state. (LIST_RUNS)
+
+        :raises ConfigurationError: where the platform cannot list runs.
+        """
+        raise self.cannot(Capability.LIST_RUNS)
+
+    def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
+        """Several runs' statuses by run id, in as few calls as the platform allows. A run left out of the
+        answer is read again with ``status`` (so a missing run or a failure's details are reported per run).
+        (BATCHED_STATUS)"""
+        return returns({})
+
+    def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
+        """Write one stream of a :class:`StreamedOutput` to ``sink``, in order, without holding it in memory.
+        (STREAMED_OUTPUTS)
+
+        :raises ConfigurationError: on platforms whose outputs are values.
+        """
+        raise self.cannot(Capability.STREAMED_OUTPUTS)
+
+    def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
+        """Progress events after the first ``seen`` ones, as log lines (called when ``RunStatus.steps``
+        grows). (PROGRESS)"""
+        return returns(Progress(lines=[], seen=seen))
 
     def logs(self, ref: RunRef, status: RunStatus, max_lines: int) -> Operation[list[str]]:
-        """The last lines of the run's logs, or an empty list where the platform has none."""
-        ...
+        """The last lines of the run's logs, or an empty list where the platform has none. (LOGS)"""
+        return returns([])
+
+    def poll_delay(self) -> float:
+        """Seconds a wait should add before its next poll: more than 0 when the API said its rate limit is
+        nearly used up (Avala's ``X-RateLimit-Remaining``). (RATE_LIMIT)"""
+        return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib
-import json
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from airflow.sdk import BaseHook
@@ -34,14 +30,9 @@ from airflow_remote_tasks.core.models import ListedRun, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.retry import DEFAULT_POLICY, WAIT_READS, RetryPolicy
-from airflow_remote_tasks.core.secrets import is_header_value, register_secret
-from airflow_remote_tasks.core.transport import (
-    DEFAULT_READ_TIMEOUT,
-    ClientSettings,
-    shared_async_client,
-    sync_client,
-)
+from airflow_remote_tasks.core.transport import shared_async_client, sync_client
 from airflow_remote_tasks.core.waiting import ListRuns
+from airflow_remote_tasks.hooks.connection import ConnectionView
 from airflow_remote_tasks.platforms import BY_CONN_TYPE, PLATFORMS
 
 T = TypeVar("T")
@@ -98,7 +89,7 @@ class RemoteTaskHook(BaseHook):
                 f"Connection {self.conn_id!r} has type {conn.conn_type!r}; {type(self).__name__} needs a "
                 f"{self.conn_type!r} connection."
             )
-        view = ConnectionView(conn)
+        view = ConnectionView(conn, self.declaration)
         # Thousands of triggers on one connection share one platform object, not one each; a changed
         # connection has another key, so it gets a platform of its own.
         key = (type(self), view.fingerprint())
@@ -327,102 +318,3 @@ def masked(text: str) -> str:
 
 MAX_SHARED_PLATFORMS = 64
 _PLATFORMS: dict[tuple[type, str], Platform] = {}
-
-
-class ConnectionView:
-    """An Airflow connection with its extra parsed once (``extra_dejson`` parses and masks it on every use)."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn_id: str = conn.conn_id
-        self.conn_type: str = conn.conn_type
-        self.host: str | None = conn.host
-        self.port: int | None = conn.port
-        self.login: str | None = conn.login
-        self.password: str | None = conn.password
-        self.extra: dict[str, Any] = conn.extra_dejson or {}
-
-    def field(self, name: str, default: Any = None) -> Any:
-        """A declarative field, stored in extra under its plain name (or the legacy prefixed one)."""
-        for key in (name, f"extra__{self.conn_type}__{name}"):
-            value = self.extra.get(key)
-            if value not in (None, ""):
-                return value
-        return default
-
-    def flag(self, name: str, default: bool) -> bool:
-        return as_bool(self.field(name), default)
-
-    def credential(self, label: str, value: Any) -> str:
-        """A secret from this connection, stripped of the whitespace a paste or a secret file leaves around
-        it, registered with the secrets masker, and checked to fit in an HTTP header.
-
-        :raises ConfigurationError: naming the field (never the value) when it holds a line break or
-            another character no header can carry.
-        """
-        raw = str(value or "")
-        text = raw.strip()
-        register_secret(raw)
-        register_secret(text)
-        if text and not is_header_value(text):
-            raise ConfigurationError(
-                f"The {label} of connection {self.conn_id!r} holds a character that cannot be sent in an "
-                "HTTP header (a line break, a control or a non-ASCII character inside it). Paste it again "
-                f"into the {label} field, exactly as issued."
-            )
-        return text
-
-    def fingerprint(self) -> str:
-        """A digest of everything the platform is built from (so secrets are not kept as cache keys)."""
-        parts = [self.conn_id, self.conn_type, self.host, self.port, self.login, self.password, self.extra]
-        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def client_settings(conn: ConnectionView) -> ClientSettings:
-    """The transport fields every connection type has (see ``provider_info.TRANSPORT_FIELDS``)."""
-    return ClientSettings(
-        verify=conn.flag("verify_tls", True),
-        ca_bundle=str(conn.field("ca_bundle") or "").strip(),
-        http2=conn.flag("http2", False),
-        proxy=str(conn.field("proxy") or "").strip(),
-        read_timeout=read_timeout(conn),
-    )
-
-
-def read_timeout(conn: ConnectionView) -> float:
-    """The connection's Read timeout in seconds (``DEFAULT_READ_TIMEOUT`` when empty).
-
-    :raises ConfigurationError: naming the field when it is not a number of seconds greater than 0.
-    """
-    raw = conn.field("read_timeout")
-    if raw is None:
-        return DEFAULT_READ_TIMEOUT
-    try:
-        number = float(raw) if not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number) or number <= 0:
-        raise ConfigurationError(
-            f"The Read timeout of connection {conn.conn_id!r} must be a number of seconds greater than 0, not "
-            f"{raw!r}; clear it for the default of {DEFAULT_READ_TIMEOUT:g}."
-        )
-    return number
-
-
-def with_port(host: str, port: int | None) -> str:
-    """``host`` (a URL or a bare host) with the connection's Port added when it names none itself."""
-    if not host or not port:
-        return host
-    if "://" not in host:
-        return host if ":" in host else f"{host}:{port}"
-    parts = urlsplit(host)
-    if parts.port is not None:
-        return host
-    return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
-
-
-def as_bool(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)

@@ -2,39 +2,43 @@
 
 from __future__ import annotations
 
-from airflow_remote_tasks.core.declaration import PlatformDeclaration
-from airflow_remote_tasks.core.forms import TEXT
+from airflow_remote_tasks.core.declaration import (
+    Capability,
+    ConnectionField,
+    PlatformDeclaration,
+    StandardField,
+)
 
 PLATFORM = PlatformDeclaration(
     name="avala",
     label="Avala",
     hook="airflow_remote_tasks.platforms.avala.hook.AvalaHook",
+    platform="airflow_remote_tasks.platforms.avala.platform.AvalaPlatform",
     docs_url="https://docs.avala.ai",
-    field_behaviour={
-        "hidden-fields": ["schema", "login", "extra"],
-        "relabeling": {"host": "Base URL", "password": "API key"},
-        "placeholders": {
-            "host": "leave empty for https://api.avala.ai/api/v1",
-            "password": "avk_... (sent as X-Avala-Api-Key)",
-            "port": "only when the base URL names no port",
-        },
+    shown={
+        "host": StandardField("Base URL", "leave empty for https://api.avala.ai/api/v1"),
+        "password": StandardField("API key", "avk_... (sent as X-Avala-Api-Key)"),
+        "port": StandardField(placeholder="only when the base URL names no port"),
     },
-    fields={
-        "app_url": {
-            "label": "App URL",
-            "description": "Where the task's Remote run link opens: Avala's web app. Empty: https://avala.ai (the "
-            "app host of Avala's own CLI). Links are <App URL>/projects/<project>/tasks/<task uid>, "
-            ".../exports/<uid> and .../auto-label-jobs/<uid> (GUESS: Avala does not document its app's "
-            "paths); a dataset export links to <App URL>/datasets/<dataset>/exports/<uid>.",
-            "schema": TEXT,
-        },
-        "status_map": {
-            "label": "Status words",
-            "description": "JSON: Avala status word -> phase, added to or overriding the built-in table, e.g. "
+    fields=(
+        ConnectionField(
+            "app_url",
+            "App URL",
+            "Where the task's Remote run link opens: Avala's web app. Empty: https://avala.ai (the app host of "
+            "Avala's own CLI). Links are <App URL>/projects/<project>/tasks/<task uid>, .../exports/<uid> and "
+            ".../auto-label-jobs/<uid> (GUESS: Avala does not document its app's paths); a dataset export "
+            "links to <App URL>/datasets/<dataset>/exports/<uid>.",
+        ),
+        ConnectionField(
+            "status_map",
+            "Status words",
+            "JSON: Avala status word -> phase, added to or overriding the built-in table, e.g. "
             '{"in_review": "running", "archived": "succeeded"}. Unknown words count as not finished.',
-            "schema": TEXT,
-        },
-    },
+        ),
+    ),
+    capabilities=frozenset(
+        {Capability.ABORT, Capability.LIST_RUNS, Capability.STREAMED_OUTPUTS, Capability.RATE_LIMIT}
+    ),
     emulator="airflow_remote_tasks.emulators.avala.command",
     # Uids as the API shows them ("task-001", "exp-001", "alj-001"; UUIDs fit too): no "/", ".", "%" or
     # space, so an id names one object.

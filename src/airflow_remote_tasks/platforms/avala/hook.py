@@ -8,7 +8,8 @@ from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.phases import parse_phases
-from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
+from airflow_remote_tasks.hooks.base import RemoteTaskHook
+from airflow_remote_tasks.hooks.connection import ConnectionView
 from airflow_remote_tasks.platforms.avala import PLATFORM
 from airflow_remote_tasks.platforms.avala.config import DEFAULT_APP_URL, DEFAULT_BASE_URL, AvalaConfig
 from airflow_remote_tasks.platforms.avala.platform import AvalaPlatform
@@ -21,27 +22,21 @@ class AvalaHook(RemoteTaskHook):
 
     @classmethod
     def platform_from_connection(cls, conn: ConnectionView) -> AvalaPlatform:
-        return AvalaPlatform(avala_config(conn), client_settings=client_settings(conn))
+        return AvalaPlatform(avala_config(conn), client_settings=conn.client_settings())
 
 
 def avala_config(conn: ConnectionView) -> AvalaConfig:
-    base_url = with_port((conn.host or "").strip(), conn.port) or DEFAULT_BASE_URL
-    if "://" not in base_url:
-        base_url = f"https://{base_url}"
-    api_key = conn.credential("API key", conn.password or conn.field("api_key"))
-    if not api_key:
-        raise ConfigurationError(
-            f"Avala connection {conn.conn_id!r} has no API key: put it (avk_...) in the connection's API key field."
-        )
-    app_url = str(conn.field("app_url") or "").strip() or DEFAULT_APP_URL
-    if "://" not in app_url:
-        app_url = f"https://{app_url}"
     return AvalaConfig(
-        base_url=base_url.rstrip("/"),
-        api_key=SecretStr(api_key),
-        app_url=app_url.rstrip("/"),
+        base_url=conn.base_url(DEFAULT_BASE_URL),
+        api_key=SecretStr(conn.required_key("put it (avk_...)")),
+        app_url=url_of(conn.text("app_url") or DEFAULT_APP_URL),
         status_overrides=status_overrides(conn),
     )
+
+
+def url_of(text: str) -> str:
+    """``text`` with ``https://`` when it names no scheme, and no trailing slash."""
+    return (text if "://" in text else f"https://{text}").rstrip("/")
 
 
 def status_overrides(conn: ConnectionView) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.operation import path_segment
+from airflow_remote_tasks.platforms.flyte import PLATFORM
 
 AuthMode = Literal["none", "client_credentials", "token"]
 
@@ -18,8 +19,8 @@ AuthMode = Literal["none", "client_credentials", "token"]
 class FlyteConfig(BaseModel):
     endpoint: str
     org: str = ""
-    project: str = "flytesnacks"
-    domain: str = "development"
+    project: str = PLATFORM.default("project")
+    domain: str = PLATFORM.default("domain")
     auth_mode: AuthMode = "none"
     client_id: str = ""
     client_secret: SecretStr = SecretStr("")

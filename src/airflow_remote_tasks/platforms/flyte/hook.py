@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.hooks.base import ConnectionView, RemoteTaskHook, client_settings, with_port
+from airflow_remote_tasks.hooks.base import RemoteTaskHook
+from airflow_remote_tasks.hooks.connection import ConnectionView, with_port
 from airflow_remote_tasks.platforms.flyte import PLATFORM
 from airflow_remote_tasks.platforms.flyte.config import (
     FlyteConfig,
@@ -27,15 +28,15 @@ class FlyteHook(RemoteTaskHook):
     def platform_from_connection(cls, conn: ConnectionView) -> FlytePlatform:
         return FlytePlatform(
             flyte_config(conn),
-            upload_inputs=conn.flag("upload_inputs", False),
-            client_settings=client_settings(conn),
+            upload_inputs=conn.flag("upload_inputs"),
+            client_settings=conn.client_settings(),
         )
 
 
 def flyte_config(conn: ConnectionView) -> FlyteConfig:
     host = with_port((conn.host or "").strip(), conn.port)
-    insecure = conn.flag("insecure", False)
-    api_key = conn.credential("API key", conn.password or conn.field("api_key"))
+    insecure = conn.flag("insecure")
+    api_key = conn.key()
     token = conn.credential("Access token", conn.field("access_token"))
     client_id = str(conn.login or conn.field("client_id") or "").strip()  # a name, not a secret
     client_secret = conn.credential("Client secret", conn.field("client_secret"))
@@ -65,13 +66,13 @@ def flyte_config(conn: ConnectionView) -> FlyteConfig:
     return FlyteConfig(
         endpoint=endpoint,
         org=org or org_from_host(endpoint),
-        project=conn.field("project") or "flytesnacks",
-        domain=conn.field("domain") or "development",
+        project=conn.field("project"),
+        domain=conn.field("domain"),
         auth_mode=mode,
         client_id=client_id,
         client_secret=SecretStr(client_secret),
         token=SecretStr(token),
-        auth_header=str(conn.field("auth_header") or "").strip(),
+        auth_header=conn.text("auth_header"),
         scopes=conn.field("scopes") or "",
         console_url=(conn.field("console_url") or "").rstrip("/"),
         data_plane_url=data_plane_url(conn, endpoint, insecure),
@@ -85,7 +86,7 @@ def data_plane_url(conn: ConnectionView, endpoint: str, insecure: bool) -> str:
     :raises ConfigurationError: for a value that is no http(s) address, or plain http:// while the endpoint is
         https:// (the credentials would travel unencrypted).
     """
-    text = str(conn.field("data_plane_url") or "").strip()
+    text = conn.text("data_plane_url")
     if not text:
         return ""
     return _kept_on_tls(conn, "Data plane URL", normalize_endpoint(text, insecure), endpoint)
@@ -96,7 +97,7 @@ def token_endpoint(conn: ConnectionView, endpoint: str) -> str:
 
     :raises ConfigurationError: for a value that is no http(s) URL, or plain http:// while the endpoint is https://.
     """
-    text = str(conn.field("token_endpoint") or "").strip()
+    text = conn.text("token_endpoint")
     if not text:
         return ""
     try:

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.operation import path_segment
+from airflow_remote_tasks.platforms.julep import PLATFORM
 
 # The official SDK's environments; "local" agents-api serves at the root, without the gateway's /api.
 ENVIRONMENTS = {
@@ -23,7 +24,7 @@ LINK_FIELDS = ("execution_id", "task_id")
 class JulepConfig:
     base_url: str
     api_key: SecretStr
-    auth_header: str = "Authorization"
+    auth_header: str = PLATFORM.default("auth_header")
     agent_id: str = ""
     # Where an execution's link points, e.g. "https://dashboard.example.com/executions/{execution_id}";
     # empty: runs have no link (Julep's API documents no page for an execution).

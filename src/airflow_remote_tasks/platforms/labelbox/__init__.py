@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-from airflow_remote_tasks.core.declaration import PlatformDeclaration
-from airflow_remote_tasks.core.forms import TEXT
+from airflow_remote_tasks.core.declaration import (
+    Capability,
+    ConnectionField,
+    FieldKind,
+    PlatformDeclaration,
+    StandardField,
+)
 
 PLATFORM = PlatformDeclaration(
     name="labelbox",
     label="Labelbox",
     hook="airflow_remote_tasks.platforms.labelbox.hook.LabelboxHook",
+    platform="airflow_remote_tasks.platforms.labelbox.platform.LabelboxPlatform",
     docs_url="https://docs.labelbox.com",
-    field_behaviour={
-        "hidden-fields": ["schema", "login", "extra"],
-        "relabeling": {"host": "GraphQL endpoint", "password": "API key"},
-        "placeholders": {
-            "host": "leave empty for https://api.labelbox.com/graphql",
-            "password": "an API key from Workspace settings > API keys",
-            "port": "only when the endpoint names no port",
-        },
+    shown={
+        "host": StandardField("GraphQL endpoint", "leave empty for https://api.labelbox.com/graphql"),
+        "password": StandardField("API key", "an API key from Workspace settings > API keys"),
+        "port": StandardField(placeholder="only when the endpoint names no port"),
     },
-    fields={
-        "app_url": {
-            "label": "App URL",
-            "description": "Where links to projects and tasks point (default https://app.labelbox.com).",
-            "schema": {**TEXT, "format": "url"},
-        },
+    fields=(
+        ConnectionField(
+            "app_url",
+            "App URL",
+            "Where links to projects and tasks point (default https://app.labelbox.com).",
+            kind=FieldKind.URL,
+        ),
+    ),
+    capabilities=frozenset({Capability.ABORT, Capability.STREAMED_OUTPUTS}),
+    why_not={
+        Capability.LIST_RUNS: "Labelbox filters its task listing by status only, and a set chosen by status "
+        "changes as its tasks finish, so it cannot be waited on until all are done"
     },
     emulator="airflow_remote_tasks.emulators.labelbox.command",
     # Task ids are cuids ("ck" and lower-case letters and digits, 25 characters); the pattern is looser, so
