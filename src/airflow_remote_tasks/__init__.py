@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from airflow_remote_tasks.core.phases import Phase
     from airflow_remote_tasks.hooks.base import RemoteTaskHook
     from airflow_remote_tasks.links.remote_run import RemoteRunLink
-    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator, WaitsForRun
+    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator
     from airflow_remote_tasks.operators.resume_run import ResumeRunOperator
+    from airflow_remote_tasks.operators.waits_for_run import WaitsForRun
     from airflow_remote_tasks.sensors.remote_run import RemoteRunSensor
     from airflow_remote_tasks.sensors.remote_runs import RemoteRunsSensor
     from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "RemoteTaskOperator": "airflow_remote_tasks.operators.remote_task",
-    "WaitsForRun": "airflow_remote_tasks.operators.remote_task",
+    "WaitsForRun": "airflow_remote_tasks.operators.waits_for_run",
     "ResumeRunOperator": "airflow_remote_tasks.operators.resume_run",
     "RemoteRunSensor": "airflow_remote_tasks.sensors.remote_run",
     "RemoteRunsSensor": "airflow_remote_tasks.sensors.remote_runs",
@@ -93,10 +94,11 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is not None:
         return getattr(importlib.import_module(module), name)
-    if name.endswith("Hook"):
-        from airflow_remote_tasks import hooks
+    from airflow_remote_tasks.registry import by_hook_class_name, hook_class
 
-        return getattr(hooks, name)
+    declaration = by_hook_class_name(name)
+    if declaration is not None:
+        return hook_class(declaration)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

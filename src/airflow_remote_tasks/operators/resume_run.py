@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import Context
 
 from airflow_remote_tasks.core.phases import Phase
-from airflow_remote_tasks.operators.remote_task import WaitsForRun
+from airflow_remote_tasks.operators.waits_for_run import WaitsForRun
 
 
 class ResumeRunOperator(WaitsForRun):
@@ -21,7 +21,7 @@ class ResumeRunOperator(WaitsForRun):
     :param inputs: the input the run waits for.
     :param wait: wait for the run after resuming it (else return right away, with no outputs).
 
-    The other arguments are :class:`~airflow_remote_tasks.operators.remote_task.WaitsForRun`'s.
+    The other arguments are :class:`~airflow_remote_tasks.operators.waits_for_run.WaitsForRun`'s.
     """
 
     template_fields: Sequence[str] = ("run_id", "inputs")
