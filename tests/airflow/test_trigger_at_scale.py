@@ -1,0 +1,50 @@
+"""Triggers by the hundred: starting cold they fetch one token, and a refused batch read falls back to single
+reads."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
+
+
+def api_key(endpoint: str, client_id: str, secret: str, org: str = "None") -> str:
+    return base64.b64encode(f"{endpoint}:{client_id}:{secret}:{org}".encode()).decode()
+
+
+def test_hundreds_of_triggers_starting_cold_fetch_one_token(flyte_with_auth):
+    from test_remote_run_trigger import start_run, wait_together
+
+    from airflow_remote_tasks.core.auth import TOKENS
+    from airflow_remote_tasks.platforms.flyte import auth
+
+    flyte = flyte_with_auth
+    flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))
+    refs = [start_run("demo.say_hello", {"name": str(i)}, f"cold-{i}")[1] for i in range(300)]
+    TOKENS._tokens.clear()  # a triggerer that just started: no token, no discovery yet
+    auth._discovered.clear()
+    before = dict(flyte.emulator.app.calls)
+
+    results = wait_together(refs, poll_interval=0.5)
+    assert all(events[0]["status"]["phase"] == "succeeded" for events in results)
+    calls = {k: v - before.get(k, 0) for k, v in flyte.emulator.app.calls.items()}
+    assert calls["/oauth2/token"] == 1, calls
+    assert calls[f"/{auth.GET_OAUTH2_METADATA}"] == 1, calls
+    assert calls[f"/{auth.GET_PUBLIC_CLIENT_CONFIG}"] == 1, calls
+
+
+def test_a_refused_batch_read_falls_back_to_single_reads(flyte):
+    from test_remote_run_trigger import start_run, wait_together
+
+    refs = [start_run("demo.say_hello", {"name": str(i)}, f"unbatched-{i}")[1] for i in range(8)]
+    flyte.emulator.app.faults.update(
+        {"fail_method": "ListRuns", "fail_method_next": 1000, "error_status": 400}
+    )
+    before = dict(flyte.emulator.app.calls)
+    results = wait_together(refs, poll_interval=0.3)
+    assert all(events == [events[0]] and events[0]["status"]["phase"] == "succeeded" for events in results)
+    calls = {k: v - before.get(k, 0) for k, v in flyte.emulator.app.calls.items()}
+    assert calls["/flyteidl2.workflow.RunService/ListRuns"] == 1, calls  # refused once, then not asked again
+    assert calls["/flyteidl2.workflow.RunService/GetRunDetails"] >= len(refs), calls
