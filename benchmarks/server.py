@@ -65,9 +65,9 @@ def flyte_templates() -> dict[tuple[str, bool], bytes]:
     from flyteidl2.workflow import run_service_pb2 as rs
     from google.protobuf import json_format
 
-    from airflow_remote_tasks.emulators.flyte.tasks import SEED_TASKS, task_spec
+    from airflow_remote_tasks.emulators.flyte.tasks import seed_tasks, task_spec
 
-    seed = SEED_TASKS[0]
+    seed = seed_tasks()[0]
     started = time.time()
     run = {"org": "bench", "project": "flytesnacks", "domain": "development", "name": RUN_PLACEHOLDER}
     bodies = {}

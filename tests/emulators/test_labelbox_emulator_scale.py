@@ -115,7 +115,7 @@ def test_a_lazy_export_holds_the_bytes_a_row_by_row_one_would(project, query):
     """Against the plain way: every row of the dataset made and filtered one by one. Rows cross the points
     where the lines' sizes change (10 and 100 rows, the seeded labels' end), some are changed since seeding
     (the first one too: renamed, labelled), one is created."""
-    from airflow_remote_tasks.emulators.labelbox.exports import export_line
+    from airflow_remote_tasks.emulators.labelbox.exports import build, export_line
     from airflow_remote_tasks.emulators.labelbox.state import LabelboxState
 
     state = LabelboxState(rows=150)
@@ -143,7 +143,7 @@ def test_a_lazy_export_holds_the_bytes_a_row_by_row_one_would(project, query):
     state.labels[("ckproj0000000000000000001", "ckdr000001000000000099")] = [{"id": "imported"}]
     state.labels[("ckproj0000000000000000001", "ckdr000001000000000042")] = [{"id": "imported-too"}]
     filters = {"searchQuery": {"query": query}}
-    stream = state.export(project, DATASET, filters)
+    stream = build(state, project, DATASET, filters)
     status = next((q.get("status") for q in query if "status" in q), None)
     to_label = any(q["type"] == "task_queue_not_exist" for q in query)
     keys = next((set(q["ids"]) for q in query if q["type"] == "global_key"), None)

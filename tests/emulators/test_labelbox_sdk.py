@@ -11,6 +11,7 @@ from lbox.exceptions import ResourceNotFoundError
 
 from airflow_helpers import run_dag
 from airflow_remote_tasks.emulators.labelbox import DEMO_DATASET_ID, DEMO_PROJECT_ID
+from airflow_remote_tasks.emulators.labelbox.exports import build as build_export
 from support import LABELBOX_KEY
 
 pytestmark = [pytest.mark.sdk]
@@ -45,7 +46,8 @@ def test_sdk_exports_and_streams_the_rows_back(client, labelbox, scope):
     task.wait_till_done(timeout_seconds=30)
     assert task.status == "COMPLETE" and task.has_result()
     rows = [output.json for output in task.get_buffered_stream()]
-    expected = labelbox.emulator.state.export(
+    expected = build_export(
+        labelbox.emulator.state,
         DEMO_PROJECT_ID if scope == "project" else None,
         DEMO_DATASET_ID,
         {

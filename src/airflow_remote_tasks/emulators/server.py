@@ -90,6 +90,20 @@ class AnswerLost(ConnectionAbortedError):
     """Raised to make the ASGI server cut a connection mid-answer (the ``lose_answer`` fault)."""
 
 
+async def send_half_then_cut(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """Start an answer that promises more than it sends: half of ``body``, then the connection is cut, as when
+    a response is lost after the server acted.
+
+    :raises AnswerLost: always, to make the ASGI server cut the connection."""
+    kept = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+    kept.append((b"content-length", str(len(body) + 64).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": kept})
+    await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+    raise AnswerLost("emulator fault: answer lost after the call was carried out")
+
+
 class _QuietAnswerLost(logging.Filter):
     """The server logs an app's exception with its traceback; a fault that was asked for is no error."""
 
@@ -147,11 +161,7 @@ class EmulatorApp:
         await self.api(scope, receive, keep)
         start = next(m for m in messages if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body) + 64).encode()))
-        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-        raise AnswerLost("emulator fault: answer lost after the call was carried out")
+        await send_half_then_cut(send, start["status"], start.get("headers", []), body)
 
     def _next_fault(self, method: str, path: str) -> tuple[int, dict[str, str]] | None:
         f = self.faults

@@ -7,15 +7,20 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any
 
-from airflow_remote_tasks.emulators.flyte.tasks import SEED_TASKS, SeedTask, TaskFailure, task_spec
-from airflow_remote_tasks.platforms.flyte import literals
+from airflow_remote_tasks.emulators.flyte.literals import LiteralRefused, read, write
+from airflow_remote_tasks.emulators.flyte.tasks import SeedTask, TaskFailure, seed_tasks, task_spec
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-PROJECTS = {"flytesnacks": ("development", "staging", "production")}
+# The projects the emulator holds, and their domains.
+PROJECTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"flytesnacks": ("development", "staging", "production")}
+)
 
 
 class Rejected(Exception):
@@ -38,6 +43,7 @@ class EmulatedRun:
     name: str
     task: SeedTask
     input_literals: list[dict[str, Any]]
+    inputs: dict[str, Any]  # the values read from input_literals
     created: float  # wall clock
     queue_seconds: float
     run_seconds: float
@@ -137,7 +143,7 @@ class FlyteState:
         self.queue_seconds = queue_seconds
         self.run_seconds = run_seconds
         self.lock = threading.Lock()
-        self.tasks: list[SeedTask] = list(SEED_TASKS)
+        self.tasks: list[SeedTask] = seed_tasks()
         self.runs: dict[tuple[str, str, str], EmulatedRun] = {}
         self.uploads: dict[str, list[dict[str, Any]]] = {}
         # AbortRun requests by run name, those for finished runs too (which change nothing).
@@ -186,14 +192,12 @@ class FlyteState:
             raise Rejected(
                 "invalid_argument", f"run name {name!r} must be a DNS-1035 label of at most 30 characters"
             )
-        values, filled = self._decode_inputs(task, input_literals)
+        values, filled = self._read_inputs(task, input_literals)
         failure: TaskFailure | None = None
         outputs: list[dict[str, Any]] | None = None
         try:
             produced = task.compute(values)
-            outputs = [
-                {"name": k, "value": literals.encode(produced[k], task.outputs[k], k)} for k in task.outputs
-            ]
+            outputs = [{"name": k, "value": write(produced[k], task.outputs[k])} for k in task.outputs]
         except TaskFailure as error:
             failure = error
         duration = task.duration(values)
@@ -204,6 +208,7 @@ class FlyteState:
             name=name,
             task=task,
             input_literals=filled,
+            inputs=values,
             created=time.time(),
             queue_seconds=self.queue_seconds,
             run_seconds=self.run_seconds if duration is None else duration,
@@ -224,9 +229,12 @@ class FlyteState:
             self.runs[key] = run
         return run
 
-    def _decode_inputs(
+    def _read_inputs(
         self, task: SeedTask, given: list[dict[str, Any]]
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The inputs' values and their literals, defaults filled in as OSS does for inline inputs.
+
+        :raises Rejected: ``invalid_argument`` for an unknown or missing input, or a literal not of its type."""
         by_name = {item["name"]: item.get("value", {}) for item in given}
         unknown = sorted(set(by_name) - set(task.inputs))
         if unknown:
@@ -237,10 +245,13 @@ class FlyteState:
             if name in by_name:
                 literal = by_name[name]
             elif name in task.defaults:
-                literal = literals.encode(task.defaults[name], wire_type, name)
+                literal = write(task.defaults[name], wire_type)
             else:
                 raise Rejected("invalid_argument", f"missing input {name!r} for task {task.name}")
-            values[name] = literals.decode(literal)
+            try:
+                values[name] = read(literal, wire_type, name)
+            except LiteralRefused as refused:
+                raise Rejected("invalid_argument", f"{refused} (task {task.name})") from None
             filled.append({"name": name, "value": literal})
         return values, filled
 
@@ -271,7 +282,7 @@ class FlyteState:
                 "version": r.task.version,
                 "phase": r.phase(),
                 "labels": r.labels,
-                "inputs": {i["name"]: literals.decode(i["value"]) for i in r.input_literals},
+                "inputs": r.inputs,
             }
             for r in runs
         ]

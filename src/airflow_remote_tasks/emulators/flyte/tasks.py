@@ -7,16 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-STR = {"simple": "STRING"}
-INT = {"simple": "INTEGER"}
-FLOAT = {"simple": "FLOAT"}
-BOOL = {"simple": "BOOLEAN"}
-STRUCT = {"simple": "STRUCT"}
-NONE = {"simple": "NONE", "structure": {"tag": "none"}}
+from airflow_remote_tasks.emulators.flyte.literals import write
+
+
+def simple(name: str) -> dict[str, Any]:
+    """A simple LiteralType (proto3 JSON): ``STRING``, ``INTEGER``, ``FLOAT``, ``BOOLEAN``, ``STRUCT``, ..."""
+    return {"simple": name}
 
 
 def optional(t: dict[str, Any], tag: str) -> dict[str, Any]:
-    return {"unionType": {"variants": [{**t, "structure": {"tag": tag}}, NONE]}}
+    """A union of ``t`` and none, each variant tagged as the SDK tags an ``Optional``'s."""
+    none = {**simple("NONE"), "structure": {"tag": "none"}}
+    return {"unionType": {"variants": [{**t, "structure": {"tag": tag}}, none]}}
 
 
 class TaskFailure(Exception):
@@ -41,8 +43,6 @@ class SeedTask:
 
 def task_spec(task: SeedTask, project: str, domain: str) -> dict[str, Any]:
     """The TaskSpec (proto3 JSON) of a seeded task: interface, defaults, a container template."""
-    from airflow_remote_tasks.platforms.flyte import literals
-
     interface = {
         "inputs": {"variables": [{"key": k, "value": {"type": t}} for k, t in task.inputs.items()]},
         "outputs": {"variables": [{"key": k, "value": {"type": t}} for k, t in task.outputs.items()]},
@@ -50,7 +50,7 @@ def task_spec(task: SeedTask, project: str, domain: str) -> dict[str, Any]:
     defaults = [
         {
             "name": k,
-            "parameter": {"var": {"type": task.inputs[k]}, "default": literals.encode(v, task.inputs[k], k)},
+            "parameter": {"var": {"type": task.inputs[k]}, "default": write(v, task.inputs[k])},
         }
         for k, v in task.defaults.items()
     ]
@@ -103,38 +103,55 @@ def _describe(i: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-SEED_TASKS = [
-    SeedTask("demo.say_hello", "v1", {"name": STR}, {"o0": STR}, _say_hello_v1),
-    SeedTask("demo.say_hello", "v2", {"name": STR, "n": INT}, {"o0": STR}, _say_hello, defaults={"n": 1}),
-    SeedTask(
-        "demo.stats",
-        "v1",
-        {"values": {"collectionType": FLOAT}},
-        {"mean": FLOAT, "maximum": FLOAT, "count": INT},
-        _stats,
-    ),
-    SeedTask(
-        "demo.fail", "v1", {"message": STR}, {}, _fail, defaults={"message": "the task failed on purpose"}
-    ),
-    SeedTask(
-        "demo.sleep",
-        "v1",
-        {"seconds": FLOAT},
-        {"o0": FLOAT},
-        lambda i: {"o0": i["seconds"]},
-        duration=lambda i: float(i["seconds"]),
-    ),
-    SeedTask("demo.big_output", "v1", {"size": INT}, {"o0": STR}, lambda i: {"o0": "x" * i["size"]}),
-    SeedTask(
-        "demo.describe",
-        "v1",
-        {
-            "config": STRUCT,
-            "tags": optional({"collectionType": STR}, "list"),
-            "weights": {"mapValueType": FLOAT},
-        },
-        {"o0": STRUCT},
-        _describe,
-        defaults={"tags": None, "weights": {}},
-    ),
-]
+def seed_tasks() -> list[SeedTask]:
+    """The tasks a new emulator holds, each in its own copy."""
+    string, integer, double = simple("STRING"), simple("INTEGER"), simple("FLOAT")
+    return [
+        SeedTask("demo.say_hello", "v1", {"name": string}, {"o0": string}, _say_hello_v1),
+        SeedTask(
+            "demo.say_hello",
+            "v2",
+            {"name": string, "n": integer},
+            {"o0": string},
+            _say_hello,
+            defaults={"n": 1},
+        ),
+        SeedTask(
+            "demo.stats",
+            "v1",
+            {"values": {"collectionType": double}},
+            {"mean": double, "maximum": double, "count": integer},
+            _stats,
+        ),
+        SeedTask(
+            "demo.fail",
+            "v1",
+            {"message": string},
+            {},
+            _fail,
+            defaults={"message": "the task failed on purpose"},
+        ),
+        SeedTask(
+            "demo.sleep",
+            "v1",
+            {"seconds": double},
+            {"o0": double},
+            lambda i: {"o0": i["seconds"]},
+            duration=lambda i: float(i["seconds"]),
+        ),
+        SeedTask(
+            "demo.big_output", "v1", {"size": integer}, {"o0": string}, lambda i: {"o0": "x" * i["size"]}
+        ),
+        SeedTask(
+            "demo.describe",
+            "v1",
+            {
+                "config": simple("STRUCT"),
+                "tags": optional({"collectionType": string}, "list"),
+                "weights": {"mapValueType": double},
+            },
+            {"o0": simple("STRUCT")},
+            _describe,
+            defaults={"tags": None, "weights": {}},
+        ),
+    ]

@@ -2,6 +2,12 @@
 official SDK's operations use, written from the protocol brief. Queries are parsed and validated against it
 by graphql-core, as a GraphQL server would, so a misspelt field or a wrongly typed variable is refused."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLScalarType, GraphQLSchema, build_schema, value_from_ast_untyped
+
 SDL = """
 scalar DateTime
 scalar Json
@@ -172,3 +178,18 @@ type Mutation {
   createModelAssistedLabelingPredictionImport(data: CreateImportInput!): AnnotationImport
 }
 """
+
+
+def served_schema() -> GraphQLSchema:
+    """The schema, its custom scalars taking any literal (Labelbox's DateTime, Json, UInt64, Upload are
+    opaque to a client)."""
+    schema = build_schema(SDL)
+    for name in ("DateTime", "Json", "UInt64", "Upload"):
+        scalar = schema.type_map[name]
+        assert isinstance(scalar, GraphQLScalarType)
+        scalar.parse_literal = _literal  # type: ignore[method-assign]
+    return schema
+
+
+def _literal(node: Any, variables: Any = None) -> Any:
+    return value_from_ast_untyped(node, variables)
