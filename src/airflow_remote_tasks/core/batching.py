@@ -11,10 +11,11 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from airflow_remote_tasks.core.errors import is_transient
-from airflow_remote_tasks.core.loops import PerLoop
+from airflow_remote_tasks.core.loops import PerLoop, SingleFlight
 from airflow_remote_tasks.core.models import ListedRun, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
@@ -126,41 +127,31 @@ def status_batcher(platform: Platform, run: Runner) -> StatusBatcher:
     return _batchers.get(platform, lambda: StatusBatcher(platform, run))
 
 
+# A listing is reused by the waits on its selector that poll within half their interval of it (the triggers
+# say how fresh); none waits longer than this, so a selector no longer waited on lets go of its runs.
+LISTING_KEPT_FOR = 3600.0
+_LISTINGS: SingleFlight[list[ListedRun]] = SingleFlight(keep_for=LISTING_KEPT_FOR)
+
+
 class SharedListings:
     """Listings of runs by selector, for one platform on one event loop: however many waits on the same
     selector run in the triggerer, a poll lists once; a listing younger than ``fresh_for`` is reused."""
 
-    def __init__(self, run: Runner) -> None:
+    def __init__(self, platform: Platform, run: Runner) -> None:
+        self._platform = platform
         self._run = run
-        self._recent: dict[str, tuple[float, list[ListedRun]]] = {}
-        self._flights: dict[str, asyncio.Task[list[ListedRun]]] = {}
 
     async def read(
         self, key: str, operation: Operation[list[ListedRun]], fresh_for: float
     ) -> list[ListedRun]:
-        loop = asyncio.get_running_loop()
-        recent = self._recent.get(key)
-        if recent is not None and loop.time() - recent[0] < fresh_for:
-            operation.close()
-            return recent[1]
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = loop.create_task(self._list(key, operation))
-            self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
-        else:
-            operation.close()
-        return await asyncio.shield(flight)  # one waiter cancelled does not cancel the others' listing
-
-    async def _list(self, key: str, operation: Operation[list[ListedRun]]) -> list[ListedRun]:
-        runs: list[ListedRun] = await self._run(operation)
-        self._recent[key] = (asyncio.get_running_loop().time(), runs)
-        return runs
-
-
-_listings: PerLoop[SharedListings] = PerLoop()
+        """The runs ``key`` selects: listed by ``operation``, or by a listing of them in flight or done within
+        ``fresh_for`` seconds. Raises what the listing raised."""
+        listing: list[ListedRun] = await _LISTINGS.get(
+            (self._platform, key), partial(self._run, operation), fresh_for=fresh_for
+        )
+        return listing
 
 
 def shared_listings(platform: Platform, run: Runner) -> SharedListings:
     """The shared listings for this platform object on the running loop."""
-    return _listings.get(platform, lambda: SharedListings(run))
+    return SharedListings(platform, run)

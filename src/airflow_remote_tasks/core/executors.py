@@ -25,6 +25,7 @@ from airflow_remote_tasks.core.errors import (
     TransportError,
     UnexpectedAnswerError,
 )
+from airflow_remote_tasks.core.loops import SingleFlight
 from airflow_remote_tasks.core.operation import Body, HttpRequest, HttpResponse, Operation, origin, where
 from airflow_remote_tasks.core.retry import (
     DEFAULT_POLICY,
@@ -169,36 +170,15 @@ async def _aexchange(
     seen.sending(request)
     retrying = tenacity.AsyncRetrying(**policy.tenacity_arguments(request))
     try:
-        response = await _once_in_flight(request, partial(retrying, _asend_checked, client, request, seen))
+        send = partial(retrying, _asend_checked, client, request, seen)
+        response = await (_SHARED_ANSWERS.get(request.share, send) if request.share else send())
     except httpx.HTTPError as error:
         raise _transport_error(request, error, _attempts(retrying), seen.lost) from None
     return _received(request, response, _attempts(retrying))
 
 
-_in_flight: dict[tuple[int, str], asyncio.Future[HttpResponse]] = {}
-
-
-async def _once_in_flight(request: HttpRequest, send: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
-    """Send ``request``, or wait for the answer to the same shared request already in flight on this loop."""
-    if not request.share:
-        return await send()
-    loop = asyncio.get_running_loop()
-    key = (id(loop), request.share)
-    pending = _in_flight.get(key)
-    if pending is not None:
-        return await asyncio.shield(pending)  # a waiter cancelled does not cancel the others' answer
-    pending = loop.create_future()
-    _in_flight[key] = pending
-    try:
-        response = await send()
-    except BaseException as error:
-        pending.set_exception(error)
-        pending.exception()  # retrieved: nobody else may be waiting
-        raise
-    finally:
-        _in_flight.pop(key, None)
-    pending.set_result(response)
-    return response
+# Requests with the same ``share`` key sent at the same time on one loop get one answer (HttpRequest.share).
+_SHARED_ANSWERS: SingleFlight[HttpResponse] = SingleFlight()
 
 
 def _attempts(retrying: tenacity.BaseRetrying) -> int:

@@ -1,10 +1,13 @@
-"""Objects that belong to one event loop (pooled clients, status batchers), shared by every trigger on it."""
+"""Objects that belong to one event loop (pooled clients, status batchers, answers in flight), shared by every
+trigger on it."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -35,3 +38,62 @@ class PerLoop(Generic[V]):
         with self._lock:
             mine = [k for k, (other, _) in self._entries.items() if other is loop]
             return [self._entries.pop(k)[1] for k in mine]
+
+
+@dataclass
+class _Flights(Generic[V]):
+    """One loop's computations in flight, and the answers kept, by key. ``kept`` is in the order the answers
+    came, which is the order they grow too old in."""
+
+    running: dict[Hashable, asyncio.Future[V]] = field(default_factory=dict)
+    kept: dict[Hashable, tuple[float, V]] = field(default_factory=dict)
+
+    def forget_older_than(self, cutoff: float) -> None:
+        while self.kept and next(iter(self.kept.values()))[0] <= cutoff:
+            del self.kept[next(iter(self.kept))]
+
+
+class SingleFlight(Generic[V]):
+    """One computation per key in flight on each event loop, its answer shared by every caller that asks
+    meanwhile: a token request when hundreds of triggers start together goes out once, not once each.
+
+    A caller cancelled (a timeout) does not cancel the computation the others wait for; a failure reaches
+    every caller waiting for it and is not kept. With ``keep_for`` seconds, an answer is also handed to the
+    callers that ask that long after it came; an older one is dropped when any caller asks next."""
+
+    def __init__(self, keep_for: float = 0.0) -> None:
+        self.keep_for = keep_for
+        self._loops: PerLoop[_Flights[V]] = PerLoop()
+
+    async def get(
+        self, key: Hashable, make: Callable[[], Awaitable[V]], *, fresh_for: float | None = None
+    ) -> V:
+        """The answer for ``key``: one kept at most ``fresh_for`` seconds ago (at most ``keep_for``, the
+        default), else that of the computation in flight, else that of ``make()``, started now.
+
+        :raises Exception: what the computation raised, to every caller that waited for it.
+        """
+        loop = asyncio.get_running_loop()
+        flights = self._loops.get(None, _Flights)
+        now = loop.time()
+        flights.forget_older_than(now - self.keep_for)
+        kept = flights.kept.get(key)
+        if kept is not None and now - kept[0] < min(
+            self.keep_for, self.keep_for if fresh_for is None else fresh_for
+        ):
+            return kept[1]
+        running = flights.running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(make())
+            flights.running[key] = running
+            running.add_done_callback(partial(self._landed, flights, key))
+        return await asyncio.shield(running)
+
+    def _landed(self, flights: _Flights[V], key: Hashable, done: asyncio.Future[V]) -> None:
+        if flights.running.get(key) is done:
+            del flights.running[key]
+        if done.cancelled() or done.exception() is not None:  # retrieved: its callers may all have gone
+            return
+        if self.keep_for > 0:
+            flights.kept.pop(key, None)  # re-inserted last: the newest answer
+            flights.kept[key] = (asyncio.get_running_loop().time(), done.result())
