@@ -6,21 +6,25 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
+
+from airflow_remote_tasks.core.declaration import PlatformDeclaration
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from airflow_remote_tasks.platforms import PLATFORMS
+    from airflow_remote_tasks.registry import DECLARATIONS
 
     parser = argparse.ArgumentParser(prog="remote-tasks", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     emulator = commands.add_parser("emulator", help="serve a platform emulator")
-    platforms = emulator.add_subparsers(dest="platform", required=True)
-    modules = {}
-    for platform in PLATFORMS.values():
-        if not platform.emulator:
+    by_platform = emulator.add_subparsers(dest="platform", required=True)
+    emulators: dict[str, tuple[PlatformDeclaration, ModuleType]] = {}
+    for declaration in DECLARATIONS:
+        if not declaration.emulator:
             continue
-        module = modules[platform.name] = importlib.import_module(platform.emulator)
-        sub = platforms.add_parser(platform.name, help=f"{platform.label} emulator")
+        module = importlib.import_module(declaration.emulator)
+        emulators[declaration.name] = (declaration, module)
+        sub = by_platform.add_parser(declaration.name, help=f"{declaration.label} emulator")
         module.add_arguments(sub)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -28,12 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from airflow_remote_tasks.emulators.server import serve_forever
 
-    app, path, about = modules[args.platform].build(args)
-    label = PLATFORMS[args.platform].label
+    declaration, module = emulators[args.platform]
+    app, path, about = module.build(args)
 
     def announce(url: str) -> None:
         print(url + path, flush=True)
-        print(f"{label} emulator listening on {url}{path} ({about}; Ctrl-C stops it)", file=sys.stderr)
+        print(
+            f"{declaration.label} emulator listening on {url}{path} ({about}; Ctrl-C stops it)",
+            file=sys.stderr,
+        )
 
     serve_forever(app, args.host, args.port, announce)
     return 0

@@ -22,9 +22,8 @@ def connection_type(declaration: PlatformDeclaration) -> dict[str, Any]:
 
 
 def provider_info() -> dict[str, Any]:
-    from airflow_remote_tasks.platforms import PLATFORMS
+    from airflow_remote_tasks.registry import DECLARATIONS
 
-    platforms = list(PLATFORMS.values())
     return {
         "package-name": "airflow-provider-remote-tasks",
         "name": INTEGRATION,
@@ -34,8 +33,8 @@ def provider_info() -> dict[str, Any]:
         "integrations": [
             {"integration-name": INTEGRATION, "tags": ["service"]},
             *(
-                {"integration-name": p.label, "external-doc-url": p.docs_url, "tags": ["service"]}
-                for p in platforms
+                {"integration-name": d.label, "external-doc-url": d.docs_url, "tags": ["service"]}
+                for d in DECLARATIONS
             ),
         ],
         "operators": [
@@ -56,7 +55,7 @@ def provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "hooks": [{"integration-name": p.label, "python-modules": [p.hook_module]} for p in platforms],
+        "hooks": [{"integration-name": d.label, "python-modules": [d.hook_module]} for d in DECLARATIONS],
         "triggers": [
             {
                 "integration-name": INTEGRATION,
@@ -67,5 +66,5 @@ def provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_remote_tasks.links.remote_run.RemoteRunLink"],
-        "connection-types": [connection_type(p) for p in platforms],
+        "connection-types": [connection_type(d) for d in DECLARATIONS],
     }

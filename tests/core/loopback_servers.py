@@ -11,7 +11,8 @@ from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Opera
 from airflow_remote_tasks.core.retry import RetryPolicy
 from airflow_remote_tasks.core.transport import ClientSettings, async_client, sync_client
 from airflow_remote_tasks.emulators.server import send_bytes
-from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_connection
+from airflow_remote_tasks.hooks.base import RemoteTaskHook
+from airflow_remote_tasks.registry import hook_for_connection
 from support import AVALA_KEY, JULEP_KEY, LABELBOX_KEY, set_connection
 
 FLYTE_TOKEN = "tok-FLYTE-secret-0042"

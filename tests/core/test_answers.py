@@ -7,7 +7,7 @@ import pytest
 from loopback_servers import CONNECTIONS, Recorder, connect
 
 from airflow_remote_tasks.core.errors import PermanentError, UnexpectedAnswerError
-from airflow_remote_tasks.hooks.base import hook_for_connection
+from airflow_remote_tasks.registry import hook_for_connection
 from support import set_connection
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]

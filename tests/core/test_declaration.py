@@ -14,9 +14,9 @@ from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.platform import CAPABILITY_MEMBERS, Platform
 from airflow_remote_tasks.core.transport import DEFAULT_READ_TIMEOUT
 from airflow_remote_tasks.hooks.connection import ConnectionView
-from airflow_remote_tasks.platforms import PLATFORMS
 from airflow_remote_tasks.platforms.flyte import PLATFORM as FLYTE
 from airflow_remote_tasks.platforms.julep import PLATFORM as JULEP
+from airflow_remote_tasks.registry import DECLARATIONS
 
 
 def connection(conn_type: str = "remote_tasks_flyte", **extra: object) -> SimpleNamespace:
@@ -53,7 +53,7 @@ def test_the_read_timeout_default_is_the_transports():
 READ = re.compile(r"\bconn\.(?:field|flag|text)\(\"([a-z_0-9]+)\"")
 
 
-@pytest.mark.parametrize("declaration", list(PLATFORMS.values()), ids=list(PLATFORMS))
+@pytest.mark.parametrize("declaration", DECLARATIONS, ids=[d.name for d in DECLARATIONS])
 def test_every_field_a_hook_reads_is_declared(declaration):
     source = inspect.getsource(importlib.import_module(declaration.hook_module))
     read = set(READ.findall(source))
@@ -67,11 +67,11 @@ def overrides(cls: type[Platform], member: str) -> bool:
     return any(member in vars(c) for c in below)
 
 
-@pytest.mark.parametrize("declaration", list(PLATFORMS.values()), ids=list(PLATFORMS))
+@pytest.mark.parametrize("declaration", DECLARATIONS, ids=[d.name for d in DECLARATIONS])
 def test_a_capability_is_declared_exactly_when_the_platform_answers_it(declaration):
     cls = platform_class(declaration)
     assert issubclass(cls, Platform), f"{cls.__name__} is no Platform"
-    assert cls.declaration is declaration and cls.name == declaration.name
+    assert cls.declaration is declaration
     disagree = {
         capability.name: {m: overrides(cls, m) for m in members}
         for capability, members in CAPABILITY_MEMBERS.items()

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
-from airflow_remote_tasks.hooks.base import hook_for_connection
+from airflow_remote_tasks.registry import hook_for_connection
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
@@ -48,7 +48,7 @@ SUBMITS: dict[str, tuple[Any, dict[str, Any], str]] = {
 @pytest.mark.parametrize("fixture", list(SUBMITS))
 def test_only_the_call_that_creates_the_run_is_marked_as_starting_one(fixture, request):
     from airflow_remote_tasks.core.models import RunOrigin
-    from airflow_remote_tasks.hooks.base import hook_for_connection
+    from airflow_remote_tasks.registry import hook_for_connection
 
     running = request.getfixturevalue(fixture)
     task, inputs, create = SUBMITS[fixture]

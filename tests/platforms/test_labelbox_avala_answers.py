@@ -23,9 +23,9 @@ from airflow_remote_tasks.core.errors import (
 )
 from airflow_remote_tasks.core.operation import HttpResponse
 from airflow_remote_tasks.emulators.server import Receive, Scope, Send, ServerThread, send_bytes
-from airflow_remote_tasks.hooks.base import hook_for_connection
 from airflow_remote_tasks.platforms.avala.wire import error_from_response
 from airflow_remote_tasks.platforms.labelbox.graphql import data_of
+from airflow_remote_tasks.registry import hook_for_connection
 from support import AVALA_KEY, LABELBOX_KEY, set_connection
 
 sys.path.insert(0, str(DAGS))

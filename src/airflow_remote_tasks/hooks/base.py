@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -32,8 +29,9 @@ from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.retry import DEFAULT_POLICY, WAIT_READS, RetryPolicy
 from airflow_remote_tasks.core.transport import shared_async_client, sync_client
 from airflow_remote_tasks.core.waiting import ListRuns
+from airflow_remote_tasks.hooks.built_platforms import BUILT_PLATFORMS
 from airflow_remote_tasks.hooks.connection import ConnectionView
-from airflow_remote_tasks.platforms import BY_CONN_TYPE, PLATFORMS
+from airflow_remote_tasks.hooks.connection_reads import RECENT_PLATFORMS, aget_connection, get_connection
 
 T = TypeVar("T")
 
@@ -56,7 +54,7 @@ class RemoteTaskHook(BaseHook):
             cls.conn_type = declaration.conn_type
             cls.hook_name = declaration.hook_name
             cls.platform_name = declaration.name
-            cls.default_conn_name = f"{declaration.name}_default"
+            cls.default_conn_name = declaration.default_conn_name
 
     def __init__(self, conn_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -75,31 +73,36 @@ class RemoteTaskHook(BaseHook):
     @property
     def platform(self) -> Platform:
         if self._platform is None:
-            self._platform = self._build(_get_connection(self.conn_id))
+            self._platform = self._build(get_connection(self.conn_id))
         return self._platform
 
     async def aplatform(self) -> Platform:
+        """The platform, from a connection read shared with the other triggers on this loop that read it
+        within ``CONNECTION_TTL`` seconds."""
         if self._platform is None:
-            self._platform = await _recent_platform(self)
+
+            async def read() -> Platform:
+                return self._build(await aget_connection(self.conn_id))
+
+            self._platform = await RECENT_PLATFORMS.get((type(self), self.conn_id), read)
         return self._platform
 
+    def use_connection(self, conn: Any) -> None:
+        """Build the platform from ``conn``, a connection read already (by the lookup that chose this hook).
+        Raises as :meth:`_build`."""
+        self._platform = self._build(conn)
+
     def _build(self, conn: Any) -> Platform:
+        """:raises ConfigurationError: the connection is of another type, or the platform refuses its fields."""
         if conn.conn_type != self.conn_type:
             raise ConfigurationError(
                 f"Connection {self.conn_id!r} has type {conn.conn_type!r}; {type(self).__name__} needs a "
                 f"{self.conn_type!r} connection."
             )
         view = ConnectionView(conn, self.declaration)
-        # Thousands of triggers on one connection share one platform object, not one each; a changed
-        # connection has another key, so it gets a platform of its own.
-        key = (type(self), view.fingerprint())
-        platform = _PLATFORMS.get(key)
-        if platform is None:
-            platform = self.platform_from_connection(view)
-            _PLATFORMS[key] = platform
-            while len(_PLATFORMS) > MAX_SHARED_PLATFORMS:
-                _PLATFORMS.pop(next(iter(_PLATFORMS)))
-        return platform
+        return BUILT_PLATFORMS.get(
+            (type(self), view.fingerprint()), lambda: self.platform_from_connection(view)
+        )
 
     # -- running operations ------------------------------------------------------------------------
 
@@ -181,103 +184,10 @@ class RemoteTaskHook(BaseHook):
             self.close()
 
 
-class UsesRemoteHook:
-    """For operators and sensors: the hook for ``conn_id``, resolved from the connection's type on first use."""
-
-    conn_id: str
-    _hook: RemoteTaskHook | None = None
-
-    @property
-    def hook(self) -> RemoteTaskHook:
-        if self._hook is None:
-            self._hook = hook_for_connection(self.conn_id)
-        return self._hook
-
-
-def hook_class(declaration: PlatformDeclaration) -> type[RemoteTaskHook]:
-    cls: type[RemoteTaskHook] = getattr(
-        importlib.import_module(declaration.hook_module), declaration.hook_class_name
-    )
-    return cls
-
-
-def hook_for_platform(platform: str, conn_id: str) -> RemoteTaskHook:
-    declaration = PLATFORMS.get(platform)
-    if declaration is None:
-        raise ConfigurationError(f"Unknown platform {platform!r}; known: {', '.join(PLATFORMS)}.")
-    return hook_class(declaration)(conn_id)
-
-
-def hook_for_connection(conn_id: str) -> RemoteTaskHook:
-    """The hook that fits a connection's type, with an error that names the fix when none does."""
-    conn = _get_connection(conn_id)
-    declaration = BY_CONN_TYPE.get(conn.conn_type or "")
-    if declaration is None:
-        raise ConfigurationError(
-            f"Connection {conn_id!r} has type {conn.conn_type!r}, which this provider does not handle. "
-            f"Use a connection of type {', '.join(repr(t) for t in BY_CONN_TYPE)}."
-        )
-    hook = hook_class(declaration)(conn_id)
-    hook._platform = hook._build(conn)
-    return hook
-
-
-# A triggerer that starts ten thousand deferred tasks on one connection reads (and masks) that connection
-# once, not ten thousand times; an edited connection reaches new triggers within this many seconds.
-CONNECTION_TTL = 10.0
-_recent: dict[tuple[type, str], tuple[float, Platform]] = {}
-_fetching: dict[tuple[int, type, str], asyncio.Task[Platform]] = {}
-
-
-async def _recent_platform(hook: RemoteTaskHook) -> Platform:
-    key = (type(hook), hook.conn_id)
-    recent = _recent.get(key)
-    if recent is not None and recent[0] > time.monotonic():
-        return recent[1]
-    loop = asyncio.get_running_loop()
-    flight = (id(loop), *key)
-    fetch = _fetching.get(flight)
-    if fetch is None:
-
-        async def read() -> Platform:
-            platform = hook._build(await _aget_connection(hook.conn_id))
-            _recent[key] = (time.monotonic() + CONNECTION_TTL, platform)
-            return platform
-
-        fetch = loop.create_task(read())
-        _fetching[flight] = fetch
-        fetch.add_done_callback(lambda _: _fetching.pop(flight, None))
-    return await asyncio.shield(fetch)  # one waiter cancelled does not cancel the others' read
-
-
 def forget_connections() -> None:
-    """Drop the connections read recently (tests that repoint a connection id)."""
-    _recent.clear()
-
-
-def _missing(conn_id: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"Connection {conn_id!r} is not defined. Add it under Admin > Connections, or set the environment "
-        f"variable AIRFLOW_CONN_{conn_id.upper()}."
-    )
-
-
-def _get_connection(conn_id: str) -> Any:
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise _missing(conn_id) from None
-
-
-async def _aget_connection(conn_id: str) -> Any:
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return await BaseHook.aget_connection(conn_id)
-    except AirflowNotFoundException:
-        raise _missing(conn_id) from None
+    """Drop the platforms built from connections (tests that repoint a connection id). The triggerer's shared
+    connection reads belong to their event loop, and a new loop reads afresh."""
+    BUILT_PLATFORMS.clear()
 
 
 async def arun_on(platform: Platform, operation: Operation[T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
@@ -314,7 +224,3 @@ def masked(text: str) -> str:
     from airflow.sdk._shared.secrets_masker import redact
 
     return str(redact(text))
-
-
-MAX_SHARED_PLATFORMS = 64
-_PLATFORMS: dict[tuple[type, str], Platform] = {}

@@ -29,8 +29,8 @@ from airflow_remote_tasks.core.waiting import (
     step_runner,
     wait_for_run,
 )
-from airflow_remote_tasks.hooks.base import UsesRemoteHook
 from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
+from airflow_remote_tasks.registry import UsesRemoteHook
 from airflow_remote_tasks.sensors.poking import poke_once
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
 

@@ -16,7 +16,8 @@ from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
 from airflow_remote_tasks.core.run_outcome import OUTCOME_OUTPUT_BYTES_CAP, run_outcome
 from airflow_remote_tasks.core.waiting import astep_runner, wait_for_run
-from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_platform
+from airflow_remote_tasks.hooks.base import RemoteTaskHook
+from airflow_remote_tasks.registry import hook_for_platform
 
 # Airflow gives on_kill 30 s by default ([triggerer] on_kill_timeout): reading the task's state and the abort
 # share 25 s of it. The state read goes through the triggerer's supervisor, which answers its triggers one at

@@ -12,7 +12,8 @@ from airflow_remote_tasks.core.errors import RemoteTaskError
 from airflow_remote_tasks.core.executors import adrive
 from airflow_remote_tasks.core.phases import parse_phases
 from airflow_remote_tasks.core.waiting import astep_runner, wait_for_runs
-from airflow_remote_tasks.hooks.base import RemoteTaskHook, hook_for_platform
+from airflow_remote_tasks.hooks.base import RemoteTaskHook
+from airflow_remote_tasks.registry import hook_for_platform
 from airflow_remote_tasks.triggers.remote_run import error_event
 
 

@@ -55,7 +55,7 @@ def answering(status: int, body: bytes) -> Any:
 
 @pytest.mark.parametrize(("status", "body"), [(200, b"{}"), (204, b""), (200, b'{"results": [1]}')])
 def test_avala_connection_test_fails_on_an_answer_that_is_no_page(status, body, serve):
-    from airflow_remote_tasks.hooks.base import hook_for_connection
+    from airflow_remote_tasks.registry import hook_for_connection
 
     url = serve(answering(status, body))
     set_connection("avala_shape", "remote_tasks_avala", url, AVALA_KEY, {})
@@ -67,7 +67,7 @@ def test_avala_connection_test_fails_on_an_answer_that_is_no_page(status, body, 
 
 def test_avala_task_answered_with_a_list_is_an_unexpected_answer(serve):
     from airflow_remote_tasks.core.models import RunRef
-    from airflow_remote_tasks.hooks.base import hook_for_connection
+    from airflow_remote_tasks.registry import hook_for_connection
 
     url = serve(answering(200, b"[1,2,3]"))
     set_connection("avala_shape", "remote_tasks_avala", url, AVALA_KEY, {})

@@ -82,7 +82,7 @@ def test_lost_answer_to_flyte_abort_run(flyte, mode, capfd):
 def test_a_lost_token_answer_then_a_refused_create_says_refused(flyte_with_auth, caplog):
     from airflow_remote_tasks.core.auth import TOKENS
     from airflow_remote_tasks.core.models import RunOrigin
-    from airflow_remote_tasks.hooks.base import hook_for_connection
+    from airflow_remote_tasks.registry import hook_for_connection
 
     flyte = flyte_with_auth
     flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))
