@@ -41,6 +41,13 @@ def segment(value: object, what: str) -> str:
         ) from None
 
 
+def execution_path(execution_id: str, tail: str = "") -> str:
+    """The path of an execution (``tail``: of one of its collections, such as ``/transitions``).
+
+    :raises ConfigurationError: naming ``run_id``, for an id that cannot be one path segment."""
+    return f"executions/{segment(execution_id, 'run_id')}{tail}"
+
+
 def call(
     config: JulepConfig,
     method: str,

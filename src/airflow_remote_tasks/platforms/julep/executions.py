@@ -1,0 +1,194 @@
+"""Julep executions: created once per try (found again by a key in their metadata), read, cancelled, resumed."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_remote_tasks.core.errors import (
+    ApiError,
+    InvalidInputsError,
+    NotFoundError,
+    RemoteTaskError,
+    is_transient,
+)
+from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, TaskInterface
+from airflow_remote_tasks.core.operation import Operation, starting_run
+from airflow_remote_tasks.core.phases import Phase, phase_of_word
+from airflow_remote_tasks.platforms.julep import PLATFORM, rest
+from airflow_remote_tasks.platforms.julep.config import JulepConfig
+from airflow_remote_tasks.platforms.julep.transitions import summarize
+
+PHASES: dict[str, Phase] = {
+    "queued": Phase.QUEUED,
+    "starting": Phase.QUEUED,
+    "running": Phase.RUNNING,
+    "awaiting_input": Phase.PAUSED,
+    "succeeded": Phase.SUCCEEDED,
+    "failed": Phase.FAILED,
+    "cancelled": Phase.ABORTED,
+}
+ENDED = frozenset({"succeeded", "failed", "cancelled"})
+RUN_KEY = "airflow_run_key"
+# Creates (and resumes) sent at most, each after a transient failure and a lookup that found nothing.
+SUBMIT_ATTEMPTS = 3
+
+
+def run_key(origin: RunOrigin) -> str:
+    return "af-" + hashlib.sha256(origin.key.encode()).hexdigest()[:20]
+
+
+def ref_of(config: JulepConfig, execution: Mapping[str, Any]) -> RunRef:
+    execution_id, task_id = str(execution["id"]), str(execution.get("task_id", ""))
+    return RunRef(
+        platform=PLATFORM.name,
+        run_id=execution_id,
+        scope={"task_id": task_id},
+        url=config.execution_url(execution_id, task_id),
+    )
+
+
+def create(
+    config: JulepConfig,
+    interface: TaskInterface,
+    execution_input: dict[str, Any],
+    *,
+    origin: RunOrigin,
+    labels: Mapping[str, str],
+) -> Operation[RunRef]:
+    """The execution of this try (``origin``): an unfinished one its key finds, or a new one.
+
+    :raises InvalidInputsError: Julep refused the input (HTTP 400); nothing was started.
+    :raises RemoteTaskError: what the lookup or the last create raised.
+    """
+    task_id = interface.wire["task_id"]
+    key = run_key(origin)
+    metadata = {
+        **labels,
+        "airflow_dag_id": origin.dag_id,
+        "airflow_run_id": origin.run_id,
+        "airflow_task_id": origin.task_id,
+        "airflow_map_index": origin.map_index,
+        RUN_KEY: key,
+    }
+    # Julep has no idempotency key: every create is preceded by a lookup of the key in metadata.
+    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+        found = yield from _find_by_key(config, task_id, key)
+        if found is not None:
+            return ref_of(config, found)
+        try:
+            created = yield from starting_run(
+                rest.call(
+                    config,
+                    "POST",
+                    f"tasks/{rest.segment(task_id, 'task_id')}/executions",
+                    body={"input": execution_input, "metadata": metadata},
+                    idempotent=False,
+                )
+            )
+        except RemoteTaskError as error:
+            # After a transient error the execution may or may not exist: look it up, then try again.
+            if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
+                raise _explain_create_error(error, interface) from error
+            continue
+        return ref_of(config, created)
+    raise AssertionError("unreachable")
+
+
+def _find_by_key(config: JulepConfig, task_id: str, key: str) -> Operation[dict[str, Any] | None]:
+    # A failed or cancelled one is not reused: that try's run is over, start another.
+    return (
+        yield from rest.find_item(
+            config,
+            f"tasks/{rest.segment(task_id, 'task_id')}/executions",
+            lambda item: (
+                (item.get("metadata") or {}).get(RUN_KEY) == key
+                and item.get("status") not in ("failed", "cancelled")
+            ),
+            max_pages=5,
+        )
+    )
+
+
+def _explain_create_error(error: RemoteTaskError, interface: TaskInterface) -> RemoteTaskError:
+    if isinstance(error, ApiError) and error.status == 400:
+        return InvalidInputsError(
+            f"Julep refused the execution of task {interface.task!r}: {error}. Nothing was started.\n"
+            f"Expected inputs:\n{interface.describe_inputs()}"
+        )
+    return error
+
+
+def execution(config: JulepConfig, execution_id: str) -> Operation[dict[str, Any]]:
+    """:raises ConfigurationError: ``execution_id`` is no execution UUID. :raises NotFoundError: no such
+    execution at the connection's base URL."""
+    execution_id = PLATFORM.check_run_id(execution_id)
+    try:
+        body = yield from rest.call(config, "GET", rest.execution_path(execution_id))
+    except NotFoundError:
+        raise NotFoundError(
+            f"No Julep execution with id {execution_id!r} at {config.base_url}.",
+            status=404,
+            code="not_found",
+        ) from None
+    return dict(body)
+
+
+def status_of(body: Mapping[str, Any]) -> RunStatus:
+    raw = str(body.get("status") or "queued")
+    phase = phase_of_word(raw, PHASES, "Julep status")
+    message = str(body.get("error") or "")
+    if phase is Phase.PAUSED:
+        message = f"waiting for input: {summarize(body.get('output'))}"
+    return RunStatus(
+        phase=phase,
+        raw_phase=raw,
+        message=message,
+        steps=int(body.get("transition_count") or 0),
+    )
+
+
+def cancel(config: JulepConfig, ref: RunRef, reason: str) -> Operation[bool]:
+    """Ask for the execution to be cancelled; one that is gone or has ended is left alone. Always True."""
+    try:
+        body = yield from execution(config, ref.run_id)
+    except NotFoundError:
+        return True
+    if body.get("status") in ENDED:
+        return True
+    # The status turns "cancelled" later, when the workflow records it; status polls show it.
+    yield from rest.call(
+        config, "PUT", rest.execution_path(ref.run_id), body={"status": "cancelled", "reason": reason}
+    )
+    return True
+
+
+def resume(config: JulepConfig, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
+    """Resume the execution while it waits for input; safe to repeat. Julep has no idempotency key, so the
+    execution's state is read before every send: one that no longer waits was resumed (by a send whose
+    answer was lost, or by someone else) and is not resumed again. A wait step takes one input, so a
+    resend that crosses a slow status change cannot give it a second one.
+
+    :raises NotFoundError: no such execution. :raises RemoteTaskError: what the last send raised."""
+    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+        body = yield from execution(config, ref.run_id)
+        if body.get("status") != "awaiting_input":
+            return None
+        try:
+            # "status" must be explicit: the server's default for this body is "running" for any shape.
+            yield from starting_run(
+                rest.call(
+                    config,
+                    "PUT",
+                    rest.execution_path(ref.run_id),
+                    body={"status": "running", "input": dict(inputs)},
+                    idempotent=False,
+                )
+            )
+        except RemoteTaskError as error:
+            if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
+                raise
+            continue
+        return None
+    raise AssertionError("unreachable")
