@@ -97,7 +97,7 @@ def full_store() -> Iterator[type[FullFileSystem]]:
 
 
 def test_check_writable_leaves_an_existing_file_untouched(tmp_path):
-    from airflow_remote_tasks.operators.output_path import check_writable
+    from airflow_remote_tasks.core.storage import check_writable
 
     target = tmp_path / "labels.ndjson"
     target.write_bytes(OLD)
@@ -297,9 +297,9 @@ PROGRESS = re.compile(
 def test_an_ndjson_export_logs_progress_and_a_final_line_and_counts_rows(
     labelbox, tmp_path, caplog, monkeypatch
 ):
-    from airflow_remote_tasks.operators import output_path
+    from airflow_remote_tasks.core import counting
 
-    monkeypatch.setattr(output_path, "PROGRESS_EVERY", 0.0)  # a line for every chunk that arrives
+    monkeypatch.setattr(counting, "PROGRESS_EVERY", 0.0)  # a line for every chunk that arrives
     target = tmp_path / "labels.ndjson"
     result = run_dag("lb_export_worker", conf={"out": f"file://{target}"})
     assert result.state == "success"
@@ -326,9 +326,9 @@ def test_progress_lines_are_bounded_by_time(labelbox, tmp_path, caplog):
 
 
 def test_a_zip_export_is_counted_in_bytes_not_rows(avala, tmp_path, caplog, monkeypatch):
-    from airflow_remote_tasks.operators import output_path
+    from airflow_remote_tasks.core import counting
 
-    monkeypatch.setattr(output_path, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(counting, "PROGRESS_EVERY", 0.0)
     target = tmp_path / "export.zip"
     result = run_dag("av_export", conf={"out": str(target)})
     assert result.state == "success"
@@ -388,7 +388,7 @@ AZURE_FORMS = (
 )
 def test_a_scheme_without_a_filesystem_names_the_package_and_the_forms_of_that_scheme(uri, package, forms):
     from airflow_remote_tasks.core.errors import ConfigurationError
-    from airflow_remote_tasks.operators.output_path import check_writable
+    from airflow_remote_tasks.core.storage import check_writable
 
     with pytest.raises(ConfigurationError) as raised:
         check_writable(uri)

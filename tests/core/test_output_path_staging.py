@@ -149,7 +149,7 @@ def memory_store() -> Iterator[dict[str, Any]]:
 
 def test_check_writable_masks_a_password_in_a_file_uri(tmp_path):
     from airflow_remote_tasks.core.errors import ConfigurationError
-    from airflow_remote_tasks.operators.output_path import check_writable
+    from airflow_remote_tasks.core.storage import check_writable
 
     (tmp_path / "plain").write_bytes(b"a file, where a folder is expected")
     with pytest.raises(ConfigurationError) as raised:
@@ -388,11 +388,10 @@ def test_an_export_with_other_rows_than_announced_is_not_moved_into_place(labelb
     hook = LabelboxHook("labelbox_default")
     ref = RunRef(platform="labelbox", run_id=str(task["id"]))
     size, lines = first.stat().st_size, first.read_bytes().count(b"\n")
-    # What Labelbox announces (the header its outputs() reads) counts rows as they arrive here.
-    header = hook.run(hook.platform._export_header(ref.run_id, "RESULT"))
-    assert (header["totalSize"], header["totalLines"]) == (size, lines)
-    # ... and the platform hands those counts on for the check.
+    # What Labelbox announces (the header its outputs() reads) counts bytes and rows as they arrive here, and
+    # the platform hands those counts on for the check.
     announced_by_labelbox = hook.run(hook.platform.outputs(ref))
+    assert announced_by_labelbox.sizes == {"result": size, "errors": 0}
     assert announced_by_labelbox.rows == {"result": lines, "errors": 0}
     announced = StreamedOutput(
         run_id=ref.run_id, sizes={"result": size, "errors": 0}, rows={"result": lines + extra, "errors": 0}
@@ -426,7 +425,7 @@ def test_an_avala_export_leaves_a_users_errors_zip_alone(avala, tmp_path):
 
 
 def test_check_writable_creates_no_folders(tmp_path):
-    from airflow_remote_tasks.operators.output_path import check_writable
+    from airflow_remote_tasks.core.storage import check_writable
 
     check_writable(f"file://{tmp_path}/a/b/labels.ndjson")
     assert list(tmp_path.iterdir()) == []  # neither a/b nor a probe: the folders are made when it is written
@@ -434,7 +433,7 @@ def test_check_writable_creates_no_folders(tmp_path):
 
 def test_check_writable_removes_its_probe_when_closing_it_fails(full_store):
     from airflow_remote_tasks.core.errors import ConfigurationError
-    from airflow_remote_tasks.operators.output_path import check_writable
+    from airflow_remote_tasks.core.storage import check_writable
 
     full_store.capacity = -1  # every write fails, even the empty probe's flush on close
     original = MemoryFile.close
@@ -457,7 +456,7 @@ def test_check_writable_removes_its_probe_when_closing_it_fails(full_store):
 @pytest.mark.parametrize("uri", ["file://rel/labels.ndjson", "file://key:pw@rel/labels.ndjson"])
 def test_a_file_uri_with_a_host_is_refused_naming_the_fix(uri, tmp_path, monkeypatch):
     from airflow_remote_tasks.core.errors import ConfigurationError
-    from airflow_remote_tasks.operators.output_path import check_writable
+    from airflow_remote_tasks.core.storage import check_writable
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigurationError) as raised:

@@ -14,10 +14,10 @@ import contextlib
 import io
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
+from airflow_remote_tasks.core.counting import CountingSink, TooLarge
 from airflow_remote_tasks.core.errors import ConfigurationError, OutputsTooLargeError, TransportError
 from airflow_remote_tasks.core.models import RunRef, StreamedOutput
 from airflow_remote_tasks.core.operation import Operation, Sink
@@ -25,91 +25,21 @@ from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.storage import (
     OutputWriteError,
     StagedFile,
-    check_writable,
     errors_path,
     remove,
     shown,
     storage_path,
 )
 
-__all__ = ["Counter", "check_writable", "deliver", "errors_path", "storage_path"]
-
 log = logging.getLogger(__name__)
+
+Counter = CountingSink  # the former name of the core's counting sink, until no platform imports it from here
 
 Run = Callable[[Operation[Any]], Any]
 Download = Callable[[RunRef, str, Sink], Operation[None]]
 
-# At most one progress line this often while a download runs: a log tail shows it moving, and an hour-long
-# download adds some 120 lines, not one per chunk.
-PROGRESS_EVERY = 30.0
-
 # Formats whose lines are rows: their summaries count rows; any other (json, binary) is counted in bytes only.
 LINE_FORMATS = frozenset({"ndjson", "csv", "text"})
-
-
-class Counter:
-    """Passes bytes on to ``target`` and counts them, and the lines they hold. With ``progress`` (what is
-    being downloaded, for the log), logs how far it is, at most once every :data:`PROGRESS_EVERY` seconds.
-
-    :raises _TooLarge: more than ``limit`` bytes arrived.
-    """
-
-    def __init__(
-        self,
-        target: Sink,
-        limit: int | None = None,
-        *,
-        progress: str = "",
-        total: int | None = None,
-        rows: bool = False,
-    ) -> None:
-        self.target = target
-        self.limit = limit
-        self.progress = progress
-        self.total = total
-        self.counts_rows = rows
-        self.bytes = 0
-        self.lines = 0
-        self._last = b"\n"
-        self.started = self._reported = time.monotonic()
-
-    def write(self, data: bytes) -> None:
-        if not data:
-            return
-        self.bytes += len(data)
-        if self.limit is not None and self.bytes > self.limit:
-            raise _TooLarge(self.bytes)
-        self.lines += data.count(b"\n")
-        self._last = data[-1:]
-        self.target.write(data)
-        now = time.monotonic()
-        if self.progress and now - self._reported >= PROGRESS_EVERY:
-            self._reported = now
-            log.info("Downloading %s: %s so far", self.progress, self.describe())
-
-    @property
-    def rows(self) -> int:
-        """Lines, counting a last line without a newline."""
-        return self.lines + (0 if self._last == b"\n" else 1)
-
-    def describe(self) -> str:
-        """Bytes (of how many, where known), rows where they count, and the rate."""
-        done = f" of {self.total:,} ({100 * self.bytes / self.total:.0f}%)" if self.total else ""
-        rows = f", {self.rows:,} rows" if self.counts_rows else ""
-        seconds = max(time.monotonic() - self.started, 1e-6)
-        rate = self.bytes / seconds
-        speed = f"{rate / 2**20:.1f} MiB/s" if rate >= 2**20 else f"{rate / 2**10:.1f} KiB/s"
-        return f"{self.bytes:,} bytes{done}{rows} in {seconds:.1f} s ({speed})"
-
-    def summary(self) -> dict[str, int]:
-        """What XCom gets: ``bytes``, and ``rows`` for a line-oriented format."""
-        return {"bytes": self.bytes, "rows": self.rows} if self.counts_rows else {"bytes": self.bytes}
-
-
-class _TooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
 
 
 def deliver(
@@ -182,13 +112,13 @@ def deliver(
 
 def _copy(
     run: Run, platform: Platform, ref: RunRef, output: StreamedOutput, stream: str, staged: StagedFile
-) -> Counter:
+) -> CountingSink:
     """Download one stream into ``staged``, checked against the bytes and rows the platform announced.
 
     :raises TransportError: it arrived with another size or another number of rows.
     """
     total = output.sizes.get(stream)
-    counter = Counter(
+    counter = CountingSink(
         staged,
         progress=f"run {ref.run_id}'s {stream} to {shown(staged.target)}",
         total=total,
@@ -206,7 +136,7 @@ def _copy(
     return counter
 
 
-def _wrote(ref: RunRef, stream: str, staged: StagedFile, counter: Counter) -> None:
+def _wrote(ref: RunRef, stream: str, staged: StagedFile, counter: CountingSink) -> None:
     log.info("Wrote run %s's %s to %s: %s", ref.run_id, stream, shown(staged.target), counter.describe())
 
 
@@ -235,8 +165,8 @@ def _inline(run: Run, download: Download, ref: RunRef, output: StreamedOutput, m
         raise _needs_output_path(ref, known, max_bytes)
     buffer = io.BytesIO()
     try:
-        run(download(ref, "result", Counter(buffer, limit=max_bytes)))
-    except _TooLarge as error:
+        run(download(ref, "result", CountingSink(buffer, limit=max_bytes)))
+    except TooLarge as error:
         raise _needs_output_path(ref, error.size, max_bytes) from None
     return read(buffer.getvalue())
 

@@ -21,7 +21,7 @@ from airflow_remote_tasks.core.errors import (
 )
 from airflow_remote_tasks.core.executors import GATEWAY_STATUSES
 from airflow_remote_tasks.core.models import RunOrigin, RunRef
-from airflow_remote_tasks.operators.output_path import check_writable
+from airflow_remote_tasks.core.storage import check_writable
 from airflow_remote_tasks.operators.waits_for_run import WaitsForRun
 
 STATE_KEY = "remote_run"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
+from airflow_remote_tasks.core.storage import storage_path
 from airflow_remote_tasks.hooks.base import RemoteTaskHook
 from airflow_remote_tasks.hooks.connection import ConnectionView
-from airflow_remote_tasks.operators.output_path import storage_path
 from airflow_remote_tasks.platforms.labelbox import PLATFORM
 from airflow_remote_tasks.platforms.labelbox.config import DEFAULT_APP_URL, DEFAULT_ENDPOINT, LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
