@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_remote_tasks.core.declaration import TRANSPORT_FIELDS, Capability
+from airflow_remote_tasks.core.declaration import SHARED_FIELDS, Capability
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.platform import CAPABILITY_MEMBERS, Platform
 from airflow_remote_tasks.core.transport import DEFAULT_READ_TIMEOUT
@@ -44,7 +44,7 @@ def test_an_empty_field_reads_its_declared_default():
 
 
 def test_the_read_timeout_default_is_the_transports():
-    [field] = [f for f in TRANSPORT_FIELDS if f.name == "read_timeout"]
+    [field] = [f for f in SHARED_FIELDS if f.name == "read_timeout"]
     assert field.default == DEFAULT_READ_TIMEOUT
     assert ConnectionView(connection(), FLYTE).read_timeout() == DEFAULT_READ_TIMEOUT
 

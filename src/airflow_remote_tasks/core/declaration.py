@@ -67,8 +67,9 @@ class StandardField:
 # Airflow's own connection fields, in its form's order; the ones a declaration does not show are hidden.
 AIRFLOW_FIELDS = ("host", "schema", "login", "password", "port", "extra")
 
-# Every connection type has these (hooks.connection.client_settings reads them); no form shows them twice.
-TRANSPORT_FIELDS: tuple[ConnectionField, ...] = (
+# Every connection type has these: the transport fields (ConnectionView.client_settings reads them), and the
+# key a connection written as JSON may hold in extra.
+SHARED_FIELDS: tuple[ConnectionField, ...] = (
     ConnectionField("verify_tls", "Verify TLS certificates", default=True, kind=FieldKind.FLAG),
     ConnectionField(
         "ca_bundle",
@@ -161,8 +162,8 @@ class PlatformDeclaration:
 
     @cached_property
     def connection_fields(self) -> dict[str, ConnectionField]:
-        """Every field of the connection's extra that may be read, by name: the platform's and the transport's."""
-        return {f.name: f for f in (*self.fields, *TRANSPORT_FIELDS)}
+        """Every field of the connection's extra that may be read, by name: the platform's, then the shared ones."""
+        return {f.name: f for f in (*self.fields, *SHARED_FIELDS)}
 
     def default(self, name: str) -> Any:
         """The declared default of field ``name``.

@@ -97,7 +97,7 @@ class ConnectionView:
         return url.rstrip("/")
 
     def client_settings(self) -> ClientSettings:
-        """The transport fields every connection type has (``core.declaration.TRANSPORT_FIELDS``).
+        """The transport fields every connection type has (``core.declaration.SHARED_FIELDS``).
 
         :raises ConfigurationError: as :meth:`read_timeout`.
         """
