@@ -16,42 +16,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 from airflow_remote_tasks.emulators.julep import pages
+from airflow_remote_tasks.emulators.julep.protocol import (
+    JulepError,
+    error_body,
+    json_object,
+    page,
+    parse_uuid,
+    validation_error,
+)
 from airflow_remote_tasks.emulators.julep.state import TERMINAL, Execution, JulepState, now
+from airflow_remote_tasks.emulators.julep.tasks import task_from
 from airflow_remote_tasks.emulators.server import EmulatorApp, Receive, Scope, Send
 
 PREFIX = "/api"
-MAX_LIMIT = 100
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class JulepError(Exception):
-    def __init__(self, status: int, detail: Any) -> None:
-        super().__init__(str(detail))
-        self.status = status
-        self.detail = detail
-
-
-def _validation_error(message: str, loc: list[str]) -> JulepError:
-    error = JulepError(422, None)
-    error.detail = {
-        "error": {
-            "message": "Validation error",
-            "details": [{"type": "value_error", "msg": message, "loc": loc}],
-            "code": "validation_error",
-        }
-    }
-    return error
-
-
-def _error_body(status: int, code: str, message: str) -> tuple[str, bytes]:
-    return "application/json", json.dumps({"detail": message}).encode()
-
-
-def _uuid(value: str, what: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise _validation_error("Input should be a valid UUID", ["path", what]) from None
 
 
 class JulepEmulator:
@@ -96,7 +74,7 @@ class JulepEmulator:
             routes=[Mount(PREFIX, routes=[_guarded(self, r) for r in routes]), page],
             exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
         )
-        self.app = EmulatorApp(self._record(api), _error_body, self._control)
+        self.app = EmulatorApp(self._record(api), error_body, self._control)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -159,13 +137,13 @@ class JulepEmulator:
         raise KeyError(name)
 
     def _task(self, task_id: str) -> dict[str, Any]:
-        task = self.state.tasks.get(_uuid(task_id, "id"))
+        task = self.state.tasks.get(parse_uuid(task_id, "id"))
         if task is None:
             raise JulepError(404, "Task not found")
         return task
 
     def _execution(self, execution_id: str) -> Execution:
-        execution = self.state.executions.get(_uuid(execution_id, "id"))
+        execution = self.state.executions.get(parse_uuid(execution_id, "id"))
         if execution is None:
             raise JulepError(404, "Execution not found: No execution found")
         return execution
@@ -173,9 +151,9 @@ class JulepEmulator:
     # -- agents --------------------------------------------------------------------------------
 
     async def create_agent(self, request: Request) -> Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         if not body.get("name"):
-            raise _validation_error("Field required", ["body", "name"])
+            raise validation_error("Field required", ["body", "name"])
         stamp = now()
         agent = {
             "id": str(uuid.uuid4()),
@@ -195,10 +173,10 @@ class JulepEmulator:
         return JSONResponse(agent, status_code=201)
 
     async def list_agents(self, request: Request) -> Response:
-        return _page(request, list(self.state.agents.values()))
+        return page(request, list(self.state.agents.values()))
 
     async def get_agent(self, request: Request) -> Response:
-        agent = self.state.agents.get(_uuid(request.path_params["agent_id"], "id"))
+        agent = self.state.agents.get(parse_uuid(request.path_params["agent_id"], "id"))
         if agent is None:
             raise JulepError(404, "Agent not found")
         return JSONResponse(agent)
@@ -206,21 +184,21 @@ class JulepEmulator:
     # -- tasks ---------------------------------------------------------------------------------
 
     async def create_task(self, request: Request) -> Response:
-        agent_id = _uuid(request.path_params["agent_id"], "agent_id")
+        agent_id = parse_uuid(request.path_params["agent_id"], "agent_id")
         if agent_id not in self.state.agents:
             raise JulepError(404, "Agent not found")
-        body = await _json_object(request)
-        task_id = _uuid(request.path_params.get("task_id") or str(uuid.uuid4()), "task_id")
+        body = await json_object(request)
+        task_id = parse_uuid(request.path_params.get("task_id") or str(uuid.uuid4()), "task_id")
         existing = self.state.tasks.get(task_id)
-        task = _task_from(body, task_id, existing)
+        task = task_from(body, task_id, existing)
         self.state.tasks[task_id] = task
         self.state.task_agent[task_id] = agent_id
         return JSONResponse(task, status_code=201 if request.method == "POST" else 200)
 
     async def patch_task(self, request: Request) -> Response:
         task = self._task(request.path_params["task_id"])
-        body = await _json_object(request)
-        merged = _task_from({**task, **body}, task["id"], task)
+        body = await json_object(request)
+        merged = task_from({**task, **body}, task["id"], task)
         self.state.tasks[task["id"]] = merged
         return JSONResponse(merged)
 
@@ -230,9 +208,9 @@ class JulepEmulator:
         return JSONResponse({"id": task["id"], "deleted_at": now()}, status_code=202)
 
     async def list_tasks(self, request: Request) -> Response:
-        agent_id = _uuid(request.path_params["agent_id"], "agent_id")
+        agent_id = parse_uuid(request.path_params["agent_id"], "agent_id")
         tasks = [t for tid, t in self.state.tasks.items() if self.state.task_agent.get(tid) == agent_id]
-        return _page(request, tasks)
+        return page(request, tasks)
 
     async def get_task(self, request: Request) -> Response:
         return JSONResponse(self._task(request.path_params["task_id"]))
@@ -241,9 +219,9 @@ class JulepEmulator:
 
     async def create_execution(self, request: Request) -> Response:
         task = self._task(request.path_params["task_id"])
-        body = await _json_object(request)
+        body = await json_object(request)
         if not isinstance(body.get("input"), dict):
-            raise _validation_error(
+            raise validation_error(
                 "Field required" if "input" not in body else "Input should be a valid dictionary",
                 ["body", "input"],
             )
@@ -264,32 +242,32 @@ class JulepEmulator:
     async def list_executions(self, request: Request) -> Response:
         task = self._task(request.path_params["task_id"])
         items = [e.to_json() for e in self.state.executions.values() if e.task_id == task["id"]]
-        return _page(request, items)
+        return page(request, items)
 
     async def get_execution(self, request: Request) -> Response:
         return JSONResponse(self._execution(request.path_params["execution_id"]).to_json())
 
     async def update_execution(self, request: Request) -> Response:
         execution = self._execution(request.path_params["execution_id"])
-        body = await _json_object(request)
+        body = await json_object(request)
         wanted = body.get("status", "running")  # the server's default for a body without status
         if wanted == "cancelled":
             if execution.status not in TERMINAL:
                 self.state.cancel(execution, body.get("reason"))
         elif wanted == "running":
             if not isinstance(body.get("input"), dict):
-                raise _validation_error("Field required", ["body", "input"])
+                raise validation_error("Field required", ["body", "input"])
             try:
                 self.state.resume(execution, body["input"])
             except ValueError as error:
                 raise JulepError(400, f"Cannot resume execution: {error}") from None
         else:
-            raise _validation_error("Input should be 'cancelled' or 'running'", ["body", "status"])
+            raise validation_error("Input should be 'cancelled' or 'running'", ["body", "status"])
         return JSONResponse(None)
 
     async def list_transitions(self, request: Request) -> Response:
         execution = self._execution(request.path_params["execution_id"])
-        return _page(request, list(execution.transitions))
+        return page(request, list(execution.transitions))
 
     async def get_transition(self, request: Request) -> Response:
         execution = self._execution(request.path_params["execution_id"])
@@ -335,84 +313,3 @@ def _guarded(emulator: JulepEmulator, route: Route) -> Route:
 async def _http_error(request: Request, error: HTTPException) -> Response:
     # FastAPI's shape for unknown routes and methods, which the real server answers with.
     return JSONResponse({"detail": error.detail}, status_code=error.status_code)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise _validation_error("JSON decode error", ["body"]) from None
-    if not isinstance(body, dict):
-        raise _validation_error("Input should be a valid dictionary", ["body"])
-    return body
-
-
-def _page(request: Request, items: list[dict[str, Any]]) -> Response:
-    query = request.query_params
-    try:
-        limit = int(query.get("limit", MAX_LIMIT))
-        offset = int(query.get("offset", 0))
-    except ValueError:
-        raise _validation_error("Input should be a valid integer", ["query", "limit"]) from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise _validation_error(f"limit must be between 1 and {MAX_LIMIT}", ["query", "limit"])
-    if offset < 0:
-        raise _validation_error("offset must be >= 0", ["query", "offset"])
-    sort_by = query.get("sort_by", "created_at")
-    if sort_by not in ("created_at", "updated_at"):
-        raise _validation_error("Input should be 'created_at' or 'updated_at'", ["query", "sort_by"])
-    descending = query.get("direction", "desc") == "desc"  # the server's default, unlike the spec's
-    ordered = sorted(items, key=lambda item: str(item.get(sort_by, "")), reverse=descending)
-    return JSONResponse({"items": ordered[offset : offset + limit]})
-
-
-def _task_from(body: dict[str, Any], task_id: str, existing: dict[str, Any] | None) -> dict[str, Any]:
-    missing = [key for key in ("name", "main") if not body.get(key)]
-    if missing:
-        raise _validation_error("Field required", ["body", missing[0]])
-    if not isinstance(body["main"], list):
-        raise _validation_error("Input should be a valid list", ["body", "main"])
-    for index, step in enumerate(body["main"]):
-        # The server parses each step as a union of step models: exactly one step key must match.
-        if not isinstance(step, dict) or sum(key in SERVER_STEPS for key in step) != 1:
-            raise _validation_error("Input should be a valid step", ["body", "main", str(index)])
-    schema = body.get("input_schema")
-    if schema is not None:
-        try:
-            jsonschema.validators.validator_for(schema).check_schema(schema)
-        except jsonschema.SchemaError:
-            raise JulepError(400, "Invalid input schema") from None
-    stamp = now()
-    task = {
-        "id": task_id,
-        "name": body["name"],
-        "canonical_name": body.get("canonical_name"),
-        "description": body.get("description", ""),
-        "main": [_with_kind(step) for step in body["main"]],
-        "input_schema": schema,
-        "tools": body.get("tools") or [],
-        "inherit_tools": bool(body.get("inherit_tools", False)),
-        "metadata": body.get("metadata"),
-        "created_at": existing["created_at"] if existing else stamp,
-        "updated_at": stamp,
-    }
-    # The server leaves unset optional names out (null is not a valid canonical name).
-    return {
-        key: value for key, value in task.items() if value is not None or key in ("input_schema", "metadata")
-    }
-
-
-# The step keys the server's step models are told apart by (julep.md section 3.2).
-SERVER_STEPS = frozenset(
-    {"prompt", "evaluate", "tool", "get", "set", "log", "workflow", "return", "sleep", "error"}
-    | {"wait_for_input", "if", "switch", "foreach", "parallel", "over"}
-)
-# Each stored step carries the server's read-only discriminator.
-STEP_KINDS = {"tool": "tool_call", "workflow": "yield", "if": "if_else", "over": "map_reduce"}
-
-
-def _with_kind(step: Any) -> Any:
-    if not isinstance(step, dict):
-        return step
-    key = next((k for k in step if k not in ("label", "kind_")), "")
-    return {**step, "kind_": STEP_KINDS.get(key, key)}

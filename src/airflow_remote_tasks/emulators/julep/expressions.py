@@ -10,15 +10,16 @@ from __future__ import annotations
 import ast
 import builtins
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
-FUNCTIONS: dict[str, Any] = {
+FUNCTIONS: Mapping[str, Any] = MappingProxyType({
     name: getattr(builtins, name)
     for name in (
         "abs", "all", "any", "bool", "dict", "enumerate", "float", "int", "len", "list", "max", "min",
         "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip",
     )
-}  # fmt: skip
+})  # fmt: skip
 ALLOWED_NODES = (
     ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Call, ast.keyword,
     ast.Name, ast.Load, ast.Attribute, ast.Subscript, ast.Slice, ast.Constant, ast.List, ast.Tuple,
@@ -75,7 +76,7 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
             raise ExpressionError(f"attribute {node.attr!r} is not allowed in {expression!r}")
     names = {key: wrap(value) for key, value in context.items()}
     try:
-        return unwrap(eval(compile(tree, "<expression>", "eval"), {"__builtins__": FUNCTIONS}, names))
+        return unwrap(eval(compile(tree, "<expression>", "eval"), {"__builtins__": dict(FUNCTIONS)}, names))
     except Exception as error:
         raise ExpressionError(f"{expression!r} failed: {type(error).__name__}: {error}") from None
 

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any
 
 from airflow_remote_tasks.emulators.julep.expressions import ExpressionError, evaluate, render
 
 # Status from the latest transition's type, as the server's latest_executions view derives it.
-STATUS_OF_TRANSITION = {
-    "init": "starting",
-    "init_branch": "running",
-    "step": "running",
-    "resume": "running",
-    "finish_branch": "running",
-    "wait": "awaiting_input",
-    "finish": "succeeded",
-    "error": "failed",
-    "cancelled": "cancelled",
-}
+STATUS_OF_TRANSITION: Mapping[str, str] = MappingProxyType(
+    {
+        "init": "starting",
+        "init_branch": "running",
+        "step": "running",
+        "resume": "running",
+        "finish_branch": "running",
+        "wait": "awaiting_input",
+        "finish": "succeeded",
+        "error": "failed",
+        "cancelled": "cancelled",
+    }
+)
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 SIMULATED_STEPS = ("prompt", "tool", "workflow", "get")
 DEMO_AGENT_ID = "5e1f0000-0000-4000-8000-000000000001"
