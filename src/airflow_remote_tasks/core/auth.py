@@ -12,7 +12,7 @@ import time
 from functools import partial
 from typing import Protocol, TypeVar
 
-from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.core.errors import ConfigurationError, where
 from airflow_remote_tasks.core.operation import (
     HttpRequest,
     HttpResponse,
@@ -20,7 +20,6 @@ from airflow_remote_tasks.core.operation import (
     origin,
     relayed,
     returns,
-    where,
 )
 
 T = TypeVar("T")

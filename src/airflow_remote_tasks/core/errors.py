@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 # Text from a remote platform (error messages, error pages) is kept to this many bytes in an exception: a
@@ -18,6 +19,11 @@ def clip(text: str, limit: int = MAX_REMOTE_TEXT) -> str:
         return text
     kept = data[:limit].decode("utf-8", errors="ignore")
     return f"{kept}... ({len(data) - len(kept.encode())} bytes more)"
+
+
+def where(url: str) -> str:
+    """``url`` without its query and fragment (which may hold a signature or a token), for messages."""
+    return str(httpx.URL(url).copy_with(query=None, fragment=None))
 
 
 class RemoteTaskError(AirflowException):
@@ -71,8 +77,6 @@ class UnexpectedAnswerError(PermanentError, ValueError):
         """The error for ``response`` (an :class:`~airflow_remote_tasks.core.operation.HttpResponse`) to a
         request to ``url``, which is not ``expected``: names the URL without its query, the content type and the
         body's first bytes."""
-        from airflow_remote_tasks.core.operation import where
-
         content_type = response.content_type or "no content type"
         text = " ".join(response.content[: ANSWER_SAMPLE * 4].decode("utf-8", "replace").split())
         sample = repr(text[:ANSWER_SAMPLE]) + (

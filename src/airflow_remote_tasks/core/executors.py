@@ -24,9 +24,10 @@ from airflow_remote_tasks.core.errors import (
     RemoteTaskError,
     TransportError,
     UnexpectedAnswerError,
+    where,
 )
 from airflow_remote_tasks.core.loops import SingleFlight
-from airflow_remote_tasks.core.operation import Body, HttpRequest, HttpResponse, Operation, origin, where
+from airflow_remote_tasks.core.operation import Body, HttpRequest, HttpResponse, Operation, origin
 from airflow_remote_tasks.core.retry import (
     DEFAULT_POLICY,
     UNSENT_ERRORS,

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
+from airflow_remote_tasks.core.errors import UnexpectedAnswerError
+
 T = TypeVar("T")
 
 
@@ -102,8 +104,6 @@ class HttpResponse:
         try:
             return json.loads(self.content)
         except ValueError:
-            from airflow_remote_tasks.core.errors import UnexpectedAnswerError
-
             raise UnexpectedAnswerError.of(self.url, self) from None
 
     @property
@@ -128,11 +128,6 @@ def origin(url: str) -> str:
         host = host[:-1]  # the fully qualified form of the same name: "api.example.com." is api.example.com
     port = parsed.port
     return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{scheme}://{host}:{port}"
-
-
-def where(url: str) -> str:
-    """``url`` without its query and fragment (which may hold a signature or a token), for messages."""
-    return str(httpx.URL(url).copy_with(query=None, fragment=None))
 
 
 def returns(value: T) -> Operation[T]:

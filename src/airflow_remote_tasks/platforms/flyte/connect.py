@@ -14,8 +14,9 @@ from airflow_remote_tasks.core.errors import (
     NotFoundError,
     TransportError,
     UnexpectedAnswerError,
+    where,
 )
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, StreamLimits, where
+from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, StreamLimits
 
 UNARY_HEADERS = {
     "Content-Type": "application/json",
