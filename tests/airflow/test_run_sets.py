@@ -119,3 +119,30 @@ def test_platforms_without_a_set_listing_say_why(julep):
     sensor = RemoteRunsSensor(task_id="s", conn_id="julep_default", select={"task": "x"})
     with pytest.raises(ConfigurationError, match="Julep lists executions per task"):
         sensor._selector()
+
+
+def test_the_selector_is_checked_once_per_execute_not_at_every_poke(union_flyte, monkeypatch):
+    from airflow_remote_tasks import RemoteRunsSensor
+
+    start("demo.say_hello", {"name": "a"}, "checked", {"team": "vision"})
+    platform_class = type(FlyteHook("flyte_default").platform)
+    checks, pokes = [], []
+    check, poke = platform_class.check_selector, RemoteRunsSensor.poke
+
+    def counted_check(self, select):
+        checks.append(select)
+        return check(self, select)
+
+    def counted_poke(self, context):
+        if not pokes:  # a run joins the set as the first poke begins: a few pokes see it going
+            start("demo.sleep", {"seconds": 1.0}, "joins", {"team": "vision"})
+        pokes.append(self.task_id)
+        return poke(self, context)
+
+    monkeypatch.setattr(platform_class, "check_selector", counted_check)
+    monkeypatch.setattr(RemoteRunsSensor, "poke", counted_poke)
+    result = run_dag("t_runs_label")
+    assert result.state == "success"
+    assert pokes.count("runs_poke") >= 2  # the runs take a few polls
+    # each sensor's execute checks it once, and the deferred one's trigger once more (the triggerer's own)
+    assert len(checks) == 3, checks

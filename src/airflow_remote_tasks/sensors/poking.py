@@ -73,21 +73,41 @@ def save_memory(context: Context, before: PokeMemory, memory: PokeMemory) -> Non
 def poke_once(
     sensor: Any,
     context: Context,
-    start: Callable[[WaitMemory], Procedure[T]],
-    exceeded: Callable[[float, RemoteTaskError], RemoteTaskError],
+    wait: Callable[..., Procedure[T]],
+    target: Callable[[], Any],
+    *,
     what: str,
+    exceeded: Callable[[float, RemoteTaskError], RemoteTaskError],
+    **arguments: Any,
 ) -> T | None:
-    """Drive the procedure ``start(memory)`` returns (started with a transient-error budget of 0: its
-    errors are counted across pokes here) up to its first sleep. Returns its outcome, or None while the
-    wait goes on (its read answered, or a transient error within ``sensor.transient_error_budget``).
+    """One poke of a wait: ``wait(platform, target(), **arguments)`` (:func:`core.waiting.wait_for_run` or
+    :func:`~core.waiting.wait_for_runs`), polling at the sensor's ``poke_interval``, logging to its log, with
+    what earlier pokes remembered, driven up to its first sleep. ``target`` finds what it waits on (a run's
+    reference, a selector) inside the poke, so a failure to find it counts as a failed read. The procedure's
+    own transient-error budget is 0: its errors are counted across pokes here.
+
+    Returns the wait's outcome, or None while it goes on (its read answered, or a transient error within
+    ``sensor.transient_error_budget``).
 
     :raises RemoteTaskError: ``exceeded(failing_for, last_error)`` once reads have failed transiently for the
         budget; any other error of the procedure as raised (``what`` names the read in warnings).
     """
+
+    def start(memory: WaitMemory) -> Procedure[T]:
+        return wait(
+            sensor.hook.platform,
+            target(),
+            poll_interval=sensor.poke_interval,
+            transient_error_budget=0.0,
+            logger=sensor.log,
+            memory=memory,
+            **arguments,
+        )
+
     hook = sensor.hook
     run = step_runner(hook.run, read_status=lambda op: hook.run(op, policy=WAIT_READS))
 
-    def answer(step: Any) -> Any:
+    def respond(step: Any) -> Any:
         if isinstance(step, Sleep):
             raise _Poked
         return run(step)
@@ -96,7 +116,7 @@ def poke_once(
     memory = before.model_copy(deep=True)
     read_at = time.time()
     try:
-        outcome = drive(start(memory.wait), answer)
+        outcome = drive(start(memory.wait), respond)
         memory.failing_since = None  # the read was answered: a later failure starts a new streak
         return outcome
     except _Poked:

@@ -24,7 +24,6 @@ from airflow_remote_tasks.core.phases import (
 from airflow_remote_tasks.core.run_outcome import MAX_OUTCOME_OUTPUT_BYTES, output_bytes, run_outcome
 from airflow_remote_tasks.core.waiting import (
     BudgetExceededError,
-    WaitMemory,
     WaitOutcome,
     step_runner,
     wait_for_run,
@@ -121,23 +120,18 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
     def poke(self, context: Context) -> Any:
         """One status read, through the same procedure as the trigger's wait (so the same lines)."""
 
-        def start(memory: WaitMemory) -> Any:
-            return wait_for_run(
-                self.hook.platform,
-                self._find(context),
-                poll_interval=self.poke_interval,
-                targets=self._wait_targets,
-                transient_error_budget=0.0,  # counted across pokes by poke_once
-                logger=self.log,
-                memory=memory,
-            )
-
         def exceeded(failing_for: float, error: Exception) -> BudgetExceededError:
             ref = self._ref or RunRef(platform=self.hook.platform_name, run_id=self.run_id)
             return BudgetExceededError(ref, failing_for, self.transient_error_budget, error)
 
         outcome: WaitOutcome | None = poke_once(
-            self, context, start, exceeded, f"Could not read the state of run {self.run_id}"
+            self,
+            context,
+            wait_for_run,
+            lambda: self._find(context),
+            targets=self._wait_targets,
+            what=f"Could not read the state of run {self.run_id}",
+            exceeded=exceeded,
         )
         if outcome is None or outcome.status is None or not self._reached(outcome.ref, outcome.status):
             return False

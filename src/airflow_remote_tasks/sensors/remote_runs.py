@@ -13,7 +13,7 @@ from airflow.sdk.configuration import conf
 from airflow_remote_tasks.core import arguments
 from airflow_remote_tasks.core.errors import ConfigurationError, RemoteRunError
 from airflow_remote_tasks.core.phases import parse_phases
-from airflow_remote_tasks.core.waiting import ListingBudgetError, SetOutcome, WaitMemory, wait_for_runs
+from airflow_remote_tasks.core.waiting import ListingBudgetError, SetOutcome, wait_for_runs
 from airflow_remote_tasks.registry import UsesRemoteHook
 from airflow_remote_tasks.sensors.poking import poke_once
 from airflow_remote_tasks.triggers.remote_run import raise_error_event
@@ -66,12 +66,13 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
         self.transient_error_budget = arguments.seconds(
             "transient_error_budget", transient_error_budget, positive=False
         )
+        self._checked: dict[str, Any] | None = None  # the selector as execute checked it, for its pokes
 
     def _selector(self) -> dict[str, Any]:
         return self.hook.platform.check_selector(self.select)
 
     def execute(self, context: Context) -> Any:
-        selector = self._selector()  # checked before waiting, in either mode
+        selector = self._checked = self._selector()  # checked once before waiting, in either mode
         if not self.deferrable:
             return super().execute(context)
         self.defer(
@@ -92,27 +93,23 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
 
     def poke(self, context: Context) -> Any:
         """One listing per poke: the set wait's procedure (the trigger's), stopped at its first sleep."""
-        selector = self._selector()
+        selector = self._checked
+        assert selector is not None  # execute checks it before the first poke
         key = json.dumps(selector, sort_keys=True)
-
-        def start(memory: WaitMemory) -> Any:
-            return wait_for_runs(
-                self.hook.platform,
-                selector,
-                poll_interval=self.poke_interval,
-                targets=self.targets,
-                min_count=self.min_count,
-                fail_on_failure=self.fail_on_failure,
-                transient_error_budget=0.0,  # counted across pokes by poke_once
-                logger=self.log,
-                memory=memory,
-            )
 
         def exceeded(failing_for: float, error: Exception) -> ListingBudgetError:
             return ListingBudgetError(key, failing_for, self.transient_error_budget, error)
 
         outcome: SetOutcome | None = poke_once(
-            self, context, start, exceeded, f"Could not list the runs of selector {key}"
+            self,
+            context,
+            wait_for_runs,
+            lambda: selector,
+            targets=self.targets,
+            min_count=self.min_count,
+            fail_on_failure=self.fail_on_failure,
+            what=f"Could not list the runs of selector {key}",
+            exceeded=exceeded,
         )
         if outcome is None:
             return False

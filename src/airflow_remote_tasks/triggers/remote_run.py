@@ -12,6 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_remote_tasks.core.batching import jittered_sleep
 from airflow_remote_tasks.core.errors import PermanentError, RemoteTaskError, clip, is_permanent
 from airflow_remote_tasks.core.executors import adrive
+from airflow_remote_tasks.core.loops import SingleFlight
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
 from airflow_remote_tasks.core.run_outcome import OUTCOME_OUTPUT_BYTES_CAP, run_outcome
@@ -165,7 +166,7 @@ async def task_instance_ended(ti: Any) -> tuple[bool | None, str]:
         return None, "Airflow's supervisor cannot be asked for the task's state here"
     try:
         states = await asyncio.wait_for(
-            asyncio.shield(_task_states(comms, ti.dag_id, ti.run_id, ti.task_id)), STATE_READ_BUDGET
+            _task_states(comms, ti.dag_id, ti.run_id, ti.task_id), STATE_READ_BUDGET
         )
     except Exception as error:  # any failure to ask means "not known to have ended"
         detail = f": {clip(str(error), 200)}" if str(error) else ""
@@ -184,17 +185,16 @@ async def task_instance_ended(ti: Any) -> tuple[bool | None, str]:
 
 # One question per task and DAG run in flight, per event loop: a person who marks a DAG run of 300 mapped
 # deferred tasks failed, or a triggerer that lost 300 triggers, gets 300 on_kill calls at once, and the
-# supervisor answers its triggers one at a time.
-_STATE_READS: dict[tuple[int, str, str, str], asyncio.Task[dict[str, Any]]] = {}
+# supervisor answers its triggers one at a time. Nothing is kept once answered: a later on_kill asks afresh.
+TASK_STATE_READS: SingleFlight[dict[str, Any]] = SingleFlight()
 
 
-def _task_states(comms: Any, dag_id: str, run_id: str, task_id: str) -> asyncio.Task[dict[str, Any]]:
-    """The states of every map index of one task in one DAG run (``task_id`` or ``task_id_<index>``)."""
+async def _task_states(comms: Any, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+    """The states of every map index of one task in one DAG run (``task_id`` or ``task_id_<index>``).
+
+    :raises LookupError: the supervisor answered something else than task states.
+    """
     from airflow.sdk.execution_time.comms import GetTaskStates, TaskStatesResult
-
-    key = (id(asyncio.get_running_loop()), dag_id, run_id, task_id)
-    if (reading := _STATE_READS.get(key)) is not None:
-        return reading
 
     async def read() -> dict[str, Any]:
         answer = await comms.asend(GetTaskStates(dag_id=dag_id, run_ids=[run_id], task_ids=[task_id]))
@@ -202,14 +202,7 @@ def _task_states(comms: Any, dag_id: str, run_id: str, task_id: str) -> asyncio.
             raise LookupError(f"the supervisor answered {type(answer).__name__}")
         return dict(answer.task_states.get(run_id, {}))
 
-    def forget(done: asyncio.Task[dict[str, Any]]) -> None:
-        _STATE_READS.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # retrieved: the callers that timed out no longer wait for it
-
-    reading = _STATE_READS[key] = asyncio.ensure_future(read())
-    reading.add_done_callback(forget)
-    return reading
+    return await TASK_STATE_READS.get((dag_id, run_id, task_id), read)
 
 
 # What the state of an ended deferred task says a person did.
