@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 from typing import Any
-from urllib.parse import parse_qs, unquote, unquote_plus
+from urllib.parse import parse_qs, unquote_plus
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -27,6 +27,7 @@ from airflow_remote_tasks.emulators.flyte.auth import Identity
 from airflow_remote_tasks.emulators.flyte.connect import Unimplemented, connect_error_body
 from airflow_remote_tasks.emulators.flyte.control_plane import ControlPlane
 from airflow_remote_tasks.emulators.flyte.data_plane import DataPlane
+from airflow_remote_tasks.emulators.flyte.pages import CONSOLE_PREFIX, console_page
 from airflow_remote_tasks.emulators.flyte.state import FlyteState, Rejected
 from airflow_remote_tasks.emulators.server import (
     ASGIApp,
@@ -34,7 +35,6 @@ from airflow_remote_tasks.emulators.server import (
     Receive,
     Scope,
     Send,
-    link_page,
     read_body,
     send_bytes,
 )
@@ -94,8 +94,8 @@ class FlyteEmulator:
         if path == "/oauth2/token":
             await self._token(scope, receive, send)
             return
-        if path.startswith("/v2/domain/"):
-            await self._console_page(scope, send)
+        if path.startswith(CONSOLE_PREFIX):
+            await console_page(self.state, scope, send)
             return
         service = "/" + path.strip("/").split("/")[0]
         app = self.routes.get(service)
@@ -112,29 +112,6 @@ class FlyteEmulator:
         except ConnectError as error:
             if error.code is not Code.CANCELED:  # a client that hangs up on a stream is not an error
                 raise
-
-    async def _console_page(self, scope: Scope, send: Send) -> None:
-        """The page a run link opens (``/v2/domain/<d>/project/<p>/runs/<name>``), as a console would. Read from
-        the raw path, one percent-decoded segment at a time: an encoded ``/`` stays inside its name."""
-        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        parts = [unquote(part) for part in raw.strip("/").split("/")]
-        run = None
-        if len(parts) == 7 and parts[3] == "project" and parts[5] == "runs":
-            run = self.state.runs.get((parts[4], parts[2], parts[6]))
-        if run is None:
-            await send_bytes(send, 404, "text/html; charset=utf-8", link_page("No such run", {"Path": raw}))
-            return
-        facts = {
-            "Run": run.name,
-            "Project / domain": f"{run.project} / {run.domain}",
-            "Task": f"{run.task.name} ({run.task.version})",
-            "Phase": run.phase(),
-            "Inputs": json.dumps(run.inputs, default=str),
-            "Error": str(run.failure or run.abort_reason or ""),
-            "Log": "\n".join(run.visible_logs()),
-        }
-        page = link_page(f"Flyte run {run.name}", facts)
-        await send_bytes(send, 200, "text/html; charset=utf-8", page)
 
     def _authorized(self, scope: Scope) -> bool:
         wanted = self.auth["header"].lower().encode()
