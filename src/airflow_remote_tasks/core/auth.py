@@ -50,10 +50,15 @@ class TokenCache:
         return None
 
     def put(self, key: str, token: str, expires_in: float) -> None:
+        """Keep ``token`` for ``key``; tokens that have expired are dropped now, so credentials no longer used
+        (a rotated secret, an edited connection) do not stay."""
         # Renew a little early so a token never expires between signing and arrival.
         lifetime = max(expires_in - min(60.0, expires_in / 10), 1.0)
+        now = time.monotonic()
         with self._lock:
-            self._tokens[key] = (token, time.monotonic() + lifetime)
+            for expired in [k for k, (_, until) in self._tokens.items() if until <= now]:
+                del self._tokens[expired]
+            self._tokens[key] = (token, now + lifetime)
 
     def drop(self, key: str) -> None:
         with self._lock:

@@ -13,12 +13,16 @@ import base64
 import re
 from collections.abc import Iterable, Mapping
 
+from airflow_remote_tasks.core.loops import PerLoop
+
 # An HTTP field value (RFC 9110 5.5) without the obs-text and without line breaks: what every API key,
 # token and client secret is made of. Inner spaces are allowed; a header value may hold "Bearer x".
 _HEADER_VALUE = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
 # Airflow masks nothing shorter than its [logging] min_length_masked_secret (5 by default); neither does this.
 _MIN_REDACTED = 5
-_pending: set[asyncio.Task[None]] = set()  # strong references to masker messages in flight
+# Strong references to the messages to the supervisor's masker in flight on each loop, each dropped once sent
+# (a task nobody references may be collected before it runs).
+_MASKER_MESSAGES: PerLoop[set[asyncio.Task[None]]] = PerLoop()
 
 
 def is_header_value(value: str) -> bool:
@@ -43,9 +47,10 @@ def register_secret(value: str) -> None:
     from airflow.sdk._shared.secrets_masker import mask_secret as mask_here
 
     mask_here(value)  # at once, before the supervisor hears of it
+    in_flight = _MASKER_MESSAGES.get(None, set)
     task = loop.create_task(amask_secret(value))
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    in_flight.add(task)
+    task.add_done_callback(in_flight.discard)
 
 
 def derived_forms(value: str) -> list[str]:
