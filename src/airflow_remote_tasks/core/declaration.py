@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 
 class Capability(enum.Enum):
@@ -29,14 +29,9 @@ class Capability(enum.Enum):
     RATE_LIMIT = "slow its polls down to the API's rate limit"
 
 
-class FieldKind(enum.Enum):
-    """How a connection field is typed in Airflow's form (its JSON schema)."""
-
-    TEXT = "text"
-    URL = "url"
-    SECRET = "secret"  # masked in the form and in Airflow's logs
-    FLAG = "flag"
-    NUMBER = "number"
+# How a connection field is typed in Airflow's form (its JSON schema): "secret" is masked in the form and in
+# Airflow's logs.
+FieldKind = Literal["text", "url", "secret", "flag", "number"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +43,7 @@ class ConnectionField:
     description: str = ""
     placeholder: str = ""
     default: Any = None  # what the hooks read when the field is empty, and what the form starts with
-    kind: FieldKind = FieldKind.TEXT
+    kind: FieldKind = "text"
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     # False: read when a connection written as JSON holds it, but not offered in the form (its description
@@ -70,7 +65,7 @@ AIRFLOW_FIELDS = ("host", "schema", "login", "password", "port", "extra")
 # Every connection type has these: the transport fields (ConnectionView.client_settings reads them), and the
 # key a connection written as JSON may hold in extra.
 SHARED_FIELDS: tuple[ConnectionField, ...] = (
-    ConnectionField("verify_tls", "Verify TLS certificates", default=True, kind=FieldKind.FLAG),
+    ConnectionField("verify_tls", "Verify TLS certificates", default=True, kind="flag"),
     ConnectionField(
         "ca_bundle",
         "CA bundle",
@@ -82,7 +77,7 @@ SHARED_FIELDS: tuple[ConnectionField, ...] = (
         "Proxy URL",
         "http://[user:password@]host:port for every call of this connection. Empty: the HTTPS_PROXY / "
         "HTTP_PROXY / NO_PROXY environment of the worker and triggerer.",
-        kind=FieldKind.SECRET,  # it may hold the proxy's password
+        kind="secret",  # it may hold the proxy's password
     ),
     ConnectionField(
         "read_timeout",
@@ -90,7 +85,7 @@ SHARED_FIELDS: tuple[ConnectionField, ...] = (
         "Seconds to wait for the server's next bytes before a call fails (then it is tried again where that is "
         "safe). Default 30.",
         default=30,  # core.transport.DEFAULT_READ_TIMEOUT, written as the form shows it
-        kind=FieldKind.NUMBER,
+        kind="number",
         minimum=0.1,
     ),
     ConnectionField(
@@ -98,14 +93,14 @@ SHARED_FIELDS: tuple[ConnectionField, ...] = (
         "HTTP/2",
         "Negotiate HTTP/2 over TLS. Needs the provider's [http2] extra.",
         default=False,  # HTTP/1.1 is what every server and proxy speaks
-        kind=FieldKind.FLAG,
+        kind="flag",
     ),
     ConnectionField(
         "api_key",
         "API key",
         "Not in the form: the key a connection written as JSON may hold in extra, read when the password (the "
         "form's API key field) is empty.",
-        kind=FieldKind.SECRET,
+        kind="secret",
         in_form=False,
     ),
 )

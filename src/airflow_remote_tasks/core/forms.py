@@ -13,11 +13,11 @@ from airflow_remote_tasks.core.declaration import (
 
 # The JSON schema each kind of field starts from; a default, choices and a minimum are added to it.
 SCHEMAS: dict[FieldKind, dict[str, Any]] = {
-    FieldKind.TEXT: {"type": ["string", "null"]},
-    FieldKind.URL: {"type": ["string", "null"], "format": "url"},
-    FieldKind.SECRET: {"type": ["string", "null"], "format": "password"},
-    FieldKind.FLAG: {"type": "boolean"},
-    FieldKind.NUMBER: {"type": ["number", "null"]},
+    "text": {"type": ["string", "null"]},
+    "url": {"type": ["string", "null"], "format": "url"},
+    "secret": {"type": ["string", "null"], "format": "password"},
+    "flag": {"type": "boolean"},
+    "number": {"type": ["number", "null"]},
 }
 
 

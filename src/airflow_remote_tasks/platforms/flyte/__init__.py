@@ -5,7 +5,6 @@ from __future__ import annotations
 from airflow_remote_tasks.core.declaration import (
     Capability,
     ConnectionField,
-    FieldKind,
     PlatformDeclaration,
     StandardField,
 )
@@ -35,12 +34,12 @@ PLATFORM = PlatformDeclaration(
             "org", "Organization", "Defaults to the API key's org, or the first label of the endpoint's host."
         ),
         ConnectionField("client_id", "Client ID", "OAuth2 client credentials, instead of an API key."),
-        ConnectionField("client_secret", "Client secret", kind=FieldKind.SECRET),
+        ConnectionField("client_secret", "Client secret", kind="secret"),
         ConnectionField(
             "access_token",
             "Access token",
             "A pre-minted bearer token; no OAuth2 flow is run.",
-            kind=FieldKind.SECRET,
+            kind="secret",
         ),
         ConnectionField(
             "auth_header", "Auth header name", "Leave empty to use the name the server advertises."
@@ -49,7 +48,7 @@ PLATFORM = PlatformDeclaration(
             "console_url",
             "Console URL",
             "Where run links point, when the UI is not on the endpoint's host.",
-            kind=FieldKind.URL,
+            kind="url",
         ),
         ConnectionField(
             "data_plane_url",
@@ -57,21 +56,21 @@ PLATFORM = PlatformDeclaration(
             "Where the credentials may also go: the data-plane address the server names for outputs, uploads "
             "and logs when it is not the endpoint's (a split data plane). Empty: calls there carry no "
             "credentials.",
-            kind=FieldKind.URL,
+            kind="url",
         ),
         ConnectionField(
             "token_endpoint",
             "Token endpoint",
             "Where the client secret is posted for a token, when the server advertises one on another host (an "
             "identity provider such as Okta). Empty: the advertised one, only on the endpoint's own host.",
-            kind=FieldKind.URL,
+            kind="url",
         ),
         ConnectionField(
             "insecure",
             "Plain HTTP",
             "Use http:// for a bare host:port (local devbox).",
             default=False,  # TLS unless asked otherwise
-            kind=FieldKind.FLAG,
+            kind="flag",
         ),
         ConnectionField(
             "upload_inputs",
@@ -79,7 +78,7 @@ PLATFORM = PlatformDeclaration(
             "Offload inputs through DataProxyService/UploadInputs (zero-trust tenants) instead of sending them "
             "inline.",
             default=False,  # inline inputs need one call less, and every server takes them
-            kind=FieldKind.FLAG,
+            kind="flag",
         ),
         ConnectionField(
             "scopes",

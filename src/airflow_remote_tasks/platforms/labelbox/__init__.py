@@ -5,7 +5,6 @@ from __future__ import annotations
 from airflow_remote_tasks.core.declaration import (
     Capability,
     ConnectionField,
-    FieldKind,
     PlatformDeclaration,
     StandardField,
 )
@@ -26,7 +25,7 @@ PLATFORM = PlatformDeclaration(
             "app_url",
             "App URL",
             "Where links to projects and tasks point (default https://app.labelbox.com).",
-            kind=FieldKind.URL,
+            kind="url",
         ),
     ),
     capabilities=frozenset({Capability.ABORT, Capability.STREAMED_OUTPUTS}),
