@@ -15,7 +15,8 @@ from airflow_remote_tasks.core.models import RunOrigin, RunRef
 from airflow_remote_tasks.emulators.julep.pages import EXECUTION_LINK
 from airflow_remote_tasks.platforms.flyte import PLATFORM as FLYTE
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
-from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform, run_name
+from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform
+from airflow_remote_tasks.platforms.flyte.runs import run_name
 from airflow_remote_tasks.platforms.julep import PLATFORM as JULEP
 from airflow_remote_tasks.platforms.julep.hook import JulepHook
 

@@ -22,7 +22,7 @@ from flyteidl2.workflow import run_service_pb2 as rs
 from google.protobuf import json_format
 
 from airflow_remote_tasks.core.phases import Phase
-from airflow_remote_tasks.platforms.flyte.platform import parse_action_status
+from airflow_remote_tasks.platforms.flyte.runs import parse_action_status
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -19,7 +19,8 @@ from airflow_remote_tasks.core.operation import HttpResponse
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
-from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform, parse_action_status, run_name
+from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform
+from airflow_remote_tasks.platforms.flyte.runs import parse_action_status, run_name
 from support import FIXTURES
 
 EXAMPLES = FIXTURES / "flyte"
