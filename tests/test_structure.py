@@ -87,23 +87,30 @@ MUTATORS = frozenset(
     }
 )
 
-# The module-level state the design names, each with what keeps it from growing or going stale.
+# Decorators that keep a function's answers for the life of the process.
+CACHES = frozenset({"cache", "lru_cache"})
+
+# The module-level state the design names: per event loop (core.loops: PerLoop, and SingleFlight on it), each
+# with what keeps it from growing or going stale. A PerLoop drops a closed loop's values at its next lookup.
 NAMED_STATE: dict[str, str] = {
     "airflow_remote_tasks.core.transport._shared": (
-        "per event loop (PerLoop): a loop's pooled clients are closed with it, and a closed loop's entries are "
-        "dropped at the next lookup"
+        "PerLoop: a loop's pooled clients, closed by close_shared_clients, replaced once closed"
     ),
-    "airflow_remote_tasks.core.batching._batchers": (
-        "per event loop (PerLoop): a closed loop's batchers are dropped at the next lookup"
-    ),
+    "airflow_remote_tasks.core.batching._batchers": "PerLoop: one status batcher per platform object and loop",
     "airflow_remote_tasks.core.batching._LISTINGS": (
-        "SingleFlight (per event loop): an answer is kept only while its computation runs, or keep_for seconds"
+        "SingleFlight: a listing is kept at most LISTING_KEPT_FOR, dropped when a caller asks after that"
     ),
     "airflow_remote_tasks.core.executors._SHARED_ANSWERS": (
-        "SingleFlight (per event loop): a GET's answer is shared only while it is in flight"
+        "SingleFlight: a shared GET's answer is shared only while it is in flight, then dropped"
+    ),
+    "airflow_remote_tasks.core.secrets._MASKER_MESSAGES": (
+        "PerLoop: the messages to the supervisor's masker in flight, each dropped once sent"
     ),
     "airflow_remote_tasks.hooks.connection_reads.RECENT_PLATFORMS": (
-        "SingleFlight (per event loop): a connection read is kept keep_for seconds, then dropped at the next ask"
+        "SingleFlight: a connection read is kept CONNECTION_TTL, dropped when a caller asks after that"
+    ),
+    "airflow_remote_tasks.triggers.remote_run.TASK_STATE_READS": (
+        "SingleFlight: a task-state read is shared while in flight, nothing kept once answered"
     ),
 }
 
@@ -494,12 +501,15 @@ def holds_state(name: str, seen: frozenset[str] = frozenset()) -> bool:
 
 def module_state() -> dict[str, str]:
     """Module-level names that hold state: a container changed in place somewhere, an object that keeps state,
-    or a name rebound through ``global``; by ``module.name``, with where."""
+    a name rebound through ``global``, or a function whose answers ``functools`` keeps; by ``module.name``."""
     changed: dict[str, str] = {}
+    state = {}
     for module in modules().values():
         for name, line, how in mutations(module):
-            changed.setdefault(name, f"{module.where}:{line} ({how})")
-    state = {}
+            if how.startswith("rebound"):
+                state[name] = f"{module.where}:{line}: {name.rsplit('.', 1)[1]} is module-level state, {how}"
+            else:
+                changed.setdefault(name, f"{module.where}:{line} ({how})")
     for module in modules().values():
         aliases = names_of(module)
         for name, value, line in module_level_values(module):
@@ -514,11 +524,14 @@ def module_state() -> dict[str, str]:
                 state[qualified_name] = (
                     f"{module.where}:{line}: {name} is a module-level {made}, which keeps state"
                 )
-        for name, where in changed.items():
-            if name.startswith(f"{module.name}.") and "global" in where and name not in state:
-                state[name] = (
-                    f"{where.split(' ')[0]}: {name.rsplit('.', 1)[1]} is module-level state, rebound through `global`"
-                )
+        for node in module.tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for decorator in node.decorator_list:
+                    called = decorator.func if isinstance(decorator, ast.Call) else decorator
+                    if ast.unparse(called).split(".")[-1] in CACHES:
+                        state[f"{module.name}.{node.name}"] = (
+                            f"{module.where}:{node.lineno}: {node.name} keeps its answers ({ast.unparse(called)})"
+                        )
     return state
 
 
