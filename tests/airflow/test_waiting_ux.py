@@ -10,7 +10,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -234,20 +234,26 @@ def test_each_progress_line_reads_the_same_in_every_mode(julep, avala, capfd):
 @pytest.fixture
 def deferrals(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
     """What each deferral of a ``dag.test()`` hands the triggerer: the trigger's classpath and kwargs (what
-    a Trigger row holds) and its event's payload (what the task's next_kwargs hold). dag.test() runs the
-    trigger in line, writing no Trigger row: the trigger it rebuilt from the deferral's classpath and kwargs
-    is caught where it is run, and runs as it would (``async for event in trigger.run()``)."""
-    from airflow.sdk.definitions import dag as dag_module
+    a Trigger row holds) and its event's payload (what the task's next_kwargs hold). dag.test() writes no
+    Trigger row: it rebuilds the trigger from the deferral's classpath and kwargs and runs it in line, as a
+    triggerer does (``trigger.run()``, up to its first event), so each is caught in its own ``run``."""
+    from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+    from airflow_remote_tasks.triggers.remote_runs import RemoteRunsTrigger
 
     handed: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
-    run_inline = dag_module._run_inline_trigger
 
-    def watched(trigger: Any, ti: Any) -> Any:
-        event = run_inline(trigger, ti)
-        handed.append((*trigger.serialize(), None if event is None else event.payload))
-        return event
+    def watched(run: Callable[[Any], AsyncIterator[Any]]) -> Callable[[Any], AsyncIterator[Any]]:
+        async def run_and_record(trigger: Any) -> AsyncIterator[Any]:
+            async for event in run(trigger):
+                handed.append((*trigger.serialize(), event.payload))
+                yield event
+                return
+            handed.append((*trigger.serialize(), None))
 
-    monkeypatch.setattr(dag_module, "_run_inline_trigger", watched)
+        return run_and_record
+
+    for trigger_class in (RemoteRunTrigger, RemoteRunsTrigger):
+        monkeypatch.setattr(trigger_class, "run", watched(trigger_class.run))
     return handed
 
 
