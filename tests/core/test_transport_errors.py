@@ -13,8 +13,9 @@ import pytest
 from loopback_servers import run
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.core.executors import DOWNLOAD_ERROR_BYTES, execute
+from airflow_remote_tasks.core.executors import execute
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
+from airflow_remote_tasks.core.sending import DOWNLOAD_ERROR_BYTES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
