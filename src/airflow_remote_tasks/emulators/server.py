@@ -111,9 +111,6 @@ class _QuietAnswerLost(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], AnswerLost))
 
 
-logging.getLogger("uvicorn.error").addFilter(_QuietAnswerLost())
-
-
 class EmulatorApp:
     """Wraps a platform's ASGI app with faults, call counting and the ``/_emulator`` control routes."""
 
@@ -225,6 +222,9 @@ class ServerThread:
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
         import uvicorn
 
+        server_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, _QuietAnswerLost) for f in server_log.filters):
+            server_log.addFilter(_QuietAnswerLost())
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
