@@ -6,15 +6,10 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_remote_tasks.core.errors import (
-    ApiError,
-    InvalidInputsError,
-    NotFoundError,
-    RemoteTaskError,
-    is_transient,
-)
+from airflow_remote_tasks.core.create_once import create_once
+from airflow_remote_tasks.core.errors import ApiError, InvalidInputsError, NotFoundError
 from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, TaskInterface
-from airflow_remote_tasks.core.operation import Operation, starting_run
+from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.phases import Phase, phase_of_word
 from airflow_remote_tasks.platforms.julep import PLATFORM, rest
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
@@ -31,8 +26,6 @@ PHASES: dict[str, Phase] = {
 }
 ENDED = frozenset({"succeeded", "failed", "cancelled"})
 RUN_KEY = "airflow_run_key"
-# Creates (and resumes) sent at most, each after a transient failure and a lookup that found nothing.
-SUBMIT_ATTEMPTS = 3
 
 
 def run_key(origin: RunOrigin) -> str:
@@ -72,28 +65,32 @@ def create(
         "airflow_map_index": origin.map_index,
         RUN_KEY: key,
     }
-    # Julep has no idempotency key: every create is preceded by a lookup of the key in metadata.
-    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+
+    def find() -> Operation[RunRef | None]:
         found = yield from _find_by_key(config, task_id, key)
-        if found is not None:
-            return ref_of(config, found)
+        return None if found is None else ref_of(config, found)
+
+    def send() -> Operation[RunRef]:
         try:
-            created = yield from starting_run(
-                rest.call(
-                    config,
-                    "POST",
-                    f"tasks/{rest.segment(task_id, 'task_id')}/executions",
-                    body={"input": execution_input, "metadata": metadata},
-                    idempotent=False,
-                )
+            created = yield from rest.call(
+                config,
+                "POST",
+                f"tasks/{rest.segment(task_id, 'task_id')}/executions",
+                body={"input": execution_input, "metadata": metadata},
+                idempotent=False,
             )
-        except RemoteTaskError as error:
-            # After a transient error the execution may or may not exist: look it up, then try again.
-            if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
-                raise _explain_create_error(error, interface) from error
-            continue
+        except ApiError as error:
+            if error.status == 400:
+                raise InvalidInputsError(
+                    f"Julep refused the execution of task {interface.task!r}: {error}. Nothing was started.\n"
+                    f"Expected inputs:\n{interface.describe_inputs()}"
+                ) from error
+            raise
         return ref_of(config, created)
-    raise AssertionError("unreachable")
+
+    # Julep has no idempotency key: every create is preceded by a lookup of the key in metadata, and a
+    # transient failure (the execution may or may not exist) by another.
+    return (yield from create_once(find, send))
 
 
 def _find_by_key(config: JulepConfig, task_id: str, key: str) -> Operation[dict[str, Any] | None]:
@@ -109,15 +106,6 @@ def _find_by_key(config: JulepConfig, task_id: str, key: str) -> Operation[dict[
             max_pages=5,
         )
     )
-
-
-def _explain_create_error(error: RemoteTaskError, interface: TaskInterface) -> RemoteTaskError:
-    if isinstance(error, ApiError) and error.status == 400:
-        return InvalidInputsError(
-            f"Julep refused the execution of task {interface.task!r}: {error}. Nothing was started.\n"
-            f"Expected inputs:\n{interface.describe_inputs()}"
-        )
-    return error
 
 
 def execution(config: JulepConfig, execution_id: str) -> Operation[dict[str, Any]]:
@@ -170,25 +158,25 @@ def resume(config: JulepConfig, ref: RunRef, inputs: Mapping[str, Any]) -> Opera
     answer was lost, or by someone else) and is not resumed again. A wait step takes one input, so a
     resend that crosses a slow status change cannot give it a second one.
 
+    This is :func:`create_once`'s lookup before each send: a lookup that finds the execution no longer waiting
+    "attaches" (nothing more to do).
+
     :raises NotFoundError: no such execution. :raises RemoteTaskError: what the last send raised."""
-    for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+
+    def resumed() -> Operation[bool | None]:
         body = yield from execution(config, ref.run_id)
-        if body.get("status") != "awaiting_input":
-            return None
-        try:
-            # "status" must be explicit: the server's default for this body is "running" for any shape.
-            yield from starting_run(
-                rest.call(
-                    config,
-                    "PUT",
-                    rest.execution_path(ref.run_id),
-                    body={"status": "running", "input": dict(inputs)},
-                    idempotent=False,
-                )
-            )
-        except RemoteTaskError as error:
-            if attempt == SUBMIT_ATTEMPTS or not is_transient(error):
-                raise
-            continue
-        return None
-    raise AssertionError("unreachable")
+        return None if body.get("status") == "awaiting_input" else True
+
+    def send() -> Operation[bool]:
+        # "status" must be explicit: the server's default for this body is "running" for any shape.
+        yield from rest.call(
+            config,
+            "PUT",
+            rest.execution_path(ref.run_id),
+            body={"status": "running", "input": dict(inputs)},
+            idempotent=False,
+        )
+        return True
+
+    yield from create_once(resumed, send)
+    return None

@@ -3,21 +3,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_remote_tasks.core.auth import HeaderAuth
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.core.models import ListedRun, Progress, RunOrigin, RunRef, RunStatus, TaskInterface
-from airflow_remote_tasks.core.operation import Operation, Sink, answer
+from airflow_remote_tasks.core.models import Progress, RunOrigin, RunRef, RunStatus, TaskInterface
+from airflow_remote_tasks.core.operation import Operation
+from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.transport import ClientSettings
 from airflow_remote_tasks.platforms.julep import PLATFORM, executions, rest, tasks, transitions
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
 
 
-class JulepPlatform:
-    name = PLATFORM.name
-    status_batch_limit = 0  # no call reads several executions by id
+class JulepPlatform(Platform):
+    """Julep's tasks and executions; executions can be cancelled and resumed, and report their transitions.
+    Executions are read one at a time (no call reads several by id) and listed per task only."""
+
+    declaration = PLATFORM
 
     def __init__(self, config: JulepConfig, *, client_settings: ClientSettings | None = None) -> None:
         self.config = config
@@ -27,9 +30,6 @@ class JulepPlatform:
         self.auth = HeaderAuth(config.auth_header, value)
         self.client_settings = client_settings or ClientSettings()
         self.api_origin = config.base_url  # the only origin credentials go to (core.auth)
-
-    def poll_delay(self) -> float:
-        return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors
 
     def check_connection(self) -> Operation[str]:
         """The connection's agent, or else the first page of agents.
@@ -43,7 +43,8 @@ class JulepPlatform:
             agent = yield from rest.call(config, "GET", path)
             if not isinstance(agent, dict) or str(agent.get("id", "")).lower() != config.agent_id.lower():
                 raise rest.not_an_answer(config, "GET", path, agent, "not the agent asked for")
-            return f"Connected to Julep at {config.base_url}: agent {agent.get('name', '')!r} ({agent.get('id')}) answers."
+            named = f"agent {agent.get('name', '')!r} ({agent.get('id')})"
+            return f"Connected to Julep at {config.base_url}: {named} answers."
         agents = yield from rest.list_items(config, "agents", limit=1)
         seen = "agents are visible" if agents else "no agents exist yet"
         return f"Connected to Julep at {config.base_url}: the API key works and {seen}."
@@ -79,25 +80,9 @@ class JulepPlatform:
         body = yield from executions.execution(self.config, ref.run_id)
         return executions.status_of(body)
 
-    def statuses(self, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
-        return answer({})  # Julep reads executions one at a time (status_batch_limit is 0)
-
     def outputs(self, ref: RunRef) -> Operation[Any]:
         body = yield from executions.execution(self.config, ref.run_id)
         return body.get("output")
-
-    def check_selector(self, selector: Mapping[str, Any]) -> dict[str, Any]:
-        raise ConfigurationError(
-            "Julep lists executions per task, not across tasks by a filter: wait on one execution with RemoteRunSensor instead."
-        )
-
-    def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
-        raise ConfigurationError(
-            "Julep lists executions per task, not across tasks by a filter: wait on one execution with RemoteRunSensor instead."
-        )
-
-    def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
-        raise ConfigurationError("Julep runs return values, not streams: there is nothing to download.")
 
     def progress(self, ref: RunRef, seen: int) -> Operation[Progress]:
         return transitions.progress(self.config, ref, seen)
