@@ -43,6 +43,41 @@ def test_an_empty_field_reads_its_declared_default():
     assert ConnectionView(connection("remote_tasks_julep"), JULEP).field("auth_header") == "Authorization"
 
 
+@pytest.mark.parametrize(
+    ("host", "port", "default", "url"),
+    [
+        ("api.example.com/", None, "", "https://api.example.com"),
+        (" http://127.0.0.1/api/ ", 8080, "", "http://127.0.0.1:8080/api"),
+        ("", 8080, "https://default.example.com/v1/", "https://default.example.com/v1"),
+        ("", None, "", ""),
+    ],
+)
+def test_the_base_url_is_host_and_port_with_a_scheme_and_no_trailing_slash(host, port, default, url):
+    conn = connection()
+    conn.host, conn.port = host, port
+    assert ConnectionView(conn, FLYTE).base_url(default) == url
+
+
+def test_the_key_is_the_password_or_the_declared_api_key_extra():
+    conn = connection("remote_tasks_julep", api_key=" from-extra ")
+    assert ConnectionView(conn, JULEP).required_key() == "from-extra"
+    conn.password = "from-password\n"
+    assert ConnectionView(conn, JULEP).required_key() == "from-password"
+    empty = ConnectionView(connection("remote_tasks_julep"), JULEP)
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^Julep connection 'c' has no API key: put it in the connection's API key field\.$",
+    ):
+        empty.required_key()
+    assert empty.key() == ""
+
+
+def test_a_flag_reads_words_and_falls_back_to_its_declared_default():
+    assert ConnectionView(connection(insecure="yes"), FLYTE).flag("insecure") is True
+    assert ConnectionView(connection(insecure="no"), FLYTE).flag("insecure") is False
+    assert ConnectionView(connection(), FLYTE).flag("verify_tls") is True  # declared True
+
+
 def test_the_read_timeout_default_is_the_transports():
     [field] = [f for f in SHARED_FIELDS if f.name == "read_timeout"]
     assert field.default == DEFAULT_READ_TIMEOUT
