@@ -27,8 +27,8 @@ from airflow_remote_tasks.core.models import ListedRun, RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.retry import DEFAULT_POLICY, WAIT_READS, RetryPolicy
+from airflow_remote_tasks.core.steps import ListRuns
 from airflow_remote_tasks.core.transport import shared_async_client, sync_client
-from airflow_remote_tasks.core.waiting import ListRuns
 from airflow_remote_tasks.hooks.built_platforms import BUILT_PLATFORMS
 from airflow_remote_tasks.hooks.connection import ConnectionView
 from airflow_remote_tasks.hooks.connection_reads import RECENT_PLATFORMS, aget_connection, get_connection
@@ -66,6 +66,7 @@ class RemoteTaskHook(BaseHook):
 
     @classmethod
     def platform_from_connection(cls, conn: ConnectionView) -> Platform:
+        """The platform configured from ``conn``. :raises ConfigurationError: naming a field it cannot use."""
         raise NotImplementedError
 
     # -- platform ----------------------------------------------------------------------------------
