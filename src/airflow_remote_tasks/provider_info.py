@@ -27,8 +27,8 @@ def provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-remote-tasks",
         "name": INTEGRATION,
-        "description": "Run tasks on Flyte 2 / Union, Julep, Labelbox and Avala from Airflow, and wait for them "
-        "in the worker or the triggerer.",
+        "description": f"Run tasks on {spoken_list([d.label for d in DECLARATIONS])} from Airflow, and wait for "
+        "them in the worker or the triggerer.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": INTEGRATION, "tags": ["service"]},
@@ -68,3 +68,8 @@ def provider_info() -> dict[str, Any]:
         "extra-links": ["airflow_remote_tasks.links.remote_run.RemoteRunLink"],
         "connection-types": [connection_type(d) for d in DECLARATIONS],
     }
+
+
+def spoken_list(words: list[str]) -> str:
+    """``a, b and c``."""
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]])) if words else ""

@@ -350,3 +350,10 @@ def test_each_form_is_the_released_one(conn_type):
 
 def test_the_forms_keep_their_order():
     assert json.dumps(built_forms()) == json.dumps(RELEASED_FORMS)
+
+
+def test_the_description_names_the_platforms_as_released():
+    assert provider_info()["description"] == (
+        "Run tasks on Flyte 2 / Union, Julep, Labelbox and Avala from Airflow, and wait for them in the worker or "
+        "the triggerer."
+    )

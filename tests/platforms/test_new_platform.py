@@ -54,6 +54,7 @@ def test_the_toy_is_in_provider_info_with_its_form_and_hook(toy):
     assert form["ui-field-behaviour"]["hidden-fields"] == ["schema", "login", "password", "extra"]
     assert set(form["conn-fields"]) == {"verify_tls", "ca_bundle", "proxy", "read_timeout", "http2"}
     assert {"integration-name": "Toy", "python-modules": ["toy_platform.hook"]} in info["hooks"]
+    assert info["description"].startswith("Run tasks on Flyte 2 / Union, Julep, Labelbox, Avala and Toy from")
 
 
 def test_the_toys_hook_is_found_by_connection_type_name_and_class_name(toy_server):
