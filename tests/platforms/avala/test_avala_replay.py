@@ -289,6 +289,13 @@ def test_find_run_reads_the_task_and_links_it_in_its_project():
     }
 
 
+def test_a_peoples_task_gives_the_task_itself_as_its_output():
+    done = {"uid": "task-7", "status": "completed", "project": "proj-1", "annotations": 3}
+    replay = Replay([reply(json=done)])
+    assert replay.run(avala().outputs(ref("task", "task-7"))) == done
+    assert sent(replay) == ["GET /api/v1/tasks/task-7/"]
+
+
 # -- set waits: the task listing --------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,6 +35,13 @@ from airflow_remote_tasks.platforms.avala.exports import Export
 from airflow_remote_tasks.platforms.avala.runs import StatusWords, kind_of, read
 
 JOBS: dict[str, type[Export | AutoLabel]] = {"export": Export, "auto_label": AutoLabel}
+# What a finished run of each kind gives, from the run as the API answers it: an export its file (a stream), an
+# auto-label job its counts, a person's task the task itself.
+OUTPUTS: dict[str, Callable[[RunRef, dict[str, Any]], Any]] = {
+    "export": lambda ref, found: exports.export_output(ref),
+    "auto_label": auto_label.summary,
+    "task": lambda ref, found: found,
+}
 
 
 class AvalaPlatform(Platform):
@@ -116,11 +123,7 @@ class AvalaPlatform(Platform):
 
     def outputs(self, ref: RunRef) -> Operation[Any]:
         found = yield from read(self.api, ref)
-        if ref.scope.get("kind") == "export":
-            return exports.export_output(ref)
-        if ref.scope.get("kind") == "auto_label":
-            return auto_label.summary(ref, found)
-        return found
+        return OUTPUTS[kind_of(ref)](ref, found)
 
     def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
         return exports.download(self.api, ref, sink)

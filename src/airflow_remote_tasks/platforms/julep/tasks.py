@@ -12,7 +12,7 @@ from typing import Any
 from airflow_remote_tasks.core.errors import ConfigurationError, InvalidInputsError, NotFoundError
 from airflow_remote_tasks.core.models import InputSpec, TaskInterface
 from airflow_remote_tasks.core.operation import Operation
-from airflow_remote_tasks.platforms.julep import rest
+from airflow_remote_tasks.platforms.julep import PLATFORM, rest
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
 from airflow_remote_tasks.platforms.julep.definitions import definition_problems
 from airflow_remote_tasks.platforms.julep.schema import check_inputs, inputs_of_schema
@@ -135,7 +135,7 @@ def task_interface(body: Mapping[str, Any]) -> TaskInterface:
     name = str(body.get("name") or body.get("id"))
     inputs: list[InputSpec] = inputs_of_schema(schema)
     return TaskInterface(
-        platform="julep",
+        platform=PLATFORM.name,
         task=name,
         inputs=inputs,
         wire={"task_id": str(body["id"]), "input_schema": schema},
