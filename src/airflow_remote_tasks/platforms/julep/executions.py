@@ -25,6 +25,7 @@ PHASES: dict[str, Phase] = {
     "cancelled": Phase.ABORTED,
 }
 ENDED = frozenset({"succeeded", "failed", "cancelled"})
+# The metadata entry holding a try's key: how a lookup finds the execution that try started.
 RUN_KEY = "airflow_run_key"
 
 
