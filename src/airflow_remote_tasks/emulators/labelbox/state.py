@@ -26,9 +26,8 @@ class Task:
     seconds: float
     outcome: str = "COMPLETE"  # what it ends as
     streams: dict[str, ExportStream] = field(default_factory=dict)  # RESULT / ERRORS of an export
-    succeeded: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # an upsert's rows, as the results list them
+    # an upsert's rows, as the results list them
+    succeeded: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     cancelled_at: float | None = None
     created_at: str = field(default_factory=now_text)
