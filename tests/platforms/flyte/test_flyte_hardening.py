@@ -43,12 +43,12 @@ def test_discovery_is_asked_again_once_it_expires(flyte_with_auth, monkeypatch):
 
     flyte = flyte_with_auth
     flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))
-    auth._discovered.clear()
+    FlyteHook("flyte_default").platform.auth.discovered = None  # the connection's one platform reads it
     assert FlyteHook("flyte_default").test_connection()[0]
     assert FlyteHook("flyte_default").test_connection()[0]
     assert flyte.emulator.app.calls[f"/{auth.GET_OAUTH2_METADATA}"] == 1
     monkeypatch.setattr(auth, "DISCOVERY_TTL", 0.0)
-    auth._discovered.clear()
+    FlyteHook("flyte_default").platform.auth.discovered = None
     TOKENS._tokens.clear()
     assert FlyteHook("flyte_default").test_connection()[0]
     assert FlyteHook("flyte_default").test_connection()[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import uuid
 from typing import Any
 
 import httpx
@@ -519,3 +520,74 @@ def test_a_gateway_page_that_stays_is_a_transient_error():
     page = reply(status=502, content=b"<html>Bad gateway</html>", headers={"content-type": "text/html"})
     with pytest.raises(TransportError, match="is not a Flyte API answer"):
         Replay([page] * 5).run(platform().status(run_ref()))
+
+
+# -- credentials -------------------------------------------------------------------------------------------
+
+
+def client_credentials() -> FlytePlatform:
+    # A secret of its own: tokens are shared per credential by the process's token cache.
+    return platform(
+        auth_mode="client_credentials", client_id="airflow", client_secret=f"s3cr3t-{uuid.uuid4()}"
+    )
+
+
+OAUTH2_METADATA = reply(json={"tokenEndpoint": f"{API}/oauth2/token"})
+CLIENT_CONFIG = reply(
+    json={"authorizationMetadataKey": "flyte-authorization", "scopes": ["all"], "audience": "a"}
+)
+TOKEN = reply(json={"access_token": "tok-1", "expires_in": 3600})
+RUNNING = reply(json={"details": {"action": action("ACTION_PHASE_RUNNING")}})
+
+
+def test_client_credentials_discover_the_header_and_token_endpoint_then_fetch_one_token():
+    flyte = client_credentials()
+    replay = Replay([OAUTH2_METADATA, CLIENT_CONFIG, TOKEN, RUNNING, RUNNING])
+    replay.run(flyte.status(run_ref()), platform=flyte)
+    replay.run(flyte.status(run_ref()), platform=flyte)
+    oauth, client, token, *reads = replay.requests
+    assert [path(r).rsplit("/", 1)[1] for r in (oauth, client, token)] == [
+        "GetOAuth2Metadata",
+        "GetPublicClientConfig",
+        "token",
+    ]
+    assert "flyte-authorization" not in oauth.headers and "flyte-authorization" not in client.headers
+    assert token.content == b"grant_type=client_credentials&scope=all&audience=a"
+    assert [r.headers["flyte-authorization"] for r in reads] == ["Bearer tok-1", "Bearer tok-1"]
+
+
+def test_discovery_belongs_to_the_platform_object_and_expires(monkeypatch):
+    from airflow_remote_tasks.platforms.flyte import auth
+
+    first = client_credentials()
+    Replay([OAUTH2_METADATA, CLIENT_CONFIG, TOKEN, RUNNING]).run(first.status(run_ref()), platform=first)
+    # Another connection's platform reads the endpoint's metadata itself; this one keeps what it read.
+    second = client_credentials()
+    replay = Replay([OAUTH2_METADATA, CLIENT_CONFIG, TOKEN, RUNNING, RUNNING])
+    replay.run(second.status(run_ref()), platform=second)
+    replay.run(first.status(run_ref()), platform=first)
+    assert replay.left == 0
+    monkeypatch.setattr(auth, "DISCOVERY_TTL", 0.0)
+    expired = client_credentials()
+    replay = Replay([OAUTH2_METADATA, CLIENT_CONFIG, TOKEN, RUNNING, OAUTH2_METADATA, CLIENT_CONFIG, RUNNING])
+    replay.run(expired.status(run_ref()), platform=expired)
+    replay.run(expired.status(run_ref()), platform=expired)
+    assert replay.left == 0  # read again once expired; the token is still good
+
+
+def test_a_token_endpoint_on_another_origin_gets_no_secret():
+    flyte = client_credentials()
+    elsewhere = reply(json={"tokenEndpoint": "https://idp.example/oauth2/token"})
+    replay = Replay([elsewhere, CLIENT_CONFIG])
+    with pytest.raises(
+        ConfigurationError, match=r"set the connection's Token endpoint to https://idp\.example"
+    ):
+        replay.run(flyte.status(run_ref()), platform=flyte)
+    assert len(replay.requests) == 2
+
+
+def test_a_refused_client_secret_is_an_authentication_error_naming_the_client():
+    flyte = client_credentials()
+    replay = Replay([OAUTH2_METADATA, CLIENT_CONFIG, reply(status=401, json={"error": "invalid_client"})])
+    with pytest.raises(AuthenticationError, match="refused client 'airflow'"):
+        replay.run(flyte.status(run_ref()), platform=flyte)

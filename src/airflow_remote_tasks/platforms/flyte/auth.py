@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import quote_plus, urlencode, urljoin, urlsplit
@@ -15,8 +14,8 @@ from urllib.parse import quote_plus, urlencode, urljoin, urlsplit
 import httpx
 
 from airflow_remote_tasks.core.auth import TOKENS
-from airflow_remote_tasks.core.errors import AuthenticationError, ConfigurationError, TransportError
-from airflow_remote_tasks.core.operation import HttpRequest, Operation, origin, where
+from airflow_remote_tasks.core.errors import AuthenticationError, ConfigurationError, TransportError, where
+from airflow_remote_tasks.core.operation import HttpRequest, Operation, origin
 from airflow_remote_tasks.core.secrets import is_header_value, register_secret
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
@@ -34,36 +33,8 @@ class AuthMetadata:
 
 
 # How long a server's auth metadata is trusted: a tenant that moves its token endpoint or header is followed
-# within this time, and two small calls an hour per endpoint cost nothing.
+# within this time, and two small calls an hour per connection cost nothing.
 DISCOVERY_TTL = 3600.0
-_discovered: dict[str, tuple[float, AuthMetadata]] = {}
-_discovered_lock = threading.Lock()
-
-
-def discover(endpoint: str) -> Operation[AuthMetadata]:
-    with _discovered_lock:
-        known = _discovered.get(endpoint)
-    if known is not None and known[0] > time.monotonic():
-        return known[1]
-    oauth = yield from connect.unary(
-        endpoint, GET_OAUTH2_METADATA, {}, authenticate=False, share=f"{endpoint}/{GET_OAUTH2_METADATA}"
-    )
-    client = yield from connect.unary(
-        endpoint,
-        GET_PUBLIC_CLIENT_CONFIG,
-        {},
-        authenticate=False,
-        share=f"{endpoint}/{GET_PUBLIC_CLIENT_CONFIG}",
-    )
-    metadata = AuthMetadata(
-        token_endpoint=str(oauth.get("tokenEndpoint", "")),
-        header=str(client.get("authorizationMetadataKey") or "authorization"),
-        scopes=tuple(client.get("scopes") or ()),
-        audience=str(client.get("audience", "")),
-    )
-    with _discovered_lock:
-        _discovered[endpoint] = (time.monotonic() + DISCOVERY_TTL, metadata)
-    return metadata
 
 
 def token_url(config: FlyteConfig, advertised: str) -> str:
@@ -111,13 +82,16 @@ class FlyteAuth:
         identity = f"{config.endpoint}|{config.client_id}|{config.client_secret.get_secret_value()}"
         # The cache key must differ per credential without holding the secret in clear.
         self._cache_key = "flyte:" + hashlib.sha256(identity.encode()).hexdigest()
+        # The endpoint's auth metadata and when it expires (DISCOVERY_TTL after it was read); one platform, and
+        # so one of these, serves every hook and trigger of the connection.
+        self.discovered: tuple[float, AuthMetadata] | None = None
 
     def sign(self, request: HttpRequest) -> Operation[HttpRequest]:
         config = self.config
         if config.auth_mode == "token":
-            header = config.auth_header or (yield from discover(config.endpoint)).header
+            header = config.auth_header or (yield from self._discover()).header
             return request.with_headers({header: f"Bearer {config.token.get_secret_value()}"})
-        metadata = yield from discover(config.endpoint)
+        metadata = yield from self._discover()
         token = TOKENS.get(self._cache_key)
         if token is None:
             token = yield from self._fetch_token(metadata)
@@ -126,6 +100,32 @@ class FlyteAuth:
     def invalidate(self) -> bool:
         TOKENS.drop(self._cache_key)
         return self.config.auth_mode == "client_credentials"
+
+    def _discover(self) -> Operation[AuthMetadata]:
+        """The endpoint's auth metadata (read unauthenticated; callers on one loop share one read of each).
+        Raises what the calls raise."""
+        known = self.discovered
+        if known is not None and known[0] > time.monotonic():
+            return known[1]
+        endpoint = self.config.endpoint
+        oauth = yield from connect.unary(
+            endpoint, GET_OAUTH2_METADATA, {}, authenticate=False, share=f"{endpoint}/{GET_OAUTH2_METADATA}"
+        )
+        client = yield from connect.unary(
+            endpoint,
+            GET_PUBLIC_CLIENT_CONFIG,
+            {},
+            authenticate=False,
+            share=f"{endpoint}/{GET_PUBLIC_CLIENT_CONFIG}",
+        )
+        metadata = AuthMetadata(
+            token_endpoint=str(oauth.get("tokenEndpoint", "")),
+            header=str(client.get("authorizationMetadataKey") or "authorization"),
+            scopes=tuple(client.get("scopes") or ()),
+            audience=str(client.get("audience", "")),
+        )
+        self.discovered = (time.monotonic() + DISCOVERY_TTL, metadata)
+        return metadata
 
     def _fetch_token(self, metadata: AuthMetadata) -> Operation[str]:
         config = self.config
