@@ -10,7 +10,7 @@ from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
 from airflow_remote_tasks.core.models import RunRef, RunStatus, StreamedOutput
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.platform import Platform
-from airflow_remote_tasks.core.waiting import Procedure
+from airflow_remote_tasks.core.steps import Procedure
 
 # Kept small by default: the outcome travels in a trigger event (stored in Airflow's database) before XCom.
 MAX_OUTCOME_OUTPUT_BYTES = 64 * 1024

@@ -14,7 +14,8 @@ from airflow_remote_tasks.core.executors import drive
 from airflow_remote_tasks.core.models import RunRef, RunStatus, StreamedOutput
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, OnPaused, Phase, check_on_paused
 from airflow_remote_tasks.core.retry import WAIT_READS
-from airflow_remote_tasks.core.waiting import WaitOutcome, step_runner, wait_for_run
+from airflow_remote_tasks.core.run_wait import WaitOutcome, wait_for_run
+from airflow_remote_tasks.core.steps import step_runner
 from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
 from airflow_remote_tasks.operators import results
 from airflow_remote_tasks.operators.output_path import deliver

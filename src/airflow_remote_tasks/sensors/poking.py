@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 from airflow_remote_tasks.core.errors import RemoteTaskError, is_transient
 from airflow_remote_tasks.core.executors import drive
 from airflow_remote_tasks.core.retry import WAIT_READS
-from airflow_remote_tasks.core.waiting import Procedure, Sleep, WaitBudgetError, WaitMemory, step_runner
+from airflow_remote_tasks.core.steps import Procedure, Sleep, step_runner
+from airflow_remote_tasks.core.waiting import WaitBudgetError, WaitMemory
 
 T = TypeVar("T")
 MEMORY_KEY = "remote_run_wait"

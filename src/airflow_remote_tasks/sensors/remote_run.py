@@ -22,12 +22,8 @@ from airflow_remote_tasks.core.phases import (
     parse_phases,
 )
 from airflow_remote_tasks.core.run_outcome import MAX_OUTCOME_OUTPUT_BYTES, output_bytes, run_outcome
-from airflow_remote_tasks.core.waiting import (
-    BudgetExceededError,
-    WaitOutcome,
-    step_runner,
-    wait_for_run,
-)
+from airflow_remote_tasks.core.run_wait import BudgetExceededError, WaitOutcome, wait_for_run
+from airflow_remote_tasks.core.steps import step_runner
 from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
 from airflow_remote_tasks.registry import UsesRemoteHook
 from airflow_remote_tasks.sensors.poking import poke_once

@@ -13,7 +13,7 @@ from airflow.sdk.configuration import conf
 from airflow_remote_tasks.core import arguments
 from airflow_remote_tasks.core.errors import ConfigurationError, RemoteRunError
 from airflow_remote_tasks.core.phases import parse_phases
-from airflow_remote_tasks.core.waiting import ListingBudgetError, SetOutcome, wait_for_runs
+from airflow_remote_tasks.core.set_wait import ListingBudgetError, SetOutcome, wait_for_runs
 from airflow_remote_tasks.registry import UsesRemoteHook
 from airflow_remote_tasks.sensors.poking import poke_once
 from airflow_remote_tasks.triggers.remote_run import raise_error_event

@@ -16,7 +16,8 @@ from airflow_remote_tasks.core.loops import SingleFlight
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
 from airflow_remote_tasks.core.run_outcome import OUTCOME_OUTPUT_BYTES_CAP, run_outcome
-from airflow_remote_tasks.core.waiting import astep_runner, wait_for_run
+from airflow_remote_tasks.core.run_wait import wait_for_run
+from airflow_remote_tasks.core.steps import astep_runner
 from airflow_remote_tasks.hooks.base import RemoteTaskHook
 from airflow_remote_tasks.registry import hook_for_platform
 

@@ -11,7 +11,8 @@ from airflow_remote_tasks.core.batching import jittered_sleep
 from airflow_remote_tasks.core.errors import RemoteTaskError
 from airflow_remote_tasks.core.executors import adrive
 from airflow_remote_tasks.core.phases import parse_phases
-from airflow_remote_tasks.core.waiting import astep_runner, wait_for_runs
+from airflow_remote_tasks.core.set_wait import wait_for_runs
+from airflow_remote_tasks.core.steps import astep_runner
 from airflow_remote_tasks.hooks.base import RemoteTaskHook
 from airflow_remote_tasks.registry import hook_for_platform
 from airflow_remote_tasks.triggers.remote_run import error_event
