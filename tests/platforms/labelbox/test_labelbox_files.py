@@ -49,11 +49,11 @@ def counting_sinks() -> list[str]:
 
 
 def test_downloads_are_counted_by_the_one_counter():
-    assert counting_sinks() == ["operators/output_path.py:Counter"]
+    assert counting_sinks() == ["core/counting.py:CountingSink"]
 
 
 def test_a_short_export_part_is_still_caught():
-    # Canned answers: the emulator serves parts whole. With Counter counting, a part that arrives short is
+    # Canned answers: the emulator serves parts whole. With CountingSink counting, a part that arrives short is
     # refused, so nothing incomplete is put in place.
     from pydantic import SecretStr
 
@@ -170,9 +170,9 @@ def test_an_annotations_file_on_object_storage_is_read_once(labelbox, counting_s
 def test_too_many_of_one_feature_on_one_row_are_refused_before_anything_is_sent(
     labelbox, tmp_path, monkeypatch
 ):
-    from airflow_remote_tasks.platforms.labelbox import platform
+    from airflow_remote_tasks.platforms.labelbox import inputs
 
-    monkeypatch.setattr(platform, "MAX_PER_ROW_AND_FEATURE", 2)
+    monkeypatch.setattr(inputs, "MAX_PER_ROW_AND_FEATURE", 2)
     path = tmp_path / "labels.ndjson"
     same = {"name": "car", "dataRow": {"id": "ckdr000001000000000001"}}
     path.write_text("".join(json.dumps(a) + "\n" for a in [*LABELS, same, same, same]))
@@ -219,8 +219,9 @@ def import_peak_memory(path: Path, annotations: int) -> tuple[int, int, int]:
     from pydantic import SecretStr
 
     from airflow_remote_tasks.core.operation import HttpResponse
+    from airflow_remote_tasks.platforms.labelbox import imports, inputs
     from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
-    from airflow_remote_tasks.platforms.labelbox.jobs import parse_job
+    from airflow_remote_tasks.platforms.labelbox.jobs import ImportPredictions, parse_job
     from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
 
     with path.open("w") as file:
@@ -233,6 +234,7 @@ def import_peak_memory(path: Path, annotations: int) -> tuple[int, int, int]:
             file.write(json.dumps(item) + "\n")
     platform = LabelboxPlatform(LabelboxConfig(endpoint="https://lb.example/graphql", api_key=SecretStr("k")))
     job = parse_job("import_predictions", {"project_id": PROJECT, "predictions": f"file://{path}"})
+    assert isinstance(job, ImportPredictions)
 
     def answer(data: object) -> HttpResponse:
         return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"data": data}).encode())
@@ -240,7 +242,8 @@ def import_peak_memory(path: Path, annotations: int) -> tuple[int, int, int]:
     sent = 0
     tracemalloc.start()
     try:
-        operation = platform._import(job, "airflow-memory")
+        checked = inputs.read_annotations(platform.open_uri, job)
+        operation = imports.start(platform.config, job, checked, "airflow-memory")
         request = next(operation)  # the lookup by name: none yet
         request = operation.send(answer({"modelAssistedLabelingPredictionImport": None}))
         body = request.content

@@ -274,9 +274,9 @@ def upsert_peak_memory(path: Any, rows: int) -> tuple[int, int]:
     from pydantic import SecretStr
 
     from airflow_remote_tasks.core.operation import HttpResponse
-    from airflow_remote_tasks.platforms.labelbox import upserts
+    from airflow_remote_tasks.platforms.labelbox import inputs, upserts
     from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
-    from airflow_remote_tasks.platforms.labelbox.jobs import parse_job
+    from airflow_remote_tasks.platforms.labelbox.jobs import UpsertDataRows, parse_job
     from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
 
     with path.open("w") as file:
@@ -286,6 +286,7 @@ def upsert_peak_memory(path: Any, rows: int) -> tuple[int, int]:
             file.write(json.dumps(row) + "\n")
     platform = LabelboxPlatform(LabelboxConfig(endpoint="https://lb.example/graphql", api_key=SecretStr("k")))
     job = parse_job("upsert_data_rows", {"dataset_id": DATASET, "rows": f"file://{path}"})
+    assert isinstance(job, UpsertDataRows)
 
     def answer(data: object) -> HttpResponse:
         return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"data": data}).encode())
@@ -300,7 +301,7 @@ def upsert_peak_memory(path: Any, rows: int) -> tuple[int, int]:
     tracemalloc.start()
     try:
         with tempfile.TemporaryFile() as spool:
-            upserts.spool(map(upserts.line, platform._rows(job)), spool)
+            upserts.spool(map(upserts.line, inputs.read_rows(platform.open_uri, job.rows)), spool)
             operation = upserts.upload_rows(platform.config, upserts.spooled(spool), DATASET)
             request = next(operation)
             with pytest.raises(StopIteration):

@@ -6,8 +6,9 @@ Inputs use the official SDK's names (``project_id``, ``filters={"workflow_status
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -199,28 +200,36 @@ class UpsertDataRows(Strict):
     fail_on_row_errors: bool = True
 
 
-class ImportLabels(Strict):
-    """Ground-truth labels for a project: NDJSON annotations, inline or a URI."""
+Annotations = list[dict[str, Any]] | str  # inline NDJSON annotations, or the URI of a file of them
 
-    project_id: str = Field(min_length=1, pattern=ID_PATTERN)
-    labels: list[dict[str, Any]] | str
-    fail_on_row_errors: bool = True
+
+class AnnotationImport(Strict):
+    """Annotations imported into a project; ``what``: the input that holds them, as messages name them."""
+
+    what: ClassVar[str]
 
     @property
-    def annotations(self) -> list[dict[str, Any]] | str:
-        return self.labels
+    def annotations(self) -> Annotations:
+        value: Annotations = getattr(self, self.what)
+        return value
 
 
-class ImportPredictions(Strict):
+class ImportLabels(AnnotationImport):
+    """Ground-truth labels for a project."""
+
+    what = "labels"
+    project_id: str = Field(min_length=1, pattern=ID_PATTERN)
+    labels: Annotations
+    fail_on_row_errors: bool = True
+
+
+class ImportPredictions(AnnotationImport):
     """Model predictions shown to labellers as pre-labels (model-assisted labeling)."""
 
+    what = "predictions"
     project_id: str = Field(min_length=1, pattern=ID_PATTERN)
-    predictions: list[dict[str, Any]] | str
+    predictions: Annotations
     fail_on_row_errors: bool = True
-
-    @property
-    def annotations(self) -> list[dict[str, Any]] | str:
-        return self.predictions
 
 
 JOBS: dict[str, type[Strict]] = {
@@ -232,6 +241,15 @@ JOBS: dict[str, type[Strict]] = {
 }
 Job = ExportProject | ExportDataset | UpsertDataRows | ImportLabels | ImportPredictions
 MAX_PER_ROW_AND_FEATURE = 5000  # annotations of one feature on one data row, as the SDK checks
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """A job's inputs, parsed once: the job, and its inline rows or annotations as checked (``None`` when they
+    are in a file, checked as the submit reads it, once)."""
+
+    job: Job
+    checked: list[Any] | None = None
 
 
 def annotation(value: Any, where: str) -> dict[str, Any]:

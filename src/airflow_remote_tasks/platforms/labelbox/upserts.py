@@ -10,15 +10,19 @@ lost attempt created are found then, and keyed, so nothing is created twice.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
-from airflow_remote_tasks.core.errors import ApiError
+from airflow_remote_tasks.core.create_once import create_once
+from airflow_remote_tasks.core.errors import ApiError, InvalidInputsError
+from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.operation import Operation
-from airflow_remote_tasks.platforms.labelbox import queries
+from airflow_remote_tasks.platforms.labelbox import PLATFORM, queries
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.graphql import call, upload
-from airflow_remote_tasks.platforms.labelbox.jobs import DataRow
+from airflow_remote_tasks.platforms.labelbox.jobs import DataRow, UpsertDataRows
+from airflow_remote_tasks.platforms.labelbox.row_errors import MAX_FAILED_ROWS, check_refused
 
 UPSERT_CHUNK_BYTES = 10_000_000  # the SDK splits upserts at this size: the server takes chunks this large
 # GUESS: no limit is documented (the SDK sends every key in one job); batches keep each job and answer small.
@@ -27,6 +31,69 @@ LOOKUP_BATCH = 1000
 # documented). A job still running after the last counts as not finished: about a minute in all.
 LOOKUP_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0)
 LOOKUP_DONE = frozenset({"COMPLETE", "FAILED"})  # the SDK's words for a finished lookup; any other: running
+RESULT_PAGE = 5000  # the SDK's page size for upsert results
+
+
+def start(config: LabelboxConfig, job: UpsertDataRows, rows: Iterable[DataRow]) -> Operation[RunRef]:
+    """Upload the rows in chunks, each after looking up which of its global keys name a row (those keyed,
+    the others created), a manifest naming them, then start the upsert. An upsert has no name to be found by,
+    so there is no task to attach to: before every start the keys are looked up and the rows uploaded afresh,
+    so after a transient failure (an answer lost, perhaps after Labelbox acted) the rows the lost start created
+    are keyed this time, not created twice.
+
+    :raises InvalidInputsError: a row (of a file: a line) is not a valid data row, or there are none;
+        nothing was sent. :raises ApiError: a lookup or the last start failed (see :func:`create_once`)."""
+    scope: dict[str, Any] = {"via": "user", "fail_on_row_errors": job.fail_on_row_errors}
+    manifest_url = ""
+
+    def uploaded() -> Operation[RunRef | None]:
+        nonlocal manifest_url
+        chunks = yield from upload_rows(config, spooled(rows_file), job.dataset_id)
+        if not chunks:
+            raise InvalidInputsError("upsert_data_rows got no rows; nothing was started.")
+        manifest = json.dumps({"source": "SDK", "item_count": len(chunks), "chunk_uris": chunks}).encode()
+        manifest_url = yield from upload(config, "manifest.json", "application/json", manifest)
+        return None  # nothing to attach to: the start follows
+
+    def started() -> Operation[RunRef]:
+        variables = {"manifestUri": manifest_url}
+        data = yield from call(config, queries.UPSERT_DATA_ROWS, variables, idempotent=False)
+        task_id = str(data["upsertDataRows"]["id"])
+        return RunRef(platform=PLATFORM.name, run_id=task_id, scope=scope, url=config.task_url(task_id))
+
+    # The rows, checked, in a local file (gone once closed) that each attempt's chunks are cut from: a rows
+    # file on object storage is read once, and memory stays flat whatever its size.
+    with tempfile.TemporaryFile() as rows_file:
+        spool(map(line, rows), rows_file)
+        return (yield from create_once(uploaded, started))
+
+
+def outcome(config: LabelboxConfig, ref: RunRef) -> Operation[dict[str, Any]]:
+    """Counts, and the failed rows with their errors (the first :data:`MAX_FAILED_ROWS`).
+
+    :raises RowErrorsError: rows were refused and the job fails on that."""
+    variables: dict[str, Any] = {"taskId": ref.run_id, "first": 1, "from": None}
+    succeeded = yield from call(config, queries.UPSERT_SUCCESSES, variables)
+    total = int(succeeded["successesfulDataRowImports"]["total"] or 0)
+    failures: list[dict[str, Any]] = []
+    failed_total = 0
+    cursor: str | None = None
+    while True:
+        variables = {"taskId": ref.run_id, "first": RESULT_PAGE, "from": cursor}
+        page = (yield from call(config, queries.UPSERT_FAILURES, variables))["failedDataRowImports"]
+        failed_total = int(page["total"] or 0)
+        failures += [{"message": r["message"], "row": r["spec"]} for r in page["results"] or []]
+        cursor = page.get("after")
+        if not cursor or len(failures) >= MAX_FAILED_ROWS:
+            break
+    first = repr(failures[0]["message"] if failures else "no detail")
+    check_refused(ref, f"upserted {total} rows", failed_total, first)
+    return {
+        "run_id": ref.run_id,
+        "succeeded": total,
+        "failed": failed_total,
+        "failures": failures[:MAX_FAILED_ROWS],
+    }
 
 
 def existing_keys(config: LabelboxConfig, keys: Sequence[str]) -> Operation[set[str]]:
