@@ -17,6 +17,8 @@ from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
 
 
 class FlytePlatform(Platform):
+    """One Flyte connection: its settings, credentials, and the (project, domain) pairs its listings know."""
+
     declaration = PLATFORM
     status_batch_limit = LIST_RUNS_LIMIT  # one ListRuns filtered to the runs' names
 

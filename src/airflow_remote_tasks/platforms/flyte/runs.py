@@ -103,6 +103,7 @@ def find_run(api: FlyteApi, run_id: str) -> Operation[RunRef]:
 
 
 def status(api: FlyteApi, ref: RunRef) -> Operation[RunStatus]:
+    """GetRunDetails; for a failure it leaves unexplained, GetActionDetails too. Raises what the calls raise."""
     body = yield from api.call(f"{RUN_SERVICE}/GetRunDetails", {"runId": api.run_id(ref)})
     status = parse_action_status(body.get("details", {}).get("action", {}))
     if status.phase in FAILURES and not status.message:
@@ -114,7 +115,7 @@ def status(api: FlyteApi, ref: RunRef) -> Operation[RunStatus]:
 
 def statuses(api: FlyteApi, refs: Sequence[RunRef]) -> Operation[dict[str, RunStatus]]:
     """ListRuns filtered to the runs' names, one call per project. A failure's message is not in the
-    listing, so failed runs are left out here and read with :func:`status`."""
+    listing, so failed runs are left out here and read with :func:`status`. Raises what the calls raise."""
     by_project: dict[tuple[str, str, str], list[str]] = {}
     for ref in refs:
         scope = ref.scope
