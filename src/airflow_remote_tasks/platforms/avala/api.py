@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from airflow_remote_tasks.core.answers import not_its_answer
 from airflow_remote_tasks.core.errors import NotFoundError
+from airflow_remote_tasks.core.foreign import not_its_answer
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
 from airflow_remote_tasks.core.paging import Page, all_pages
 from airflow_remote_tasks.platforms.avala.config import AvalaConfig

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 
-from airflow_remote_tasks.core.answers import not_its_answer
 from airflow_remote_tasks.core.errors import (
     ApiError,
     AuthenticationError,
@@ -18,6 +17,7 @@ from airflow_remote_tasks.core.errors import (
     InvalidInputsError,
     NotFoundError,
 )
+from airflow_remote_tasks.core.foreign import not_its_answer
 from airflow_remote_tasks.core.operation import HttpResponse, path_segment
 
 # X-RateLimit-Reset's unit is not documented: seconds until the window resets, or when it resets (epoch

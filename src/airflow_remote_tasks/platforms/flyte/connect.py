@@ -6,7 +6,6 @@ import json
 import struct
 from typing import Any
 
-from airflow_remote_tasks.core.answers import not_the_api
 from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
     ApiError,
@@ -16,6 +15,7 @@ from airflow_remote_tasks.core.errors import (
     UnexpectedAnswerError,
     where,
 )
+from airflow_remote_tasks.core.foreign import not_the_api
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, StreamLimits
 
 UNARY_HEADERS = {

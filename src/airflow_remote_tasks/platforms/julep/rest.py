@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from airflow_remote_tasks.core.answers import not_the_api
 from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
     ApiError,
@@ -16,6 +15,7 @@ from airflow_remote_tasks.core.errors import (
     NotFoundError,
     UnexpectedAnswerError,
 )
+from airflow_remote_tasks.core.foreign import not_the_api
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, path_segment
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
 

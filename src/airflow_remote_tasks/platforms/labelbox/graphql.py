@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from airflow_remote_tasks.core.answers import not_its_answer
 from airflow_remote_tasks.core.errors import (
     AlreadyExistsError,
     ApiError,
@@ -22,6 +21,7 @@ from airflow_remote_tasks.core.errors import (
     NotFoundError,
     RefusedError,
 )
+from airflow_remote_tasks.core.foreign import not_its_answer
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 

@@ -1,4 +1,5 @@
-"""Error answers that are not the platform's own: which of them asking again can change."""
+"""Error answers in someone else's words (a gateway's, a proxy's, a web framework's default page), not the
+platform's: which of them asking again can change."""
 
 from __future__ import annotations
 
