@@ -136,9 +136,6 @@ def returns(value: T) -> Operation[T]:
     yield  # unreachable; makes this function a generator
 
 
-answer = returns  # the former name, until every caller says returns
-
-
 def relayed(
     operation: Operation[T], exchange: Callable[[HttpRequest], Operation[HttpResponse]]
 ) -> Operation[T]:

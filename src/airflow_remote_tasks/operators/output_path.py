@@ -33,8 +33,6 @@ from airflow_remote_tasks.core.storage import (
 
 log = logging.getLogger(__name__)
 
-Counter = CountingSink  # the former name of the core's counting sink, until no platform imports it from here
-
 Run = Callable[[Operation[Any]], Any]
 Download = Callable[[RunRef, str, Sink], Operation[None]]
 
