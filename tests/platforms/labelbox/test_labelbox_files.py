@@ -170,9 +170,9 @@ def test_an_annotations_file_on_object_storage_is_read_once(labelbox, counting_s
 def test_too_many_of_one_feature_on_one_row_are_refused_before_anything_is_sent(
     labelbox, tmp_path, monkeypatch
 ):
-    from airflow_remote_tasks.platforms.labelbox import inputs
+    from airflow_remote_tasks.platforms.labelbox import items
 
-    monkeypatch.setattr(inputs, "MAX_PER_ROW_AND_FEATURE", 2)
+    monkeypatch.setattr(items, "MAX_PER_ROW_AND_FEATURE", 2)
     path = tmp_path / "labels.ndjson"
     same = {"name": "car", "dataRow": {"id": "ckdr000001000000000001"}}
     path.write_text("".join(json.dumps(a) + "\n" for a in [*LABELS, same, same, same]))
@@ -219,7 +219,7 @@ def import_peak_memory(path: Path, annotations: int) -> tuple[int, int, int]:
     from pydantic import SecretStr
 
     from airflow_remote_tasks.core.operation import HttpResponse
-    from airflow_remote_tasks.platforms.labelbox import imports, inputs
+    from airflow_remote_tasks.platforms.labelbox import imports, items
     from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
     from airflow_remote_tasks.platforms.labelbox.jobs import ImportPredictions, parse_job
     from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
@@ -242,7 +242,7 @@ def import_peak_memory(path: Path, annotations: int) -> tuple[int, int, int]:
     sent = 0
     tracemalloc.start()
     try:
-        checked = inputs.read_annotations(platform.open_uri, job)
+        checked = items.read_annotations(platform.open_uri, job)
         operation = imports.start(platform.config, job, checked, "airflow-memory")
         request = next(operation)  # the lookup by name: none yet
         request = operation.send(answer({"modelAssistedLabelingPredictionImport": None}))

@@ -28,8 +28,7 @@ from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, Strea
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.replay import Replay, Reply, reply
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
-from airflow_remote_tasks.platforms.labelbox.exports import task_name
-from airflow_remote_tasks.platforms.labelbox.jobs import DataRow, PreparedJob
+from airflow_remote_tasks.platforms.labelbox.jobs import DataRow, PreparedJob, task_name
 from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
 from airflow_remote_tasks.platforms.labelbox.row_errors import RowErrorsError
 from support import LABELBOX_KEY

@@ -274,7 +274,7 @@ def upsert_peak_memory(path: Any, rows: int) -> tuple[int, int]:
     from pydantic import SecretStr
 
     from airflow_remote_tasks.core.operation import HttpResponse
-    from airflow_remote_tasks.platforms.labelbox import inputs, upserts
+    from airflow_remote_tasks.platforms.labelbox import items, upserts
     from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
     from airflow_remote_tasks.platforms.labelbox.jobs import UpsertDataRows, parse_job
     from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
@@ -301,7 +301,7 @@ def upsert_peak_memory(path: Any, rows: int) -> tuple[int, int]:
     tracemalloc.start()
     try:
         with tempfile.TemporaryFile() as spool:
-            upserts.spool(map(upserts.line, inputs.read_rows(platform.open_uri, job.rows)), spool)
+            upserts.spool(map(upserts.line, items.read_rows(platform.open_uri, job.rows)), spool)
             operation = upserts.upload_rows(platform.config, upserts.spooled(spool), DATASET)
             request = next(operation)
             with pytest.raises(StopIteration):

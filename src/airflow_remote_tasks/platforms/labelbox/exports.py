@@ -3,13 +3,12 @@ their result streamed, a stream of NDJSON chunks behind signed file URLs."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from airflow_remote_tasks.core.counting import CountingSink
 from airflow_remote_tasks.core.create_once import create_once
 from airflow_remote_tasks.core.errors import TransportError
-from airflow_remote_tasks.core.models import RunOrigin, RunRef, StreamedOutput
+from airflow_remote_tasks.core.models import RunRef, StreamedOutput
 from airflow_remote_tasks.core.operation import HttpRequest, Operation, Sink
 from airflow_remote_tasks.platforms.labelbox import queries
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
@@ -24,11 +23,6 @@ MUTATIONS: dict[type[ExportProject | ExportDataset], tuple[str, str]] = {
     ExportProject: (queries.EXPORT_PROJECT, "exportDataRowsInProject"),
     ExportDataset: (queries.EXPORT_CATALOG, "exportDataRowsInCatalog"),
 }
-
-
-def task_name(origin: RunOrigin) -> str:
-    """The export's name, derived from the task instance: found again after an answer was lost."""
-    return "airflow-" + hashlib.sha256(origin.key.encode()).hexdigest()[:24]
 
 
 def start(tasks: Tasks, job: ExportProject | ExportDataset, name: str) -> Operation[RunRef]:

@@ -6,6 +6,7 @@ Inputs use the official SDK's names (``project_id``, ``filters={"workflow_status
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from airflow_remote_tasks.core.arguments import invalid_inputs
 from airflow_remote_tasks.core.errors import InvalidInputsError
-from airflow_remote_tasks.core.models import InputSpec
+from airflow_remote_tasks.core.models import InputSpec, RunOrigin
 
 # SDK export parameter -> the export input's key.
 EXPORT_PARAMS = {
@@ -116,9 +117,9 @@ class ExportProject(Strict):
     filters: ExportFilters = Field(default_factory=ExportFilters)
     params: ExportParams = Field(default_factory=ExportParams)
 
-    def wire(self, task_name: str) -> dict[str, Any]:
+    def wire(self, name: str) -> dict[str, Any]:
         return {
-            "taskName": task_name,
+            "taskName": name,
             "isStreamableReady": True,
             "filters": {
                 "projectId": self.project_id,
@@ -134,7 +135,7 @@ class ExportDataset(Strict):
     filters: ExportFilters = Field(default_factory=ExportFilters)
     params: CatalogParams = Field(default_factory=CatalogParams)
 
-    def wire(self, task_name: str) -> dict[str, Any]:
+    def wire(self, name: str) -> dict[str, Any]:
         params = self.params.wire(CATALOG_PARAMS)
         params.update(
             projectIds=self.params.project_ids or [],
@@ -148,7 +149,7 @@ class ExportDataset(Strict):
             {"ids": [self.dataset_id], "operator": "is", "type": "dataset"},
         ]
         return {
-            "taskName": task_name,
+            "taskName": name,
             "filters": {"searchQuery": {"scope": None, "query": query}},
             "isStreamableReady": True,
             "params": params,
@@ -288,6 +289,12 @@ def data_row(row: Any, where: str) -> DataRow:
             "them instead of creating them twice; nothing was started."
         )
     return parsed
+
+
+def task_name(origin: RunOrigin) -> str:
+    """The name an export or import is created under, derived from the task instance: so it is found again
+    after an answer was lost, or by the task's next try."""
+    return "airflow-" + hashlib.sha256(origin.key.encode()).hexdigest()[:24]
 
 
 def job_inputs(kind: str) -> list[InputSpec]:

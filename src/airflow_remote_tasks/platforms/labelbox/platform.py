@@ -17,7 +17,7 @@ from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, TaskI
 from airflow_remote_tasks.core.operation import Operation, Sink, returns
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.labelbox import PLATFORM, exports, imports, inputs, queries, upserts
+from airflow_remote_tasks.platforms.labelbox import PLATFORM, exports, imports, items, queries, upserts
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.graphql import call
 from airflow_remote_tasks.platforms.labelbox.jobs import (
@@ -31,6 +31,7 @@ from airflow_remote_tasks.platforms.labelbox.jobs import (
     UpsertDataRows,
     job_inputs,
     parse_job,
+    task_name,
 )
 from airflow_remote_tasks.platforms.labelbox.tasks import Tasks, parse_task_status
 
@@ -47,11 +48,11 @@ class LabelboxPlatform(Platform):
         config: LabelboxConfig,
         *,
         client_settings: ClientSettings | None = None,
-        open_uri: inputs.OpenUri | None = None,
+        open_uri: items.OpenUri | None = None,
     ) -> None:
         self.config = config
         # Opens a rows or annotations file given by URI.
-        self.open_uri = open_uri or inputs.open_local
+        self.open_uri = open_uri or items.open_local
         self.client_settings = client_settings or ClientSettings()
         self.api_origin = config.endpoint  # the only origin credentials go to (core.auth)
         self.auth = HeaderAuth("Authorization", f"Bearer {config.api_key.get_secret_value()}")
@@ -105,17 +106,17 @@ class LabelboxPlatform(Platform):
         if isinstance(parsed, UpsertDataRows):
             rows = self._rows(parsed) if checked is None else checked
             return (yield from upserts.start(self.config, parsed, rows))
-        name = exports.task_name(origin)
+        name = task_name(origin)
         if isinstance(parsed, ImportLabels | ImportPredictions):
             annotations = self._annotations(parsed) if checked is None else checked
             return (yield from imports.start(self.config, parsed, annotations, name))
         return (yield from exports.start(self.tasks, parsed, name))
 
     def _rows(self, job: UpsertDataRows) -> Iterator[DataRow]:
-        return inputs.read_rows(self.open_uri, job.rows)
+        return items.read_rows(self.open_uri, job.rows)
 
     def _annotations(self, job: ImportLabels | ImportPredictions) -> Iterator[dict[str, Any]]:
-        return inputs.read_annotations(self.open_uri, job)
+        return items.read_annotations(self.open_uri, job)
 
     def _check_exists(self, job: Job) -> Operation[None]:
         """:raises NotFoundError: the job's project or dataset is not reachable with the connection's key."""
