@@ -51,3 +51,27 @@ def test_output_path_takes_any_platforms_value_as_json(flyte, tmp_path):
     assert json.loads(target.read_text()) == "Hello, Storage! Hello, Storage!"
     summary = result.xcom("collect")
     assert summary["path"] == f"file://{target}" and summary["bytes"] == target.stat().st_size
+
+
+def test_the_inputs_are_parsed_once_and_submitted_as_parsed(flyte, monkeypatch):
+    from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
+
+    platform_class = type(FlyteHook("flyte_default").platform)
+    prepare, submit = platform_class.prepare_inputs, platform_class.submit
+    parsed: list[Any] = []
+    submitted: list[Any] = []
+
+    def counted_prepare(self: Any, interface: Any, inputs: Any) -> Any:
+        parsed.append(prepare(self, interface, inputs))
+        return parsed[-1]
+
+    def watched_submit(self: Any, interface: Any, job: Any, **kwargs: Any) -> Any:
+        submitted.append(job)
+        return submit(self, interface, job, **kwargs)
+
+    monkeypatch.setattr(platform_class, "prepare_inputs", counted_prepare)
+    monkeypatch.setattr(platform_class, "submit", watched_submit)
+    assert run_dag("t_hello_worker").state == "success"
+    [job] = parsed
+    [sent] = submitted
+    assert sent is job

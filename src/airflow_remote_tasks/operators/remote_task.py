@@ -149,7 +149,7 @@ class RemoteTaskOperator(WaitsForRun):
     def _submit(self, context: Context, record: RunRecord) -> RunRef:
         platform = self.hook.platform
         interface = self.hook.run(platform.resolve_task(self.task, self.version))
-        wire_inputs = platform.prepare_inputs(interface, self.inputs)
+        job = platform.prepare_inputs(interface, self.inputs)  # parsed once: submit gets it as it is
         if self.output_path:
             check_writable(self.output_path)
         store = context["task_state_store"]
@@ -168,7 +168,7 @@ class RemoteTaskOperator(WaitsForRun):
             ref = self.hook.run(
                 platform.submit(
                     interface,
-                    wire_inputs,
+                    job,
                     origin=origin,
                     labels={"created-by": "airflow", **self.labels},
                     env=self.env,

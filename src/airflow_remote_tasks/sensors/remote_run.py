@@ -126,7 +126,7 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
             wait_for_run,
             lambda: self._find(context),
             targets=self._wait_targets,
-            what=f"Could not read the state of run {self.run_id}",
+            what=BudgetExceededError.failing(self.run_id),
             exceeded=exceeded,
         )
         if outcome is None or outcome.status is None or not self._reached(outcome.ref, outcome.status):

@@ -108,7 +108,7 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
             targets=self.targets,
             min_count=self.min_count,
             fail_on_failure=self.fail_on_failure,
-            what=f"Could not list the runs of selector {key}",
+            what=ListingBudgetError.failing(key),
             exceeded=exceeded,
         )
         if outcome is None:
