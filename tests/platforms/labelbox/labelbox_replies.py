@@ -65,12 +65,12 @@ def names(replay: Replay) -> list[str]:
 def routed(routes: dict[str, list[Reply]]) -> Callable[[httpx.Request], Reply]:
     """Answers by operation name, each name's in order; an operation with none left fails the test."""
 
-    def answer(request: httpx.Request) -> Reply:
+    def reply_to(request: httpx.Request) -> Reply:
         name = operation_of(request)
         assert routes.get(name), f"no canned answer left for {name}"
         return routes[name].pop(0)
 
-    return answer
+    return reply_to
 
 
 def variables(request: httpx.Request) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def test_a_short_export_part_is_still_caught():
     from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
     from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
 
-    def answer(data: object) -> HttpResponse:
+    def graphql_data(data: object) -> HttpResponse:
         return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"data": data}).encode())
 
     platform = LabelboxPlatform(LabelboxConfig(endpoint="https://lb.example/graphql", api_key=SecretStr("k")))
@@ -71,9 +71,11 @@ def test_a_short_export_part_is_still_caught():
     whole = io.BytesIO()
     operation = platform.download(ref, "result", whole)
     next(operation)  # the header
-    operation.send(answer({"task": {"exportMetadataHeader": {"totalSize": 10, "totalLines": 1}}}))
+    operation.send(graphql_data({"task": {"exportMetadataHeader": {"totalSize": 10, "totalLines": 1}}}))
     part = operation.send(
-        answer({"task": {"exportFileFromOffset": {"offsets": {"start": 0, "end": 9}, "file": "https://f/1"}}})
+        graphql_data(
+            {"task": {"exportFileFromOffset": {"offsets": {"start": 0, "end": 9}, "file": "https://f/1"}}}
+        )
     )
     assert part.sink is not None and not part.authenticate
     part.sink.write(b"12345")
@@ -236,7 +238,7 @@ def import_peak_memory(path: Path, annotations: int) -> tuple[int, int, int]:
     job = parse_job("import_predictions", {"project_id": PROJECT, "predictions": f"file://{path}"})
     assert isinstance(job, ImportPredictions)
 
-    def answer(data: object) -> HttpResponse:
+    def graphql_data(data: object) -> HttpResponse:
         return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"data": data}).encode())
 
     sent = 0
@@ -245,7 +247,7 @@ def import_peak_memory(path: Path, annotations: int) -> tuple[int, int, int]:
         checked = items.read_annotations(platform.open_uri, job)
         operation = imports.start(platform.config, job, checked, "airflow-memory")
         request = next(operation)  # the lookup by name: none yet
-        request = operation.send(answer({"modelAssistedLabelingPredictionImport": None}))
+        request = operation.send(graphql_data({"modelAssistedLabelingPredictionImport": None}))
         body = request.content
         assert body is not None
         for piece in [body] if isinstance(body, bytes) else body.chunks():
@@ -253,7 +255,7 @@ def import_peak_memory(path: Path, annotations: int) -> tuple[int, int, int]:
         assert sent == int(request.headers["Content-Length"])
         with pytest.raises(StopIteration):
             operation.send(
-                answer({"createModelAssistedLabelingPredictionImport": {"id": "i", "state": "RUNNING"}})
+                graphql_data({"createModelAssistedLabelingPredictionImport": {"id": "i", "state": "RUNNING"}})
             )
         _, peak = tracemalloc.get_traced_memory()
     finally:

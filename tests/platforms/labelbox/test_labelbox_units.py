@@ -18,19 +18,19 @@ from airflow_remote_tasks.platforms.labelbox.jobs import parse_job, utc_text
 from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform, parse_task_status
 
 
-def answer(body: object, status: int = 200) -> HttpResponse:
+def response(body: object, status: int = 200) -> HttpResponse:
     return HttpResponse(status, {"content-type": "application/json"}, json.dumps(body).encode())
 
 
 def errors(code: str, **extensions: object) -> HttpResponse:
-    return answer({"data": None, "errors": [{"message": "m", "extensions": {"code": code, **extensions}}]})
+    return response({"data": None, "errors": [{"message": "m", "extensions": {"code": code, **extensions}}]})
 
 
 def test_errors_inside_200_are_read_and_classified():
     assert worth_retrying(errors("INTERNAL_SERVER_ERROR", exception={"status": 503}))
     assert not worth_retrying(errors("INTERNAL_SERVER_ERROR", exception={"status": 400}))
-    assert worth_retrying(answer({"message": "You have exceeded the rate limit"}, 429))
-    assert worth_retrying(answer({"message": "You have exceeded the rate limit"}, 200))
+    assert worth_retrying(response({"message": "You have exceeded the rate limit"}, 429))
+    assert worth_retrying(response({"message": "You have exceeded the rate limit"}, 200))
     with pytest.raises(AuthenticationError, match="check the connection's API key"):
         data_of("Q", errors("AUTHENTICATION_ERROR"))
     with pytest.raises(NotFoundError):
@@ -40,7 +40,7 @@ def test_errors_inside_200_are_read_and_classified():
     with pytest.raises(ApiError) as raised:
         data_of("Q", errors("INTERNAL_SERVER_ERROR", exception={"status": 503}))
     assert raised.value.retryable
-    assert data_of("Q", answer({"data": {"x": 1}})) == {"x": 1}
+    assert data_of("Q", response({"data": {"x": 1}})) == {"x": 1}
 
 
 def test_unknown_status_words_are_not_finished_and_logged_once(caplog):
@@ -58,12 +58,12 @@ def test_status_operation_with_canned_answers():
     operation = platform.status(RunRef(platform="labelbox", run_id="cktask1", scope={"via": "user"}))
     user_query = next(operation)
     assert json.loads(user_query.content or b"")["query"].startswith("query GetUserPyApi")
-    task_query = operation.send(answer({"data": {"user": {"id": "ckuser1"}}}))
+    task_query = operation.send(response({"data": {"user": {"id": "ckuser1"}}}))
     variables = json.loads(task_query.content or b"")["variables"]
     assert variables == {"param_0": "cktask1", "param_1": "ckuser1"}
     task = {"id": "cktask1", "status": "IN_PROGRESS", "completionPercentage": 40.0}
     with pytest.raises(StopIteration) as done:
-        operation.send(answer({"data": {"user": {"createdTasks": [task]}}}))
+        operation.send(response({"data": {"user": {"createdTasks": [task]}}}))
     assert done.value.value.describe() == "running (IN_PROGRESS, 40% done)"
 
 

@@ -143,22 +143,22 @@ def test_the_lookup_with_canned_answers_batches_keys_and_names_a_failed_job(monk
     from airflow_remote_tasks.platforms.labelbox import upserts
     from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 
-    def answer(data: object) -> HttpResponse:
+    def graphql_data(data: object) -> HttpResponse:
         return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"data": data}).encode())
 
     def result(status: str, missing: list[str]) -> HttpResponse:
         data = {"fetchedDataRows": [], "notFoundGlobalKeys": missing, "accessDeniedGlobalKeys": []}
-        return answer({"dataRowsForGlobalKeysResult": {"data": data, "jobStatus": status}})
+        return graphql_data({"dataRowsForGlobalKeysResult": {"data": data, "jobStatus": status}})
 
     monkeypatch.setattr(upserts, "LOOKUP_BATCH", 2)
     config = LabelboxConfig(endpoint="https://lb.example/graphql", api_key=SecretStr("k"))
     operation = upserts.existing_keys(config, ["a", "b", "a", "c"])
     requests = [next(operation)]
     for reply in (
-        answer({"dataRowsForGlobalKeys": {"jobId": "j1"}}),
+        graphql_data({"dataRowsForGlobalKeys": {"jobId": "j1"}}),
         result("IN_PROGRESS", []),  # read again, after a pause
         result("COMPLETE", ["b"]),
-        answer({"dataRowsForGlobalKeys": {"jobId": "j2"}}),
+        graphql_data({"dataRowsForGlobalKeys": {"jobId": "j2"}}),
     ):
         requests.append(operation.send(reply))
     sent = [json.loads(r.content or b"") for r in requests]
@@ -175,7 +175,7 @@ def test_the_lookup_with_canned_answers_batches_keys_and_names_a_failed_job(monk
     assert done.value.value == {"a", "c"}
     failing = upserts.existing_keys(config, ["a"])
     next(failing)
-    failing.send(answer({"dataRowsForGlobalKeys": {"jobId": "j3"}}))
+    failing.send(graphql_data({"dataRowsForGlobalKeys": {"jobId": "j3"}}))
     with pytest.raises(
         ApiError, match=r"lookup of 1 global keys \(job j3\) failed; no row was sent"
     ) as raised:
@@ -288,16 +288,16 @@ def upsert_peak_memory(path: Any, rows: int) -> tuple[int, int]:
     job = parse_job("upsert_data_rows", {"dataset_id": DATASET, "rows": f"file://{path}"})
     assert isinstance(job, UpsertDataRows)
 
-    def answer(data: object) -> HttpResponse:
+    def graphql_data(data: object) -> HttpResponse:
         return HttpResponse(200, {"content-type": "application/json"}, json.dumps({"data": data}).encode())
 
     replies = {
-        b"getDataRowsForGlobalKeysPyApi(": answer({"dataRowsForGlobalKeys": {"jobId": "j"}}),
-        b"getDataRowsForGlobalKeysResultPyApi(": answer(
+        b"getDataRowsForGlobalKeysPyApi(": graphql_data({"dataRowsForGlobalKeys": {"jobId": "j"}}),
+        b"getDataRowsForGlobalKeysResultPyApi(": graphql_data(
             {"dataRowsForGlobalKeysResult": {"jobStatus": "COMPLETE", "data": {"notFoundGlobalKeys": []}}}
         ),
     }
-    uploaded = answer({"uploadFile": {"url": "https://lb.example/u"}})
+    uploaded = graphql_data({"uploadFile": {"url": "https://lb.example/u"}})
     tracemalloc.start()
     try:
         with tempfile.TemporaryFile() as spool:

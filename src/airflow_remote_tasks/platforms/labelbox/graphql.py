@@ -122,7 +122,7 @@ def upload(config: LabelboxConfig, filename: str, content_type: str, data: bytes
     """Upload a file and return its URL. Safe to repeat: a second upload only leaves an unused copy."""
     from airflow_remote_tasks.platforms.labelbox.queries import UPLOAD_FILE
 
-    answer = yield from call_with_file(
+    uploaded = yield from call_with_file(
         config,
         UPLOAD_FILE,
         {"sign": False},
@@ -132,7 +132,7 @@ def upload(config: LabelboxConfig, filename: str, content_type: str, data: bytes
         data=data,
         idempotent=True,
     )
-    return str(answer["uploadFile"]["url"])
+    return str(uploaded["uploadFile"]["url"])
 
 
 def operation_name(query: str) -> str:
