@@ -8,7 +8,7 @@ import json
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from airflow_remote_tasks.core.create_once import create_once
 from airflow_remote_tasks.core.errors import NotFoundError, TransportError
@@ -24,16 +24,23 @@ from airflow_remote_tasks.platforms.labelbox.upserts import spool
 
 PHASES = {"RUNNING": Phase.RUNNING, "FINISHED": Phase.SUCCEEDED, "FAILED": Phase.FAILED}
 
-# The import's kind (in its run reference's scope) -> its create and the field of that answer, its lookup and
-# the field of that answer.
-KINDS: dict[str, tuple[str, str, str, str]] = {
-    "label_import": (
-        queries.CREATE_LABEL_IMPORT,
-        "createLabelImport",
-        queries.GET_LABEL_IMPORT,
-        "labelImport",
+
+class ImportCalls(NamedTuple):
+    """The calls of one kind of import: its create, and its lookup by project and name, each with the field
+    its answer is under."""
+
+    create: str
+    created: str
+    lookup: str
+    found: str
+
+
+# The import's kind, as its run reference's scope names it -> its calls.
+KINDS = {
+    "label_import": ImportCalls(
+        queries.CREATE_LABEL_IMPORT, "createLabelImport", queries.GET_LABEL_IMPORT, "labelImport"
     ),
-    "prediction_import": (
+    "prediction_import": ImportCalls(
         queries.CREATE_PREDICTION_IMPORT,
         "createModelAssistedLabelingPredictionImport",
         queries.GET_PREDICTION_IMPORT,
@@ -82,7 +89,7 @@ def _create(
     name: str,
     annotations_file: IO[bytes],
 ) -> Operation[RunRef]:
-    create, field, _, _ = KINDS[kind]
+    calls = KINDS[kind]
     project_id = job.project_id
     scope: dict[str, Any] = {
         "kind": kind,
@@ -103,7 +110,7 @@ def _create(
     def created() -> Operation[RunRef]:
         data = yield from call_with_file(
             config,
-            create,
+            calls.create,
             {"projectId": project_id, "name": name},
             part=f"{project_id}__{name}.ndjson",
             filename=f"{project_id}__{name}.ndjson",
@@ -111,16 +118,17 @@ def _create(
             data=annotations_file,
             idempotent=False,
         )
-        return ref(data[field])
+        return ref(data[calls.created])
 
     return (yield from create_once(attached, created))
 
 
 def named(config: LabelboxConfig, kind: str, project_id: str, name: str) -> Operation[dict[str, Any] | None]:
     """The project's import of that kind and name, if any."""
-    _, _, query, field = KINDS[kind]
+    calls = KINDS[kind]
     try:
-        found = (yield from call(config, query, {"projectId": project_id, "name": name})).get(field)
+        data = yield from call(config, calls.lookup, {"projectId": project_id, "name": name})
+        found = data.get(calls.found)
     except NotFoundError:
         return None
     return dict(found) if found else None
