@@ -142,7 +142,8 @@ def test_unknown_status_words_wait_and_the_table_can_be_extended(avala):
 def test_a_nearly_used_up_rate_limit_slows_the_polls(avala):
     import httpx
 
-    from airflow_remote_tasks.core.waiting import ReadStatus, Sleep, wait_for_run
+    from airflow_remote_tasks.core.run_wait import wait_for_run
+    from airflow_remote_tasks.core.steps import ReadStatus, Sleep
     from airflow_remote_tasks.platforms.avala.hook import AvalaHook
 
     hook = AvalaHook("avala_default")
