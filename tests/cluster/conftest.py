@@ -61,3 +61,15 @@ def airflow(flyte_emulator, labelbox_emulator, postgres) -> Iterator[AirflowClus
         yield cluster.start()
     finally:
         cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_dag_run_left_going(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that failed midway may leave its DAG run going; it is marked failed at the end, so that its tasks
+    do not hold the executor's slots and the triggerers while the next tests run (a passing test leaves none)."""
+    yield
+    if "airflow" not in request.fixturenames:
+        return
+    cluster: AirflowCluster = request.getfixturevalue("airflow")
+    for run in cluster.api("GET", "dags/~/dagRuns", params={"state": "running", "limit": 100})["dag_runs"]:
+        cluster.api("PATCH", f"dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}", json={"state": "failed"})
