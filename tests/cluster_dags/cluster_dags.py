@@ -70,7 +70,8 @@ with DAG(
 
 
 with DAG("c_labelbox_export", start_date=START, schedule=None, catchup=False, params={"out": ""}) as dag:
-    # A Labelbox export waited on in the triggerer, then streamed to storage by the resumed task.
+    # A Labelbox export waited on in the triggerer, then streamed to storage by the resumed task. Retried as
+    # c_mapped's tasks are, for the same race in Airflow's scheduler (seen here on a loaded machine).
     RemoteTaskOperator(
         task_id="export",
         conn_id="labelbox_default",
@@ -79,6 +80,8 @@ with DAG("c_labelbox_export", start_date=START, schedule=None, catchup=False, pa
         output_path="{{ params.out }}",
         deferrable=True,
         poll_interval=1,
+        retries=2,
+        retry_delay=timedelta(seconds=1),
     )
 
 
