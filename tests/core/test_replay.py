@@ -10,7 +10,13 @@ import pytest
 
 from airflow_remote_tasks.core.auth import HeaderAuth
 from airflow_remote_tasks.core.errors import TransportError
-from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation, starting_run
+from airflow_remote_tasks.core.operation import (
+    HttpRequest,
+    HttpResponse,
+    Operation,
+    StreamLimits,
+    starting_run,
+)
 from airflow_remote_tasks.core.replay import Replay, Reply, UnansweredRequestError, reply
 
 API = "https://api.example.com"
@@ -119,3 +125,16 @@ def test_the_async_path_drives_the_same_operation() -> None:
         asyncio.run(replay.arun(starting_run(create())))
     assert raised.value.answer_lost
     assert json.loads(replay.requests[0].content) == {"name": "r"}
+
+
+def test_a_canned_body_is_served_as_a_stream() -> None:
+    def tail() -> Operation[bytes]:
+        response: HttpResponse = yield HttpRequest(
+            "POST", f"{API}/logs", stream=StreamLimits(max_bytes=1 << 10)
+        )
+        return response.content
+
+    framed = b"\x00\x00\x00\x00\x02{}" * 3
+    assert Replay([reply(content=framed)]).run(tail()) == framed
+    assert asyncio.run(Replay([reply(content=framed)]).arun(tail())) == framed
+    assert Replay([reply(json={"a": 1})]).run(tail()) == b'{"a": 1}'

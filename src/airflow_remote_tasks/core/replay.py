@@ -49,13 +49,12 @@ class Reply:
         """
         if self.lost:
             raise httpx.ReadError("the connection broke before an answer came back", request=request)
-        if self.json is not None:
-            return httpx.Response(
-                self.status,
-                headers={"content-type": "application/json", **self.headers},
-                content=jsonlib.dumps(self.json).encode(),
-            )
-        return httpx.Response(self.status, headers=dict(self.headers), content=self.content)
+        body = self.content if self.json is None else jsonlib.dumps(self.json).encode()
+        typed = {} if self.json is None else {"content-type": "application/json"}
+        headers = {**typed, "content-length": str(len(body)), **self.headers}
+        # Served as a stream, as a server's body arrives: read whole, in a download's chunks, or framed (iter_raw)
+        # alike; a body given as content= would come already read and refuse iter_raw (StreamConsumed).
+        return httpx.Response(self.status, headers=headers, stream=httpx.ByteStream(body))
 
 
 def reply(

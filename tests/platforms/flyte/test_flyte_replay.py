@@ -8,7 +8,6 @@ import json
 import struct
 from typing import Any
 
-import httpx
 import pytest
 
 from airflow_remote_tasks.core.errors import (
@@ -315,13 +314,7 @@ def test_the_data_plane_url_field_sends_the_credentials_there():
     assert replay.requests[1].headers["authorization"] == "Bearer tok-SECRET"
 
 
-class Streamed(Reply):
-    """A Connect stream's answer, readable in pieces as the executors read a stream (a plain reply's body is
-    read whole already)."""
-
-    def response(self, request: httpx.Request) -> httpx.Response:
-        headers = {"content-type": "application/connect+json"}
-        return httpx.Response(self.status, headers=headers, stream=httpx.ByteStream(self.content))
+CONNECT_STREAM = {"content-type": "application/connect+json"}
 
 
 def envelopes(*messages: dict[str, Any], end: dict[str, Any] | None = None) -> bytes:
@@ -334,7 +327,7 @@ def envelopes(*messages: dict[str, Any], end: dict[str, Any] | None = None) -> b
 def test_logs_are_the_last_lines_of_the_stream():
     lines = [{"message": f"line {i}\n"} for i in range(5)]
     stream = envelopes({"logs": [{"lines": lines[:3]}]}, {"logs": [{"lines": lines[3:]}]}, end={})
-    replay = Replay([reply(json={}), Streamed(content=stream)])
+    replay = Replay([reply(json={}), reply(content=stream, headers=CONNECT_STREAM)])
     status = Replay(
         [reply(json={"details": {"action": action("ACTION_PHASE_FAILED", errorInfo={"message": "x"})}})]
     )
@@ -348,7 +341,7 @@ def test_no_logs_is_no_lines_and_an_error_at_the_stream_end_is_raised():
         Replay([connect_error("not_found", status=404)]).run(platform().logs(run_ref(), _status(), 5)) == []
     )
     stream = envelopes(end={"error": {"code": "permission_denied", "message": "no"}})
-    replay = Replay([reply(json={}), Streamed(content=stream)])
+    replay = Replay([reply(json={}), reply(content=stream, headers=CONNECT_STREAM)])
     with pytest.raises(AuthenticationError, match="TailLogs failed: permission_denied: no"):
         replay.run(platform().logs(run_ref(), _status(), 5))
 
