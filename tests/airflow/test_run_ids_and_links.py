@@ -11,12 +11,11 @@ import pytest
 from airflow_helpers import run_dag
 from airflow_remote_tasks.core.errors import ConfigurationError, RemoteTaskError
 from airflow_remote_tasks.core.executors import execute
-from airflow_remote_tasks.core.models import RunOrigin, RunRef
+from airflow_remote_tasks.core.models import RunOrigin, RunRef, run_name
 from airflow_remote_tasks.emulators.julep.pages import EXECUTION_LINK
 from airflow_remote_tasks.platforms.flyte import PLATFORM as FLYTE
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
 from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform
-from airflow_remote_tasks.platforms.flyte.runs import run_name
 from airflow_remote_tasks.platforms.julep import PLATFORM as JULEP
 from airflow_remote_tasks.platforms.julep.hook import JulepHook
 

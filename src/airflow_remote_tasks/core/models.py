@@ -6,6 +6,7 @@ Everything here serializes to plain JSON, so it can travel in trigger kwargs, ev
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -54,6 +55,18 @@ class RunOrigin(BaseModel):
         return "|".join(
             str(p) for p in (self.dag_id, self.run_id, self.task_id, self.map_index, self.generation)
         )
+
+    @property
+    def run_name(self) -> str:
+        """The name of the run to start, derived from :attr:`key` (see :func:`run_name`)."""
+        return run_name(self.key)
+
+
+def run_name(key: str) -> str:
+    """A deterministic name for the run started for ``key`` (a :attr:`RunOrigin.key`): ``"af-"`` and 20 hex
+    digits of its SHA-256, so at most 30 characters and a DNS-1035 label whatever the key holds. A platform
+    names the run with it, or finds the run by it, so a resent submit attaches."""
+    return "af-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
 class RunStatus(BaseModel):

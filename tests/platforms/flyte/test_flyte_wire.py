@@ -14,13 +14,13 @@ import pytest
 from google.protobuf import descriptor_pool, json_format, message_factory
 
 from airflow_remote_tasks.core.executors import execute
-from airflow_remote_tasks.core.models import RunOrigin, RunStatus
+from airflow_remote_tasks.core.models import RunOrigin, RunStatus, run_name
 from airflow_remote_tasks.core.operation import HttpResponse
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
 from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform
-from airflow_remote_tasks.platforms.flyte.runs import parse_action_status, run_name
+from airflow_remote_tasks.platforms.flyte.runs import parse_action_status
 from support import FIXTURES
 
 EXAMPLES = FIXTURES / "flyte"

@@ -9,7 +9,7 @@ from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.platforms.flyte import connect
 from airflow_remote_tasks.platforms.flyte.api import RUN_SERVICE, TASK_SERVICE, FlyteApi
 
-# A run name the connection test looks up to see Connect's not_found: run_name() never makes it (its names are
+# A run name the connection test looks up to see Connect's not_found: RunOrigin.run_name never makes it (its names are
 # "af-" and hex digits), nor does the server ("r" and 19 characters).
 PROBE_RUN = "airflow-connection-check"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,11 +36,6 @@ def phase_name(value: object) -> str:
     return str(value or "ACTION_PHASE_UNSPECIFIED")
 
 
-def run_name(idempotency_key: str) -> str:
-    """A deterministic run name: at most 30 characters, a DNS-1035 label, whatever the key holds."""
-    return "af-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
-
-
 def submit(
     api: FlyteApi,
     interface: TaskInterface,
@@ -59,7 +53,7 @@ def submit(
 
     :raises RemoteTaskError: what the calls raise (an unknown task, refused credentials, ...).
     """
-    ref = api.ref_for(run_name(origin.key))
+    ref = api.ref_for(origin.run_name)
     run_id = api.run_id(ref)
     request: dict[str, Any] = {"runId": run_id, "taskId": interface.wire["taskId"]}
     run_spec: dict[str, Any] = {}

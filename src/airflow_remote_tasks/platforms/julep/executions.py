@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,10 +28,6 @@ ENDED = frozenset({"succeeded", "failed", "cancelled"})
 RUN_KEY = "airflow_run_key"
 
 
-def run_key(origin: RunOrigin) -> str:
-    return "af-" + hashlib.sha256(origin.key.encode()).hexdigest()[:20]
-
-
 def ref_of(config: JulepConfig, execution: Mapping[str, Any]) -> RunRef:
     execution_id, task_id = str(execution["id"]), str(execution.get("task_id", ""))
     return RunRef(
@@ -57,7 +52,7 @@ def create(
     :raises RemoteTaskError: what the lookup or the last create raised.
     """
     task_id = interface.wire["task_id"]
-    key = run_key(origin)
+    key = origin.run_name
     metadata = {
         **labels,
         "airflow_dag_id": origin.dag_id,
