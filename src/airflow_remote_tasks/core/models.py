@@ -7,11 +7,12 @@ Everything here serializes to plain JSON, so it can travel in trigger kwargs, ev
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from airflow_remote_tasks.core.errors import clip
+from airflow_remote_tasks.core.errors import InvalidInputsError, clip
 from airflow_remote_tasks.core.phases import Phase
 
 
@@ -134,6 +135,16 @@ class TaskInterface(BaseModel):
                 note = f" (default {spec.default!r})"
             rows.append(f"  {spec.name}: {spec.type}{note}")
         return "\n".join(rows)
+
+    def inputs_refused(self, task: str, checked_against: str, problems: Iterable[str]) -> InvalidInputsError:
+        """The error for inputs that do not match this task: ``task`` as the platform names it (``"Flyte task
+        'x' (version v1)"``), what they were checked against (``"interface"``), each problem, and the inputs
+        this task expects. Raised before anything is sent, so it says nothing was submitted."""
+        return InvalidInputsError(
+            f"Inputs for {task} do not match its {checked_against}; nothing was submitted.\n"
+            + "\n".join(f"- {p}" for p in problems)
+            + f"\nExpected inputs:\n{self.describe_inputs()}"
+        )
 
 
 class StreamedOutput(BaseModel):

@@ -121,8 +121,14 @@ def test_inputs_are_encoded_with_defaults_and_every_problem_is_listed():
     }
     with pytest.raises(InvalidInputsError) as raised:
         platform().prepare_inputs(found, {"n": "many", "extra": 1})
-    assert all(
-        p in str(raised.value) for p in ("unknown input 'extra'", "missing input 'name'", "n: expected")
+    assert str(raised.value) == (
+        "Inputs for Flyte task 'demo.say_hello' (version v7) do not match its interface; nothing was submitted.\n"
+        "- unknown input 'extra'\n"
+        "- missing input 'name'\n"
+        "- n: expected int, got str 'many'\n"
+        "Expected inputs:\n"
+        "  name: str\n"
+        "  n: int (default 1)"
     )
 
 

@@ -25,7 +25,12 @@ from airflow_remote_tasks.core.replay import Replay, reply
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
 from airflow_remote_tasks.platforms.julep.executions import RUN_KEY
 from airflow_remote_tasks.platforms.julep.platform import JulepPlatform
-from airflow_remote_tasks.platforms.julep.tasks import DEFINITION_HASH, definition_hash, definition_task_id
+from airflow_remote_tasks.platforms.julep.tasks import (
+    DEFINITION_HASH,
+    definition_hash,
+    definition_task_id,
+    task_interface,
+)
 
 API = "https://julep.test/api"
 KEY = "jk-SECRET-replay"
@@ -190,6 +195,20 @@ def test_a_create_that_never_gets_an_answer_is_sent_three_times_each_after_a_loo
         replay.run(submit(platform, {"topic": "t"}), platform=platform)
     assert sent(replay) == [f"GET {EXECUTIONS}", f"POST {EXECUTIONS}"] * 3
     assert raised.value.answer_lost  # the run may have started
+
+
+def test_inputs_that_do_not_match_the_schema_are_refused_before_any_call():
+    found = task_interface({"id": TASK, "name": "summarize", "input_schema": SCHEMA})
+    with pytest.raises(InvalidInputsError) as raised:
+        julep().prepare_inputs(found, {"count": "x"})
+    assert str(raised.value) == (
+        "Inputs for Julep task 'summarize' do not match its input_schema; nothing was submitted.\n"
+        "- 'topic' is a required property\n"
+        "- count: 'x' is not of type 'integer'\n"
+        "Expected inputs:\n"
+        "  topic: string\n"
+        "  count: integer (default 2)"
+    )
 
 
 def test_a_refused_input_is_invalid_and_not_sent_again():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_remote_tasks.core.errors import ConfigurationError, InvalidInputsError, NotFoundError
+from airflow_remote_tasks.core.errors import ConfigurationError, NotFoundError
 from airflow_remote_tasks.core.models import InputSpec, TaskInterface
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.platforms.flyte import PLATFORM, literals
@@ -80,12 +80,8 @@ def prepare_inputs(interface: TaskInterface, inputs: Mapping[str, Any]) -> dict[
         else:
             problems.append(f"missing input {name!r}")
     if problems:
-        raise InvalidInputsError(
-            f"Inputs for Flyte task {interface.task!r} (version {interface.version}) do not match its "
-            "interface; nothing was submitted.\n"
-            + "\n".join(f"- {p}" for p in problems)
-            + f"\nExpected inputs:\n{interface.describe_inputs()}"
-        )
+        task = f"Flyte task {interface.task!r} (version {interface.version})"
+        raise interface.inputs_refused(task, "interface", problems)
     return {"literals": encoded}
 
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_remote_tasks.core.errors import ConfigurationError, InvalidInputsError, NotFoundError
+from airflow_remote_tasks.core.errors import ConfigurationError, NotFoundError
 from airflow_remote_tasks.core.models import InputSpec, TaskInterface
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.platforms.julep import PLATFORM, rest
@@ -149,10 +149,5 @@ def execution_input(interface: TaskInterface, inputs: Mapping[str, Any]) -> dict
     """
     problems, filled = check_inputs(interface.wire.get("input_schema"), inputs)
     if problems:
-        raise InvalidInputsError(
-            f"Inputs for Julep task {interface.task!r} do not match its input_schema; nothing was "
-            "submitted.\n"
-            + "\n".join(f"- {p}" for p in problems)
-            + f"\nExpected inputs:\n{interface.describe_inputs()}"
-        )
+        raise interface.inputs_refused(f"Julep task {interface.task!r}", "input_schema", problems)
     return filled
