@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.core.listing import KnownScopes
 from airflow_remote_tasks.core.models import ListedRun, RunRef
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.platforms.avala import PLATFORM
@@ -46,7 +47,7 @@ class TaskListings:
     def __init__(self, api: AvalaApi, words: StatusWords) -> None:
         self.api = api
         self.words = words
-        self._known_projects: set[str] = set()
+        self._known_projects: KnownScopes[str] = KnownScopes()
 
     def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
         """GET /tasks/ filtered by project and status, every cursor page; ``type`` is matched here, since the
@@ -57,22 +58,17 @@ class TaskListings:
             or the key lost access, since), because a listing filtered on an unknown project may answer an
             empty page, a wait forever."""
         project = selector["project"]
-        looked_up = project not in self._known_projects
-        if looked_up:
-            yield from self._known_project(project)
-        tasks = yield from self.api.listing("tasks", {"project": project, "status": selector.get("status")})
-        if not tasks and not looked_up:
-            yield from self._known_project(project)
+
+        def look_up() -> Operation[None]:
+            return self.api.check_exists("projects", project, " (the selector's 'project')")
+
+        def listing() -> Operation[list[dict[str, Any]]]:
+            return self.api.listing("tasks", {"project": project, "status": selector.get("status")})
+
+        tasks = yield from self._known_projects.listing(project, look_up, listing)
         wanted = selector.get("type")
         return [
             ListedRun(run_id=str(t["uid"]), status=self.words.status_of("task", t))
             for t in tasks
             if not wanted or t.get("type") == wanted
         ]
-
-    def _known_project(self, project: str) -> Operation[None]:
-        """:raises NotFoundError: the selector's ``project`` is not visible to the key (it is forgotten)."""
-        self._known_projects.discard(project)
-        yield from self.api.check_exists("projects", project, " (the selector's 'project')")
-        self._known_projects.add(project)
-        return None

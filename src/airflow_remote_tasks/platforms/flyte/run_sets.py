@@ -12,6 +12,7 @@ from airflow_remote_tasks.core.errors import (
     NotFoundError,
     UnexpectedAnswerError,
 )
+from airflow_remote_tasks.core.listing import KnownScopes
 from airflow_remote_tasks.core.models import ListedRun
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.paging import Page, all_pages
@@ -49,7 +50,7 @@ class RunSets:
 
     def __init__(self, api: FlyteApi) -> None:
         self.api = api
-        self._known_projects: set[tuple[str, str]] = set()
+        self._known_projects: KnownScopes[tuple[str, str]] = KnownScopes()
 
     def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
         """ListRuns in the selector's project and domain, filtered by task name and labels, every page.
@@ -66,9 +67,6 @@ class RunSets:
             "name": selector.get("project") or config.project,
             "domain": selector.get("domain") or config.domain,
         }
-        looked_up = (project["name"], project["domain"]) not in self._known_projects
-        if looked_up:
-            yield from self._known_project(selector, project["name"], project["domain"])
         filters = []
         if selector.get("task_name"):
             filters.append({"function": "EQUAL", "field": "task_name", "values": [selector["task_name"]]})
@@ -98,19 +96,19 @@ class RunSets:
             ]
             return runs, body.get("token") or None
 
-        listed = yield from all_pages(page)
-        if not listed and not looked_up:
-            yield from self._known_project(selector, project["name"], project["domain"])
-        return listed
+        def look_up() -> Operation[None]:
+            return self._check_project(selector, project["name"], project["domain"])
 
-    def _known_project(self, selector: Mapping[str, Any], project: str, domain: str) -> Operation[None]:
+        scope = (project["name"], project["domain"])
+        return (yield from self._known_projects.listing(scope, look_up, lambda: all_pages(page)))
+
+    def _check_project(self, selector: Mapping[str, Any], project: str, domain: str) -> Operation[None]:
         """GetProject (flyteidl2's ProjectService, which the SDK's ``Project.get`` calls); a server without that
         service cannot tell, and its listings stand as they are.
 
-        :raises NotFoundError: no such project, or the project has no such domain (it is forgotten).
+        :raises NotFoundError: no such project, or the project has no such domain.
         """
         config = self.api.config
-        self._known_projects.discard((project, domain))
         named = {
             name: f"the selector's {name!r}"
             if selector.get(name)
@@ -145,5 +143,4 @@ class RunSets:
                 status=404,
                 code="not_found",
             )
-        self._known_projects.add((project, domain))
         return None
