@@ -23,6 +23,7 @@ from airflow_remote_tasks.core.errors import (
 )
 from airflow_remote_tasks.core.foreign import not_its_answer
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
+from airflow_remote_tasks.platforms.labelbox import queries
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -120,11 +121,9 @@ class FileBody:
 
 def upload(config: LabelboxConfig, filename: str, content_type: str, data: bytes) -> Operation[str]:
     """Upload a file and return its URL. Safe to repeat: a second upload only leaves an unused copy."""
-    from airflow_remote_tasks.platforms.labelbox.queries import UPLOAD_FILE
-
     uploaded = yield from call_with_file(
         config,
-        UPLOAD_FILE,
+        queries.UPLOAD_FILE,
         {"sign": False},
         part="1",
         filename=filename,
