@@ -9,18 +9,19 @@ import time
 import pytest
 
 from airflow_remote_tasks.core import secrets
-from airflow_remote_tasks.core.auth import TokenCache
+from airflow_remote_tasks.core.auth import KeptToken
 
 
-def test_expired_tokens_are_dropped_when_a_token_is_kept() -> None:
-    cache = TokenCache()
-    cache.put("rotated", "t-old", expires_in=1.0)  # kept 1 s at least
-    cache.put("other", "t-2", expires_in=3600.0)
-    assert cache.get("rotated") == "t-old"
-    cache._tokens["rotated"] = ("t-old", time.monotonic() - 1)  # its time has come
-    assert cache.get("rotated") is None
-    cache.put("new", "t-3", expires_in=3600.0)
-    assert set(cache._tokens) == {"other", "new"}
+def test_an_expired_token_is_dropped_when_the_next_is_kept() -> None:
+    kept = KeptToken()
+    kept.keep("t-old", expires_in=1.0)  # kept 1 s at least
+    assert kept.get() == "t-old"
+    kept._token = ("t-old", time.monotonic() - 1)  # its time has come
+    assert kept.get() is None
+    kept.keep("t-new", expires_in=3600.0)
+    assert kept._token is not None and kept._token[0] == "t-new" and kept.get() == "t-new"
+    kept.drop()  # after a 401
+    assert kept.get() is None
 
 
 def test_a_message_to_the_supervisors_masker_is_held_until_sent(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,8 @@
 """Credentials applied to an operation's requests, written once as an operation wrapper.
 
 An :class:`Auth` may itself need calls (token discovery, a token POST); it yields them like any
-operation, so one implementation serves the worker and the triggerer. Tokens are cached per process
-and shared by every hook and trigger that uses the same credentials.
+operation, so one implementation serves the worker and the triggerer. A token is kept by the object that
+holds the credentials (:class:`KeptToken`), shared by every hook and trigger of its connection.
 """
 
 from __future__ import annotations
@@ -35,37 +35,31 @@ class Auth(Protocol):
         ...
 
 
-class TokenCache:
-    """Tokens by credential key, shared across hooks and triggers of one process."""
+class KeptToken:
+    """One credential's access token until it is due for renewal: state of the object that holds the
+    credentials. One platform object serves every hook and trigger of its connection in the process, so they
+    share one token. One eviction rule: an expired token is dropped when the next is kept."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()  # workers' threads and the triggerer's loop may sign at once
+        self._token: tuple[str, float] | None = None  # the token and when it is due for renewal
 
-    def get(self, key: str) -> str | None:
+    def get(self) -> str | None:
+        """The token, or None when there is none or it is due for renewal."""
         with self._lock:
-            entry = self._tokens.get(key)
-        if entry and entry[1] > time.monotonic():
-            return entry[0]
-        return None
+            kept = self._token
+        return kept[0] if kept is not None and kept[1] > time.monotonic() else None
 
-    def put(self, key: str, token: str, expires_in: float) -> None:
-        """Keep ``token`` for ``key``; tokens that have expired are dropped now, so credentials no longer used
-        (a rotated secret, an edited connection) do not stay."""
+    def keep(self, token: str, expires_in: float) -> None:
+        """Keep ``token`` (in place of the one before) until a little before it expires."""
         # Renew a little early so a token never expires between signing and arrival.
         lifetime = max(expires_in - min(60.0, expires_in / 10), 1.0)
-        now = time.monotonic()
         with self._lock:
-            for expired in [k for k, (_, until) in self._tokens.items() if until <= now]:
-                del self._tokens[expired]
-            self._tokens[key] = (token, now + lifetime)
+            self._token = (token, time.monotonic() + lifetime)
 
-    def drop(self, key: str) -> None:
+    def drop(self) -> None:
         with self._lock:
-            self._tokens.pop(key, None)
-
-
-TOKENS = TokenCache()
+            self._token = None
 
 
 def authorized(operation: Operation[T], auth: Auth | None, api_origin: str) -> Operation[T]:

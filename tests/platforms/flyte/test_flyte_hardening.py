@@ -37,7 +37,6 @@ def test_flyte_token_pasted_with_a_newline_works(flyte_with_auth, capfd):
 
 
 def test_discovery_is_asked_again_once_it_expires(flyte_with_auth, monkeypatch):
-    from airflow_remote_tasks.core.auth import TOKENS
     from airflow_remote_tasks.platforms.flyte import auth
     from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 
@@ -49,7 +48,7 @@ def test_discovery_is_asked_again_once_it_expires(flyte_with_auth, monkeypatch):
     assert flyte.emulator.app.calls[f"/{auth.GET_OAUTH2_METADATA}"] == 1
     monkeypatch.setattr(auth, "DISCOVERY_TTL", 0.0)
     FlyteHook("flyte_default").platform.auth.discovered = None
-    TOKENS._tokens.clear()
+    FlyteHook("flyte_default").platform.auth.fetched_token.drop()
     assert FlyteHook("flyte_default").test_connection()[0]
     assert FlyteHook("flyte_default").test_connection()[0]
     assert flyte.emulator.app.calls[f"/{auth.GET_OAUTH2_METADATA}"] == 3
@@ -80,7 +79,6 @@ def test_lost_answer_to_flyte_abort_run(flyte, mode, capfd):
 
 
 def test_a_lost_token_answer_then_a_refused_create_says_refused(flyte_with_auth, caplog):
-    from airflow_remote_tasks.core.auth import TOKENS
     from airflow_remote_tasks.core.models import RunOrigin
     from airflow_remote_tasks.registry import hook_for_connection
 
@@ -90,7 +88,7 @@ def test_a_lost_token_answer_then_a_refused_create_says_refused(flyte_with_auth,
     platform = hook.platform
     interface = hook.run(platform.resolve_task("demo.say_hello", "latest"))
     wire = platform.prepare_inputs(interface, {"name": "Ada", "n": 1})
-    TOKENS._tokens.clear()  # the token has run out: the submit asks for a new one first
+    platform.auth.fetched_token.drop()  # the token has run out: the submit asks for a new one first
     faults = flyte.emulator.app.faults
     faults.update({"lose_answer": "POST /oauth2/token", "lose_answer_next": 1})
     faults.update({"fail_method": "CreateRun", "fail_method_next": 1, "error_status": 400})

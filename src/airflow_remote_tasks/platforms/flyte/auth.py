@@ -13,7 +13,7 @@ from urllib.parse import quote_plus, urlencode, urljoin, urlsplit
 
 import httpx
 
-from airflow_remote_tasks.core.auth import TOKENS
+from airflow_remote_tasks.core.auth import KeptToken
 from airflow_remote_tasks.core.errors import AuthenticationError, ConfigurationError, TransportError, where
 from airflow_remote_tasks.core.operation import HttpRequest, Operation, origin
 from airflow_remote_tasks.core.secrets import is_header_value, register_secret
@@ -80,10 +80,11 @@ class FlyteAuth:
     def __init__(self, config: FlyteConfig) -> None:
         self.config = config
         identity = f"{config.endpoint}|{config.client_id}|{config.client_secret.get_secret_value()}"
-        # The cache key must differ per credential without holding the secret in clear.
-        self._cache_key = "flyte:" + hashlib.sha256(identity.encode()).hexdigest()
-        # The endpoint's auth metadata and when it expires (DISCOVERY_TTL after it was read); one platform, and
-        # so one of these, serves every hook and trigger of the connection.
+        # Names the credential (its token requests in flight are shared) without holding the secret in clear.
+        self._credential = "flyte:" + hashlib.sha256(identity.encode()).hexdigest()
+        # The client credentials' token, and the endpoint's auth metadata and when it expires (DISCOVERY_TTL
+        # after it was read): one platform, and so one of each, serves every hook and trigger of the connection.
+        self.fetched_token = KeptToken()
         self.discovered: tuple[float, AuthMetadata] | None = None
 
     def sign(self, request: HttpRequest) -> Operation[HttpRequest]:
@@ -92,13 +93,13 @@ class FlyteAuth:
             header = config.auth_header or (yield from self._discover()).header
             return request.with_headers({header: f"Bearer {config.token.get_secret_value()}"})
         metadata = yield from self._discover()
-        token = TOKENS.get(self._cache_key)
+        token = self.fetched_token.get()
         if token is None:
             token = yield from self._fetch_token(metadata)
         return request.with_headers({config.auth_header or metadata.header: f"Bearer {token}"})
 
     def invalidate(self) -> bool:
-        TOKENS.drop(self._cache_key)
+        self.fetched_token.drop()
         return self.config.auth_mode == "client_credentials"
 
     def _discover(self) -> Operation[AuthMetadata]:
@@ -150,7 +151,7 @@ class FlyteAuth:
             },
             content=urlencode(form).encode(),
             authenticate=False,
-            share=self._cache_key,  # one token request in flight per credential, whoever else needs one
+            share=self._credential,  # one token request in flight per credential, whoever else needs one
         )
         if response.status in (400, 401, 403):
             raise AuthenticationError(
@@ -175,5 +176,5 @@ class FlyteAuth:
                 status=response.status,
                 code="invalid_token",
             )
-        TOKENS.put(self._cache_key, token, float(body.get("expires_in") or 3600))
+        self.fetched_token.keep(token, float(body.get("expires_in") or 3600))
         return token
