@@ -11,7 +11,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 from airflow_remote_tasks.core.errors import is_transient
@@ -133,25 +132,10 @@ LISTING_KEPT_FOR = 3600.0
 _LISTINGS: SingleFlight[list[ListedRun]] = SingleFlight(keep_for=LISTING_KEPT_FOR)
 
 
-class SharedListings:
-    """Listings of runs by selector, for one platform on one event loop: however many waits on the same
-    selector run in the triggerer, a poll lists once; a listing younger than ``fresh_for`` is reused."""
-
-    def __init__(self, platform: Platform, run: Runner) -> None:
-        self._platform = platform
-        self._run = run
-
-    async def read(
-        self, key: str, operation: Operation[list[ListedRun]], fresh_for: float
-    ) -> list[ListedRun]:
-        """The runs ``key`` selects: listed by ``operation``, or by a listing of them in flight or done within
-        ``fresh_for`` seconds. Raises what the listing raised."""
-        listing: list[ListedRun] = await _LISTINGS.get(
-            (self._platform, key), partial(self._run, operation), fresh_for=fresh_for
-        )
-        return listing
-
-
-def shared_listings(platform: Platform, run: Runner) -> SharedListings:
-    """The shared listings for this platform object on the running loop."""
-    return SharedListings(platform, run)
+async def shared_listing(
+    platform: Platform, key: str, list_runs: Callable[[], Awaitable[list[ListedRun]]], fresh_for: float
+) -> list[ListedRun]:
+    """The runs ``key`` selects on ``platform``: however many waits on the same selector run on this event
+    loop, a poll lists once (``list_runs()``); a listing in flight, or done within ``fresh_for`` seconds, is
+    reused. Raises what the listing raised."""
+    return await _LISTINGS.get((platform, key), list_runs, fresh_for=fresh_for)

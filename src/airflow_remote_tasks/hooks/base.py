@@ -11,7 +11,7 @@ import httpx
 from airflow.sdk import BaseHook
 
 from airflow_remote_tasks.core.auth import authorized
-from airflow_remote_tasks.core.batching import shared_listings, status_batcher
+from airflow_remote_tasks.core.batching import shared_listing, status_batcher
 from airflow_remote_tasks.core.declaration import PlatformDeclaration
 from airflow_remote_tasks.core.errors import (
     ApiError,
@@ -152,9 +152,9 @@ class RemoteTaskHook(BaseHook):
     async def alist_runs(self, step: ListRuns, fresh_for: float) -> list[ListedRun]:
         """A wait's listing of a selector's runs, shared with the other waits on it polling within ``fresh_for``."""
         platform = await self.aplatform()
-        listings = shared_listings(platform, partial(arun_on, platform, policy=WAIT_READS))
+        list_runs = partial(arun_on, platform, step.operation, WAIT_READS)
         with explained(self.conn_id, self.declaration.label):
-            return await listings.read(step.key, step.operation, fresh_for)
+            return await shared_listing(platform, step.key, list_runs, fresh_for)
 
     def close(self) -> None:
         if self._client is not None:
