@@ -85,7 +85,8 @@ def demo(home: str) -> bool:
     from airflow_remote_tasks.emulators.server import ServerThread
 
     sys.path.insert(0, str(ROOT / "example_dags"))
-    flyte = FlyteEmulator(queue_seconds=0.5, run_seconds=2.0)
+    # A Flyte run ends within a second, the example DAGs' poll interval: a longer one would only add waiting.
+    flyte = FlyteEmulator(queue_seconds=0.2, run_seconds=0.5)
     julep = JulepEmulator(api_key="demo-key", step_seconds=0.3)
     labelbox = LabelboxEmulator(task_seconds=1.0)
     avala = AvalaEmulator(pace=0.01, job_seconds=1.0)  # people label a task every 10 ms here

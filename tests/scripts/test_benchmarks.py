@@ -28,7 +28,8 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def test_smoke_run_writes_a_report(tmp_path):
-    report = run.main(["--n", "50", "--scale", "0.05", "--import-runs", "1", "--out", str(tmp_path)])
+    # runs end 0.6-2.4 s after the start, polled every 0.2 s
+    report = run.main(["--n", "50", "--scale", "0.02", "--import-runs", "1", "--out", str(tmp_path)])
 
     waits = {(w["transport"], w["provider"]): w for w in report["waits"]}
     assert set(waits) == {
