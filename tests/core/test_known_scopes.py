@@ -1,11 +1,12 @@
-"""A scope is looked up before its first listing and after an empty one; one found gone stays unknown."""
+"""Listings on a scope: a scope is looked up before its first listing and after an empty one (one found gone
+stays unknown); a selector field no listing takes is refused."""
 
 from __future__ import annotations
 
 import pytest
 
-from airflow_remote_tasks.core.errors import NotFoundError
-from airflow_remote_tasks.core.listing import KnownScopes
+from airflow_remote_tasks.core.errors import ConfigurationError, NotFoundError
+from airflow_remote_tasks.core.listing import KnownScopes, check_selector_fields
 from airflow_remote_tasks.core.operation import HttpRequest, Operation
 from airflow_remote_tasks.core.replay import Replay, reply
 
@@ -47,3 +48,10 @@ def test_a_scope_found_gone_is_forgotten_and_looked_up_again() -> None:
     assert replay.run(scopes.listing("p", look_up, listing)) == [1]
     assert paths(replay) == ["/projects/p", "/runs"]  # looked up before the listing again
     assert Replay([reply(json={}), reply(json=[1])]).run(scopes.listing("q", look_up, listing)) == [1]
+
+
+def test_a_selector_field_the_listing_does_not_take_is_refused_naming_those_it_takes() -> None:
+    check_selector_fields({"project": "p"}, ("project", "status"), "Toy selectors")
+    with pytest.raises(ConfigurationError) as raised:
+        check_selector_fields({"project": "p", "b": 1, "a": 2}, ("project", "status"), "Toy selectors")
+    assert str(raised.value) == "Toy selectors take project, status; 'a', 'b' is not one of them."

@@ -3,13 +3,24 @@ when the scope does not exist: without a lookup, a wait on such a listing would 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sized
-from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable, Mapping, Sized
+from typing import Any, Generic, TypeVar
 
+from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.operation import Operation
 
 K = TypeVar("K", bound=Hashable)
 L = TypeVar("L", bound=Sized)  # a listing: empty or not
+
+
+def check_selector_fields(selector: Mapping[str, Any], fields: tuple[str, ...], what: str) -> None:
+    """:raises ConfigurationError: ``selector`` names a field not in ``fields``, the fields ``what`` (``"Flyte
+    run selectors"``) take."""
+    unknown = sorted(set(selector) - set(fields))
+    if unknown:
+        raise ConfigurationError(
+            f"{what} take {', '.join(fields)}; {', '.join(map(repr, unknown))} is not one of them."
+        )
 
 
 class KnownScopes(Generic[K]):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.core.listing import KnownScopes
+from airflow_remote_tasks.core.listing import KnownScopes, check_selector_fields
 from airflow_remote_tasks.core.models import ListedRun, RunRef
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.platforms.avala import PLATFORM
@@ -29,12 +29,7 @@ def find_task(api: AvalaApi, run_id: str) -> Operation[RunRef]:
 
 def check_selector(selector: Mapping[str, Any]) -> dict[str, Any]:
     """:raises ConfigurationError: a field Avala's task listing does not take, or no ``project``."""
-    unknown = sorted(set(selector) - set(SELECTOR_FIELDS))
-    if unknown:
-        raise ConfigurationError(
-            f"Avala task selectors take {', '.join(SELECTOR_FIELDS)}; {', '.join(map(repr, unknown))} is not "
-            "one of them."
-        )
+    check_selector_fields(selector, SELECTOR_FIELDS, "Avala task selectors")
     if not selector.get("project"):
         raise ConfigurationError("An Avala task selector needs 'project' (its uid).")
     return dict(selector)

@@ -12,7 +12,7 @@ from airflow_remote_tasks.core.errors import (
     NotFoundError,
     UnexpectedAnswerError,
 )
-from airflow_remote_tasks.core.listing import KnownScopes
+from airflow_remote_tasks.core.listing import KnownScopes, check_selector_fields
 from airflow_remote_tasks.core.models import ListedRun
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.paging import Page, all_pages
@@ -25,12 +25,7 @@ SELECTOR_FIELDS = ("project", "domain", "task_name", "labels")
 def check_selector(selector: Mapping[str, Any]) -> dict[str, Any]:
     """:raises ConfigurationError: naming an unknown field or a value of the wrong type, or for a selector
     with neither a task name nor labels."""
-    unknown = sorted(set(selector) - set(SELECTOR_FIELDS))
-    if unknown:
-        raise ConfigurationError(
-            f"Flyte run selectors take {', '.join(SELECTOR_FIELDS)}; {', '.join(map(repr, unknown))} is "
-            "not one of them."
-        )
+    check_selector_fields(selector, SELECTOR_FIELDS, "Flyte run selectors")
     for name in ("project", "domain", "task_name"):
         if name in selector and not isinstance(selector[name], str):
             raise ConfigurationError(f"The selector's {name!r} must be a string, not {selector[name]!r}.")
