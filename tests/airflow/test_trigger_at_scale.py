@@ -17,15 +17,15 @@ def api_key(endpoint: str, client_id: str, secret: str, org: str = "None") -> st
 def test_hundreds_of_triggers_starting_cold_fetch_one_token(flyte_with_auth):
     from test_remote_run_trigger import start_run, wait_together
 
-    from airflow_remote_tasks.core.auth import TOKENS
     from airflow_remote_tasks.platforms.flyte import auth
     from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 
     flyte = flyte_with_auth
     flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))
     refs = [start_run("demo.say_hello", {"name": str(i)}, f"cold-{i}")[1] for i in range(300)]
-    TOKENS._tokens.clear()  # a triggerer that just started: no token, no discovery yet
-    FlyteHook("flyte_default").platform.auth.discovered = None  # the connection's one platform
+    # A triggerer that just started: no token, no discovery yet, on the connection's one platform object.
+    FlyteHook("flyte_default").platform.auth.fetched_token.drop()
+    FlyteHook("flyte_default").platform.auth.discovered = None
     before = dict(flyte.emulator.app.calls)
 
     results = wait_together(refs, poll_interval=0.5)
