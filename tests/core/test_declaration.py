@@ -153,6 +153,21 @@ def test_a_missing_capability_is_refused_naming_the_platform_and_what_to_do(call
     assert str(raised.value).startswith(says)
 
 
+@pytest.mark.parametrize("declaration", DECLARATIONS, ids=[d.name for d in DECLARATIONS])
+def test_environment_variables_are_refused_by_platforms_whose_runs_take_none(declaration):
+    cls = platform_class(declaration)
+    platform = cls.__new__(cls)  # check_env reads the declaration only: no connection needed
+    platform.check_env({})  # none given: nothing to refuse
+    if Capability.ENV in declaration.capabilities:
+        platform.check_env({"A": "1"})
+        return
+    with pytest.raises(ConfigurationError) as raised:
+        platform.check_env({"A": "1"})
+    assert str(raised.value) == (
+        f"{declaration.label} cannot take environment variables for a run; pass the values as inputs instead."
+    )
+
+
 def test_missing_capabilities_that_harm_nothing_answer_nothing():
     from airflow_remote_tasks.core.executors import execute
 

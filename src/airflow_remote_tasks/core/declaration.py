@@ -27,6 +27,7 @@ class Capability(enum.Enum):
     PROGRESS = "report a run's progress events"
     LOGS = "read a run's logs"
     RATE_LIMIT = "slow its polls down to the API's rate limit"
+    ENV = "take environment variables for a run"
 
 
 # How a connection field is typed in Airflow's form (its JSON schema): "secret" is masked in the form and in

@@ -30,6 +30,7 @@ CAPABILITY_MEMBERS: Mapping[Capability, tuple[str, ...]] = MappingProxyType(
         Capability.PROGRESS: ("progress",),
         Capability.LOGS: ("logs",),
         Capability.RATE_LIMIT: ("poll_delay",),
+        Capability.ENV: (),  # submit takes env; one that cannot is refused by check_env, before any call
     }
 )
 
@@ -39,6 +40,7 @@ INSTEAD: Mapping[Capability, str] = MappingProxyType(
         Capability.LIST_RUNS: "wait on one run with RemoteRunSensor instead",
         Capability.RESUME: "only platforms whose runs wait for input can be resumed",
         Capability.STREAMED_OUTPUTS: "its runs return values, not streams: they reach XCom as outputs",
+        Capability.ENV: "pass the values as inputs instead",
     }
 )
 
@@ -65,6 +67,12 @@ class Platform(ABC):
         instead = INSTEAD.get(capability, "")
         text = f"{self.declaration.label} cannot {capability.value}"
         return ConfigurationError(f"{text}{': ' + why if why else ''}{'; ' + instead if instead else ''}.")
+
+    def check_env(self, env: Mapping[str, str]) -> None:
+        """:raises ConfigurationError: ``env`` is not empty and this platform's runs take no environment
+        variables (checked before anything is sent)."""
+        if env and Capability.ENV not in self.declaration.capabilities:
+            raise self.cannot(Capability.ENV)
 
     # -- what every platform does --------------------------------------------------------------------
 

@@ -148,6 +148,7 @@ class RemoteTaskOperator(WaitsForRun):
 
     def _submit(self, context: Context, record: RunRecord) -> RunRef:
         platform = self.hook.platform
+        platform.check_env(self.env)
         interface = self.hook.run(platform.resolve_task(self.task, self.version))
         job = platform.prepare_inputs(interface, self.inputs)  # parsed once: submit gets it as it is
         if self.output_path:

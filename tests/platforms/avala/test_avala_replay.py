@@ -131,22 +131,6 @@ def test_a_create_answered_without_a_uid_is_not_avalas_answer():
         submitted(avala(), replay, "export", {"project": "proj-1"})
 
 
-def test_environment_variables_are_refused_before_anything_is_sent():
-    platform = avala()
-    replay = Replay([])
-    with pytest.raises(ConfigurationError, match="Avala jobs take no environment variables"):
-        replay.run(
-            platform.submit(
-                replay.run(platform.resolve_task("export", "")),
-                Export(project="proj-1"),
-                origin=ORIGIN,
-                labels={},
-                env={"A": "1"},
-            )
-        )
-    assert replay.requests == []
-
-
 def test_a_finished_export_is_a_stream_downloaded_without_the_key_from_storage_elsewhere():
     platform = avala()
     export = ref("export", "exp-1")

@@ -176,7 +176,7 @@ def test_sensor_waits_for_an_execution_started_elsewhere(julep):
         ("j_bad_inputs", "- unknown input 'nmae' (the schema lists name, times)"),
         ("j_bad_inputs", "Expected inputs:\n  name: string\n  times: integer (default 1)"),
         ("j_by_name_unknown", "has no Julep task named 'nope'"),
-        ("j_env", "Julep executions take no environment variables"),
+        ("j_env", "Julep cannot take environment variables for a run; pass the values as inputs instead"),
         ("j_version", "Julep tasks have no versions"),
     ],
 )

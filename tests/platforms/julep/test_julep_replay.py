@@ -220,13 +220,6 @@ def test_a_refused_input_is_invalid_and_not_sent_again():
     assert sent(replay) == [f"GET {EXECUTIONS}", f"POST {EXECUTIONS}"]
 
 
-def test_environment_variables_are_refused_before_anything_is_sent():
-    replay = Replay([])
-    with pytest.raises(ConfigurationError, match="Julep executions take no environment variables"):
-        replay.run(submit(julep(), {"topic": "t"}, env={"A": "1"}))
-    assert replay.requests == []
-
-
 # -- status, outputs --------------------------------------------------------------------------------------
 
 

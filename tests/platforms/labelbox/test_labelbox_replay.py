@@ -149,16 +149,6 @@ def test_a_project_the_key_cannot_see_is_named_and_nothing_is_started():
     assert names(replay) == ["GetProjectPyApi"]
 
 
-def test_environment_variables_are_refused_before_any_call():
-    lb = platform()
-    interface = Replay([]).run(lb.resolve_task("export_project", "latest"))
-    job = lb.prepare_inputs(interface, {"project_id": PROJECT})
-    replay = Replay([])
-    with pytest.raises(ConfigurationError, match="Labelbox jobs take no environment variables"):
-        replay.run(lb.submit(interface, job, origin=ORIGIN, labels={}, env={"A": "1"}))
-    assert replay.requests == []
-
-
 def test_a_job_this_provider_does_not_start_is_refused():
     with pytest.raises(ConfigurationError, match="Labelbox job 'train' is not one this provider starts"):
         platform().resolve_task("train", "latest")

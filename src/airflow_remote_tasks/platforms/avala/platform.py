@@ -106,8 +106,6 @@ class AvalaPlatform(Platform):
         labels: Mapping[str, str],
         env: Mapping[str, str],
     ) -> Operation[RunRef]:
-        if env:
-            raise ConfigurationError("Avala jobs take no environment variables.")
         if isinstance(job, Export):
             return (yield from exports.start_export(self.api, job))
         return (yield from auto_label.start_auto_label(self.api, self.words, job))

@@ -89,7 +89,7 @@ PLATFORM = PlatformDeclaration(
         ),
     ),
     capabilities=frozenset(
-        {Capability.ABORT, Capability.LIST_RUNS, Capability.BATCHED_STATUS, Capability.LOGS}
+        {Capability.ABORT, Capability.LIST_RUNS, Capability.BATCHED_STATUS, Capability.LOGS, Capability.ENV}
     ),
     emulator="airflow_remote_tasks.emulators.flyte.command",
     # Run names are DNS-1035 labels of at most 30 characters: a client-chosen name, or the server's "r" and

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_remote_tasks.core.auth import HeaderAuth
-from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.models import Progress, RunOrigin, RunRef, RunStatus, TaskInterface
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
@@ -64,10 +63,6 @@ class JulepPlatform(Platform):
         labels: Mapping[str, str],
         env: Mapping[str, str],
     ) -> Operation[RunRef]:
-        if env:
-            raise ConfigurationError(
-                "Julep executions take no environment variables; pass the values as inputs instead."
-            )
         return (
             yield from executions.create(self.config, interface, wire_inputs, origin=origin, labels=labels)
         )

@@ -99,8 +99,6 @@ class LabelboxPlatform(Platform):
         labels: Mapping[str, str],
         env: Mapping[str, str],
     ) -> Operation[RunRef]:
-        if env:
-            raise ConfigurationError("Labelbox jobs take no environment variables.")
         parsed, checked = job.job, job.checked
         yield from self._check_exists(parsed)
         if isinstance(parsed, UpsertDataRows):
