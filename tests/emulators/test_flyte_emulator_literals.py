@@ -79,7 +79,11 @@ def test_the_protocols_literals_read_as_their_values_and_are_written_back(litera
     [
         (_primitive(integer="3"), FLOAT, "expected primitive float_value, got primitive integer"),
         (_primitive(stringValue="3"), INTEGER, "expected primitive integer, got primitive string_value"),
-        (_primitive(integer="3"), {"collectionType": INTEGER}, "expected a collection, got primitive integer"),
+        (
+            _primitive(integer="3"),
+            {"collectionType": INTEGER},
+            "expected a collection, got primitive integer",
+        ),
         ({"scalar": {"binary": {"value": "e30=", "tag": "json"}}}, STRUCT, "got binary 'json'"),
         (_primitive(integer="5"), OPTIONAL_INT, "expected a union"),
         (
