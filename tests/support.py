@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -35,3 +36,39 @@ CLUSTER_CLIENT_SECRET = "cluster-SECRET-5b7e9d"
 
 def cluster_api_key(url: str) -> str:
     return base64.b64encode(f"{url}:airflow-cluster:{CLUSTER_CLIENT_SECRET}:None".encode()).decode()
+
+
+def text_of(capfd: Any) -> str:
+    """What the test printed so far (stdout and stderr), taken from pytest's ``capfd``."""
+    out = capfd.readouterr()
+    return out.out + out.err
+
+
+def assert_nowhere(secret: str, *texts: str) -> None:
+    """No form of ``secret`` (as is, escaped, base64, ...) in any of ``texts``; the failure shows none."""
+    from airflow_remote_tasks.core.secrets import derived_forms
+
+    for form in derived_forms(secret):
+        for text in texts:
+            assert form not in text, f"a form of a secret ({len(form)} chars) leaked"
+
+
+def start_run(task: str, inputs: dict[str, Any], key: str) -> tuple[Any, Any]:
+    """A Flyte run started through ``flyte_default``'s hook, as an operator would (``key`` names its task):
+    the hook and the run's reference."""
+    from airflow_remote_tasks.core.models import RunOrigin
+    from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
+
+    hook = FlyteHook("flyte_default")
+    platform = hook.platform
+    interface = hook.run(platform.resolve_task(task, "latest"))
+    ref = hook.run(
+        platform.submit(
+            interface,
+            platform.prepare_inputs(interface, inputs),
+            origin=RunOrigin(dag_id="d", run_id="r", task_id=key),
+            labels={},
+            env={},
+        )
+    )
+    return hook, ref

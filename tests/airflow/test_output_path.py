@@ -18,15 +18,11 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_helpers import run_dag
+from support import text_of
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
 OLD = b'{"an": "earlier run\'s export"}\n' * 3
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 def task_log(caplog: pytest.LogCaptureFixture) -> str:

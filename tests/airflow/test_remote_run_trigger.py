@@ -8,28 +8,11 @@ import json
 
 import pytest
 
-from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.core.transport import close_shared_clients
-from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+from support import start_run
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-def start_run(task: str, inputs: dict, key: str):
-    hook = FlyteHook("flyte_default")
-    platform = hook.platform
-    interface = hook.run(platform.resolve_task(task, "latest"))
-    ref = hook.run(
-        platform.submit(
-            interface,
-            platform.prepare_inputs(interface, inputs),
-            origin=RunOrigin(dag_id="d", run_id="r", task_id=key),
-            labels={},
-            env={},
-        )
-    )
-    return hook, ref
 
 
 def wait_together(refs, poll_interval: float) -> list[list[dict]]:

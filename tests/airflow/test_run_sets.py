@@ -11,13 +11,9 @@ from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.core.transport import close_shared_clients
 from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 from airflow_remote_tasks.triggers.remote_runs import RemoteRunsTrigger
+from support import text_of
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 def start(task: str, inputs: dict, key: str, labels: dict[str, str]) -> str:

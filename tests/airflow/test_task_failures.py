@@ -8,15 +8,11 @@ import socket
 import pytest
 
 from airflow_helpers import run_dag
+from support import text_of
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
 TRAVERSAL = "../users/me/projects/p"
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,11 @@ def api_key(endpoint: str, client_id: str, secret: str, org: str = "None") -> st
 
 
 def test_hundreds_of_triggers_starting_cold_fetch_one_token(flyte_with_auth):
-    from test_remote_run_trigger import start_run, wait_together
+    from test_remote_run_trigger import wait_together
 
     from airflow_remote_tasks.platforms.flyte import auth
     from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
+    from support import start_run
 
     flyte = flyte_with_auth
     flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))
@@ -37,7 +38,9 @@ def test_hundreds_of_triggers_starting_cold_fetch_one_token(flyte_with_auth):
 
 
 def test_a_refused_batch_read_falls_back_to_single_reads(flyte):
-    from test_remote_run_trigger import start_run, wait_together
+    from test_remote_run_trigger import wait_together
+
+    from support import start_run
 
     refs = [start_run("demo.say_hello", {"name": str(i)}, f"unbatched-{i}")[1] for i in range(8)]
     flyte.emulator.app.faults.update(

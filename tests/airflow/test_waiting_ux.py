@@ -19,16 +19,12 @@ from airflow_helpers import DAGS, DagResult, run_dag
 from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.core.secrets import derived_forms
 from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
+from support import text_of
 
 sys.path.insert(0, str(DAGS))
 from waiting_test_dags import ALL_DAGS
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 def run(dag_id: str, **conf: Any) -> DagResult:

@@ -10,28 +10,12 @@ import httpx
 import pytest
 
 from airflow_remote_tasks.core.executors import execute
-from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.core.transport import close_shared_clients, shared_async_client
 from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+from support import start_run
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-def start_run(task: str, inputs: dict, key: str):
-    hook = FlyteHook("flyte_default")
-    platform = hook.platform
-    interface = hook.run(platform.resolve_task(task, "latest"))
-    ref = hook.run(
-        platform.submit(
-            interface,
-            platform.prepare_inputs(interface, inputs),
-            origin=RunOrigin(dag_id="d", run_id="r", task_id=key),
-            labels={},
-            env={},
-        )
-    )
-    return hook, ref
 
 
 def test_429_honours_retry_after(flyte):

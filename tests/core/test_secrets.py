@@ -11,15 +11,10 @@ import pytest
 from airflow_remote_tasks.core.errors import ConfigurationError, TransportError
 from airflow_remote_tasks.core.executors import execute
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, Operation
-from airflow_remote_tasks.core.secrets import derived_forms, redact
+from airflow_remote_tasks.core.secrets import redact
+from support import assert_nowhere
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
-
-
-def assert_nowhere(secret: str, *texts: str) -> None:
-    for form in derived_forms(secret):
-        for text in texts:
-            assert form not in text, f"a form of a secret ({len(form)} chars) leaked"
 
 
 def one_call(request: HttpRequest) -> Operation[HttpResponse]:

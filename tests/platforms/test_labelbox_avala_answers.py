@@ -26,7 +26,7 @@ from airflow_remote_tasks.emulators.server import Receive, Scope, Send, ServerTh
 from airflow_remote_tasks.platforms.avala.wire import error_from_response
 from airflow_remote_tasks.platforms.labelbox.graphql import data_of
 from airflow_remote_tasks.registry import hook_for_connection
-from support import AVALA_KEY, LABELBOX_KEY, set_connection
+from support import AVALA_KEY, LABELBOX_KEY, set_connection, text_of
 
 sys.path.insert(0, str(DAGS))
 from answers_test_dags import ALL_DAGS
@@ -75,11 +75,6 @@ def serve() -> Iterator[Any]:
     yield start
     for server in servers:
         server.stop()
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 # -- 1. Labelbox: a 200 whose JSON is not a GraphQL answer -------------------------------------------------------

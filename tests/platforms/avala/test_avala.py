@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from airflow_helpers import run_dag
-from support import AVALA_KEY
+from support import AVALA_KEY, text_of
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
@@ -15,11 +15,6 @@ pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 def annotation_tasks(avala) -> int:
     tasks = avala.emulator.state.tasks.values()
     return sum(1 for t in tasks if t["type"] == "annotation" and t["project"] == "proj-001")
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 def test_example_waits_for_the_labelling_exports_and_auto_labels(avala, tmp_path, capfd):

@@ -8,21 +8,10 @@ from test_flyte_auth import api_key
 
 from airflow_helpers import run_dag
 from airflow_remote_tasks.core.errors import RemoteTaskError
-from airflow_remote_tasks.core.secrets import derived_forms
 from airflow_remote_tasks.operators.remote_task import _submit_failed
+from support import assert_nowhere, text_of
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
-
-
-def assert_nowhere(secret: str, *texts: str) -> None:
-    for form in derived_forms(secret):
-        for text in texts:
-            assert form not in text, f"a form of a secret ({len(form)} chars) leaked"
 
 
 def test_flyte_token_pasted_with_a_newline_works(flyte_with_auth, capfd):

@@ -13,15 +13,11 @@ from airflow_helpers import run_dag
 from airflow_remote_tasks.core.errors import NotFoundError
 from airflow_remote_tasks.core.models import RunOrigin
 from airflow_remote_tasks.platforms.flyte.hook import FlyteHook
+from support import text_of
 
 GET_PROJECT = "/flyteidl2.project.ProjectService/GetProject"
 LIST_RUNS = "/flyteidl2.workflow.RunService/ListRuns"
 TYPO = {"project": "no-such-project-typo", "task_name": "demo.stats"}
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 def start_stats(hook: FlyteHook) -> None:

@@ -7,14 +7,9 @@ import time
 import pytest
 
 from airflow_helpers import run_dag
-from support import JULEP_KEY
+from support import JULEP_KEY, text_of
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 @pytest.mark.parametrize("mode", ["deferred", "worker"])

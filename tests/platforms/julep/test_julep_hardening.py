@@ -8,21 +8,9 @@ import pytest
 
 from airflow_helpers import run_dag
 from airflow_remote_tasks.core.errors import ConfigurationError
-from airflow_remote_tasks.core.secrets import derived_forms
-from support import JULEP_KEY
+from support import JULEP_KEY, assert_nowhere, text_of
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
-
-
-def assert_nowhere(secret: str, *texts: str) -> None:
-    for form in derived_forms(secret):
-        for text in texts:
-            assert form not in text, f"a form of a secret ({len(form)} chars) leaked"
 
 
 @pytest.mark.parametrize("mode", ["deferred", "worker"])

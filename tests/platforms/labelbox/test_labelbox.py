@@ -10,17 +10,12 @@ import time
 import pytest
 
 from airflow_helpers import DAGS, run_dag
-from support import FIXTURES, LABELBOX_KEY
+from support import FIXTURES, LABELBOX_KEY, text_of
 
 sys.path.insert(0, str(DAGS))
 from labelbox_test_dags import LABELS
 
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
-
-
-def text_of(capfd: pytest.CaptureFixture[str]) -> str:
-    out = capfd.readouterr()
-    return out.out + out.err
 
 
 def done_rows(labelbox) -> int:
