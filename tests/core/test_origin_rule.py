@@ -220,8 +220,10 @@ def test_a_trailing_dot_names_the_same_origin():
     assert origin("https://[::1]:443/") == "https://[::1]"  # IPv6 forms are left as they are
 
 
-def test_avala_download_on_the_api_origin_written_otherwise_carries_the_key():
-    """Canned answers: the platform leaves the decision to the core's origin rule."""
+def test_an_avala_download_gets_the_key_on_the_api_origin_only():
+    """Canned answers: whatever download_url an export names, the platform leaves the decision to the core's
+    origin rule (the same origin written otherwise keeps the key; storage or a look-alike host elsewhere gets
+    none)."""
     from pydantic import SecretStr
 
     from airflow_remote_tasks.core.auth import authorized
@@ -233,7 +235,9 @@ def test_avala_download_on_the_api_origin_written_otherwise_carries_the_key():
     ref = RunRef(platform="avala", run_id="exp-1", scope={"kind": "export"})
     for url, keyed in (
         ("https://API.avala.ai.:443/files/x.zip", True),
+        ("https://api.avala.ai/files/x.zip", True),
         ("https://api.avala.ai.evil.example/files/x.zip", False),
+        ("https://storage.example.com/x.zip?sig=1", False),
     ):
         operation = authorized(
             platform.download(ref, "result", io.BytesIO()), platform.auth, platform.api_origin
@@ -243,4 +247,4 @@ def test_avala_download_on_the_api_origin_written_otherwise_carries_the_key():
         fetch = operation.send(
             HttpResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
         )
-        assert fetch.url == url and ("X-Avala-Api-Key" in fetch.headers) is keyed
+        assert fetch.url == url and ("X-Avala-Api-Key" in fetch.headers) is keyed and fetch.sink

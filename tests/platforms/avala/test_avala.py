@@ -154,37 +154,6 @@ def test_a_nearly_used_up_rate_limit_slows_the_polls(avala):
     assert isinstance(pause, Sleep) and pause.seconds == pytest.approx(1.0 + 60 / 5)
 
 
-def test_the_key_never_goes_to_another_origin():
-    """Canned answers: an export whose download_url is a storage URL elsewhere is fetched without the key (the
-    core's rule decides, in authorized)."""
-    import io
-    import json
-
-    from pydantic import SecretStr
-
-    from airflow_remote_tasks.core.auth import authorized
-    from airflow_remote_tasks.core.models import RunRef
-    from airflow_remote_tasks.core.operation import HttpResponse
-    from airflow_remote_tasks.platforms.avala.config import AvalaConfig
-    from airflow_remote_tasks.platforms.avala.platform import AvalaPlatform
-
-    platform = AvalaPlatform(AvalaConfig(base_url="https://api.avala.ai/api/v1", api_key=SecretStr("avk_k")))
-    ref = RunRef(platform="avala", run_id="exp-1", scope={"kind": "export"})
-    for url, keyed in (
-        ("https://storage.example.com/x.zip?sig=1", False),
-        ("https://api.avala.ai/files/x.zip", True),
-    ):
-        operation = authorized(
-            platform.download(ref, "result", io.BytesIO()), platform.auth, platform.api_origin
-        )
-        next(operation)  # GET /exports/exp-1/
-        body = {"uid": "exp-1", "status": "exported", "download_url": url}
-        download = operation.send(
-            HttpResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
-        )
-        assert download.url == url and ("X-Avala-Api-Key" in download.headers) is keyed and download.sink
-
-
 # -- a set wait on a project that does not exist (tests/dags/avala_more_test_dags.py) -----------------------
 
 
