@@ -12,10 +12,12 @@ import pytest
 from airflow_cluster import AirflowCluster
 from postgres_server import PostgresServer
 
+from airflow_remote_tasks.emulators.avala import AvalaEmulator
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator
+from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID, JulepEmulator
 from airflow_remote_tasks.emulators.labelbox import LabelboxEmulator
 from airflow_remote_tasks.emulators.server import ServerThread
-from support import CLUSTER_CLIENT_SECRET, CLUSTER_DAGS, LABELBOX_KEY, cluster_api_key
+from support import AVALA_KEY, CLUSTER_CLIENT_SECRET, CLUSTER_DAGS, JULEP_KEY, LABELBOX_KEY, cluster_api_key
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +37,20 @@ def labelbox_emulator() -> Iterator[tuple[LabelboxEmulator, str]]:
 
 
 @pytest.fixture(scope="session")
+def julep_emulator() -> Iterator[tuple[JulepEmulator, str]]:
+    emulator = JulepEmulator(api_key=JULEP_KEY)
+    with ServerThread(emulator.app) as server:
+        yield emulator, server.url
+
+
+@pytest.fixture(scope="session")
+def avala_emulator() -> Iterator[tuple[AvalaEmulator, str]]:
+    emulator = AvalaEmulator(api_key=AVALA_KEY)
+    with ServerThread(emulator.app) as server:
+        yield emulator, server.url
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A throw-away PostgreSQL server (Debian's binaries: `make postgresql`), stopped by PID at the end."""
     with PostgresServer() as server:
@@ -42,7 +58,9 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def airflow(flyte_emulator, labelbox_emulator, postgres) -> Iterator[AirflowCluster]:
+def airflow(
+    flyte_emulator, labelbox_emulator, julep_emulator, avala_emulator, postgres
+) -> Iterator[AirflowCluster]:
     """A real Airflow on PostgreSQL with two triggerers, as teams run it beyond one machine."""
     _, url = flyte_emulator
     home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
@@ -50,10 +68,26 @@ def airflow(flyte_emulator, labelbox_emulator, postgres) -> Iterator[AirflowClus
     labelbox = json.dumps(
         {"conn_type": "remote_tasks_labelbox", "host": labelbox_emulator[1], "password": LABELBOX_KEY}
     )
+    julep = json.dumps(
+        {
+            "conn_type": "remote_tasks_julep",
+            "host": julep_emulator[1] + "/api",
+            "password": JULEP_KEY,
+            "extra": {"agent_id": DEMO_AGENT_ID},
+        }
+    )
+    avala = json.dumps(
+        {"conn_type": "remote_tasks_avala", "host": avala_emulator[1] + "/api/v1", "password": AVALA_KEY}
+    )
     cluster = AirflowCluster(
         home,
         CLUSTER_DAGS,
-        {"AIRFLOW_CONN_FLYTE_DEFAULT": connection, "AIRFLOW_CONN_LABELBOX_DEFAULT": labelbox},
+        {
+            "AIRFLOW_CONN_FLYTE_DEFAULT": connection,
+            "AIRFLOW_CONN_LABELBOX_DEFAULT": labelbox,
+            "AIRFLOW_CONN_JULEP_DEFAULT": julep,
+            "AIRFLOW_CONN_AVALA_DEFAULT": avala,
+        },
         database_url=postgres.url,
         triggerers=2,
     )

@@ -28,6 +28,7 @@ class Capability(enum.Enum):
     LOGS = "read a run's logs"
     RATE_LIMIT = "slow its polls down to the API's rate limit"
     ENV = "take environment variables for a run"
+    EVENTS = "fire asset events when remote runs change (an AssetWatcher's trigger)"
 
 
 # How a connection field is typed in Airflow's form (its JSON schema): "secret" is masked in the form and in
@@ -129,6 +130,8 @@ class PlatformDeclaration:
     # letters, digits and ``_ - . :`` every platform's ids are made of, and no ``/``.
     run_id_pattern: str = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}"
     run_id_example: str = ""  # e.g. "a UUID such as 0b6d...": shown in the error
+    # The URI scheme of the platform's assets (AIP-60; ``flyte://...``), registered through provider info.
+    asset_scheme: str = ""
 
     @property
     def conn_type(self) -> str:

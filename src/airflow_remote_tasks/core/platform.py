@@ -31,6 +31,7 @@ CAPABILITY_MEMBERS: Mapping[Capability, tuple[str, ...]] = MappingProxyType(
         Capability.LOGS: ("logs",),
         Capability.RATE_LIMIT: ("poll_delay",),
         Capability.ENV: (),  # submit takes env; one that cannot is refused by check_env, before any call
+        Capability.EVENTS: ("changes",),
     }
 )
 

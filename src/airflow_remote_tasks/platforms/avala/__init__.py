@@ -40,6 +40,7 @@ PLATFORM = PlatformDeclaration(
         {Capability.ABORT, Capability.LIST_RUNS, Capability.STREAMED_OUTPUTS, Capability.RATE_LIMIT}
     ),
     emulator="airflow_remote_tasks.emulators.avala.command",
+    asset_scheme="avala",
     # Uids as the API shows them ("task-001", "exp-001", "alj-001"; UUIDs fit too): no "/", ".", "%" or
     # space, so an id names one object.
     run_id_pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}",

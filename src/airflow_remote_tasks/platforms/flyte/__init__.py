@@ -92,6 +92,7 @@ PLATFORM = PlatformDeclaration(
         {Capability.ABORT, Capability.LIST_RUNS, Capability.BATCHED_STATUS, Capability.LOGS, Capability.ENV}
     ),
     emulator="airflow_remote_tasks.emulators.flyte.command",
+    asset_scheme="flyte",
     # Run names are DNS-1035 labels of at most 30 characters: a client-chosen name, or the server's "r" and
     # 19 more (flyteidl2 RunIdentifier.name; OSS validateRunName).
     run_id_pattern=r"[a-z](?:[-a-z0-9]{0,28}[a-z0-9])?",

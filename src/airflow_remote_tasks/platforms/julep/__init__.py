@@ -51,6 +51,7 @@ PLATFORM = PlatformDeclaration(
     capabilities=frozenset({Capability.ABORT, Capability.RESUME, Capability.PROGRESS, Capability.LOGS}),
     why_not={Capability.LIST_RUNS: "Julep lists executions per task, not across tasks by a filter"},
     emulator="airflow_remote_tasks.emulators.julep.command",
+    asset_scheme="julep",
     # Executions are named by their UUID, in its usual 8-4-4-4-12 hexadecimal form.
     run_id_pattern=r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
     run_id_example="an execution UUID such as 068306ff-e0f3-7fe9-8000-0013626a759a",

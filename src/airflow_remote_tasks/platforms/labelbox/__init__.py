@@ -34,6 +34,7 @@ PLATFORM = PlatformDeclaration(
         "changes as its tasks finish, so it cannot be waited on until all are done"
     },
     emulator="airflow_remote_tasks.emulators.labelbox.command",
+    asset_scheme="labelbox",
     # Task ids are cuids ("ck" and lower-case letters and digits, 25 characters); the pattern is looser, so
     # that an id of another length or a test server's ids still pass, but nothing that is a path or a URL.
     run_id_pattern=r"[A-Za-z0-9_-]{5,64}",
