@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar
 
 from airflow_remote_tasks.core.auth import Auth
 from airflow_remote_tasks.core.declaration import Capability, PlatformDeclaration
 from airflow_remote_tasks.core.errors import ConfigurationError
+from airflow_remote_tasks.core.events import EndedRun, EventFilter
 from airflow_remote_tasks.core.models import ListedRun, Progress, RunOrigin, RunRef, RunStatus, TaskInterface
 from airflow_remote_tasks.core.operation import Operation, Sink, returns
 from airflow_remote_tasks.core.transport import ClientSettings
@@ -31,7 +33,7 @@ CAPABILITY_MEMBERS: Mapping[Capability, tuple[str, ...]] = MappingProxyType(
         Capability.LOGS: ("logs",),
         Capability.RATE_LIMIT: ("poll_delay",),
         Capability.ENV: (),  # submit takes env; one that cannot is refused by check_env, before any call
-        Capability.EVENTS: ("changes",),
+        Capability.EVENTS: ("check_event_filter", "ended_runs"),
     }
 )
 
@@ -42,6 +44,7 @@ INSTEAD: Mapping[Capability, str] = MappingProxyType(
         Capability.RESUME: "only platforms whose runs wait for input can be resumed",
         Capability.STREAMED_OUTPUTS: "its runs return values, not streams: they reach XCom as outputs",
         Capability.ENV: "pass the values as inputs instead",
+        Capability.EVENTS: "schedule the DAG on an asset that a task updates instead",
     }
 )
 
@@ -61,12 +64,14 @@ class Platform(ABC):
     def name(self) -> str:
         return self.declaration.name
 
-    def cannot(self, capability: Capability) -> ConfigurationError:
+    @classmethod
+    def cannot(cls, capability: Capability) -> ConfigurationError:
         """The one refusal of a capability this platform lacks: names the platform, the capability (and why,
-        where the declaration says), and what to do instead."""
-        why = self.declaration.why_not.get(capability)
+        where the declaration says), and what to do instead. A class method: filters are checked at DAG-parse
+        time, before any connection is read."""
+        why = cls.declaration.why_not.get(capability)
         instead = INSTEAD.get(capability, "")
-        text = f"{self.declaration.label} cannot {capability.value}"
+        text = f"{cls.declaration.label} cannot {capability.value}"
         return ConfigurationError(f"{text}{': ' + why if why else ''}{'; ' + instead if instead else ''}.")
 
     def check_env(self, env: Mapping[str, str]) -> None:
@@ -171,3 +176,21 @@ class Platform(ABC):
         """Seconds a wait should add before its next poll: more than 0 when the API said its rate limit is
         nearly used up (Avala's ``X-RateLimit-Remaining``). (RATE_LIMIT)"""
         return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors
+
+    @classmethod
+    def check_event_filter(cls, event_filter: Mapping[str, Any]) -> EventFilter:
+        """An asset watcher's filter (the platform's own fields, and ``phases``), checked without a connection
+        (at DAG-parse time). (EVENTS)
+
+        :raises ConfigurationError: naming a field or value that is wrong and the fix, or saying why this
+            platform fires no events.
+        """
+        raise cls.cannot(Capability.EVENTS)
+
+    def ended_runs(self, listing: Mapping[str, Any], since: datetime) -> Operation[list[EndedRun]]:
+        """The runs of ``listing`` (an :class:`EventFilter`'s) that ended at or after ``since``, every page
+        read. (EVENTS)
+
+        :raises ConfigurationError: where the platform fires no events.
+        """
+        raise self.cannot(Capability.EVENTS)

@@ -89,7 +89,14 @@ PLATFORM = PlatformDeclaration(
         ),
     ),
     capabilities=frozenset(
-        {Capability.ABORT, Capability.LIST_RUNS, Capability.BATCHED_STATUS, Capability.LOGS, Capability.ENV}
+        {
+            Capability.ABORT,
+            Capability.LIST_RUNS,
+            Capability.BATCHED_STATUS,
+            Capability.LOGS,
+            Capability.ENV,
+            Capability.EVENTS,
+        }
     ),
     emulator="airflow_remote_tasks.emulators.flyte.command",
     asset_scheme="flyte",

@@ -1,16 +1,18 @@
 """Flyte 2 / Union as a platform: what every platform does, and its capabilities (abort, listing runs, batched
-status reads, logs), each answered by the module of its responsibility."""
+status reads, logs, asset events of runs that end), each answered by the module of its responsibility."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from airflow_remote_tasks.core.events import EndedRun, EventFilter
 from airflow_remote_tasks.core.models import ListedRun, RunOrigin, RunRef, RunStatus, TaskInterface
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.flyte import PLATFORM, check, data, run_sets, runs, tasks
+from airflow_remote_tasks.platforms.flyte import PLATFORM, check, data, events, run_sets, runs, tasks
 from airflow_remote_tasks.platforms.flyte.api import LIST_RUNS_LIMIT, ROOT_ACTION, FlyteApi
 from airflow_remote_tasks.platforms.flyte.auth import FlyteAuth
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
@@ -82,6 +84,13 @@ class FlytePlatform(Platform):
 
     def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
         return self.run_sets.list_runs(selector)
+
+    @classmethod
+    def check_event_filter(cls, event_filter: Mapping[str, Any]) -> EventFilter:
+        return events.check_event_filter(event_filter)
+
+    def ended_runs(self, listing: Mapping[str, Any], since: datetime) -> Operation[list[EndedRun]]:
+        return events.ended_runs(self.api, listing, since)
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         return runs.abort(self.api, ref, reason)

@@ -48,7 +48,9 @@ PLATFORM = PlatformDeclaration(
             placeholder="https://dashboard.example.com/executions/{execution_id}",
         ),
     ),
-    capabilities=frozenset({Capability.ABORT, Capability.RESUME, Capability.PROGRESS, Capability.LOGS}),
+    capabilities=frozenset(
+        {Capability.ABORT, Capability.RESUME, Capability.PROGRESS, Capability.LOGS, Capability.EVENTS}
+    ),
     why_not={Capability.LIST_RUNS: "Julep lists executions per task, not across tasks by a filter"},
     emulator="airflow_remote_tasks.emulators.julep.command",
     asset_scheme="julep",

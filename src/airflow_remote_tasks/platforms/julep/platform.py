@@ -4,20 +4,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from airflow_remote_tasks.core.auth import HeaderAuth
+from airflow_remote_tasks.core.events import EndedRun, EventFilter
 from airflow_remote_tasks.core.models import Progress, RunOrigin, RunRef, RunStatus, TaskInterface
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.julep import PLATFORM, executions, rest, tasks, transitions
+from airflow_remote_tasks.platforms.julep import PLATFORM, events, executions, rest, tasks, transitions
 from airflow_remote_tasks.platforms.julep.config import JulepConfig
 
 
 class JulepPlatform(Platform):
     """Julep's tasks and executions; executions can be cancelled and resumed, and report their transitions.
-    Executions are read one at a time (no call reads several by id) and listed per task only."""
+    Executions are read one at a time (no call reads several by id) and listed per task only (the listing
+    asset watchers read: :mod:`.events`)."""
 
     declaration = PLATFORM
 
@@ -91,3 +94,10 @@ class JulepPlatform(Platform):
 
     def resume(self, ref: RunRef, inputs: Mapping[str, Any]) -> Operation[None]:
         return executions.resume(self.config, ref, inputs)
+
+    @classmethod
+    def check_event_filter(cls, event_filter: Mapping[str, Any]) -> EventFilter:
+        return events.check_event_filter(event_filter)
+
+    def ended_runs(self, listing: Mapping[str, Any], since: datetime) -> Operation[list[EndedRun]]:
+        return events.ended_runs(self.config, listing, since)

@@ -85,15 +85,17 @@ def list_items(
     limit: int = PAGE_SIZE,
     offset: int = 0,
     newest_first: bool = True,
+    sort_by: str = "created_at",
 ) -> Operation[list[dict[str, Any]]]:
-    """One offset page of a list. The server ends every list with an empty page.
+    """One offset page of a list, ordered by ``sort_by`` (``created_at`` or ``updated_at``). The server ends
+    every list with an empty page.
 
     :raises UnexpectedAnswerError: for an answer that is not a page (no ``items`` list).
     """
     query = {
         "limit": limit,
         "offset": offset,
-        "sort_by": "created_at",
+        "sort_by": sort_by,
         "direction": "desc" if newest_first else "asc",
     }
     body = yield from call(config, "GET", path, query=query)

@@ -1,0 +1,146 @@
+"""Asset events from remote runs that end, as an asset watcher sees them: the runs a listing shows ended since a
+watermark, and the watermark that follows. No I/O: the platforms list, the trigger keeps the watermark.
+
+A listing asks for the runs that ended at or after a moment (``since``). A run's end can be recorded a little
+after that of a run that ended later, so ``since`` trails the newest end seen by :data:`LAG`, and the ids of the
+runs that already fired since then are kept with it: a run listed again is not an event again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from airflow_remote_tasks.core.models import RunRef, RunStatus
+from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase, parse_phases
+
+# How far behind the newest end seen a listing reaches back: ends recorded out of order by less than this (and
+# clocks apart by less) are still seen. Five minutes: far beyond a database commit's delay.
+LAG = timedelta(minutes=5)
+# The phases an event fires on when the filter names none: what "a run finished" usually means.
+DEFAULT_PHASES = ("succeeded",)
+
+
+class EndedRun(BaseModel):
+    """A run of a listing that has ended: where to find it, how it ended, when, and of which task."""
+
+    ref: RunRef
+    status: RunStatus
+    ended_at: datetime
+    task: str = Field(description="The task's name or id, as the filter names it.")
+
+    def to_event(self) -> dict[str, Any]:
+        """The asset event's payload: the run's reference and a small summary, plain JSON."""
+        return {
+            "platform": self.ref.platform,
+            "run_id": self.ref.run_id,
+            "task": self.task,
+            "phase": self.status.phase.value,
+            "raw_phase": self.status.raw_phase,
+            "ended_at": stamp(self.ended_at),
+            "ref": self.ref.to_json(),
+            "summary": f"{self.task} run {self.ref.run_id} {self.status.phase.value} at {stamp(self.ended_at)}",
+        }
+
+
+class EventFilter(BaseModel):
+    """A watcher's filter, checked: the listing it reads (shared by every watcher that reads the same one), and
+    which of the listed runs fire it."""
+
+    listing: dict[str, Any] = Field(description="What the platform lists, in its own terms (a project).")
+    task: str = ""  # only runs of this task; empty: any
+    phases: list[Phase]
+
+    def wants(self, run: EndedRun) -> bool:
+        return run.status.phase in self.phases and (not self.task or run.task == self.task)
+
+
+class Watermark(BaseModel):
+    """Where a watcher is: runs that ended before ``since`` are not listed any more, and ``fired`` holds the
+    runs that ended at or after it that were already seen (by id, with their ends). Plain JSON."""
+
+    since: datetime
+    fired: dict[str, datetime] = Field(default_factory=dict)
+
+
+class Changes(BaseModel):
+    """The runs that are events at this listing, oldest end first, and the watermark after them."""
+
+    events: list[EndedRun]
+    watermark: Watermark
+
+
+def stamp(moment: datetime) -> str:
+    """RFC 3339 in UTC, as the watermarks and events hold it."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_stamp(text: Any, what: str) -> datetime:
+    """An RFC 3339 time as the platforms write it (``...Z`` or an offset; none means UTC).
+
+    :raises ValueError: ``text`` is no such time, naming ``what``.
+    """
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not an RFC 3339 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def check_phases(phases: object) -> list[Phase]:
+    """The phases a watcher fires on (default :data:`DEFAULT_PHASES`).
+
+    :raises ValueError: an unknown phase, or one a run does not end in (a watcher fires on ends, not on
+        states that last), naming the phases it takes.
+    """
+    chosen = parse_phases(DEFAULT_PHASES if phases is None else phases)
+    lasting = sorted(p.value for p in chosen - TERMINAL_PHASES)
+    if lasting:
+        ends = ", ".join(sorted(p.value for p in TERMINAL_PHASES))
+        raise ValueError(
+            f"A watcher fires when a run ends; {', '.join(lasting)} is not an end. Use phases among: {ends}."
+        )
+    return sorted(chosen, key=lambda p: p.value)
+
+
+def first_since(now: datetime) -> datetime:
+    """Where a new listing starts: :data:`LAG` before ``now``."""
+    return now - LAG
+
+
+def next_since(since: datetime, runs: Iterable[EndedRun]) -> datetime:
+    """``since`` moved up to :data:`LAG` before the newest end listed (never back)."""
+    newest = max((run.ended_at for run in runs), default=None)
+    return since if newest is None else max(since, newest - LAG)
+
+
+def start(runs: Iterable[EndedRun], since: datetime, wanted: EventFilter) -> Watermark:
+    """The watermark of a watcher's first listing (listed from ``since``): what it holds has happened already,
+    so none of it fires; the watcher fires on the runs that end from now on."""
+    runs = list(runs)
+    fired = {run.ref.run_id: run.ended_at for run in runs if wanted.wants(run) and run.ended_at >= since}
+    return _kept(Watermark(since=next_since(since, runs), fired=fired))
+
+
+def changes(runs: Iterable[EndedRun], wanted: EventFilter, watermark: Watermark) -> Changes:
+    """The runs of a listing (from ``watermark.since`` or earlier) that are events: wanted, ended at or after
+    ``since``, and not seen before; and the watermark after them."""
+    runs = list(runs)
+    new: dict[str, EndedRun] = {}
+    for run in runs:
+        run_id = run.ref.run_id
+        if wanted.wants(run) and run.ended_at >= watermark.since and run_id not in watermark.fired:
+            new.setdefault(run_id, run)  # a run on two pages (one ended while paging) is one event
+    events = sorted(new.values(), key=lambda run: (run.ended_at, run.ref.run_id))
+    fired = {**watermark.fired, **{run.ref.run_id: run.ended_at for run in events}}
+    after = Watermark(since=next_since(watermark.since, runs), fired=fired)
+    return Changes(events=events, watermark=_kept(after))
+
+
+def _kept(watermark: Watermark) -> Watermark:
+    """Without the runs that ended before ``since``: they are not listed again."""
+    fired = {run_id: ended for run_id, ended in watermark.fired.items() if ended >= watermark.since}
+    return Watermark(since=watermark.since, fired=fired)
