@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_flyte_replay import connect_error, path, platform
 
-from airflow_remote_tasks.core.errors import ConfigurationError, UnexpectedAnswerError
+from airflow_remote_tasks.core.errors import ConfigurationError, NotFoundError, UnexpectedAnswerError
 from airflow_remote_tasks.core.events import LAG, changes, next_since, start
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.replay import Replay, Reply, reply
@@ -36,10 +36,18 @@ def listed(*runs: dict[str, Any], token: str = "") -> Reply:
     return reply(json={"runs": list(runs), **({"token": token} if token else {})})
 
 
+PROJECT = reply(json={"project": {"id": "ml", "domains": [{"id": "development"}]}})
+
+
 def listing(flyte: FlytePlatform, *answers: Reply, since: float = 0, event_filter: dict | None = None):
+    """The checked filter, its listing's ended runs from ``since``, and the replay: ListRuns answered in
+    order, the project lookup (before a platform object's first listing) by ``PROJECT``."""
     checked = FlytePlatform.check_event_filter(event_filter or {"task_name": "ml.train"})
-    replay = Replay(list(answers))
-    return checked, replay.run(flyte.ended_runs(checked.listing, T0 + timedelta(seconds=since))), replay
+    queue = list(answers)
+    replay = Replay(lambda request: PROJECT if path(request).endswith("/GetProject") else queue.pop(0))
+    runs = replay.run(flyte.ended_runs(checked.listing, T0 + timedelta(seconds=since)))
+    replay.requests[:] = [r for r in replay.requests if not path(r).endswith("/GetProject")]
+    return checked, runs, replay
 
 
 def test_the_listing_asks_for_ended_phases_since_the_moment_and_reads_every_page():
@@ -143,6 +151,9 @@ def test_a_run_listed_unended_is_left_out_and_an_unreadable_end_is_named():
         listing(platform(), listed(broken))
 
 
-def test_the_listing_is_one_call_per_page_to_run_service():
-    _, _, replay = listing(platform(), listed(ended("r-a", 5)))
-    assert [path(r) for r in replay.requests] == ["/flyteidl2.workflow.RunService/ListRuns"]
+def test_an_unknown_project_is_named_not_watched_as_one_without_runs():
+    checked = FlytePlatform.check_event_filter({"task_name": "ml.train", "project": "nope"})
+    replay = Replay([connect_error("not_found", status=404)])
+    with pytest.raises(NotFoundError, match=r"no Flyte project 'nope' \(the selector's 'project'\)"):
+        replay.run(platform().ended_runs(checked.listing, T0))
+    assert [path(r) for r in replay.requests] == ["/flyteidl2.project.ProjectService/GetProject"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from connectrpc.code import Code
@@ -88,6 +89,22 @@ def equal_filter(listing: dict[str, Any], field: str) -> set[str]:
         if f.get("field") == field and f.get("function", "EQUAL") in ("EQUAL", "VALUE_IN"):
             values.update(f.get("values", []))
     return values
+
+
+def lower_bound(listing: dict[str, Any], field: str) -> float | None:
+    """The time (epoch seconds) a listing's ``GREATER_THAN_OR_EQUAL`` filter on ``field`` (an ISO-8601 UTC
+    value) asks for, or None.
+
+    :raises ConnectError: ``invalid_argument`` for a value that is no ISO-8601 time."""
+    for f in listing.get("filters", []):
+        if f.get("field") == field and f.get("function") == "GREATER_THAN_OR_EQUAL":
+            value = str((f.get("values") or [""])[0])
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise connect_error("invalid_argument", f"invalid {field} filter value {value!r}") from None
+            return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return None
 
 
 def descending(listing: dict[str, Any]) -> bool:

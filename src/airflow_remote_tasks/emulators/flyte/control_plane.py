@@ -7,6 +7,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+from flyteidl2.common import phase_pb2
 from flyteidl2.project import project_service_pb2 as ps
 from flyteidl2.task import task_service_pb2 as ts
 from flyteidl2.workflow import run_service_pb2 as rs
@@ -19,6 +20,7 @@ from airflow_remote_tasks.emulators.flyte.connect import (
     equal_filter,
     found,
     from_dict,
+    lower_bound,
     page,
     run_of,
     to_dict,
@@ -188,6 +190,14 @@ class ControlPlane:
         run_names = equal_filter(listing, "run_name")
         runs = [r for r in runs if not run_names or r.name in run_names]
         runs = [r for r in runs if all(r.labels.get(k) in values for k, values in labels.items())]
+        # phase: enum numbers as strings, as the SDK sends them (names are taken too)
+        phases = equal_filter(listing, "phase")
+        runs = [
+            r for r in runs if not phases or {r.phase(), str(phase_pb2.ActionPhase.Value(r.phase()))} & phases
+        ]
+        ended_after = lower_bound(listing, "ended_at")
+        if ended_after is not None:
+            runs = [r for r in runs if r.is_terminal() and r.ended_at >= ended_after]
         runs.sort(key=lambda r: r.created, reverse=descending(listing))
         listed, token = page(runs, listing)
         return from_dict(

@@ -90,7 +90,8 @@ class FlytePlatform(Platform):
         return events.check_event_filter(event_filter)
 
     def ended_runs(self, listing: Mapping[str, Any], since: datetime) -> Operation[list[EndedRun]]:
-        return events.ended_runs(self.api, listing, since)
+        # An unknown project lists no runs: looked up as set waits' listings are, not watched forever.
+        return self.run_sets.in_known_project(listing, lambda: events.ended_runs(self.api, listing, since))
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         return runs.abort(self.api, ref, reason)

@@ -3,8 +3,8 @@ from listing as "no runs"."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sized
+from typing import Any, TypeVar
 
 from airflow_remote_tasks.core.errors import (
     ApiError,
@@ -20,6 +20,7 @@ from airflow_remote_tasks.platforms.flyte.api import GET_PROJECT, LIST_RUNS_LIMI
 from airflow_remote_tasks.platforms.flyte.runs import listed_name, parse_action_status
 
 SELECTOR_FIELDS = ("project", "domain", "task_name", "labels")
+L = TypeVar("L", bound=Sized)  # a listing: empty or not
 
 
 def check_selector(selector: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,11 +92,23 @@ class RunSets:
             ]
             return runs, body.get("token") or None
 
-        def look_up() -> Operation[None]:
-            return self._check_project(selector, project["name"], project["domain"])
+        return (yield from self.in_known_project(selector, lambda: all_pages(page)))
 
-        scope = (project["name"], project["domain"])
-        return (yield from self._known_projects.listing(scope, look_up, lambda: all_pages(page)))
+    def in_known_project(
+        self, selector: Mapping[str, Any], listing: Callable[[], Operation[L]]
+    ) -> Operation[L]:
+        """``listing()``, a listing in the project and domain ``selector`` names (the connection's where it
+        names none), with the project looked up as :meth:`list_runs` does it.
+
+        :raises NotFoundError: the project does not exist or has no such domain, naming the field that says so.
+        """
+        config = self.api.config
+        project, domain = selector.get("project") or config.project, selector.get("domain") or config.domain
+
+        def look_up() -> Operation[None]:
+            return self._check_project(selector, project, domain)
+
+        return (yield from self._known_projects.listing((project, domain), look_up, listing))
 
     def _check_project(self, selector: Mapping[str, Any], project: str, domain: str) -> Operation[None]:
         """GetProject (flyteidl2's ProjectService, which the SDK's ``Project.get`` calls); a server without that
