@@ -253,3 +253,13 @@ def test_a_watcher_is_plain_json_and_shares_its_poll_only_with_watchers_of_the_s
     )
     other_interval = RemoteEventTrigger("flyte_default", "flyte", {"task_name": "ml.train"}, poll_interval=60)
     assert len({t.shared_stream_key() for t in (trained, other_project, other_interval)}) == 3
+
+
+def test_the_example_dag_is_scheduled_on_the_training_tasks_successes():
+    from example_event_scheduling import example_event_scheduling_dag, trained_model
+
+    (watcher,) = trained_model.watchers
+    trigger = watcher.trigger
+    assert isinstance(trigger, RemoteEventTrigger)
+    assert trigger.checked.task == "demo.stats" and [p.value for p in trigger.checked.phases] == ["succeeded"]
+    assert list(example_event_scheduling_dag.timetable.asset_condition.objects) == [trained_model]
