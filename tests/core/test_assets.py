@@ -153,7 +153,9 @@ def test_an_asset_is_an_openlineage_dataset_named_in_its_system():
     flyte = translate_airflow_asset(Asset("flyte://Acme.example.com/ml/production/my_env.train"), None)
     assert (flyte.namespace, flyte.name) == ("flyte://acme.example.com", "ml/production/my_env.train")
     labelbox = translate_airflow_asset(Asset("labelbox://projects/ckproj0000000000000000001"), None)
-    assert (labelbox.namespace, labelbox.name) == ("labelbox://projects", "ckproj0000000000000000001")
+    assert (labelbox.namespace, labelbox.name) == ("labelbox", "projects/ckproj0000000000000000001")
+    julep = translate_airflow_asset(Asset(f"julep://api.julep.ai/tasks/{TASK_UUID}"), None)
+    assert (julep.namespace, julep.name) == ("julep://api.julep.ai", f"tasks/{TASK_UUID}")
 
 
 def test_a_handler_given_another_scheme_says_so():

@@ -57,6 +57,11 @@ class AssetShape:
                     )
 
     @property
+    def names_a_host(self) -> bool:
+        """Whether its URIs start with a host (a platform one can run anywhere), not with a fixed word."""
+        return _placeholder(self.forms[0].split("/")[0]) is not None
+
+    @property
     def written(self) -> str:
         """The forms as a person reads them: ``flyte://<host>/<project>/... or ...``."""
         return " or ".join(f"{self.scheme}://{form}" for form in self.forms)
@@ -156,16 +161,19 @@ def normalise(parts: SplitResult, shapes: Mapping[str, AssetShape]) -> SplitResu
 
 
 def to_openlineage(asset: Any, shapes: Mapping[str, AssetShape]) -> Any:
-    """The OpenLineage dataset of a normalised ``asset``: its namespace is ``<scheme>://<authority>`` and its
-    name the path without the leading slash (OpenLineage's naming: the namespace names the system, the name the
-    thing in it), e.g. ``flyte://acme.example.com`` and ``ml/production/train.fit``.
+    """The OpenLineage dataset of ``asset``, named as OpenLineage names datasets: the namespace is the system
+    (``<scheme>://<host>`` where the URI names a host, else the scheme: Labelbox and Avala are one service
+    each), the name the thing in it: ``flyte://acme.example.com`` and ``ml/production/my_env.train``;
+    ``labelbox`` and ``projects/ckproj...``.
 
     :raises ValueError: a URI of none of its scheme's forms (OpenLineage then skips the asset).
     """
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
     parts = normalise(urlsplit(asset.uri), shapes)
-    return Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/") or parts.netloc)
+    if shapes[parts.scheme].names_a_host:
+        return Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/"))
+    return Dataset(namespace=parts.scheme, name=f"{parts.netloc}{parts.path}")
 
 
 def file_asset_uri(path: Any) -> str:
