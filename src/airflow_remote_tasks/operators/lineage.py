@@ -1,0 +1,228 @@
+"""Lineage of remote runs through Airflow's OpenLineage provider.
+
+``LineageMixin`` answers the provider's listener (``get_openlineage_facets_on_complete`` and ``_on_failure``):
+a job facet naming the platform and the remote task, run facets with the remote run's id and link, and the
+datasets the run read and wrote: the platform's own objects (Labelbox and Avala projects and datasets) and the
+files in object storage (an input file given by URI, ``output_path`` and its errors file). ``lineage_labels``
+is the Airflow task run's OpenLineage identity as run labels (Flyte labels, Julep execution metadata), so the
+remote run can be joined to the Airflow run that started it.
+
+The provider is optional (``pip install 'airflow-provider-remote-tasks[openlineage]'``): it is imported only
+when the listener asks, and without it, or with OpenLineage disabled, runs carry no lineage labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
+
+from airflow_remote_tasks.core.models import RunRef
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context
+    from openlineage.client.event_v2 import Dataset
+
+    from airflow_remote_tasks.core.run_wait import WaitOutcome
+    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator as _Base
+else:
+    _Base = object
+
+log = logging.getLogger(__name__)
+
+
+class Touches(NamedTuple):
+    """What one platform job reads and writes, by the names of its inputs: ``objects`` maps an input holding
+    an id to the kind of platform object it names (``projects``), ``files`` names the inputs that may be the
+    URI of a file the job reads (a list given inline is no dataset)."""
+
+    reads: Mapping[str, str] = MappingProxyType({})
+    writes: Mapping[str, str] = MappingProxyType({})
+    files: tuple[str, ...] = ()
+
+
+def _ids(**kinds: str) -> Mapping[str, str]:
+    return MappingProxyType(kinds)
+
+
+# The jobs whose inputs name what they touch (README: the Labelbox and Avala job tables). Flyte and Julep tasks
+# are the user's own code: what they touch is known only through output_path.
+JOBS: Mapping[tuple[str, str], Touches] = MappingProxyType(
+    {
+        ("labelbox", "export_project"): Touches(reads=_ids(project_id="projects")),
+        ("labelbox", "export_dataset"): Touches(reads=_ids(dataset_id="datasets")),
+        ("labelbox", "upsert_data_rows"): Touches(writes=_ids(dataset_id="datasets"), files=("rows",)),
+        ("labelbox", "import_labels"): Touches(writes=_ids(project_id="projects"), files=("labels",)),
+        ("labelbox", "import_predictions"): Touches(
+            writes=_ids(project_id="projects"), files=("predictions",)
+        ),
+        ("avala", "export"): Touches(reads=_ids(project="projects", dataset="datasets")),
+        # An auto-label job reads a project's items and writes its labels into the same project.
+        ("avala", "auto_label"): Touches(reads=_ids(project="projects"), writes=_ids(project="projects")),
+    }
+)
+
+# Kubernetes' label rules, which Flyte's run labels follow (they become the run's pods' labels): a value is at
+# most 63 characters, alphanumerics, ``-``, ``_`` and ``.``, starting and ending with an alphanumeric, or empty.
+# The keys below fit the rules for keys too. Julep metadata takes anything: one rule keeps the labels the same
+# on every platform.
+LABEL_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+PARENT_LABELS = (
+    "openlineage-parent-namespace",
+    "openlineage-parent-job",
+    "openlineage-parent-run-id",
+    "openlineage-root-parent-namespace",
+    "openlineage-root-parent-job",
+    "openlineage-root-parent-run-id",
+)
+
+
+def lineage_labels(context: Context) -> dict[str, str]:
+    """The OpenLineage identity of this task run and of its DAG run (namespace, job name, run id, as the
+    provider's listener names them in its events), as labels for the remote run; empty when the OpenLineage
+    provider is not installed or OpenLineage is disabled. A value that breaks the label rules
+    (:data:`LABEL_VALUE`: a job name over 63 characters) is left out and logged: the run ids, UUIDs, always
+    fit, and they are what a lineage backend joins on.
+
+    Raises nothing: lineage never stops a run from starting.
+    """
+    try:
+        from airflow.providers.openlineage import conf
+        from airflow.providers.openlineage.plugins import macros
+    except ImportError:  # the provider is optional
+        return {}
+    ti = context["ti"]
+    try:
+        if conf.is_disabled():
+            return {}
+        values = (
+            macros.lineage_job_namespace(),  # type: ignore[no-untyped-call]
+            macros.lineage_job_name(ti),
+            macros.lineage_run_id(ti),
+            macros.lineage_root_job_namespace(ti),
+            macros.lineage_root_job_name(ti),
+            macros.lineage_root_run_id(ti),
+        )
+    except Exception:  # a provider version that reads the task instance otherwise: the run starts unlabelled
+        log.warning(
+            "The OpenLineage identity of this task could not be read; the run carries none.", exc_info=True
+        )
+        return {}
+    labels = {key: str(value) for key, value in zip(PARENT_LABELS, values, strict=True)}
+    refused = [key for key, value in labels.items() if not LABEL_VALUE.fullmatch(value)]
+    if refused:
+        log.info(
+            "Left out of the run's labels, as values no Flyte label can hold (63 characters at most, letters, "
+            "digits, '-', '_' and '.'): %s",
+            ", ".join(f"{key}={labels[key]!r}" for key in refused),
+        )
+    return {key: value for key, value in labels.items() if key not in refused}
+
+
+def storage_dataset(uri: str) -> tuple[str, str]:
+    """The OpenLineage namespace and name of a file in object storage, by the spec's naming rules:
+    ``s3://bucket/key`` is ``("s3://bucket", "key")``, ``file:///data/x`` and ``/data/x`` are
+    ``("file", "/data/x")``. The connection id of Airflow's ``s3://<conn_id>@bucket/key`` form (or any
+    user and password) is no part of the dataset and is dropped."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("", "file"):
+        return "file", parts.path
+    authority = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{authority}", parts.path.lstrip("/")
+
+
+def _is_uri(value: Any) -> bool:
+    return isinstance(value, str) and ("://" in value or value.startswith("/"))
+
+
+class LineageMixin(_Base):
+    """The OpenLineage facets and datasets of a :class:`RemoteTaskOperator`'s run (see the module's text).
+    Listed before the operator's base, it records the run it waits on and what the run delivered."""
+
+    _lineage_ref: RunRef | None = None
+    _lineage_result: Any = None
+
+    def _wait(self, context: Context, ref: RunRef, deadline: float | None) -> Any:
+        self._lineage_ref = ref
+        return super()._wait(context, ref, deadline)
+
+    def _finish(self, context: Context, outcome: WaitOutcome) -> Any:
+        self._lineage_ref = outcome.ref  # a deferred wait comes back in a new operator object
+        self._lineage_result = super()._finish(context, outcome)
+        return self._lineage_result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Dataset, Any]:
+        """The run's lineage once the task succeeded: what it read and wrote, output files included."""
+        return self._lineage(succeeded=True)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage[Dataset, Any]:
+        """The run's lineage once the task failed: what it read, and the platform objects it may have
+        changed. Files are left out: a run that does not deliver leaves ``output_path`` as it was."""
+        return self._lineage(succeeded=False)
+
+    def _lineage(self, *, succeeded: bool) -> OperatorLineage[Dataset, Any]:
+        from airflow.providers.openlineage.extractors import OperatorLineage
+        from openlineage.client.event_v2 import Dataset as OLDataset
+
+        from airflow_remote_tasks.operators import lineage_facets
+
+        ref = self._lineage_ref
+        platform, task = self._platform_name(ref), self._task_name()
+        inputs: list[tuple[str, str]] = []
+        outputs: list[tuple[str, str]] = []
+        touches = JOBS.get((platform, task), Touches())
+        given = self.inputs if isinstance(self.inputs, Mapping) else {}
+        namespace = self._objects_namespace(platform) if touches.reads or touches.writes else ""
+        for names, found in ((touches.reads, inputs), (touches.writes, outputs)):
+            for name, kind in names.items():
+                value = given.get(name)
+                if isinstance(value, str) and value:
+                    found.append((namespace, f"{kind}/{value}"))
+        inputs.extend(storage_dataset(given[name]) for name in touches.files if _is_uri(given.get(name)))
+        if succeeded:
+            outputs.extend(storage_dataset(path) for path in self._files_written())
+        run_facets: dict[str, Any] = {}
+        if ref is not None:
+            run_facets = lineage_facets.run_facets(ref)
+        return OperatorLineage(
+            inputs=[OLDataset(namespace=ns, name=name) for ns, name in dict.fromkeys(inputs)],
+            outputs=[OLDataset(namespace=ns, name=name) for ns, name in dict.fromkeys(outputs)],
+            run_facets=run_facets,
+            job_facets=lineage_facets.job_facets(platform, task, self.version),
+        )
+
+    def _platform_name(self, ref: RunRef | None) -> str:
+        if ref is not None:
+            return ref.platform
+        try:
+            return self.hook.platform.name
+        except Exception:  # no run and no usable connection: the facet names no platform
+            return ""
+
+    def _task_name(self) -> str:
+        task = self.task
+        return task if isinstance(task, str) else str(task.get("name", ""))
+
+    def _objects_namespace(self, platform: str) -> str:
+        """``<asset scheme>://<API host>``: the platform's objects are named by where its API is."""
+        try:
+            found = self.hook.platform
+        except Exception:  # the connection cannot be read now: the scheme alone
+            return f"{platform}://"
+        authority = urlsplit(found.api_origin).netloc.rpartition("@")[2]
+        return f"{found.declaration.asset_scheme or platform}://{authority}"
+
+    def _files_written(self) -> list[str]:
+        """``output_path``, and the errors file beside it when the delivery says it wrote one."""
+        if not self.output_path:
+            return []
+        files = [self.output_path]
+        result = self._lineage_result
+        errors = result.get("errors") if isinstance(result, Mapping) else None
+        if isinstance(errors, Mapping) and isinstance(errors.get("path"), str):
+            files.append(str(errors["path"]))
+        return files

@@ -1,0 +1,285 @@
+"""Lineage through OpenLineage: the events of real dag.test() runs against the emulators hold the remote run's
+facets and datasets, and the remote runs carry the Airflow task run's OpenLineage identity.
+
+The provider's listener is registered for each test with OpenLineage's file transport, which writes every event
+to a file; outside these tests OpenLineage stays off (the provider reads its configuration once, at first use,
+so the test clears what it read before and after). dag.test() runs only DAGs a bundle holds: the DAGs below
+are put in a bundle of their own, one file in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+NAMESPACE = "remote-tasks-lineage"
+START = datetime(2026, 1, 1)
+LB_PROJECT, LB_DATASET = "ckproj0000000000000000001", "ckds000000000000000000001"
+AV_PROJECT = "proj-001"
+GREET = {
+    "name": "greet",
+    "input_schema": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+    "main": [{"return": {"text": "$ f'Hello, {steps[0].input.name}!'"}}],
+}
+
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
+
+
+# -- the DAGs, with the operator that has the lineage mixin ------------------------------------------------
+
+
+def operator_class() -> type:
+    """RemoteTaskOperator once it has the lineage mixin; until then the mixin on top of it, with the run's
+    labels merged as RemoteTaskOperator._submit merges them."""
+    from airflow_remote_tasks.operators.lineage import LineageMixin, lineage_labels
+    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator
+
+    if issubclass(RemoteTaskOperator, LineageMixin):
+        return RemoteTaskOperator
+
+    class Op(LineageMixin, RemoteTaskOperator):
+        def _submit(self, context: Any, record: Any) -> Any:
+            self.labels = {**lineage_labels(context), **self.labels}
+            return super()._submit(context, record)
+
+    return Op
+
+
+def dags(out: Path, rows: Path) -> dict[str, Any]:
+    from airflow.sdk import DAG
+
+    op = operator_class()
+    jobs: dict[str, dict[str, Any]] = {
+        "ol_flyte": {
+            "task": "demo.say_hello",
+            "inputs": {"name": "Lineage", "n": 2},
+            "output_path": f"{out}/hello.json",
+        },
+        "ol_flyte_deferred": {
+            "task": "demo.say_hello",
+            "inputs": {"name": "Later", "n": 1},
+            "deferrable": True,
+        },
+        "ol_flyte_fail": {
+            "task": "demo.fail",
+            "inputs": {"message": "disk full"},
+            "output_path": f"{out}/never.json",
+        },
+        "ol_julep": {"conn_id": "julep_default", "task": GREET, "inputs": {"name": "Lineage"}},
+        "ol_lb_export": {
+            "conn_id": "labelbox_default",
+            "task": "export_project",
+            "inputs": {"project_id": LB_PROJECT},
+            "output_path": f"file://{out}/labels.ndjson",
+        },
+        "ol_lb_upsert": {
+            "conn_id": "labelbox_default",
+            "task": "upsert_data_rows",
+            "inputs": {"dataset_id": LB_DATASET, "rows": f"file://{rows}"},
+        },
+        "ol_av_autolabel": {
+            "conn_id": "avala_default",
+            "task": "auto_label",
+            "inputs": {"project": AV_PROJECT, "model_type": "yolo", "confidence_threshold": 0.5},
+        },
+    }
+    found = {}
+    for dag_id, job in jobs.items():
+        with DAG(dag_id, start_date=START, schedule=None, catchup=False) as dag:
+            op(
+                task_id="remote",
+                conn_id=job.pop("conn_id", "flyte_default"),
+                poll_interval=0.2,
+                retries=0,
+                retry_delay=timedelta(0),
+                **job,
+            )
+        found[dag_id] = dag
+    return found
+
+
+LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+DAG_FILE = """# The airflow DAGs of test_lineage.py.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, {tests!r})
+from test_lineage import dags
+
+globals().update(dags(Path({out!r}), Path({rows!r})))
+"""
+
+# -- the tests ------------------------------------------------------------------------------------------------
+
+
+class Events:
+    """The OpenLineage events that dag.test() runs sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.all = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def of_task(self, dag_id: str, event_type: str) -> dict[str, Any]:
+        found = [
+            e for e in self.all if e["job"]["name"] == f"{dag_id}.remote" and e["eventType"] == event_type
+        ]
+        assert len(found) == 1, (dag_id, event_type, [e["eventType"] for e in self.all])
+        return found[0]
+
+
+def forget_openlineage_config() -> None:
+    """The provider keeps what it read of its configuration (functools caches): read it anew."""
+    from airflow.providers.openlineage import conf
+
+    for value in vars(conf).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
+@pytest.fixture
+def run_lineage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Events]]:
+    """Runs DAGs of :func:`dags` with dag.test() and OpenLineage on; answers the events they sent."""
+    from airflow.providers.openlineage.plugins.listener import OpenLineageListener
+    from airflow.sdk.listener import get_listener_manager
+
+    # Loads the plugins now if nothing did yet, while OpenLineage is off: the provider's plugin then registers
+    # no listener of its own, and the one below is the only one.
+    manager = get_listener_manager()
+    events, folder = tmp_path / "events.ndjson", tmp_path / "dags"
+    folder.mkdir()
+    transport = {"type": "file", "log_file_path": str(events), "append": True}
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", NAMESPACE)
+    # In a thread of this process rather than a fork of it (the default), which would copy the emulators'
+    # threads mid-request: the facets are read from the operator in both.
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD", "True")
+    bundles = [
+        {
+            "name": "lineage-tests",
+            "classpath": LOCAL_BUNDLE,
+            "kwargs": {"path": str(folder), "refresh_interval": 0},
+        },
+        {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {}},
+    ]
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+    forget_openlineage_config()
+    listener = OpenLineageListener()
+    manager.add_listener(listener)
+
+    def run(*dag_ids: str, rows: Path | None = None) -> Events:
+        rows = rows or tmp_path / "rows.ndjson"
+        (folder / "lineage_dags.py").write_text(
+            DAG_FILE.format(tests=str(HERE), out=str(tmp_path), rows=str(rows))
+        )
+        found = dags(tmp_path, rows)
+        for dag_id in dag_ids:
+            found[dag_id].test()
+        assert events.exists()
+        return Events(events)
+
+    yield run
+    manager.pm.unregister(listener)
+    monkeypatch.undo()
+    forget_openlineage_config()
+
+
+def facets(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return event["job"]["facets"], event["run"]["facets"]
+
+
+def datasets(event: dict[str, Any], side: str) -> list[tuple[str, str]]:
+    return [(d["namespace"], d["name"]) for d in event[side]]
+
+
+def test_flyte_runs_carry_the_task_runs_identity_and_report_their_run_and_output_file(
+    flyte, tmp_path, run_lineage
+):
+    events = run_lineage("ol_flyte", "ol_flyte_deferred", "ol_flyte_fail")
+
+    done = events.of_task("ol_flyte", "COMPLETE")
+    job, run = facets(done)
+    assert job["remoteTask"]["platform"] == "flyte" and job["remoteTask"]["task"] == "demo.say_hello"
+    (flyte_run,) = [r for r in flyte.runs if r["inputs"] and "Lineage" in json.dumps(r["inputs"])]
+    assert run["remoteRun"]["runId"] == flyte_run["name"]
+    assert run["remoteRun"]["url"].startswith(flyte.url) and flyte_run["name"] in run["remoteRun"]["url"]
+    assert run["remoteRun"]["scope"]["project"] == flyte_run["project"]
+    assert run["externalQuery"] == {
+        **run["externalQuery"],
+        "externalQueryId": flyte_run["name"],
+        "source": "flyte",
+    }
+    assert datasets(done, "outputs") == [("file", f"{tmp_path}/hello.json")]
+    assert datasets(done, "inputs") == []
+
+    # The Flyte run names its parent: this task run, and the DAG run above it, as the events name them.
+    labels = flyte_run["labels"]
+    assert labels["created-by"] == "airflow"
+    assert labels["openlineage-parent-run-id"] == done["run"]["runId"]
+    assert labels["openlineage-parent-job"] == "ol_flyte.remote"
+    assert labels["openlineage-parent-namespace"] == NAMESPACE == done["job"]["namespace"]
+    assert labels["openlineage-root-parent-run-id"] == run["parent"]["run"]["runId"]
+    assert labels["openlineage-root-parent-job"] == "ol_flyte"
+    assert uuid.UUID(labels["openlineage-parent-run-id"]).version == 7
+
+    # Deferred: the wait comes back in a new operator object, which still knows its run.
+    later = events.of_task("ol_flyte_deferred", "COMPLETE")
+    (later_run,) = [r for r in flyte.runs if "Later" in json.dumps(r["inputs"])]
+    assert facets(later)[1]["remoteRun"]["runId"] == later_run["name"]
+    assert later_run["labels"]["openlineage-parent-run-id"] == later["run"]["runId"]
+
+    # A failed run: its facets, and no output file (output_path is left as it was).
+    failed = events.of_task("ol_flyte_fail", "FAIL")
+    (failed_run,) = [r for r in flyte.runs if r["task"] == "demo.fail"]
+    assert facets(failed)[1]["remoteRun"]["runId"] == failed_run["name"]
+    assert facets(failed)[0]["remoteTask"]["task"] == "demo.fail"
+    assert datasets(failed, "outputs") == [] and not (tmp_path / "never.json").exists()
+
+
+def test_julep_executions_carry_the_identity_in_their_metadata(julep, run_lineage):
+    events = run_lineage("ol_julep")
+    done = events.of_task("ol_julep", "COMPLETE")
+    (execution,) = julep.emulator.state.executions.values()
+    assert facets(done)[1]["remoteRun"]["runId"] == execution.id
+    assert facets(done)[0]["remoteTask"] == {
+        **facets(done)[0]["remoteTask"],
+        "platform": "julep",
+        "task": "greet",
+    }
+    assert execution.metadata["openlineage-parent-run-id"] == done["run"]["runId"]
+    assert execution.metadata["openlineage-root-parent-job"] == "ol_julep"
+
+
+def test_labelbox_and_avala_runs_name_the_projects_datasets_and_files_they_read_and_write(
+    labelbox, avala, tmp_path, run_lineage
+):
+    rows = tmp_path / "rows.ndjson"
+    rows.write_text(json.dumps({"global_key": "ol-1", "row_data": "https://x/1.jpg"}) + "\n")
+    events = run_lineage("ol_lb_export", "ol_lb_upsert", "ol_av_autolabel", rows=rows)
+    lb_space = "labelbox://" + labelbox.url.split("://")[1].split("/")[0]
+    av_space = "avala://" + avala.url.split("://")[1].split("/")[0]
+
+    export = events.of_task("ol_lb_export", "COMPLETE")
+    assert datasets(export, "inputs") == [(lb_space, f"projects/{LB_PROJECT}")]
+    assert datasets(export, "outputs") == [("file", f"{tmp_path}/labels.ndjson")]
+    assert facets(export)[1]["remoteRun"]["runId"] in {t["id"] for t in labelbox.tasks}
+
+    upsert = events.of_task("ol_lb_upsert", "COMPLETE")
+    assert datasets(upsert, "inputs") == [("file", str(rows))]
+    assert datasets(upsert, "outputs") == [(lb_space, f"datasets/{LB_DATASET}")]
+
+    autolabel = events.of_task("ol_av_autolabel", "COMPLETE")
+    assert (
+        datasets(autolabel, "inputs")
+        == datasets(autolabel, "outputs")
+        == [(av_space, f"projects/{AV_PROJECT}")]
+    )
+    assert facets(autolabel)[0]["remoteTask"] == {
+        **facets(autolabel)[0]["remoteTask"],
+        "platform": "avala",
+        "task": "auto_label",
+    }
