@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,8 +23,9 @@ from airflow_remote_tasks.core.phases import (
 from airflow_remote_tasks.core.run_outcome import MAX_OUTCOME_OUTPUT_BYTES, output_bytes, run_outcome
 from airflow_remote_tasks.core.run_wait import BudgetExceededError, WaitOutcome, wait_for_run
 from airflow_remote_tasks.core.steps import step_runner
-from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
+from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url
 from airflow_remote_tasks.registry import UsesRemoteHook
+from airflow_remote_tasks.sensors import deadline
 from airflow_remote_tasks.sensors.poking import poke_once
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
 
@@ -46,6 +46,17 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
     Airflow's database); a stream of bytes (an export) is described, not read. The same in poke, reschedule
     and deferrable mode. A progress line is logged when it changes.
 
+    Deferrable with a static ``run_id`` (no template, no XComArg), the sensor starts in the triggerer
+    (``start_from_trigger``, on by default): the scheduler defers it with no worker process, and the trigger
+    finds the run; a worker runs only ``execute_complete``, which publishes the run's link. A templated
+    ``run_id`` defers from the worker once rendered. Deferred either way, the wait ends at the first of
+    ``timeout`` and ``execution_timeout`` to pass, both counted from the task's start, and the sensor fails
+    naming it (``timeout`` as Airflow's sensor timeout, without retries; ``execution_timeout`` as Airflow's
+    task timeout, with retries).
+
+    The sensor never aborts the run, whatever ends it (a timeout, a failure, a person marking it failed):
+    it did not start the run, and whatever did may still want it.
+
     :raises ConfigurationError: when the DAG is parsed, for a ``max_output_bytes`` over 1 MiB (or not a whole
         number), naming it.
     """
@@ -64,6 +75,7 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         transient_error_budget: float = 600.0,
         max_output_bytes: int = MAX_OUTCOME_OUTPUT_BYTES,
+        start_from_trigger: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -82,6 +94,12 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
             self.targets |= {Phase.PAUSED}
         self.deferrable = deferrable
         self._ref: RunRef | None = None
+        # A template or an XComArg has its value only in the worker, when the task runs.
+        self.start_from_trigger = start_from_trigger and deferrable and not deadline.holds_template(run_id)
+        if self.start_from_trigger:
+            self.start_trigger_args = deadline.start_trigger_args(
+                self, self._trigger(run_id=run_id, deadline_from_task=True)
+            )
 
     def _find(self, context: Context) -> RunRef:
         if self._ref is None:
@@ -94,23 +112,26 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         """Where the wait stops (the sensor then decides): its targets, and a pause when that fails it."""
         return self.targets | {Phase.PAUSED} if self.on_paused == "fail" else self.targets
 
+    def _trigger(self, **run: Any) -> RemoteRunTrigger:
+        """The sensor's wait in the triggerer, on ``run`` (``ref=`` or ``run_id=``) and until its deadline."""
+        return RemoteRunTrigger(
+            conn_id=self.conn_id,
+            poll_interval=self.poke_interval,
+            target_phases=sorted(p.value for p in self._wait_targets),
+            transient_error_budget=self.transient_error_budget,
+            abort_on_kill=False,
+            outcome_output_bytes=self.max_output_bytes,
+            **run,
+        )
+
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         ref = self._find(context)
         self.defer(
-            trigger=RemoteRunTrigger(
-                conn_id=self.conn_id,
-                ref=ref.to_json(),
-                poll_interval=self.poke_interval,
-                deadline=time.time() + self.timeout if self.timeout else None,
-                target_phases=sorted(p.value for p in self._wait_targets),
-                transient_error_budget=self.transient_error_budget,
-                abort_on_kill=False,
-                outcome_output_bytes=self.max_output_bytes,
-            ),
+            trigger=self._trigger(ref=ref.to_json(), deadline=deadline.deadline(self, context)),
             method_name="execute_complete",
-            timeout=None,
+            timeout=None,  # the trigger's deadline holds the sensor's limits, and says which one passed
         )
 
     def poke(self, context: Context) -> Any:
@@ -139,20 +160,28 @@ class RemoteRunSensor(UsesRemoteHook, BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        ref = RunRef.model_validate(event["ref"])
-        remember_run_url(self, ref.url)
+        # A trigger that started from the run id may have failed before it found the run.
+        ref = RunRef.model_validate(event["ref"]) if event.get("ref") else None
+        if ref is not None:
+            # Pushed again after a deferral from the worker (the same value): a start in the triggerer had
+            # no worker step to push it in.
+            publish_run_url(self, context["ti"], ref.url)
         raise_error_event(event, f"Waiting for run {self.run_id} failed")
+        assert ref is not None  # every event but an error's has the run
         if event.get("outcome") == "timeout":
-            raise RemoteRunError(
-                f"Run {ref.run_id} did not reach {self._target_text()} in time. {ref.url}",
-                phase="",
-                url=ref.url,
-            )
+            raise deadline.timed_out(self, f"Run {ref.run_id} did not reach {self._target_text()}", ref.url)
         outcome = WaitOutcome.model_validate(event)
         assert outcome.status is not None  # a reached wait has its status
         self._reached(ref, outcome.status)
         # A trigger serialized before it read outcomes (an upgrade while deferred) leaves it to the worker.
         return outcome.result if outcome.result is not None else self._outcome(ref, outcome.status)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        return super().resume_execution(*deadline.resumed(next_method, next_kwargs), context)
+
+    def trigger_timed_out(self, context: Context) -> Any:
+        """Airflow's own trigger timeout passed before the trigger's event came: the same failure."""
+        raise deadline.timed_out(self, f"Run {self.run_id} did not reach {self._target_text()}")
 
     def _reached(self, ref: RunRef, status: RunStatus) -> bool:
         phase = status.phase

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -11,10 +10,11 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.configuration import conf
 
 from airflow_remote_tasks.core import arguments
-from airflow_remote_tasks.core.errors import ConfigurationError, RemoteRunError
+from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.phases import parse_phases
 from airflow_remote_tasks.core.set_wait import ListingBudgetError, SetOutcome, wait_for_runs
 from airflow_remote_tasks.registry import UsesRemoteHook
+from airflow_remote_tasks.sensors import deadline
 from airflow_remote_tasks.sensors.poking import poke_once
 from airflow_remote_tasks.triggers.remote_run import raise_error_event
 from airflow_remote_tasks.triggers.remote_runs import RemoteRunsTrigger
@@ -36,6 +36,14 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
     same in every mode; runs that left the set since the last poll, with their count; each status word no
     table maps, once (such runs count as ``unknown``, not finished). A selector naming something the platform
     does not have fails at the first poll, without retries (:class:`~core.waiting.SelectorNotFoundError`).
+
+    Deferrable with a static ``select`` (no template, no XComArg in it), the sensor starts in the triggerer
+    (``start_from_trigger``, on by default): the scheduler defers it with no worker process, and the trigger
+    checks the selector before its first listing. A templated ``select`` defers from the worker once
+    rendered and checked. Deferred either way, the wait ends at the first of ``timeout`` and
+    ``execution_timeout`` to pass, both counted from the task's start, and the sensor fails naming it.
+
+    The sensor never aborts a run: it started none of them.
     """
 
     template_fields: Sequence[str] = ("select",)
@@ -51,6 +59,7 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
         fail_on_failure: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         transient_error_budget: float = 600.0,
+        start_from_trigger: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -67,6 +76,13 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
             "transient_error_budget", transient_error_budget, positive=False
         )
         self._checked: dict[str, Any] | None = None  # the selector as execute checked it, for its pokes
+        # A template or an XComArg has its value only in the worker, when the task runs.
+        self.start_from_trigger = start_from_trigger and deferrable and not deadline.holds_template(select)
+        if self.start_from_trigger:
+            # The trigger checks the selector on the connection's platform, before its first listing.
+            self.start_trigger_args = deadline.start_trigger_args(
+                self, self._trigger(None, self.select, deadline_from_task=True)
+            )
 
     def _selector(self) -> dict[str, Any]:
         return self.hook.platform.check_selector(self.select)
@@ -76,19 +92,25 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         self.defer(
-            trigger=RemoteRunsTrigger(
-                conn_id=self.conn_id,
-                platform=self.hook.platform_name,
-                selector=selector,
-                target_phases=sorted(p.value for p in self.targets),
-                min_count=self.min_count,
-                fail_on_failure=self.fail_on_failure,
-                poll_interval=self.poke_interval,
-                deadline=time.time() + self.timeout if self.timeout else None,
-                transient_error_budget=self.transient_error_budget,
+            trigger=self._trigger(
+                self.hook.platform_name, selector, deadline=deadline.deadline(self, context)
             ),
             method_name="execute_complete",
-            timeout=None,
+            timeout=None,  # the trigger's deadline holds the sensor's limits, and says which one passed
+        )
+
+    def _trigger(self, platform: str | None, selector: dict[str, Any], **until: Any) -> RemoteRunsTrigger:
+        """The sensor's wait in the triggerer, on ``platform`` (None: the connection's) until its deadline."""
+        return RemoteRunsTrigger(
+            conn_id=self.conn_id,
+            platform=platform,
+            selector=selector,
+            target_phases=sorted(p.value for p in self.targets),
+            min_count=self.min_count,
+            fail_on_failure=self.fail_on_failure,
+            poll_interval=self.poke_interval,
+            transient_error_budget=self.transient_error_budget,
+            **until,
         )
 
     def poke(self, context: Context) -> Any:
@@ -119,11 +141,18 @@ class RemoteRunsSensor(UsesRemoteHook, BaseSensorOperator):
         raise_error_event(event, f"Waiting for the runs of {json.dumps(self.select)} failed")
         outcome = SetOutcome.model_validate(event)
         if outcome.outcome == "timeout":
-            raise RemoteRunError(
-                f"The runs of {json.dumps(self.select)} did not all reach {self._target_text()} in time.",
-                phase="",
-            )
+            raise deadline.timed_out(self, self._not_reached())
         return outcome.model_dump(mode="json", exclude={"outcome"})
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        return super().resume_execution(*deadline.resumed(next_method, next_kwargs), context)
+
+    def trigger_timed_out(self, context: Context) -> Any:
+        """Airflow's own trigger timeout passed before the trigger's event came: the same failure."""
+        raise deadline.timed_out(self, self._not_reached())
+
+    def _not_reached(self) -> str:
+        return f"The runs of {json.dumps(self.select)} did not all reach {self._target_text()}"
 
     def _target_text(self) -> str:
         return " or ".join(sorted(p.value for p in self.targets))

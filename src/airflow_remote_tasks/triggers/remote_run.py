@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timezone
 from functools import partial
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_remote_tasks.core.batching import jittered_sleep
-from airflow_remote_tasks.core.errors import PermanentError, RemoteTaskError, clip, is_permanent
+from airflow_remote_tasks.core.errors import (
+    ConfigurationError,
+    PermanentError,
+    RemoteTaskError,
+    clip,
+    is_permanent,
+)
 from airflow_remote_tasks.core.executors import adrive
 from airflow_remote_tasks.core.loops import SingleFlight
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, parse_phases
+from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.run_outcome import OUTCOME_OUTPUT_BYTES_CAP, run_outcome
 from airflow_remote_tasks.core.run_wait import wait_for_run
 from airflow_remote_tasks.core.steps import astep_runner
 from airflow_remote_tasks.hooks.base import RemoteTaskHook
-from airflow_remote_tasks.registry import hook_for_platform
+from airflow_remote_tasks.hooks.connection_reads import RECENT_PLATFORMS, aget_connection
+from airflow_remote_tasks.registry import DECLARATIONS, by_conn_type, hook_class, hook_for_platform
 
 # Airflow gives on_kill 30 s by default ([triggerer] on_kill_timeout): reading the task's state and the abort
 # share 25 s of it. The state read goes through the triggerer's supervisor, which answers its triggers one at
@@ -42,29 +51,78 @@ def raise_error_event(event: dict[str, Any], prefix: str) -> None:
     raise PermanentError(message) if event.get("permanent") else RemoteTaskError(message)
 
 
+async def ahook_for(platform_name: str | None, conn_id: str) -> RemoteTaskHook:
+    """The hook of ``platform_name`` on ``conn_id``; without a name (a sensor's wait started in the triggerer,
+    whose arguments were fixed when the DAG was parsed, before any connection was read), the hook of the
+    connection's type. The connection is read once per connection for every trigger on the loop that asks
+    within ``CONNECTION_TTL`` seconds, as the hooks read it.
+
+    :raises ConfigurationError: an unknown platform name; a connection that is not defined, or of a type
+        this provider does not handle (naming the types it does), or whose fields the platform refuses.
+    """
+    if platform_name is None:
+
+        async def read() -> Platform:
+            conn = await aget_connection(conn_id)
+            declaration = by_conn_type(conn.conn_type or "")
+            if declaration is None:
+                raise ConfigurationError(
+                    f"Connection {conn_id!r} has type {conn.conn_type!r}, which this provider does not "
+                    f"handle. Use a connection of type {', '.join(repr(d.conn_type) for d in DECLARATIONS)}."
+                )
+            hook = hook_class(declaration)(conn_id)
+            hook.use_connection(conn)
+            return hook.platform
+
+        # Keyed apart from the hooks' own reads ((hook class, connection id)): the class is what is asked.
+        found = await RECENT_PLATFORMS.get(("by connection type", conn_id), read)
+        platform_name = found.declaration.name
+    return hook_for_platform(platform_name, conn_id)
+
+
 class RemoteRunTrigger(BaseTrigger):
     """Polls a remote run until it reaches a target phase, its deadline passes, or a fatal error.
 
     Every argument is plain JSON: the connection id and the run reference, never a credential.
+    The run is either ``ref``, found already (by the operator that started it, or a sensor in the worker),
+    or ``run_id``, found here first (a sensor started in the triggerer), on ``platform`` or, without it, the
+    platform of the connection's type. ``deadline`` is an instant (epoch seconds); ``deadline_from_task``
+    makes it the task instance's trigger timeout instead, which Airflow's scheduler set when it deferred the
+    task and keeps in its database, so a restarted triggerer keeps it too.
+
     Yields exactly one event, the :class:`~airflow_remote_tasks.core.waiting.WaitOutcome` as a dict,
-    or ``{"outcome": "error", "message": ...}``. With ``outcome_output_bytes`` (a sensor's wait), a reached
-    wait's event also carries the sensor's XCom value (``result``, see :func:`core.run_outcome.run_outcome`).
+    or ``{"outcome": "error", "message": ...}`` (with ``ref`` once the run was found). With
+    ``outcome_output_bytes`` (a sensor's wait), a reached wait's event also carries the sensor's XCom value
+    (``result``, see :func:`core.run_outcome.run_outcome`).
+
+    :raises ConfigurationError: neither or both of ``ref`` and ``run_id`` given.
     """
 
     def __init__(
         self,
         conn_id: str,
-        ref: dict[str, Any],
+        ref: dict[str, Any] | None = None,
         poll_interval: float = 10.0,
         deadline: float | None = None,
         target_phases: list[str] | None = None,
         transient_error_budget: float = 600.0,
         abort_on_kill: bool = True,
         outcome_output_bytes: int = 0,
+        run_id: str | None = None,
+        platform: str | None = None,
+        deadline_from_task: bool = False,
     ) -> None:
         super().__init__()
+        if (ref is None) == (run_id is None):
+            raise ConfigurationError(
+                "RemoteRunTrigger waits on either a ref or a run_id, not on both or none."
+            )
         self.conn_id = conn_id
-        self.ref = RunRef.model_validate(ref)
+        self.ref = RunRef.model_validate(ref) if ref is not None else None
+        # Also the name of the sensor's template field: the triggerer renders it (a static id is left as it is).
+        self.run_id = run_id
+        self.platform = platform
+        self.deadline_from_task = bool(deadline_from_task)
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
         self.target_phases = target_phases
@@ -75,9 +133,15 @@ class RemoteRunTrigger(BaseTrigger):
         self._hook: RemoteTaskHook | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        # A trigger started from a run id is serialized only where it is made, before it found the run.
+        found: dict[str, Any] = (
+            {"run_id": self.run_id, "platform": self.platform}
+            if self.run_id is not None
+            else {"ref": self.ref.to_json() if self.ref is not None else None}
+        )
         kwargs: dict[str, Any] = {
             "conn_id": self.conn_id,
-            "ref": self.ref.to_json(),
+            **found,
             "poll_interval": self.poll_interval,
             "deadline": self.deadline,
             "target_phases": self.target_phases,
@@ -88,23 +152,38 @@ class RemoteRunTrigger(BaseTrigger):
         # an older provider knows (an unknown keyword fails there with TypeError for every deferral).
         if self.outcome_output_bytes:
             kwargs["outcome_output_bytes"] = self.outcome_output_bytes
+        if self.deadline_from_task:
+            kwargs["deadline_from_task"] = True
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     @property
     def hook(self) -> RemoteTaskHook:
+        """The hook of the run's platform (for ``on_kill``, once the run is known)."""
         if self._hook is None:
+            assert self.ref is not None  # on_kill of a trigger that found no run returns before asking
             self._hook = hook_for_platform(self.ref.platform, self.conn_id)
+        return self._hook
+
+    async def ahook(self) -> RemoteTaskHook:
+        """The hook, found without blocking the loop. Raises as :func:`ahook_for`."""
+        if self._hook is None:
+            self._hook = await ahook_for(self.ref.platform if self.ref else self.platform, self.conn_id)
         return self._hook
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         targets = parse_phases(self.target_phases) if self.target_phases else TERMINAL_PHASES
         try:
-            platform = await self.hook.aplatform()
+            hook = await self.ahook()
+            platform = await hook.aplatform()
+            if self.ref is None:
+                assert self.run_id is not None  # one of the two, checked when made
+                checked = hook.declaration.check_run_id(self.run_id, "run_id")
+                self.ref = await hook.arun(platform.find_run(checked))
             runner = astep_runner(
-                self.hook.arun,
+                hook.arun,
                 jittered_sleep,
                 # Gathering reads for a tenth of the interval adds that much to the wait at most.
-                partial(self.hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
+                partial(hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
             )
             outcome = await adrive(
                 wait_for_run(
@@ -112,7 +191,7 @@ class RemoteRunTrigger(BaseTrigger):
                     self.ref,
                     poll_interval=self.poll_interval,
                     targets=targets,
-                    deadline=self.deadline,
+                    deadline=task_deadline(self) if self.deadline_from_task else self.deadline,
                     transient_error_budget=self.transient_error_budget,
                     logger=self.log,
                 ),
@@ -136,7 +215,7 @@ class RemoteRunTrigger(BaseTrigger):
         runs the new owner is still waiting on. When the state cannot be read, the run is left alone too, and
         the log names it so a person can stop it. Raises nothing: errors are logged.
         """
-        if not self.abort_on_kill:
+        if not self.abort_on_kill or self.ref is None:
             return
         ended, why = await task_instance_ended(self.task_instance)
         if not ended:
@@ -152,6 +231,19 @@ class RemoteRunTrigger(BaseTrigger):
             self.log.warning(
                 "Run %s cannot be stopped on %s; it goes on.", self.ref.run_id, self.ref.platform
             )
+
+
+def task_deadline(trigger: BaseTrigger) -> float | None:
+    """The trigger timeout of ``trigger``'s task instance (epoch seconds), or None when it has none.
+
+    Airflow's scheduler sets it when it defers a task that starts in the triggerer (the task's start plus
+    the smaller of ``StartTriggerArgs.timeout`` and ``execution_timeout``) and keeps it in its database;
+    the triggerer hands it to every trigger it runs as ``timeout_after``, a restarted one included.
+    """
+    until = getattr(trigger, "timeout_after", None)
+    if until is None:
+        return None
+    return float((until if until.tzinfo else until.replace(tzinfo=timezone.utc)).timestamp())
 
 
 async def task_instance_ended(ti: Any) -> tuple[bool | None, str]:
