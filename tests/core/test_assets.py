@@ -122,8 +122,14 @@ def test_every_declared_scheme_is_registered_in_provider_info_and_found_by_airfl
     assert schemes == {"flyte", "julep", "labelbox", "avala"}
     registered = {s for entry in provider_info()["asset-uris"] for s in entry["schemes"]}
     assert registered == schemes
-    handlers = ProvidersManagerTaskRuntime().asset_uri_handlers
-    assert all(handlers[s] is normalise_asset_uri for s in schemes)
+    from airflow.providers_manager import ProvidersManager
+
+    for manager in (
+        ProvidersManagerTaskRuntime(),
+        ProvidersManager(),
+    ):  # the task SDK's, and the server side's
+        handlers = manager.asset_uri_handlers
+        assert all(handlers[s] is normalise_asset_uri for s in schemes), type(manager).__name__
     converters = ProvidersManagerTaskRuntime().asset_to_openlineage_converters
     assert {s for s in schemes if s in converters} == schemes
 
