@@ -9,6 +9,9 @@ are put in a bundle of their own, one file in a temporary folder."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -22,6 +25,10 @@ NAMESPACE = "remote-tasks-lineage"
 START = datetime(2026, 1, 1)
 LB_PROJECT, LB_DATASET = "ckproj0000000000000000001", "ckds000000000000000000001"
 AV_PROJECT = "proj-001"
+# Its job name ("<dag>.remote") is longer than a Flyte label value may be (63 characters).
+LONG_DAG = "ol_flyte_with_a_dag_id_long_enough_that_its_job_name_is_no_label_value"
+# Kubernetes' rules for label keys (without a prefix) and values, which Flyte's run labels follow.
+K8S_LABEL = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
 GREET = {
     "name": "greet",
     "input_schema": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
@@ -66,6 +73,7 @@ def dags(out: Path, rows: Path) -> dict[str, Any]:
             "inputs": {"name": "Later", "n": 1},
             "deferrable": True,
         },
+        LONG_DAG: {"task": "demo.say_hello", "inputs": {"name": "Long", "n": 1}},
         "ol_flyte_fail": {
             "task": "demo.fail",
             "inputs": {"message": "disk full"},
@@ -199,7 +207,7 @@ def datasets(event: dict[str, Any], side: str) -> list[tuple[str, str]]:
 def test_flyte_runs_carry_the_task_runs_identity_and_report_their_run_and_output_file(
     flyte, tmp_path, run_lineage
 ):
-    events = run_lineage("ol_flyte", "ol_flyte_deferred", "ol_flyte_fail")
+    events = run_lineage("ol_flyte", "ol_flyte_deferred", "ol_flyte_fail", LONG_DAG)
 
     done = events.of_task("ol_flyte", "COMPLETE")
     job, run = facets(done)
@@ -231,6 +239,20 @@ def test_flyte_runs_carry_the_task_runs_identity_and_report_their_run_and_output
     (later_run,) = [r for r in flyte.runs if "Later" in json.dumps(r["inputs"])]
     assert facets(later)[1]["remoteRun"]["runId"] == later_run["name"]
     assert later_run["labels"]["openlineage-parent-run-id"] == later["run"]["runId"]
+
+    # A job name no label value can hold is left out; the run ids, which lineage joins on, are there.
+    (long_run,) = [r for r in flyte.runs if "Long" in json.dumps(r["inputs"])]
+    assert len(f"{LONG_DAG}.remote") > 63
+    assert "openlineage-parent-job" not in long_run["labels"]
+    assert "openlineage-root-parent-job" not in long_run["labels"]
+    assert (
+        long_run["labels"]["openlineage-parent-run-id"]
+        == events.of_task(LONG_DAG, "COMPLETE")["run"]["runId"]
+    )
+    for labels in (r["labels"] for r in flyte.runs):
+        assert all(re.fullmatch(K8S_LABEL, k) and re.fullmatch(K8S_LABEL, v) for k, v in labels.items()), (
+            labels
+        )
 
     # A failed run: its facets, and no output file (output_path is left as it was).
     failed = events.of_task("ol_flyte_fail", "FAIL")
@@ -283,3 +305,60 @@ def test_labelbox_and_avala_runs_name_the_projects_datasets_and_files_they_read_
         "platform": "avala",
         "task": "auto_label",
     }
+
+
+def test_object_storage_paths_are_named_by_the_openlineage_rules_without_credentials():
+    from airflow_remote_tasks.operators.lineage import storage_dataset
+
+    assert storage_dataset("s3://bucket/exports/2026/labels.ndjson") == (
+        "s3://bucket",
+        "exports/2026/labels.ndjson",
+    )
+    assert storage_dataset("s3://aws_default@bucket/key") == ("s3://bucket", "key")
+    assert storage_dataset("gs://AKIA:s3cr3t@bucket/key") == ("gs://bucket", "key")
+    assert (
+        storage_dataset("file:///data/out.json")
+        == storage_dataset("/data/out.json")
+        == ("file", "/data/out.json")
+    )
+
+
+# The provider's modules made unimportable, as where it is not installed. Airflow's configuration is read
+# first: it reads every installed provider's metadata, this one's too.
+WITHOUT_OPENLINEAGE = """
+import importlib.abc, sys
+import airflow.sdk
+
+def absent(name):
+    return name.split(".")[0] == "openlineage" or name.startswith("airflow.providers.openlineage")
+
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if absent(name):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+
+for name in [name for name in sys.modules if absent(name)]:
+    del sys.modules[name]
+sys.meta_path.insert(0, Absent())
+from airflow_remote_tasks.operators.lineage import lineage_labels
+import airflow_remote_tasks.operators.remote_task
+
+print(lineage_labels({"ti": None}))
+"""
+
+
+def test_without_the_openlineage_provider_the_operator_imports_and_runs_carry_no_lineage_labels():
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_OPENLINEAGE], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "{}"
+
+
+def test_with_openlineage_off_runs_carry_no_lineage_labels():
+    from airflow.providers.openlineage import conf
+
+    from airflow_remote_tasks.operators.lineage import lineage_labels
+
+    assert conf.is_disabled()  # no transport configured in the tests' Airflow
+    assert lineage_labels({"ti": None}) == {}  # type: ignore[typeddict-item]
