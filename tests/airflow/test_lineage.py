@@ -221,7 +221,13 @@ def test_flyte_runs_carry_the_task_runs_identity_and_report_their_run_and_output
         "externalQueryId": flyte_run["name"],
         "source": "flyte",
     }
-    assert datasets(done, "outputs") == [("file", f"{tmp_path}/hello.json")]
+    # The task, named as the converter of its asset URI flyte://<host>/<project>/<domain>/<task> names it, so a
+    # DAG scheduled on that asset joins; and the file, as Airflow's converter names file:// assets.
+    host = flyte.url.split("://")[1]
+    assert datasets(done, "outputs") == [
+        (f"flyte://{host}", f"{flyte_run['project']}/{flyte_run['domain']}/demo.say_hello"),
+        ("file", f"{tmp_path}/hello.json"),
+    ]
     assert datasets(done, "inputs") == []
 
     # The Flyte run names its parent: this task run, and the DAG run above it, as the events name them.
@@ -274,6 +280,8 @@ def test_julep_executions_carry_the_identity_in_their_metadata(julep, run_lineag
     }
     assert execution.metadata["openlineage-parent-run-id"] == done["run"]["runId"]
     assert execution.metadata["openlineage-root-parent-job"] == "ol_julep"
+    host = julep.url.split("://")[1].split("/")[0]
+    assert datasets(done, "outputs") == [(f"julep://{host}", f"tasks/{execution.task_id}")]
 
 
 def test_labelbox_and_avala_runs_name_the_projects_datasets_and_files_they_read_and_write(
@@ -282,8 +290,8 @@ def test_labelbox_and_avala_runs_name_the_projects_datasets_and_files_they_read_
     rows = tmp_path / "rows.ndjson"
     rows.write_text(json.dumps({"global_key": "ol-1", "row_data": "https://x/1.jpg"}) + "\n")
     events = run_lineage("ol_lb_export", "ol_lb_upsert", "ol_av_autolabel", rows=rows)
-    lb_space = "labelbox://" + labelbox.url.split("://")[1].split("/")[0]
-    av_space = "avala://" + avala.url.split("://")[1].split("/")[0]
+    # Labelbox and Avala are one service each: the namespace is the scheme of their asset URIs.
+    lb_space, av_space = "labelbox", "avala"
 
     export = events.of_task("ol_lb_export", "COMPLETE")
     assert datasets(export, "inputs") == [(lb_space, f"projects/{LB_PROJECT}")]

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
+from airflow_remote_tasks.core.assets import file_asset_uri
 from airflow_remote_tasks.core.models import RunRef
 
 if TYPE_CHECKING:
@@ -65,6 +66,13 @@ JOBS: Mapping[tuple[str, str], Touches] = MappingProxyType(
         ("avala", "auto_label"): Touches(reads=_ids(project="projects"), writes=_ids(project="projects")),
     }
 )
+
+JOBS_PLATFORMS = frozenset(platform for platform, _ in JOBS)
+
+
+def _is_uri(value: Any) -> bool:
+    return isinstance(value, str) and ("://" in value or value.startswith("/"))
+
 
 # Kubernetes' label rules, which Flyte's run labels follow (they become the run's pods' labels): a value is at
 # most 63 characters, alphanumerics, ``-``, ``_`` and ``.``, starting and ending with an alphanumeric, or empty.
@@ -123,20 +131,48 @@ def lineage_labels(context: Context) -> dict[str, str]:
     return {key: value for key, value in labels.items() if key not in refused}
 
 
+# The asset URI of the remote task a run ran, by platform (the forms provider info registers for Flyte and Julep),
+# filled in from the API's host, the run's scope and the task: a run of the task is what its asset stands for.
+TASK_ASSETS: Mapping[str, str] = MappingProxyType(
+    {"flyte": "flyte://{host}/{project}/{domain}/{task}", "julep": "julep://{host}/tasks/{task_id}"}
+)
+
+
 def storage_dataset(uri: str) -> tuple[str, str]:
-    """The OpenLineage namespace and name of a file in object storage, by the spec's naming rules:
-    ``s3://bucket/key`` is ``("s3://bucket", "key")``, ``file:///data/x`` and ``/data/x`` are
-    ``("file", "/data/x")``. The connection id of Airflow's ``s3://<conn_id>@bucket/key`` form (or any
-    user and password) is no part of the dataset and is dropped."""
-    parts = urlsplit(uri)
-    if parts.scheme in ("", "file"):
+    """The OpenLineage namespace and name of a file in object storage, by the spec's naming rules, where no
+    installed provider converts its scheme (Airflow's converters name the others): ``s3://bucket/key`` is
+    ``("s3://bucket", "key")``, ``file:///data/x`` and ``/data/x`` are ``("file", "/data/x")``. The connection
+    id of Airflow's ``s3://<conn_id>@bucket/key`` form (or any user and password) is no part of the dataset
+    and is dropped."""
+    parts = urlsplit(file_asset_uri(uri))
+    if parts.scheme == "file":
         return "file", parts.path
-    authority = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{authority}", parts.path.lstrip("/")
+    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
 
 
-def _is_uri(value: Any) -> bool:
-    return isinstance(value, str) and ("://" in value or value.startswith("/"))
+def datasets(uris: list[str], platform_schemes: frozenset[str]) -> list[Any]:
+    """The OpenLineage datasets of asset URIs, each named as Airflow's OpenLineage integration names the asset
+    (the converter its scheme's provider registers: this provider's for the platforms' schemes, Airflow's for
+    files), so that a DAG scheduled on the asset joins the lineage. A file whose scheme no installed provider
+    converts is named by :func:`storage_dataset`; a platform URI that is no valid asset is left out (logged)."""
+    from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import Asset
+    from openlineage.client.event_v2 import Dataset
+
+    found: dict[tuple[str, str], Any] = {}
+    for uri in uris:
+        scheme = urlsplit(uri).scheme
+        try:
+            dataset = translate_airflow_asset(Asset(uri=uri), None)
+        except ValueError as error:  # a platform id of no asset URI's form: it names nothing to join on
+            log.info("No lineage dataset for %s: %s", uri, error)
+            continue
+        if dataset is None and scheme not in platform_schemes:
+            namespace, name = storage_dataset(uri)
+            dataset = Dataset(namespace=namespace, name=name)
+        if dataset is not None:
+            found.setdefault((dataset.namespace, dataset.name), dataset)
+    return list(found.values())
 
 
 class LineageMixin(_Base):
@@ -156,7 +192,8 @@ class LineageMixin(_Base):
         return self._lineage_result
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Dataset, Any]:
-        """The run's lineage once the task succeeded: what it read and wrote, output files included."""
+        """The run's lineage once the task succeeded: what it read and wrote, the remote task and the output
+        files included."""
         return self._lineage(succeeded=True)
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage[Dataset, Any]:
@@ -166,32 +203,29 @@ class LineageMixin(_Base):
 
     def _lineage(self, *, succeeded: bool) -> OperatorLineage[Dataset, Any]:
         from airflow.providers.openlineage.extractors import OperatorLineage
-        from openlineage.client.event_v2 import Dataset as OLDataset
 
         from airflow_remote_tasks.operators import lineage_facets
 
         ref = self._lineage_ref
         platform, task = self._platform_name(ref), self._task_name()
-        inputs: list[tuple[str, str]] = []
-        outputs: list[tuple[str, str]] = []
         touches = JOBS.get((platform, task), Touches())
         given = self.inputs if isinstance(self.inputs, Mapping) else {}
-        namespace = self._objects_namespace(platform) if touches.reads or touches.writes else ""
-        for names, found in ((touches.reads, inputs), (touches.writes, outputs)):
-            for name, kind in names.items():
-                value = given.get(name)
-                if isinstance(value, str) and value:
-                    found.append((namespace, f"{kind}/{value}"))
-        inputs.extend(storage_dataset(given[name]) for name in touches.files if _is_uri(given.get(name)))
+        reads: list[str] = []
+        writes: list[str] = []
+        # The objects' asset URIs (labelbox://projects/<id>): each platform's asset scheme is its name.
+        for names, found in ((touches.reads, reads), (touches.writes, writes)):
+            found.extend(
+                f"{platform}://{kind}/{given[name]}" for name, kind in names.items() if given.get(name)
+            )
+        reads.extend(given[name] for name in touches.files if _is_uri(given.get(name)))
         if succeeded:
-            outputs.extend(storage_dataset(path) for path in self._files_written())
-        run_facets: dict[str, Any] = {}
-        if ref is not None:
-            run_facets = lineage_facets.run_facets(ref)
+            writes.extend(self._task_asset(ref, task))
+            writes.extend(self._files_written())
+        schemes = frozenset(JOBS_PLATFORMS | TASK_ASSETS.keys())
         return OperatorLineage(
-            inputs=[OLDataset(namespace=ns, name=name) for ns, name in dict.fromkeys(inputs)],
-            outputs=[OLDataset(namespace=ns, name=name) for ns, name in dict.fromkeys(outputs)],
-            run_facets=run_facets,
+            inputs=datasets(reads, schemes),
+            outputs=datasets(writes, schemes),
+            run_facets=lineage_facets.run_facets(ref) if ref is not None else {},
             job_facets=lineage_facets.job_facets(platform, task, self.version),
         )
 
@@ -207,17 +241,25 @@ class LineageMixin(_Base):
         task = self.task
         return task if isinstance(task, str) else str(task.get("name", ""))
 
-    def _objects_namespace(self, platform: str) -> str:
-        """``<asset scheme>://<API host>``: the platform's objects are named by where its API is."""
+    def _task_asset(self, ref: RunRef | None, task: str) -> list[str]:
+        """The asset URI of the task the run ran (:data:`TASK_ASSETS`), where its platform has one."""
+        form = TASK_ASSETS.get(ref.platform) if ref is not None else None
+        if ref is None or form is None:
+            return []
         try:
-            found = self.hook.platform
-        except Exception:  # the connection cannot be read now: the scheme alone
-            return f"{platform}://"
-        authority = urlsplit(found.api_origin).netloc.rpartition("@")[2]
-        return f"{found.declaration.asset_scheme or platform}://{authority}"
+            host = urlsplit(self.hook.platform.api_origin).netloc.rpartition("@")[2]
+            return [form.format(host=host, task=task, **ref.scope)]
+        except KeyError:  # a reference from an earlier release, without the scope the form needs
+            return []
+        except Exception:  # the connection cannot be read now: the rest of the lineage still goes out
+            log.info(
+                "No lineage dataset for the task of run %s: its connection could not be read.", ref.run_id
+            )
+            return []
 
     def _files_written(self) -> list[str]:
-        """``output_path``, and the errors file beside it when the delivery says it wrote one."""
+        """``output_path``, and the errors file beside it when the delivery says it wrote one, as asset URIs
+        (:func:`~airflow_remote_tasks.core.assets.file_asset_uri`: without user info)."""
         if not self.output_path:
             return []
         files = [self.output_path]
@@ -225,4 +267,4 @@ class LineageMixin(_Base):
         errors = result.get("errors") if isinstance(result, Mapping) else None
         if isinstance(errors, Mapping) and isinstance(errors.get("path"), str):
             files.append(str(errors["path"]))
-        return files
+        return [file_asset_uri(path) for path in files]
