@@ -2,8 +2,9 @@
 
 ``LineageMixin`` answers the provider's listener (``get_openlineage_facets_on_complete`` and ``_on_failure``):
 a job facet naming the platform and the remote task, run facets with the remote run's id and link, and the
-datasets the run read and wrote: the platform's own objects (Labelbox and Avala projects and datasets) and the
-files in object storage (an input file given by URI, ``output_path`` and its errors file). ``lineage_labels``
+datasets the run read and wrote: the platform's own objects (Labelbox and Avala projects and datasets), the
+Flyte or Julep task it ran, and the files in object storage (an input file given by URI, ``output_path`` and
+its errors file), each named as Airflow's OpenLineage integration names its asset URI. ``lineage_labels``
 is the Airflow task run's OpenLineage identity as run labels (Flyte labels, Julep execution metadata), so the
 remote run can be joined to the Airflow run that started it.
 
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 
 
 class Touches(NamedTuple):
-    """What one platform job reads and writes, by the names of its inputs: ``objects`` maps an input holding
-    an id to the kind of platform object it names (``projects``), ``files`` names the inputs that may be the
-    URI of a file the job reads (a list given inline is no dataset)."""
+    """What one platform job reads and writes, by the names of its inputs: ``reads`` and ``writes`` map an
+    input holding an id to the kind of platform object it names (``projects``), ``files`` names the inputs that
+    may be the URI of a file the job reads (a list given inline is no dataset)."""
 
     reads: Mapping[str, str] = MappingProxyType({})
     writes: Mapping[str, str] = MappingProxyType({})
@@ -51,7 +52,7 @@ def _ids(**kinds: str) -> Mapping[str, str]:
 
 
 # The jobs whose inputs name what they touch (README: the Labelbox and Avala job tables). Flyte and Julep tasks
-# are the user's own code: what they touch is known only through output_path.
+# are the user's own code: what they touch is known only through output_path (and the task itself).
 JOBS: Mapping[tuple[str, str], Touches] = MappingProxyType(
     {
         ("labelbox", "export_project"): Touches(reads=_ids(project_id="projects")),
@@ -124,8 +125,8 @@ def lineage_labels(context: Context) -> dict[str, str]:
     refused = [key for key, value in labels.items() if not LABEL_VALUE.fullmatch(value)]
     if refused:
         log.info(
-            "Left out of the run's labels, as values no Flyte label can hold (63 characters at most, letters, "
-            "digits, '-', '_' and '.'): %s",
+            "Left out of the run's labels, as values no Flyte label can hold (63 characters at most: letters, "
+            "digits, '-', '_' and '.', starting and ending with a letter or digit): %s",
             ", ".join(f"{key}={labels[key]!r}" for key in refused),
         )
     return {key: value for key, value in labels.items() if key not in refused}
@@ -151,7 +152,8 @@ def storage_dataset(uri: str) -> tuple[str, str]:
 
 
 def datasets(uris: list[str], platform_schemes: frozenset[str]) -> list[Any]:
-    """The OpenLineage datasets of asset URIs, each named as Airflow's OpenLineage integration names the asset
+    """The OpenLineage datasets of asset URIs (files' without user info: see
+    :func:`~airflow_remote_tasks.core.assets.file_asset_uri`), each named as Airflow's OpenLineage integration names the asset
     (the converter its scheme's provider registers: this provider's for the platforms' schemes, Airflow's for
     files), so that a DAG scheduled on the asset joins the lineage. A file whose scheme no installed provider
     converts is named by :func:`storage_dataset`; a platform URI that is no valid asset is left out (logged)."""
@@ -217,7 +219,7 @@ class LineageMixin(_Base):
             found.extend(
                 f"{platform}://{kind}/{given[name]}" for name, kind in names.items() if given.get(name)
             )
-        reads.extend(given[name] for name in touches.files if _is_uri(given.get(name)))
+        reads.extend(file_asset_uri(given[name]) for name in touches.files if _is_uri(given.get(name)))
         if succeeded:
             writes.extend(self._task_asset(ref, task))
             writes.extend(self._files_written())

@@ -9,6 +9,7 @@ import attrs
 from openlineage.client.facet_v2 import JobFacet, RunFacet, external_query_run
 
 from airflow_remote_tasks.core.models import RunRef
+from airflow_remote_tasks.core.storage import shown
 
 # The facets' keys in an event's ``job.facets`` and ``run.facets``.
 JOB_FACET = "remoteTask"
@@ -43,12 +44,12 @@ def job_facets(platform: str, task: str, version: str) -> dict[str, Any]:
 
 
 def run_facets(ref: RunRef) -> dict[str, Any]:
-    """``remoteRun``, and OpenLineage's own ``externalQuery`` (the id of the run in the platform that ran it,
+    """``remoteRun`` (its link with any password masked, as in XCom), and OpenLineage's own ``externalQuery`` (the id of the run in the platform that ran it,
     as for a query id in a warehouse)."""
     scope = {k: v for k, v in ref.scope.items() if isinstance(v, str | int | float | bool)}
     return {
         RUN_FACET: RemoteRunRunFacet(
-            platform=ref.platform, runId=ref.run_id, url=ref.url or None, scope=scope
+            platform=ref.platform, runId=ref.run_id, url=shown(ref.url) if ref.url else None, scope=scope
         ),
         "externalQuery": external_query_run.ExternalQueryRunFacet(
             externalQueryId=ref.run_id, source=ref.platform
