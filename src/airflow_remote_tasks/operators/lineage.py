@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from openlineage.client.event_v2 import Dataset
 
     from airflow_remote_tasks.core.run_wait import WaitOutcome
-    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator as _Base
+    from airflow_remote_tasks.operators.waits_for_run import WaitsForRun as _Base
 else:
     _Base = object
 
@@ -181,6 +181,10 @@ class LineageMixin(_Base):
     """The OpenLineage facets and datasets of a :class:`RemoteTaskOperator`'s run (see the module's text).
     Listed before the operator's base, it records the run it waits on and what the run delivered."""
 
+    # RemoteTaskOperator's arguments, read here.
+    task: str | Mapping[str, Any]
+    inputs: Any
+    version: str
     _lineage_ref: RunRef | None = None
     _lineage_result: Any = None
 
