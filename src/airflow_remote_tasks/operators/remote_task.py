@@ -22,7 +22,7 @@ from airflow_remote_tasks.core.errors import (
 from airflow_remote_tasks.core.executors import GATEWAY_STATUSES
 from airflow_remote_tasks.core.models import RunOrigin, RunRef
 from airflow_remote_tasks.core.storage import check_writable
-from airflow_remote_tasks.operators.waits_for_run import WaitsForRun
+from airflow_remote_tasks.operators.waits_for_run import WaitsForRun, try_started
 
 STATE_KEY = "remote_run"
 
@@ -33,12 +33,17 @@ class RunRecord(BaseModel):
     ``generation`` numbers the runs this task instance has started; it is part of the idempotency key,
     so a resent submit attaches to the same run, and a new generation starts a new one. It is stored
     *before* the submit, so a worker that dies in between reattaches on its next try.
+
+    ``deadline`` is when the operator's ``timeout`` passes, ``started`` when the try that started the run began
+    (the task's ``execution_timeout`` counts from it); both are epoch seconds, kept while later tries reattach.
+    A record written before ``started`` was kept reads as one whose run this try started.
     """
 
     generation: int = 0
     ref: RunRef | None = None
     delivered: bool = False
     deadline: float | None = None
+    started: float | None = None
 
 
 class RemoteTaskOperator(WaitsForRun):
@@ -58,7 +63,10 @@ class RemoteTaskOperator(WaitsForRun):
         touching a file already there; each file reaches it only when complete and checked (S3, GCS: the upload
         is completed then; elsewhere a file written beside it is moved into place).
 
-    The other arguments are :class:`WaitsForRun`'s. Returns the run's outputs: Flyte, the value of a single
+    The other arguments are :class:`WaitsForRun`'s; the run is held to the earlier of ``timeout`` and the task's
+    ``execution_timeout``, both counted from the try that started it: a retry that reattaches to the run keeps
+    its deadline. A try that timed out aborted its run, so a retry of it starts a new run, with a new deadline.
+    Returns the run's outputs: Flyte, the value of a single
     output or a dict by output name (``multiple_outputs=True`` makes one XCom each); Julep, the execution's
     ``output``.
     """
@@ -106,7 +114,7 @@ class RemoteTaskOperator(WaitsForRun):
         if record.ref is None or record.delivered:
             if record.delivered:  # outputs already handed over: a clear or a new try runs the task again
                 record.generation += 1
-                record.ref, record.delivered, record.deadline = None, False, None
+                record.ref, record.delivered, record.deadline, record.started = None, False, None, None
             return None
         try:
             status = self.hook.run(self.hook.platform.status(record.ref))
@@ -143,7 +151,7 @@ class RemoteTaskOperator(WaitsForRun):
                 status.describe() if status else "and is gone",
             )
         record.generation += 1
-        record.ref, record.deadline = None, None
+        record.ref, record.deadline, record.started = None, None, None
         return None
 
     def _submit(self, context: Context, record: RunRecord) -> RunRef:
@@ -156,6 +164,8 @@ class RemoteTaskOperator(WaitsForRun):
         store = context["task_state_store"]
         if record.deadline is None and self.timeout is not None:
             record.deadline = time.time() + self.timeout
+        if record.started is None:
+            record.started = try_started(context)
         store.set(STATE_KEY, record.model_dump(mode="json"))
         ti = context["ti"]
         origin = RunOrigin(
@@ -182,6 +192,10 @@ class RemoteTaskOperator(WaitsForRun):
         version = f" (version {interface.version})" if interface.version else ""
         self.log.info("Started run %s of %s%s %s", ref.run_id, interface.task, version, ref.url)
         return ref
+
+    def _run_started(self, context: Context) -> float:
+        record = RunRecord.model_validate(context["task_state_store"].get(STATE_KEY) or {})
+        return try_started(context) if record.started is None else record.started
 
     def _delivered(self, context: Context, ref: RunRef) -> None:
         store = context["task_state_store"]

@@ -4,20 +4,44 @@ how the run ended, with the tail of its remote logs."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
+
+from airflow.sdk.exceptions import AirflowTaskTimeout
 
 from airflow_remote_tasks.core.errors import OutputsTooLargeError, RemoteRunError, RemoteTaskError, clip
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.phases import Phase
 
+# The limits a wait is held to: the operator's own, and the task's (BaseOperator's execution_timeout).
+Limit = Literal["timeout", "execution_timeout"]
 
-def timed_out(ref: RunRef, timeout: float | None, stopped: bool, platform_name: str) -> RemoteRunError:
-    """The error of a run that outlived the operator's ``timeout``; ``stopped`` says whether the abort took."""
-    fate = "it was aborted" if stopped else f"{platform_name} cannot stop this kind of run, so it goes on"
-    return RemoteRunError(
-        f"Run {ref.run_id} did not finish within the operator's timeout of {timeout}s; {fate}. "
-        f"{ref.url}".rstrip(),
-        phase=Phase.ABORTED.value if stopped else "",
+
+class ExecutionTimeoutError(RemoteRunError, AirflowTaskTimeout):
+    """The run outlived the task's ``execution_timeout``: an ``AirflowTaskTimeout`` as well, so the failure is
+    Airflow's own timeout to callbacks and retries alike."""
+
+
+def limit_words(limit: Limit, seconds: float | None) -> str:
+    """The limit as the abort's reason and the error name it."""
+    owner = "the task's" if limit == "execution_timeout" else "the operator's"
+    return f"{owner} {limit} of {seconds}s"
+
+
+def timed_out(
+    ref: RunRef, limit: Limit, seconds: float | None, stopped: bool | RemoteTaskError, platform_name: str
+) -> RemoteRunError:
+    """The error of a run that outlived ``limit`` (``seconds`` long); ``stopped`` says whether the abort took,
+    or is the error that asking for it raised."""
+    if isinstance(stopped, RemoteTaskError):
+        fate = f"asking {platform_name} to abort it failed, so it may still be going ({str(stopped).rstrip('.')})"
+    elif stopped:
+        fate = "it was aborted"
+    else:
+        fate = f"{platform_name} cannot stop this kind of run, so it goes on"
+    error = ExecutionTimeoutError if limit == "execution_timeout" else RemoteRunError
+    return error(
+        f"Run {ref.run_id} did not finish within {limit_words(limit, seconds)}; {fate}. {ref.url}".rstrip(),
+        phase=Phase.ABORTED.value if stopped is True else "",
         url=ref.url,
     )
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, Literal, get_args
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowTaskTimeout
 
 from airflow_remote_tasks.core import arguments
+from airflow_remote_tasks.core.errors import RemoteRunError, RemoteTaskError
 from airflow_remote_tasks.core.executors import drive
 from airflow_remote_tasks.core.models import RunRef, RunStatus, StreamedOutput
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, OnPaused, Phase, check_on_paused
@@ -26,14 +30,30 @@ RUN_ID_KEY = "run_id"
 FetchLogs = Literal["on_failure", "always", "never"]
 
 
+def try_started(context: Context) -> float:
+    """When this try began (epoch seconds): Airflow keeps a try's ``start_date`` across its deferrals, and a
+    retry has its own."""
+    start = getattr(context["ti"], "start_date", None)
+    return start.timestamp() if start is not None else time.time()
+
+
 class WaitsForRun(UsesRemoteHook, BaseOperator):
     """What the operators that wait on a remote run share: waiting in the worker or the triggerer, turning
-    the final state into outputs or an error, the link to the run, and aborting the run when killed.
+    the final state into outputs or an error, the link to the run, and aborting the run when killed or when
+    its deadline passes: the earlier of ``timeout`` and the task's ``execution_timeout``.
+
+    Airflow itself times only ``execute`` (and the method a deferral resumes) in the worker, not a deferral:
+    the deadline goes to the trigger with the run, which ends the wait when it passes; the resumed task then
+    aborts the run. In the worker the wait ends at the deadline too; when Airflow's own alarm comes first,
+    the run is aborted with the same reason, once.
 
     :param conn_id: connection of one of this provider's types (``remote_tasks_flyte``, ``remote_tasks_julep``).
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between status reads.
-    :param timeout: the run's own time limit; when it passes the run is aborted and the task fails.
+    :param timeout: the run's own time limit, counted from its submit; when it passes the run is aborted and
+        the task fails. The task's ``execution_timeout`` is a limit of the run too: counted from the start of
+        the try that started the run, in the worker and in the triggerer alike. The earlier of the two to pass
+        aborts the run, and the task fails naming it (a failure Airflow retries, where the task has retries).
     :param on_paused: when the run waits for input (Julep ``awaiting_input``): keep ``"wait"``-ing, ``"fail"``,
         or ``"succeed"`` returning the pending state (``run_id``, ``phase``, ``waiting_for``).
     :param max_output_bytes: fail instead of writing outputs larger than this (JSON size) to XCom.
@@ -78,38 +98,70 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
     def _targets(self) -> frozenset[Phase]:
         return TERMINAL_PHASES if self.on_paused == "wait" else TERMINAL_PHASES | {Phase.PAUSED}
 
+    def _run_started(self, context: Context) -> float:
+        """When the try that started the run began (epoch seconds): the task's ``execution_timeout`` counts
+        from it. Here, this try; RemoteTaskOperator keeps it with the run, for the tries that reattach."""
+        return try_started(context)
+
+    def _deadline(self, context: Context, timeout_at: float | None) -> float | None:
+        """The earlier of ``timeout_at`` (when the operator's ``timeout`` passes) and the end of the task's
+        ``execution_timeout``, counted from :meth:`_run_started`."""
+        if self.execution_timeout is None:
+            return timeout_at
+        ends = self._run_started(context) + self.execution_timeout.total_seconds()
+        return ends if timeout_at is None else min(timeout_at, ends)
+
+    def _passed_limit(self, context: Context) -> results.Limit:
+        """Which limit a wait that reached its deadline was held to: the ``execution_timeout`` once its end
+        has passed, or when it is the only limit; else the operator's ``timeout``."""
+        if self.execution_timeout is None:
+            return "timeout"
+        ends = self._run_started(context) + self.execution_timeout.total_seconds()
+        return "execution_timeout" if self.timeout is None or ends <= time.time() else "timeout"
+
     def _wait(self, context: Context, ref: RunRef, deadline: float | None) -> Any:
-        """Publish the run's id and link, then wait for it here or in the triggerer."""
+        """Publish the run's id and link, then wait for it here or in the triggerer: until it ends, or until
+        ``deadline`` (when the operator's ``timeout`` passes) or the task's ``execution_timeout`` passes.
+
+        :raises RemoteRunError: the run did not succeed, or a limit passed (the run was aborted).
+        """
+        deadline = self._deadline(context, deadline)
         self._ref = ref
         ti = context["ti"]
-        ti.xcom_push(key=RUN_ID_KEY, value=ref.run_id)
-        publish_run_url(self, ti, ref.url)
-        if self.deferrable:
-            self.defer(
-                trigger=RemoteRunTrigger(
-                    conn_id=self.conn_id,
-                    ref=ref.to_json(),
+        try:
+            ti.xcom_push(key=RUN_ID_KEY, value=ref.run_id)
+            publish_run_url(self, ti, ref.url)
+            if self.deferrable:
+                self.defer(
+                    trigger=RemoteRunTrigger(
+                        conn_id=self.conn_id,
+                        ref=ref.to_json(),
+                        poll_interval=self.poll_interval,
+                        deadline=deadline,
+                        target_phases=sorted(p.value for p in self._targets),
+                        transient_error_budget=self.transient_error_budget,
+                    ),
+                    method_name="execute_complete",
+                    # No framework timeout: Airflow would fail the task without the trigger's on_kill, and the
+                    # remote run would go on. The trigger holds the deadline instead.
+                    timeout=None,
+                )
+            outcome = drive(
+                wait_for_run(
+                    self.hook.platform,
+                    ref,
                     poll_interval=self.poll_interval,
+                    targets=self._targets,
                     deadline=deadline,
-                    target_phases=sorted(p.value for p in self._targets),
                     transient_error_budget=self.transient_error_budget,
+                    logger=self.log,
                 ),
-                method_name="execute_complete",
-                # No framework timeout: it would fail the task but leave the remote run going.
-                timeout=None,
+                step_runner(self.hook.run, read_status=partial(self.hook.run, policy=WAIT_READS)),
             )
-        outcome = drive(
-            wait_for_run(
-                self.hook.platform,
-                ref,
-                poll_interval=self.poll_interval,
-                targets=self._targets,
-                deadline=deadline,
-                transient_error_budget=self.transient_error_budget,
-                logger=self.log,
-            ),
-            step_runner(self.hook.run, read_status=partial(self.hook.run, policy=WAIT_READS)),
-        )
+        except AirflowTaskTimeout as alarm:
+            # Airflow's execution_timeout alarm came before the deadline (it may have cut a request short on
+            # the hook's client): the run is aborted on a client of its own.
+            raise self._timed_out(ref, "execution_timeout", self.hook.run_alone) from alarm
         return self._finish(context, outcome)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
@@ -124,9 +176,7 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         ref = outcome.ref
         platform = self.hook.platform
         if outcome.outcome == "timeout":
-            reason = f"Aborted by Airflow: timeout of {self.timeout}s passed."
-            stopped = self.hook.run(platform.abort(ref, reason))
-            raise results.timed_out(ref, self.timeout, stopped, platform.name)
+            raise self._timed_out(ref, self._passed_limit(context), self.hook.run)
         status = outcome.status
         assert status is not None  # a reached wait has its status
         if status.phase is Phase.PAUSED:
@@ -167,6 +217,22 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
     def _copy_logs(self, ref: RunRef, status: RunStatus, *, wanted: bool) -> None:
         if wanted:
             results.copy_logs(self.hook, self.log, ref, status, self.log_lines)
+
+    def _timed_out(self, ref: RunRef, limit: results.Limit, run: Callable[[Any], Any]) -> RemoteRunError:
+        """Abort ``ref`` with ``run`` (the hook's ``run`` or ``run_alone``) because ``limit`` passed: the error
+        that says so, and whether the abort took. Raises nothing of the abort's own: its error is told."""
+        self._ref = None  # aborted here: on_kill, which Airflow calls after its own alarm, leaves it alone
+        seconds = (
+            self.timeout if limit == "timeout" else (self.execution_timeout or timedelta()).total_seconds()
+        )
+        platform = self.hook.platform
+        try:
+            stopped: bool | RemoteTaskError = run(
+                platform.abort(ref, f"Aborted by Airflow: {results.limit_words(limit, seconds)} passed.")
+            )
+        except RemoteTaskError as error:
+            stopped = error
+        return results.timed_out(ref, limit, seconds, stopped, platform.name)
 
     def on_kill(self) -> None:
         """The worker is stopping this task: stop the remote run it is waiting on."""
