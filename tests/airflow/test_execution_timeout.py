@@ -129,3 +129,13 @@ def test_a_retry_that_reattaches_keeps_the_deadline_of_the_try_that_started_the_
             sleeper(deferrable=True).execute(context)
         expected = deadline or context["ti"].start_date.timestamp() + 5
         assert deferred.value.trigger.deadline == pytest.approx(expected, abs=0.01)
+
+
+def test_a_retry_after_a_submit_that_started_no_run_counts_from_its_own_start(flyte):
+    """The earlier try stored its record, then its submit failed: this try starts the run, and the run's
+    execution_timeout counts from this try, not from the earlier one (long past)."""
+    from airflow_remote_tasks.operators.remote_task import STATE_KEY, RunRecord
+
+    store = Store({STATE_KEY: RunRecord(started=time.time() - 600).model_dump(mode="json")})
+    assert sleeper(deferrable=False, inputs={"seconds": 1}).execute(a_try(store)) == 1.0
+    assert aborts(flyte) == [("ACTION_PHASE_SUCCEEDED", 0, "")]

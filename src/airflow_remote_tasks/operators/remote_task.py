@@ -66,9 +66,8 @@ class RemoteTaskOperator(WaitsForRun):
     The other arguments are :class:`WaitsForRun`'s; the run is held to the earlier of ``timeout`` and the task's
     ``execution_timeout``, both counted from the try that started it: a retry that reattaches to the run keeps
     its deadline. A try that timed out aborted its run, so a retry of it starts a new run, with a new deadline.
-    Returns the run's outputs: Flyte, the value of a single
-    output or a dict by output name (``multiple_outputs=True`` makes one XCom each); Julep, the execution's
-    ``output``.
+    Returns the run's outputs: Flyte, the value of a single output or a dict by output name
+    (``multiple_outputs=True`` makes one XCom each); Julep, the execution's ``output``.
     """
 
     template_fields: Sequence[str] = ("task", "version", "inputs", "labels", "env", "output_path")
@@ -114,7 +113,7 @@ class RemoteTaskOperator(WaitsForRun):
         if record.ref is None or record.delivered:
             if record.delivered:  # outputs already handed over: a clear or a new try runs the task again
                 record.generation += 1
-                record.ref, record.delivered, record.deadline, record.started = None, False, None, None
+                record.ref, record.delivered, record.deadline = None, False, None
             return None
         try:
             status = self.hook.run(self.hook.platform.status(record.ref))
@@ -151,7 +150,7 @@ class RemoteTaskOperator(WaitsForRun):
                 status.describe() if status else "and is gone",
             )
         record.generation += 1
-        record.ref, record.deadline, record.started = None, None, None
+        record.ref, record.deadline = None, None
         return None
 
     def _submit(self, context: Context, record: RunRecord) -> RunRef:
@@ -164,8 +163,9 @@ class RemoteTaskOperator(WaitsForRun):
         store = context["task_state_store"]
         if record.deadline is None and self.timeout is not None:
             record.deadline = time.time() + self.timeout
-        if record.started is None:
-            record.started = try_started(context)
+        # This try starts the run (or, after an answer was lost, attaches to the one it started): the run's
+        # execution_timeout counts from here, not from an earlier try whose submit failed.
+        record.started = try_started(context)
         store.set(STATE_KEY, record.model_dump(mode="json"))
         ti = context["ti"]
         origin = RunOrigin(
