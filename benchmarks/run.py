@@ -234,8 +234,9 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---:|---|---|---|---|",
     ]
     for row in report["comparisons"]:
+        # No ratio when ours measured nothing (a peak within the sampling's noise): said, not "Nonex".
         cells = [
-            f"{row[k][m]}x ({row[k]['anchor']})"
+            f"{'n/a' if row[k][m] is None else f'{row[k][m]}x'} ({row[k]['anchor']})"
             for k, m in (
                 ("connections", "times_fewer"),
                 ("cpu_per_poll", "times_less"),
