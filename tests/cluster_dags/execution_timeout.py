@@ -38,6 +38,10 @@ DAGS = {
         retry_delay=timedelta(0),
     ),
     "deferred": sleeper(
-        "c_execution_timeout_deferred", 120, execution_timeout=timedelta(seconds=4), deferrable=True
+        "c_execution_timeout_deferred",
+        120,
+        execution_timeout=timedelta(seconds=4),
+        deferrable=True,
+        retries=0,
     ),
 }
