@@ -1,0 +1,167 @@
+"""Remote runs that end schedule DAGs in a real Airflow (scheduler, DAG processor, two triggerers, PostgreSQL):
+assets watched by RemoteEventTrigger, DAGs scheduled on them (tests/cluster_dags/event_scheduling.py). Each end
+is one DAG run, across a triggerer killed with SIGKILL and restarted; watchers of one project share a listing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from airflow_remote_tasks.emulators.flyte.literals import write
+from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID
+from support import CLUSTER_DAGS, JULEP_KEY
+
+sys.path.insert(0, str(CLUSTER_DAGS))
+from event_scheduling import JULEP_TASK, POLL, SCHEDULES, WATCHED_TASK, WATCHERS
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
+LIST_RUNS = "/flyteidl2.workflow.RunService/ListRuns"
+TRIGGER = "airflow_remote_tasks.triggers.events.RemoteEventTrigger"
+
+
+def query(postgres, sql: str) -> list[tuple[Any, ...]]:
+    connection = postgres.connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+    finally:
+        connection.close()
+
+
+def watermarks(postgres) -> dict[str, dict[str, Any]]:
+    """The watchers' watermarks in the metadata database, by asset name."""
+    rows = query(
+        postgres,
+        "SELECT a.name, s.value FROM asset_state_store s JOIN asset a ON a.id = s.asset_id "
+        "WHERE s.key LIKE 'airflow_remote_tasks.watermark.%'",
+    )
+    return {name: json.loads(value) for name, value in rows}
+
+
+def holders(postgres) -> set[int]:
+    """The triggerer jobs running the watchers' triggers."""
+    rows = query(postgres, f"SELECT DISTINCT triggerer_id FROM trigger WHERE classpath = '{TRIGGER}'")
+    return {row[0] for row in rows if row[0] is not None}
+
+
+def dag_runs(airflow, dag_id: str) -> list[dict[str, Any]]:
+    return list(airflow.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"])
+
+
+class Ends:
+    """Remote runs made to end on cue: a Flyte run of the watched task (it ends about a second after it
+    starts), a Julep execution of the watched task."""
+
+    def __init__(self, flyte_emulator, julep_emulator) -> None:
+        self.flyte = flyte_emulator[0].state
+        self.julep_url = julep_emulator[1] + "/api"
+        self.headers = {"Authorization": f"Bearer {JULEP_KEY}"}
+        definition = {"name": "echo", "main": [{"evaluate": {"said": "$ _.text"}}]}
+        url = f"{self.julep_url}/agents/{DEMO_AGENT_ID}/tasks/{JULEP_TASK}"
+        httpx.put(url, json=definition, headers=self.headers).raise_for_status()
+
+    def both(self) -> tuple[str, str]:
+        task = self.flyte.find_task(WATCHED_TASK, "v1")
+        name = "e" + uuid.uuid4().hex[:12]
+        self.flyte.create_run(
+            org="",
+            project="flytesnacks",
+            domain="development",
+            name=name,
+            task=task,
+            input_literals=[{"name": "size", "value": write(3, task.inputs["size"])}],
+            labels={},
+        )
+        created = httpx.post(
+            f"{self.julep_url}/tasks/{JULEP_TASK}/executions",
+            json={"input": {"text": "hi"}},
+            headers=self.headers,
+        )
+        return name, str(created.raise_for_status().json()["id"])
+
+
+def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
+    airflow, flyte_emulator, julep_emulator, postgres, capsys
+):
+    ends = Ends(flyte_emulator, julep_emulator)
+    for dag_id in SCHEDULES:
+        airflow.unpause(dag_id)
+    assets = [asset.name for schedule in SCHEDULES.values() for asset in schedule]
+    try:
+        # The watchers are registered when the unpaused DAGs are parsed again; each writes its watermark at its
+        # first listing, from when on its ends fire.
+        airflow.wait_until(
+            lambda: set(assets) <= set(watermarks(postgres)), 120, "every watcher's first listing"
+        )
+        ended = {"e_flyte_events": [], "e_julep_events": []}
+
+        def end_both() -> None:
+            flyte_run, execution = ends.both()
+            ended["e_flyte_events"].append(flyte_run)
+            ended["e_julep_events"].append(execution)
+
+        def runs_are(count: int) -> bool:
+            return all(len(dag_runs(airflow, dag_id)) == count for dag_id in ended)
+
+        end_both()
+        airflow.wait_until(lambda: runs_are(1), 60, "one DAG run per end")
+        # Eleven watchers of one project (ten and the watched task's) polling every second: one listing per poll
+        # on each triggerer running some of them.
+        emulator = flyte_emulator[0]
+        running = holders(postgres)
+        before, started = emulator.app.calls[LIST_RUNS], time.monotonic()
+        time.sleep(4)
+        listings, seconds = emulator.app.calls[LIST_RUNS] - before, time.monotonic() - started
+        assert listings <= len(running) * (seconds / POLL + 2), (
+            f"{listings} ListRuns in {seconds:.1f} s for {WATCHERS + 1} watchers on {len(running)} triggerers"
+        )
+        # The first ends are in the watermarks (written a poll after their events), then the triggerers
+        # running the watchers die; two more ends come while they are down.
+        airflow.wait_until(
+            lambda: (
+                ended["e_flyte_events"][0] in watermarks(postgres)["e_flyte_big_output"]["fired"]
+                and ended["e_julep_events"][0] in watermarks(postgres)["e_julep_echo"]["fired"]
+            ),
+            30,
+            "the first ends in the watermarks",
+        )
+        victims = [name for name, job in airflow.job_ids.items() if job in running]
+        for victim in victims:
+            airflow.kill(victim, signal.SIGKILL)
+        end_both()
+        killed_at = time.monotonic()
+        for victim in victims:
+            airflow.start_component(victim)
+        airflow.wait_until(
+            lambda: runs_are(2), 90, "one DAG run per end that came while the triggerer was down"
+        )
+        taken_over = time.monotonic() - killed_at
+        time.sleep(3 * POLL)  # polls after the takeover list the first ends again: no DAG run for them
+        assert runs_are(2)
+        end_both()
+        airflow.wait_until(lambda: runs_are(3), 60, "one DAG run per end after the restart")
+        for dag_id, runs in ended.items():
+            for run in dag_runs(airflow, dag_id):
+                airflow.wait_for_run(dag_id, run["dag_run_id"], 60)
+            recorded = [
+                airflow.xcom(dag_id, run["dag_run_id"], "record") for run in dag_runs(airflow, dag_id)
+            ]
+            assert sorted(recorded) == sorted([run] for run in runs), f"{dag_id}: {recorded} for ends {runs}"
+    finally:
+        for dag_id in SCHEDULES:
+            airflow.api("PATCH", f"dags/{dag_id}", json={"is_paused": True})
+    with capsys.disabled():
+        print(
+            f"\nthree ends each of a Flyte run and a Julep execution: one DAG run each; {', '.join(victims)} "
+            f"killed (SIGKILL) and restarted between, the ends meanwhile scheduled {taken_over:.0f} s after the "
+            f"kill; {WATCHERS + 1} watchers of one project: {listings} ListRuns in {seconds:.1f} s on "
+            f"{len(running)} triggerer(s)"
+        )
