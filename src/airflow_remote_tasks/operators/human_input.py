@@ -128,8 +128,8 @@ class HumanInput:
         """
         if "error" in event:
             raise PermanentError(
-                f"No answer came for run {ref.run_id} {ref.url}: {event['error']} The run was not resumed and "
-                "still waits for input; clear this task to ask again."
+                f"No answer came for run {ref.run_id}: {event['error']} The run was not resumed and still waits "
+                f"for input; clear this task to ask again. {ref.url}".rstrip()
             )
         chosen = list(event.get("chosen_options") or [])
         if len(chosen) != 1 or chosen[0] not in self.answers:
