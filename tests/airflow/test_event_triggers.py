@@ -215,6 +215,27 @@ def test_a_julep_watcher_fires_once_per_execution_of_its_task_that_ends(julep, s
     assert events[0]["task"] == task_id and events[0]["phase"] == "succeeded"
 
 
+def test_a_watcher_stopped_right_after_its_event_writes_the_watermark_that_follows_it(flyte, states):
+    """Airflow stops a watcher it moves to another triggerer (or whose DAG is paused) at any moment: the
+    watermark after the events it handed over is written then, so where it runs next they do not fire again."""
+
+    async def scenario() -> tuple[list[str], dict[str, Any] | None, str]:
+        triggerer = Triggerer()
+        triggerer.start(1, watcher("trained", task_name="demo.say_hello", poll_interval=30))
+        await until(lambda: states.watermark("trained"), 10, "the first listing")
+        await triggerer.stop(1)  # the next poll would be 30 s away: started again, it lists at once
+        ended = (await asyncio.to_thread(start_run, "demo.say_hello", {"name": "a"}, "ended"))[1].run_id
+        await until(lambda: flyte.runs[0]["phase"] == "ACTION_PHASE_SUCCEEDED", 10, "the end")
+        triggerer.start(2, watcher("trained", task_name="demo.say_hello", poll_interval=30))
+        await until(lambda: triggerer.events.get(2), 10, "the event")
+        await triggerer.stop_all()  # within the poll after the event
+        return run_ids(triggerer.events[2]), states.watermark("trained"), ended
+
+    fired, stored, ended = asyncio.run(scenario())
+    assert fired == [ended]
+    assert stored is not None and ended in stored["fired"]
+
+
 @pytest.mark.parametrize(
     ("platform", "event_filter", "poll", "says"),
     [

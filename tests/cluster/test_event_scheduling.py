@@ -109,7 +109,14 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
             ended["e_julep_events"].append(execution)
 
         def runs_are(count: int) -> bool:
-            return all(len(dag_runs(airflow, dag_id)) == count for dag_id in ended)
+            """Every DAG has ``count`` runs, once each has at least that many (more fail, with their ends)."""
+            counts = {dag_id: len(dag_runs(airflow, dag_id)) for dag_id in ended}
+            if all(n >= count for n in counts.values()):
+                time.sleep(2 * POLL)  # a repeat of an event would come within a poll or two
+                counts = {dag_id: len(dag_runs(airflow, dag_id)) for dag_id in ended}
+                assert set(counts.values()) == {count}, f"DAG runs {counts} for the ends {ended}"
+                return True
+            return False
 
         end_both()
         airflow.wait_until(lambda: runs_are(1), 60, "one DAG run per end")
@@ -144,8 +151,6 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
             lambda: runs_are(2), 90, "one DAG run per end that came while the triggerer was down"
         )
         taken_over = time.monotonic() - killed_at
-        time.sleep(3 * POLL)  # polls after the takeover list the first ends again: no DAG run for them
-        assert runs_are(2)
         end_both()
         airflow.wait_until(lambda: runs_are(3), 60, "one DAG run per end after the restart")
         for dag_id, runs in ended.items():

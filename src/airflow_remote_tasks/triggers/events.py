@@ -8,8 +8,8 @@ A watcher fires on runs that end from its first listing on: what had ended befor
 point, not events. Its watermark (where it is, :mod:`airflow_remote_tasks.core.events`) is kept in the watched
 asset's ``asset_state_store``, so a triggerer that restarts, or another that takes the watcher over, goes on
 from there: runs that ended while no triggerer ran it fire then. A watermark is written one poll after the events
-it follows were handed to the triggerer (by then they are in the database): a triggerer killed in between fires
-those events again after its restart, never loses them.
+it follows were handed to the triggerer (by then they are in the database), or when the triggerer stops the
+watcher: a triggerer killed (SIGKILL) in between fires those events again after its restart, never loses them.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ class RemoteEventTrigger(BaseEventTrigger):
             )
         self.checked = platform_class(platform).check_event_filter(self.event_filter)
         self._hook: RemoteTaskHook | None = None
+        self._pending: Watermark | None = None  # the watermark after the events of the last poll, unwritten
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -150,12 +151,23 @@ class RemoteEventTrigger(BaseEventTrigger):
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """This watcher's events out of the shared listings, and its watermark kept (module docstring)."""
+        try:
+            async for event in self._filtered(shared_stream):
+                yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            # Stopped by a triggerer that lives on (the watcher moved to another, its DAG paused): its runner
+            # still sends the events already handed to it, so the watermark after them is written now, before
+            # the watcher runs again anywhere.
+            if self._pending is not None:
+                await self._save(self._pending)
+            raise
+
+    async def _filtered(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         watermark = await self._load()
-        pending: Watermark | None = None  # written at the next poll: its events are in the database by then
         async for snapshot in shared_stream:
-            if pending is not None:
-                await self._save(pending)
-                pending = None
+            if self._pending is not None:  # written a poll after its events: they are in the database by now
+                await self._save(self._pending)
+                self._pending = None
             since = parse_stamp(snapshot["since"], "A shared listing's start")
             runs = [EndedRun.model_validate(run) for run in snapshot["runs"]]
             if watermark is None:
@@ -182,7 +194,7 @@ class RemoteEventTrigger(BaseEventTrigger):
                 self.log.info("%s: %s", self._what, run.to_event()["summary"])
                 yield TriggerEvent(run.to_event())
             if found.events:
-                pending = found.watermark
+                self._pending = found.watermark
             elif found.watermark != watermark:
                 await self._save(found.watermark)
             watermark = found.watermark
