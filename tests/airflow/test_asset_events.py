@@ -14,8 +14,6 @@ from airflow.sdk import DAG, Asset
 
 from airflow_remote_tasks.operators.asset_events import (
     output_path_alias,
-    output_path_outlets,
-    record_asset_events,
 )
 from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator
 
@@ -35,23 +33,10 @@ REVIEW = {  # a Julep task that waits for a person's input
 }
 
 
-class RecordingOperator(RemoteTaskOperator):
-    """The operator with its asset events recorded where the run's outcome becomes the task's result."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.outlets = [*self.outlets, *output_path_outlets(self.output_path)]
-
-    def _finish(self, context: Any, outcome: Any, *rest: Any) -> Any:
-        value = super()._finish(context, outcome, *rest)
-        record_asset_events(context, self, outcome.ref, outcome.status, value)
-        return value
-
-
 def producer(folder: str) -> DAG:
     common: dict[str, Any] = {"poll_interval": 0.2, "retries": 0, "retry_delay": timedelta(0)}
     with DAG("assets_producer", start_date=START, schedule=None, catchup=False) as dag:
-        broken = RecordingOperator(  # runs first: its download meets the emulator's one broken answer
+        broken = RemoteTaskOperator(  # runs first: its download meets the emulator's one broken answer
             task_id="broken_download",
             conn_id="labelbox_default",
             task="export_project",
@@ -59,7 +44,7 @@ def producer(folder: str) -> DAG:
             output_path=f"file://{folder}/broken.ndjson",
             **common,
         )
-        export = RecordingOperator(
+        export = RemoteTaskOperator(
             task_id="export",
             conn_id="labelbox_default",
             task="export_project",
@@ -71,7 +56,7 @@ def producer(folder: str) -> DAG:
             **common,
         )
         broken >> export
-        RecordingOperator(
+        RemoteTaskOperator(
             task_id="hello",
             conn_id="flyte_default",
             task="demo.say_hello",
@@ -80,7 +65,7 @@ def producer(folder: str) -> DAG:
             outlets=[Asset("flyte://Flyte.example.com/flytesnacks/development/demo.say_hello")],
             **common,
         )
-        RecordingOperator(
+        RemoteTaskOperator(
             task_id="fails",
             conn_id="flyte_default",
             task="demo.fail",
@@ -88,7 +73,7 @@ def producer(folder: str) -> DAG:
             output_path=f"file://{folder}/failed.json",
             **common,
         )
-        RecordingOperator(
+        RemoteTaskOperator(
             task_id="paused",
             conn_id="julep_default",
             task=REVIEW,

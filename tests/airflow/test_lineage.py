@@ -38,30 +38,14 @@ GREET = {
 pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("airflow_db")]
 
 
-# -- the DAGs, with the operator that has the lineage mixin ------------------------------------------------
-
-
-def operator_class() -> type:
-    """RemoteTaskOperator once it has the lineage mixin; until then the mixin on top of it, with the run's
-    labels merged as RemoteTaskOperator._submit merges them."""
-    from airflow_remote_tasks.operators.lineage import LineageMixin, lineage_labels
-    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator
-
-    if issubclass(RemoteTaskOperator, LineageMixin):
-        return RemoteTaskOperator
-
-    class Op(LineageMixin, RemoteTaskOperator):
-        def _submit(self, context: Any, record: Any) -> Any:
-            self.labels = {**lineage_labels(context), **self.labels}
-            return super()._submit(context, record)
-
-    return Op
+# -- the DAGs ------------------------------------------------
 
 
 def dags(out: Path, rows: Path) -> dict[str, Any]:
     from airflow.sdk import DAG
 
-    op = operator_class()
+    from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator as op
+
     jobs: dict[str, dict[str, Any]] = {
         "ol_flyte": {
             "task": "demo.say_hello",

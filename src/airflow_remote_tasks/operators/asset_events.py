@@ -70,6 +70,8 @@ def record_asset_events(context: Context, operator: Any, ref: RunRef, status: Ru
 
     :raises ConfigurationError: ``output_path`` cannot be opened (it was opened to write the file already).
     """
+    if not operator.outlets:  # nothing to record, and nothing to read the summary for
+        return
     summary = run_summary(ref, status, value)
     events = context["outlet_events"]
     for outlet in operator.outlets:

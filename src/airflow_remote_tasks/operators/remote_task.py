@@ -22,6 +22,8 @@ from airflow_remote_tasks.core.errors import (
 from airflow_remote_tasks.core.executors import GATEWAY_STATUSES
 from airflow_remote_tasks.core.models import RunOrigin, RunRef
 from airflow_remote_tasks.core.storage import check_writable
+from airflow_remote_tasks.operators.asset_events import output_path_outlets
+from airflow_remote_tasks.operators.lineage import LineageMixin, lineage_labels
 from airflow_remote_tasks.operators.waits_for_run import WaitsForRun, try_started
 
 STATE_KEY = "remote_run"
@@ -46,7 +48,7 @@ class RunRecord(BaseModel):
     started: float | None = None
 
 
-class RemoteTaskOperator(WaitsForRun):
+class RemoteTaskOperator(LineageMixin, WaitsForRun):
     """Submit ``task`` with ``inputs`` on the platform named by ``conn_id``'s type and wait for it.
 
     :param task: the platform's task: Flyte ``environment.function``; Julep a task id, a task name on the
@@ -89,6 +91,8 @@ class RemoteTaskOperator(WaitsForRun):
         if output_path is not None and not isinstance(output_path, str):
             output_path = str(output_path)  # an ObjectStoragePath: kept as its URI, which templates render
         self.output_path = output_path
+        # The file's asset event goes through an alias, added only once the file is in place.
+        self.outlets = [*self.outlets, *output_path_outlets(output_path)]
         self.task = task if isinstance(task, str) else dict(task)
         # Template fields: checked now unless Airflow fills them in when the task runs (then in execute).
         self.inputs = arguments.templated_mapping("inputs", inputs)
@@ -181,7 +185,7 @@ class RemoteTaskOperator(WaitsForRun):
                     interface,
                     job,
                     origin=origin,
-                    labels={"created-by": "airflow", **self.labels},
+                    labels={"created-by": "airflow", **lineage_labels(context), **self.labels},
                     env=self.env,
                 )
             )

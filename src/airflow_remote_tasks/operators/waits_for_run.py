@@ -22,6 +22,7 @@ from airflow_remote_tasks.core.run_wait import WaitOutcome, wait_for_run
 from airflow_remote_tasks.core.steps import step_runner
 from airflow_remote_tasks.links.remote_run import RemoteRunLink, publish_run_url, remember_run_url
 from airflow_remote_tasks.operators import results
+from airflow_remote_tasks.operators.asset_events import record_asset_events
 from airflow_remote_tasks.operators.output_path import deliver
 from airflow_remote_tasks.registry import UsesRemoteHook, hook_for_platform
 from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger, raise_error_event
@@ -192,6 +193,7 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
                 self.hook.run, platform, ref, output, value, self.output_path, self.max_output_bytes
             )
         results.check_size(ref, value, self.max_output_bytes)
+        record_asset_events(context, self, ref, status, value)
         self._delivered(context, ref)
         self._ref = None
         return value
@@ -207,6 +209,7 @@ class WaitsForRun(UsesRemoteHook, BaseOperator):
         }
         self.log.info("Run %s waits for input; returning its pending state.", ref.run_id)
         results.check_size(ref, pending, self.max_output_bytes)
+        record_asset_events(context, self, ref, status, pending)
         self._delivered(context, ref)
         self._ref = None  # the run is meant to go on: killing this task must not cancel it now
         return pending
