@@ -43,9 +43,11 @@ class Person:
         answer.raise_for_status()
         return list(answer.json()["hitl_details"])
 
-    def answer_when_asked(self, dag_id: str, option: str, params: dict[str, Any]) -> dict[str, Any]:
+    def answer_when_asked(
+        self, dag_id: str, option: str, params: dict[str, Any], after: float = 0.0
+    ) -> dict[str, Any]:
         """In the background: wait for the request (until ``seen["stop"]`` is set: however long the run takes
-        to ask on a busy machine), keep it, and answer it."""
+        to ask on a busy machine), keep it, and answer it ``after`` seconds later."""
         stop = threading.Event()
         seen: dict[str, Any] = {"stop": stop}
 
@@ -66,6 +68,7 @@ class Person:
             [request] = asked
             ti = request["task_instance"]
             seen["request"] = request
+            stop.wait(after)
             seen["response"] = self.client.patch(
                 f"/api/v2/dags/{dag_id}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/"
                 f"{ti['map_index']}/hitlDetails",
@@ -104,9 +107,9 @@ def dag(dag_id: str) -> DAG:
 
 
 def run_answered(
-    person: Person, found: DAG, option: str, params: dict[str, Any]
+    person: Person, found: DAG, option: str, params: dict[str, Any], after: float = 0.0
 ) -> tuple[DagResult, dict[str, Any]]:
-    seen = person.answer_when_asked(found.dag_id, option, params)
+    seen = person.answer_when_asked(found.dag_id, option, params, after)
     try:
         result = DagResult(found.test())
     finally:
@@ -157,6 +160,15 @@ def test_a_person_answers_and_the_execution_resumes_with_the_answer(julep, perso
     # steps, copied as progress lines, show what the run did with it (as Airflow shows the answer itself).
     assert [line for line in text.splitlines() if SECRET_COMMENT in line]
     assert all(": step " in line for line in text.splitlines() if SECRET_COMMENT in line)
+
+
+def test_the_time_a_person_takes_does_not_count_against_the_resumed_runs_execution_timeout(julep, person):
+    result, seen = run_answered(person, dag("human_input_slow_answer"), "Publish", {}, after=5.0)
+    assert seen["response"].status_code == 200, seen["response"].text
+    assert result.state == "success", {k: str(v.state) for k, v in result.tis.items()}
+    [execution] = julep.executions
+    assert execution["status"] == "succeeded"
+    assert "abort" not in execution["transitions"] and "cancel" not in execution["transitions"]
 
 
 def test_a_rejection_cancels_the_execution_and_skips_the_task(julep, person):

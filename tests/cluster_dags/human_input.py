@@ -19,7 +19,7 @@ from example_julep_human_input import PUBLISH, example_julep_human_input_dag  # 
 START = datetime(2026, 1, 1)
 
 
-def publish_dag(dag_id: str, **ask: Any) -> DAG:
+def publish_dag(dag_id: str, decide_args: dict[str, Any] | None = None, **ask: Any) -> DAG:
     """draft (a Julep execution that stops at wait_for_input) -> decide (asks a person, resumes it)."""
     with DAG(dag_id, start_date=START, schedule=None, catchup=False, params={"title": "Hello"}) as dag:
         draft = RemoteTaskOperator(
@@ -44,6 +44,7 @@ def publish_dag(dag_id: str, **ask: Any) -> DAG:
                 responder_input="reviewer",
                 **ask,
             ),
+            **(decide_args or {}),
         )
         draft >> decide
     return dag
@@ -65,5 +66,10 @@ def asking_dag(dag_id: str, conn_id: str) -> DAG:
 
 human_input_publish = publish_dag("human_input_publish")
 human_input_reject_fails = publish_dag("human_input_reject_fails", on_reject="fail")
+# The person takes longer than the task's execution_timeout: the limit holds on the resumed run, not on the
+# time spent waiting for the answer.
+human_input_slow_answer = publish_dag(
+    "human_input_slow_answer", decide_args={"execution_timeout": timedelta(seconds=4)}
+)
 human_input_julep = asking_dag("human_input_julep", "julep_default")
 human_input_flyte = asking_dag("human_input_flyte", "flyte_default")
