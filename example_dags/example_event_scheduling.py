@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow.sdk import Asset, AssetWatcher, dag, task
 
-from airflow_remote_tasks.triggers.events import RemoteEventTrigger
+from airflow_remote_tasks import RemoteEventTrigger
 
 TRAINING_TASK = "demo.stats"  # the Flyte task whose successful runs are watched: <environment>.<function>
 

@@ -15,8 +15,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from airflow_remote_tasks import RemoteTaskOperator, ResumeRunOperator
-from airflow_remote_tasks.operators.human_input import HumanInput
+from airflow_remote_tasks import HumanInput, RemoteTaskOperator, ResumeRunOperator
 
 # Created on the connection's agent on first use, updated when this definition changes, else reused.
 PUBLISH = {

@@ -26,11 +26,14 @@ if TYPE_CHECKING:
     from airflow_remote_tasks.core.phases import Phase
     from airflow_remote_tasks.hooks.base import RemoteTaskHook
     from airflow_remote_tasks.links.remote_run import RemoteRunLink
+    from airflow_remote_tasks.operators.asset_events import output_path_alias
+    from airflow_remote_tasks.operators.human_input import HumanInput
     from airflow_remote_tasks.operators.remote_task import RemoteTaskOperator
     from airflow_remote_tasks.operators.resume_run import ResumeRunOperator
     from airflow_remote_tasks.operators.waits_for_run import WaitsForRun
     from airflow_remote_tasks.sensors.remote_run import RemoteRunSensor
     from airflow_remote_tasks.sensors.remote_runs import RemoteRunsSensor
+    from airflow_remote_tasks.triggers.events import RemoteEventTrigger
     from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
     from airflow_remote_tasks.triggers.remote_runs import RemoteRunsTrigger
 
@@ -38,6 +41,9 @@ _EXPORTS = {
     "RemoteTaskOperator": "airflow_remote_tasks.operators.remote_task",
     "WaitsForRun": "airflow_remote_tasks.operators.waits_for_run",
     "ResumeRunOperator": "airflow_remote_tasks.operators.resume_run",
+    "HumanInput": "airflow_remote_tasks.operators.human_input",
+    "output_path_alias": "airflow_remote_tasks.operators.asset_events",
+    "RemoteEventTrigger": "airflow_remote_tasks.triggers.events",
     "RemoteRunSensor": "airflow_remote_tasks.sensors.remote_run",
     "RemoteRunsSensor": "airflow_remote_tasks.sensors.remote_runs",
     "RemoteRunsTrigger": "airflow_remote_tasks.triggers.remote_runs",
@@ -64,10 +70,12 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "ConfigurationError",
+    "HumanInput",
     "InvalidInputsError",
     "NotFoundError",
     "OutputsTooLargeError",
     "Phase",
+    "RemoteEventTrigger",
     "RemoteRunError",
     "RemoteRunLink",
     "RemoteRunSensor",
@@ -86,6 +94,7 @@ __all__ = [
     "WaitsForRun",
     "__version__",
     "get_provider_info",
+    "output_path_alias",
 ]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
-from airflow_remote_tasks.triggers.events import RemoteEventTrigger
+from airflow_remote_tasks import RemoteEventTrigger
 
 START = datetime(2026, 1, 1)
 POLL = 1.0  # the shortest a watcher takes: the test waits on each end

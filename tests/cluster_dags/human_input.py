@@ -10,8 +10,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
-from airflow_remote_tasks import RemoteTaskOperator, ResumeRunOperator
-from airflow_remote_tasks.operators.human_input import HumanInput
+from airflow_remote_tasks import HumanInput, RemoteTaskOperator, ResumeRunOperator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "example_dags"))
 from example_julep_human_input import PUBLISH, example_julep_human_input_dag  # noqa: F401  (scheduled for real)
