@@ -17,6 +17,7 @@ from airflow_remote_tasks.platforms.julep import PLATFORM as JULEP
 from airflow_remote_tasks.platforms.labelbox import PLATFORM as LABELBOX
 
 if TYPE_CHECKING:  # the hooks import Airflow's SDK: provider info reads this module before Airflow is ready
+    from airflow_remote_tasks.core.platform import Platform
     from airflow_remote_tasks.hooks.base import RemoteTaskHook
 
 # In the order provider info lists them. Lookups read it on every call (four entries), so nothing derived
@@ -44,18 +45,46 @@ def hook_class(declaration: PlatformDeclaration) -> type[RemoteTaskHook]:
     return cls
 
 
-def hook_for_platform(platform_name: str, conn_id: str) -> RemoteTaskHook:
-    """The hook of the platform a run reference or trigger names.
-
-    :raises ConfigurationError: for a platform name this provider does not know, listing the known ones.
-    """
+def declaration_named(platform_name: str) -> PlatformDeclaration:
+    """:raises ConfigurationError: for a platform name this provider does not know, listing the known ones."""
     from airflow_remote_tasks.core.errors import ConfigurationError
 
     declaration = by_platform_name(platform_name)
     if declaration is None:
         known = ", ".join(d.name for d in DECLARATIONS)
         raise ConfigurationError(f"Unknown platform {platform_name!r}; known: {known}.")
-    return hook_class(declaration)(conn_id)
+    return declaration
+
+
+def declaration_of_connection(conn_id: str, conn_type: str | None) -> PlatformDeclaration:
+    """The platform of a connection of type ``conn_type``.
+
+    :raises ConfigurationError: for a type this provider does not handle, naming the types it does.
+    """
+    from airflow_remote_tasks.core.errors import ConfigurationError
+
+    declaration = by_conn_type(conn_type or "")
+    if declaration is None:
+        raise ConfigurationError(
+            f"Connection {conn_id!r} has type {conn_type!r}, which this provider does not handle. "
+            f"Use a connection of type {', '.join(repr(d.conn_type) for d in DECLARATIONS)}."
+        )
+    return declaration
+
+
+def platform_class(declaration: PlatformDeclaration) -> type[Platform]:
+    """The platform's class (its operations), imported on first use."""
+    module, _, name = declaration.platform.rpartition(".")
+    cls: type[Platform] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def hook_for_platform(platform_name: str, conn_id: str) -> RemoteTaskHook:
+    """The hook of the platform a run reference or trigger names.
+
+    :raises ConfigurationError: for a platform name this provider does not know, listing the known ones.
+    """
+    return hook_class(declaration_named(platform_name))(conn_id)
 
 
 def hook_for_connection(conn_id: str) -> RemoteTaskHook:
@@ -64,16 +93,10 @@ def hook_for_connection(conn_id: str) -> RemoteTaskHook:
     :raises ConfigurationError: the connection is not defined, or is of a type this provider does not handle
         (naming the types it does), or the platform refuses its fields.
     """
-    from airflow_remote_tasks.core.errors import ConfigurationError
     from airflow_remote_tasks.hooks.connection_reads import get_connection
 
     conn = get_connection(conn_id)
-    declaration = by_conn_type(conn.conn_type or "")
-    if declaration is None:
-        raise ConfigurationError(
-            f"Connection {conn_id!r} has type {conn.conn_type!r}, which this provider does not handle. "
-            f"Use a connection of type {', '.join(repr(d.conn_type) for d in DECLARATIONS)}."
-        )
+    declaration = declaration_of_connection(conn_id, conn.conn_type)
     hook = hook_class(declaration)(conn_id)
     hook.use_connection(conn)
     return hook

@@ -16,18 +16,13 @@ from airflow_remote_tasks.core.transport import DEFAULT_READ_TIMEOUT
 from airflow_remote_tasks.hooks.connection import ConnectionView
 from airflow_remote_tasks.platforms.flyte import PLATFORM as FLYTE
 from airflow_remote_tasks.platforms.julep import PLATFORM as JULEP
-from airflow_remote_tasks.registry import DECLARATIONS
+from airflow_remote_tasks.registry import DECLARATIONS, platform_class
 
 
 def connection(conn_type: str = "remote_tasks_flyte", **extra: object) -> SimpleNamespace:
     return SimpleNamespace(
         conn_id="c", conn_type=conn_type, host="", port=None, login="", password="", extra_dejson=extra
     )
-
-
-def platform_class(declaration) -> type[Platform]:
-    module, _, name = declaration.platform.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 def test_a_field_no_declaration_names_is_refused():

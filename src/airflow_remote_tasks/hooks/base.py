@@ -138,6 +138,11 @@ class RemoteTaskHook(BaseHook):
         checked = self.declaration.check_run_id(run_id, what)
         return self.run(self.platform.find_run(checked))
 
+    async def afind_run(self, run_id: str, what: str = "run_id") -> RunRef:
+        """:meth:`find_run` on the event loop's shared client (the triggerer). Raises as :meth:`find_run`."""
+        checked = self.declaration.check_run_id(run_id, what)
+        return await self.arun((await self.aplatform()).find_run(checked))
+
     async def aread_status(self, ref: RunRef, gather_for: float) -> RunStatus:
         """A wait's read of a run's status, batched with other waits' reads on this platform due within
         ``gather_for`` s."""

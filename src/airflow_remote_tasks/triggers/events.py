@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import json
 import logging
 from collections.abc import AsyncIterator, Hashable
@@ -36,26 +35,14 @@ from airflow_remote_tasks.core.events import (
     stamp,
     start,
 )
-from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.retry import WAIT_READS
 from airflow_remote_tasks.hooks.base import RemoteTaskHook
-from airflow_remote_tasks.registry import DECLARATIONS, by_platform_name, hook_for_platform
+from airflow_remote_tasks.registry import declaration_named, hook_for_platform, platform_class
 
 log = logging.getLogger(__name__)
 # Shortest poll interval a watcher takes: one listing a second per shared poll is already a lot to ask of an API.
 MIN_POLL_INTERVAL = 1.0
 WATERMARK_KEY = "airflow_remote_tasks.watermark"  # the prefix of a watcher's key in the asset's state
-
-
-def platform_class(platform: str) -> type[Platform]:
-    """:raises ConfigurationError: for a platform this provider does not know, listing the known ones."""
-    declaration = by_platform_name(platform)
-    if declaration is None:
-        known = ", ".join(d.name for d in DECLARATIONS)
-        raise ConfigurationError(f"Unknown platform {platform!r}; known: {known}.")
-    module, name = declaration.platform.rsplit(".", 1)
-    cls: type[Platform] = getattr(importlib.import_module(module), name)
-    return cls
 
 
 class RemoteEventTrigger(BaseEventTrigger):
@@ -86,7 +73,7 @@ class RemoteEventTrigger(BaseEventTrigger):
             raise ConfigurationError(
                 f"poll_interval={poll_interval!r} is too short for a watcher: use {MIN_POLL_INTERVAL:g} s or more."
             )
-        self.checked = platform_class(platform).check_event_filter(self.event_filter)
+        self.checked = platform_class(declaration_named(platform)).check_event_filter(self.event_filter)
         self._hook: RemoteTaskHook | None = None
         self._pending: Watermark | None = None  # the watermark after the events of the last poll, unwritten
 

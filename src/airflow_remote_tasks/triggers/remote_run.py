@@ -28,7 +28,7 @@ from airflow_remote_tasks.core.run_wait import wait_for_run
 from airflow_remote_tasks.core.steps import astep_runner
 from airflow_remote_tasks.hooks.base import RemoteTaskHook
 from airflow_remote_tasks.hooks.connection_reads import RECENT_PLATFORMS, aget_connection
-from airflow_remote_tasks.registry import DECLARATIONS, by_conn_type, hook_class, hook_for_platform
+from airflow_remote_tasks.registry import declaration_of_connection, hook_class, hook_for_platform
 
 # Airflow gives on_kill 30 s by default ([triggerer] on_kill_timeout): reading the task's state and the abort
 # share 25 s of it. The state read goes through the triggerer's supervisor, which answers its triggers one at
@@ -64,12 +64,7 @@ async def ahook_for(platform_name: str | None, conn_id: str) -> RemoteTaskHook:
 
         async def read() -> Platform:
             conn = await aget_connection(conn_id)
-            declaration = by_conn_type(conn.conn_type or "")
-            if declaration is None:
-                raise ConfigurationError(
-                    f"Connection {conn_id!r} has type {conn.conn_type!r}, which this provider does not "
-                    f"handle. Use a connection of type {', '.join(repr(d.conn_type) for d in DECLARATIONS)}."
-                )
+            declaration = declaration_of_connection(conn_id, conn.conn_type)
             hook = hook_class(declaration)(conn_id)
             hook.use_connection(conn)
             return hook.platform
@@ -177,8 +172,7 @@ class RemoteRunTrigger(BaseTrigger):
             platform = await hook.aplatform()
             if self.ref is None:
                 assert self.run_id is not None  # one of the two, checked when made
-                checked = hook.declaration.check_run_id(self.run_id, "run_id")
-                self.ref = await hook.arun(platform.find_run(checked))
+                self.ref = await hook.afind_run(self.run_id)
             runner = astep_runner(
                 hook.arun,
                 jittered_sleep,
