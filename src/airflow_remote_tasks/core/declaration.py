@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from airflow_remote_tasks.core.assets import AssetShape
+
 
 class Capability(enum.Enum):
     """What a platform may be able to do; one it lacks is answered by :class:`.platform.Platform`."""
@@ -130,8 +132,8 @@ class PlatformDeclaration:
     # letters, digits and ``_ - . :`` every platform's ids are made of, and no ``/``.
     run_id_pattern: str = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}"
     run_id_example: str = ""  # e.g. "a UUID such as 0b6d...": shown in the error
-    # The URI scheme of the platform's assets (AIP-60; ``flyte://...``), registered through provider info.
-    asset_scheme: str = ""
+    # The forms of the platform's asset URIs (AIP-60; ``flyte://...``), registered through provider info.
+    assets: AssetShape | None = None
 
     @property
     def conn_type(self) -> str:

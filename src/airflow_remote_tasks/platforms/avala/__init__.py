@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from airflow_remote_tasks.core.assets import AssetShape
 from airflow_remote_tasks.core.declaration import (
     Capability,
     ConnectionField,
     PlatformDeclaration,
     StandardField,
 )
+
+AVALA_UID = (r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", "an Avala uid: letters, digits, '-' and '_'")
 
 PLATFORM = PlatformDeclaration(
     name="avala",
@@ -40,7 +43,14 @@ PLATFORM = PlatformDeclaration(
         {Capability.ABORT, Capability.LIST_RUNS, Capability.STREAMED_OUTPUTS, Capability.RATE_LIMIT}
     ),
     emulator="airflow_remote_tasks.emulators.avala.command",
-    asset_scheme="avala",
+    # One service, where a project's or a dataset's uid names it.
+    assets=AssetShape(
+        scheme="avala",
+        label="Avala",
+        forms=("projects/<project_uid>", "datasets/<dataset_uid>"),
+        parts={"project_uid": AVALA_UID, "dataset_uid": AVALA_UID},
+        example="avala://projects/3f1c9a52-6a1e-4b7a-9d0e-2c8f5b7e4a10",
+    ),
     # Uids as the API shows them ("task-001", "exp-001", "alj-001"; UUIDs fit too): no "/", ".", "%" or
     # space, so an id names one object.
     run_id_pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}",

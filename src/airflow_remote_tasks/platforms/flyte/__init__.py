@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from airflow_remote_tasks.core.assets import HOST, AssetShape
 from airflow_remote_tasks.core.declaration import (
     Capability,
     ConnectionField,
     PlatformDeclaration,
     StandardField,
 )
+
+FLYTE_NAME = (r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", "lower-case letters, digits and '-'")
 
 PLATFORM = PlatformDeclaration(
     name="flyte",
@@ -99,7 +102,20 @@ PLATFORM = PlatformDeclaration(
         }
     ),
     emulator="airflow_remote_tasks.emulators.flyte.command",
-    asset_scheme="flyte",
+    # A Flyte task is known by its endpoint's host, project, domain and name (what a run of it needs).
+    assets=AssetShape(
+        scheme="flyte",
+        label="Flyte",
+        forms=("<host>/<project>/<domain>/<task>",),
+        parts={
+            "host": HOST,
+            "project": FLYTE_NAME,
+            "domain": FLYTE_NAME,
+            "task": (r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}", "a task name such as my_env.train"),
+        },
+        example="flyte://acme.hosted.unionai.cloud/ml/production/my_env.train",
+        lowered=frozenset({"host"}),
+    ),
     # Run names are DNS-1035 labels of at most 30 characters: a client-chosen name, or the server's "r" and
     # 19 more (flyteidl2 RunIdentifier.name; OSS validateRunName).
     run_id_pattern=r"[a-z](?:[-a-z0-9]{0,28}[a-z0-9])?",

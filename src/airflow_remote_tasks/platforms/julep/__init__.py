@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_remote_tasks.core.assets import HOST, UUID, AssetShape
 from airflow_remote_tasks.core.declaration import (
     Capability,
     ConnectionField,
@@ -53,7 +54,15 @@ PLATFORM = PlatformDeclaration(
     ),
     why_not={Capability.LIST_RUNS: "Julep lists executions per task, not across tasks by a filter"},
     emulator="airflow_remote_tasks.emulators.julep.command",
-    asset_scheme="julep",
+    # Julep's task ids are UUIDs, unique on their server.
+    assets=AssetShape(
+        scheme="julep",
+        label="Julep",
+        forms=("<host>/tasks/<task_id>",),
+        parts={"host": HOST, "task_id": UUID},
+        example="julep://api.julep.ai/tasks/068306ff-e0f3-7fe9-8000-0013626a759a",
+        lowered=frozenset({"host", "task_id"}),
+    ),
     # Executions are named by their UUID, in its usual 8-4-4-4-12 hexadecimal form.
     run_id_pattern=r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
     run_id_example="an execution UUID such as 068306ff-e0f3-7fe9-8000-0013626a759a",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from airflow_remote_tasks.core.assets import AssetShape
 from airflow_remote_tasks.core.declaration import (
     Capability,
     ConnectionField,
     PlatformDeclaration,
     StandardField,
 )
+
+LABELBOX_ID = (r"[A-Za-z0-9_-]{5,64}", "a Labelbox id such as ckproj0000000000000000001, the end of its URL")
 
 PLATFORM = PlatformDeclaration(
     name="labelbox",
@@ -34,7 +37,14 @@ PLATFORM = PlatformDeclaration(
         "changes as its tasks finish, so it cannot be waited on until all are done"
     },
     emulator="airflow_remote_tasks.emulators.labelbox.command",
-    asset_scheme="labelbox",
+    # One service, where a project's or a dataset's id names it.
+    assets=AssetShape(
+        scheme="labelbox",
+        label="Labelbox",
+        forms=("projects/<project_id>", "datasets/<dataset_id>"),
+        parts={"project_id": LABELBOX_ID, "dataset_id": LABELBOX_ID},
+        example="labelbox://projects/ckproj0000000000000000001",
+    ),
     # Task ids are cuids ("ck" and lower-case letters and digits, 25 characters); the pattern is looser, so
     # that an id of another length or a test server's ids still pass, but nothing that is a path or a URL.
     run_id_pattern=r"[A-Za-z0-9_-]{5,64}",
