@@ -552,3 +552,12 @@ def test_no_module_level_mutable_state_but_the_named_state() -> None:
         STATE_ALLOWANCES,
         "STATE_ALLOWANCES",
     )
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    """The test folders are not packages: pytest imports each test module by its file name, and refuses a second
+    module of the same name once bytecode is written (as on CI), failing the whole collection."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
