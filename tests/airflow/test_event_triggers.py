@@ -29,7 +29,7 @@ from airflow.triggers.shared_stream import SharedStreamManager
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.transport import close_shared_clients
 from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID
-from airflow_remote_tasks.triggers.events import RemoteEventTrigger
+from airflow_remote_tasks.triggers.events import SENT_AFTER, RemoteEventTrigger
 from support import JULEP_KEY, start_run
 
 pytestmark = [pytest.mark.airflow]
@@ -215,9 +215,12 @@ def test_a_julep_watcher_fires_once_per_execution_of_its_task_that_ends(julep, s
     assert events[0]["task"] == task_id and events[0]["phase"] == "succeeded"
 
 
-def test_a_watcher_stopped_right_after_its_event_writes_the_watermark_that_follows_it(flyte, states):
-    """Airflow stops a watcher it moves to another triggerer (or whose DAG is paused) at any moment: the
-    watermark after the events it handed over is written then, so where it runs next they do not fire again."""
+@pytest.mark.parametrize("sent", [True, False], ids=["events-sent-on", "events-just-handed-over"])
+def test_a_stopped_watcher_writes_the_watermark_after_the_events_it_sent_on(flyte, states, sent):
+    """Airflow stops a watcher it moves to another triggerer (or whose DAG is paused, or a triggerer that stops)
+    at any moment. The watermark after the events it handed over is written then if they were handed over long
+    enough ago to have been sent on (so where it runs next they do not fire again); events handed over just
+    before are left to fire again rather than be lost. The next poll is 30 s away: only the stop writes."""
 
     async def scenario() -> tuple[list[str], dict[str, Any] | None, str]:
         triggerer = Triggerer()
@@ -228,12 +231,15 @@ def test_a_watcher_stopped_right_after_its_event_writes_the_watermark_that_follo
         await until(lambda: flyte.runs[0]["phase"] == "ACTION_PHASE_SUCCEEDED", 10, "the end")
         triggerer.start(2, watcher("trained", task_name="demo.say_hello", poll_interval=30))
         await until(lambda: triggerer.events.get(2), 10, "the event")
+        if sent:
+            await asyncio.sleep(SENT_AFTER + 0.2)
         await triggerer.stop_all()  # within the poll after the event
         return run_ids(triggerer.events[2]), states.watermark("trained"), ended
 
     fired, stored, ended = asyncio.run(scenario())
     assert fired == [ended]
-    assert stored is not None and ended in stored["fired"]
+    assert stored is not None
+    assert (ended in stored["fired"]) is sent
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,13 @@ def changes(runs: Iterable[EndedRun], wanted: EventFilter, watermark: Watermark)
     return Changes(events=events, watermark=_kept(after))
 
 
+def caught_up(watermark: Watermark, since: datetime) -> Watermark:
+    """The watermark of a watcher that listed everything from its own ``since`` on, once a shared listing from
+    ``since`` has begun: moved up to it, so that the watcher reads the shared listings from then on instead of
+    listing alone from an older moment until some run ends."""
+    return _kept(Watermark(since=max(watermark.since, since), fired=watermark.fired))
+
+
 def _kept(watermark: Watermark) -> Watermark:
     """Without the runs that ended before ``since``: they are not listed again."""
     fired = {run_id: ended for run_id, ended in watermark.fired.items() if ended >= watermark.since}

@@ -7,9 +7,10 @@ interval, shares one poll in the triggerer (``shared_stream_key``); each picks i
 A watcher fires on runs that end from its first listing on: what had ended before it started is its starting
 point, not events. Its watermark (where it is, :mod:`airflow_remote_tasks.core.events`) is kept in the watched
 asset's ``asset_state_store``, so a triggerer that restarts, or another that takes the watcher over, goes on
-from there: runs that ended while no triggerer ran it fire then. A watermark is written one poll after the events
-it follows were handed to the triggerer (by then they are in the database), or when the triggerer stops the
-watcher: a triggerer killed (SIGKILL) in between fires those events again after its restart, never loses them.
+from there: runs that ended while no triggerer ran it fire then. A watermark is written at the poll after the
+events it follows were handed to the triggerer, or when the triggerer stops the watcher, once they were handed
+over long enough ago to have been sent on (:data:`SENT_AFTER`). A triggerer that dies before may fire those
+events again where the watcher runs next, rather than lose them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Hashable
 from datetime import datetime, timezone
 from typing import Any
@@ -26,8 +28,10 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_remote_tasks.core.errors import ConfigurationError, is_transient
 from airflow_remote_tasks.core.events import (
+    Changes,
     EndedRun,
     Watermark,
+    caught_up,
     changes,
     first_since,
     next_since,
@@ -42,6 +46,9 @@ from airflow_remote_tasks.registry import declaration_named, hook_for_platform, 
 log = logging.getLogger(__name__)
 # Shortest poll interval a watcher takes: one listing a second per shared poll is already a lot to ask of an API.
 MIN_POLL_INTERVAL = 1.0
+# How long after handing events over a watcher takes them as sent on: the triggerer sends its triggers' events
+# to Airflow on each turn of its loop, at least once a second; twice that leaves room for a busy turn.
+SENT_AFTER = 2.0
 WATERMARK_KEY = "airflow_remote_tasks.watermark"  # the prefix of a watcher's key in the asset's state
 
 
@@ -76,6 +83,7 @@ class RemoteEventTrigger(BaseEventTrigger):
         self.checked = platform_class(declaration_named(platform)).check_event_filter(self.event_filter)
         self._hook: RemoteTaskHook | None = None
         self._pending: Watermark | None = None  # the watermark after the events of the last poll, unwritten
+        self._pending_at = 0.0  # when those events were handed over (monotonic)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -118,10 +126,13 @@ class RemoteEventTrigger(BaseEventTrigger):
         :raises RemoteTaskError: a listing failed for good (an unknown project or task, refused credentials).
         """
         trigger = cls(**kwargs)
-        platform = await trigger.hook.aplatform()
         since = first_since(datetime.now(timezone.utc))
+        delay = 0.0  # the platform's rate limit, once its platform object is known
         while True:
             try:
+                # Inside the retry: a connection read that fails for a moment must not end every watcher.
+                platform = await trigger.hook.aplatform()
+                delay = platform.poll_delay()
                 runs = await trigger.hook.arun(
                     platform.ended_runs(trigger.checked.listing, since), WAIT_READS
                 )
@@ -134,7 +145,7 @@ class RemoteEventTrigger(BaseEventTrigger):
             else:
                 yield {"since": stamp(since), "runs": [run.model_dump(mode="json") for run in runs]}
                 since = next_since(since, runs)
-            await asyncio.sleep(trigger.poll_interval + platform.poll_delay())
+            await asyncio.sleep(trigger.poll_interval + delay)
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """This watcher's events out of the shared listings, and its watermark kept (module docstring)."""
@@ -142,19 +153,25 @@ class RemoteEventTrigger(BaseEventTrigger):
             async for event in self._filtered(shared_stream):
                 yield event
         except (asyncio.CancelledError, GeneratorExit):
-            # Stopped by a triggerer that lives on (the watcher moved to another, its DAG paused): its runner
-            # still sends the events already handed to it, so the watermark after them is written now, before
-            # the watcher runs again anywhere.
-            if self._pending is not None:
-                await self._save(self._pending)
+            # Stopped (the watcher moved to another triggerer, its DAG paused, the triggerer stopping): the
+            # watermark after the events handed over is written now only when they were handed over long
+            # enough ago to have been sent on (the triggerer sends its triggers' events every second), so that
+            # they do not fire again where the watcher runs next. Younger ones may fire again; none is lost.
+            await self._save_sent()
             raise
+
+    async def _save_sent(self) -> None:
+        """Write the watermark after the events last handed over, once they were handed over long enough ago to
+        have been sent on to Airflow (:data:`SENT_AFTER`); else it stays pending."""
+        pending = self._pending
+        if pending is not None and time.monotonic() - self._pending_at >= SENT_AFTER:
+            self._pending = None
+            await self._save(pending)
 
     async def _filtered(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         watermark = await self._load()
         async for snapshot in shared_stream:
-            if self._pending is not None:  # written a poll after its events: they are in the database by now
-                await self._save(self._pending)
-                self._pending = None
+            await self._save_sent()
             since = parse_stamp(snapshot["since"], "A shared listing's start")
             runs = [EndedRun.model_validate(run) for run in snapshot["runs"]]
             if watermark is None:
@@ -162,7 +179,8 @@ class RemoteEventTrigger(BaseEventTrigger):
                 await self._save(watermark)
                 self.log.info("Watching %s from %s on.", self._what, stamp(watermark.since))
                 continue
-            if watermark.since < since:
+            gap = watermark.since < since
+            if gap:
                 # Behind the shared listing (no triggerer ran this watcher for a while): list the gap alone.
                 try:
                     runs = await self.hook.arun(
@@ -177,11 +195,13 @@ class RemoteEventTrigger(BaseEventTrigger):
                     )
                     continue
             found = changes(runs, self.checked, watermark)
+            if gap:  # listed from its own since on: from now on the shared listings hold what it needs
+                found = Changes(events=found.events, watermark=caught_up(found.watermark, since))
             for run in found.events:
                 self.log.info("%s: %s", self._what, run.to_event()["summary"])
                 yield TriggerEvent(run.to_event())
             if found.events:
-                self._pending = found.watermark
+                self._pending, self._pending_at = found.watermark, time.monotonic()
             elif found.watermark != watermark:
                 await self._save(found.watermark)
             watermark = found.watermark
@@ -218,5 +238,15 @@ class RemoteEventTrigger(BaseEventTrigger):
         return None
 
     async def _save(self, watermark: Watermark) -> None:
-        for accessor in self._accessors():
-            await accessor.aset(self._key, watermark.model_dump(mode="json"))
+        """Write the watermark; one that cannot be written now is written after the next poll (the events
+        since may then fire again, never get lost)."""
+        try:
+            for accessor in self._accessors():
+                await accessor.aset(self._key, watermark.model_dump(mode="json"))
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as error:
+            self.log.warning(
+                "Could not keep the watermark of %s (%s); it is written later.", self._what, error
+            )
+            self._pending, self._pending_at = watermark, time.monotonic()

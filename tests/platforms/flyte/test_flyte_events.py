@@ -10,7 +10,7 @@ import pytest
 from test_flyte_replay import connect_error, path, platform
 
 from airflow_remote_tasks.core.errors import ConfigurationError, NotFoundError, UnexpectedAnswerError
-from airflow_remote_tasks.core.events import LAG, changes, next_since, start
+from airflow_remote_tasks.core.events import LAG, caught_up, changes, next_since, start
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.replay import Replay, Reply, reply
 from airflow_remote_tasks.platforms.flyte.platform import FlytePlatform
@@ -112,6 +112,25 @@ def test_since_trails_the_newest_end_and_keeps_only_the_ids_it_still_lists():
     # An end recorded late, within LAG of the newest, is still an event:
     _, later, _ = listing(flyte, listed(ended("c", late - 60), ended("b", late)))
     assert [r.ref.run_id for r in changes(later, wanted, found.watermark).events] == ["c"]
+
+
+def test_a_watcher_that_listed_its_gap_alone_reads_the_shared_listings_from_then_on():
+    """A watcher restored an hour behind a quiet project lists the gap alone once; its since then joins the
+    shared listing's, which starts later (else it would list alone, from an ever older moment, until a run
+    ends), and what it fired is still known."""
+    flyte = platform()
+    wanted = FlytePlatform.check_event_filter({"task_name": "ml.train"})
+    shared_since = T0 + timedelta(hours=1)
+    _, gap, _ = listing(flyte, listed(ended("missed", 30)))
+    found = changes(gap, wanted, start([], T0, wanted))
+    assert [r.ref.run_id for r in found.events] == ["missed"]
+    assert found.watermark.since < shared_since  # the trailing since alone stays behind
+    joined = caught_up(found.watermark, shared_since)
+    assert joined.since == shared_since
+    assert caught_up(joined, T0) == joined  # never back
+    # An end at the shared listing's start that fired in the gap does not fire again:
+    at_start = found.watermark.model_copy(update={"fired": {"missed": shared_since}})
+    assert caught_up(at_start, shared_since).fired == {"missed": shared_since}
 
 
 @pytest.mark.parametrize(
