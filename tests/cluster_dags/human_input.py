@@ -65,10 +65,5 @@ def asking_dag(dag_id: str, conn_id: str) -> DAG:
 
 human_input_publish = publish_dag("human_input_publish")
 human_input_reject_fails = publish_dag("human_input_reject_fails", on_reject="fail")
-# The person takes longer than the task's execution_timeout: the limit holds on the resumed run, not on the
-# time spent waiting for the answer.
-human_input_slow_answer = publish_dag(
-    "human_input_slow_answer", decide_args={"execution_timeout": timedelta(seconds=4)}
-)
 human_input_julep = asking_dag("human_input_julep", "julep_default")
 human_input_flyte = asking_dag("human_input_flyte", "flyte_default")

@@ -16,11 +16,15 @@ from airflow_remote_tasks.core.errors import ConfigurationError, PermanentError
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.operators.human_input import HumanInput
-from airflow_remote_tasks.operators.waits_for_run import WaitsForRun
+from airflow_remote_tasks.operators.waits_for_run import WaitsForRun, try_started
 
 # task_state_store: the run a try of this task instance resumed, so that a retry waits on it instead of
 # taking it for a run that was never paused.
 RESUMED_KEY = "resumed_run"
+# task_state_store: when this task resumed the run after a person answered. The task's execution_timeout counts
+# from then: Airflow gives a task resumed from awaiting_input the try's first start, and the time a person
+# takes to answer is no time the run spent.
+RESUMED_AT_KEY = "resumed_at"
 ANSWER_KEY = "answer"  # XCom: which answer was given, and by whom (never the values filled in)
 
 
@@ -76,6 +80,12 @@ class ResumeRunOperator(WaitsForRun):
                 "Run %s is %s, not waiting for input: not resuming it.", ref.run_id, status.describe()
             )
         return self._after_resume(context, ref)
+
+    def _run_started(self, context: Context) -> float:
+        """Where the task's ``execution_timeout`` counts from: the resume that followed a person's answer, else
+        this try's start."""
+        resumed_at = context["task_state_store"].get(RESUMED_AT_KEY) if self.ask is not None else None
+        return float(resumed_at) if isinstance(resumed_at, (int, float)) else try_started(context)
 
     def _after_resume(self, context: Context, ref: RunRef) -> Any:
         if not self.wait:
@@ -140,6 +150,7 @@ class ResumeRunOperator(WaitsForRun):
         inputs = {**self.inputs, **answer.inputs}
         # Noted before the send: a try that dies after it waits on the run when retried, instead of failing.
         context["task_state_store"].set(RESUMED_KEY, ref.run_id)
+        context["task_state_store"].set(RESUMED_AT_KEY, time.time())
         self.hook.run(platform.resume(ref, inputs))
         # The names only: the values a person typed may be private.
         self.log.info("Resumed run %s with %s: inputs %s", ref.run_id, answer.describe(), sorted(inputs))
