@@ -46,11 +46,9 @@ class Person:
         answer.raise_for_status()
         return list(answer.json()["hitl_details"])
 
-    def answer_when_asked(
-        self, dag_id: str, option: str, params: dict[str, Any], after: float = 0.0
-    ) -> dict[str, Any]:
+    def answer_when_asked(self, dag_id: str, option: str, params: dict[str, Any]) -> dict[str, Any]:
         """In the background: wait for the request (until ``seen["stop"]`` is set: however long the run takes
-        to ask on a busy machine), keep it, and answer it ``after`` seconds later."""
+        to ask on a busy machine), keep it, and answer it."""
         stop = threading.Event()
         seen: dict[str, Any] = {"stop": stop}
 
@@ -71,7 +69,6 @@ class Person:
             [request] = asked
             ti = request["task_instance"]
             seen["request"] = request
-            stop.wait(after)
             seen["response"] = self.client.patch(
                 f"/api/v2/dags/{dag_id}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/"
                 f"{ti['map_index']}/hitlDetails",
@@ -110,9 +107,9 @@ def dag(dag_id: str) -> DAG:
 
 
 def run_answered(
-    person: Person, found: DAG, option: str, params: dict[str, Any], after: float = 0.0
+    person: Person, found: DAG, option: str, params: dict[str, Any]
 ) -> tuple[DagResult, dict[str, Any]]:
-    seen = person.answer_when_asked(found.dag_id, option, params, after)
+    seen = person.answer_when_asked(found.dag_id, option, params)
     try:
         result = DagResult(found.test())
     finally:

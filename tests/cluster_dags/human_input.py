@@ -18,7 +18,7 @@ from example_julep_human_input import PUBLISH, example_julep_human_input_dag  # 
 START = datetime(2026, 1, 1)
 
 
-def publish_dag(dag_id: str, decide_args: dict[str, Any] | None = None, **ask: Any) -> DAG:
+def publish_dag(dag_id: str, **ask: Any) -> DAG:
     """draft (a Julep execution that stops at wait_for_input) -> decide (asks a person, resumes it)."""
     with DAG(dag_id, start_date=START, schedule=None, catchup=False, params={"title": "Hello"}) as dag:
         draft = RemoteTaskOperator(
@@ -43,7 +43,6 @@ def publish_dag(dag_id: str, decide_args: dict[str, Any] | None = None, **ask: A
                 responder_input="reviewer",
                 **ask,
             ),
-            **(decide_args or {}),
         )
         draft >> decide
     return dag
