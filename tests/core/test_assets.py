@@ -170,6 +170,7 @@ def test_a_handler_given_another_scheme_says_so():
         ("s3://user:secret-pass@bucket/k.json", "s3://bucket/k.json"),
         ("file:///data/exports/a.json", "file:///data/exports/a.json"),
         ("/data/exports/a.json", "file:///data/exports/a.json"),
+        ("https://acct.blob.example/c/a.json?sv=2024&sig=SECRET-sig#x", "https://acct.blob.example/c/a.json"),
     ],
 )
 def test_a_files_asset_uri_names_the_file_not_the_connection(path, uri):

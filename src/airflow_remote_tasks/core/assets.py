@@ -180,9 +180,10 @@ def file_asset_uri(path: Any) -> str:
     """The asset URI of a file in object storage (an ``ObjectStoragePath`` or its URI): the path as
     ``ObjectStoragePath`` writes it, without user info. ``s3://aws_default@bucket/key`` is ``s3://bucket/key``:
     the conn_id says how this worker reaches the file, not which file it is, and a DAG scheduled on the file
-    names the file. A password (``scheme://user:password@...``) never reaches the asset.
+    names the file. A password (``scheme://user:password@...``) never reaches the asset, nor a query or fragment
+    (where a signed URL carries its signature: ``?X-Amz-Signature=...``, a SAS token).
     """
     parts = urlsplit(str(path))
     if not parts.scheme:
         parts = urlsplit(f"file://{parts.path}")
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment=""))

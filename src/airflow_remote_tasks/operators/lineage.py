@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from airflow_remote_tasks.core.assets import file_asset_uri
 from airflow_remote_tasks.core.models import RunRef
+from airflow_remote_tasks.registry import by_platform_name
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -132,11 +133,9 @@ def lineage_labels(context: Context) -> dict[str, str]:
     return {key: value for key, value in labels.items() if key not in refused}
 
 
-# The asset URI of the remote task a run ran, by platform (the forms provider info registers for Flyte and Julep),
-# filled in from the API's host, the run's scope and the task: a run of the task is what its asset stands for.
-TASK_ASSETS: Mapping[str, str] = MappingProxyType(
-    {"flyte": "flyte://{host}/{project}/{domain}/{task}", "julep": "julep://{host}/tasks/{task_id}"}
-)
+# The platforms whose task is an asset (its URI's first form names a host and the task: Flyte, Julep): a run of
+# the task is what the task's asset stands for.
+TASK_ASSET_PLATFORMS = frozenset({"flyte", "julep"})
 
 
 def storage_dataset(uri: str) -> tuple[str, str]:
@@ -227,7 +226,7 @@ class LineageMixin(_Base):
         if succeeded:
             writes.extend(self._task_asset(ref, task))
             writes.extend(self._files_written())
-        schemes = frozenset(JOBS_PLATFORMS | TASK_ASSETS.keys())
+        schemes = frozenset(JOBS_PLATFORMS | TASK_ASSET_PLATFORMS)
         return OperatorLineage(
             inputs=datasets(reads, schemes),
             outputs=datasets(writes, schemes),
@@ -248,19 +247,23 @@ class LineageMixin(_Base):
         return task if isinstance(task, str) else str(task.get("name", ""))
 
     def _task_asset(self, ref: RunRef | None, task: str) -> list[str]:
-        """The asset URI of the task the run ran (:data:`TASK_ASSETS`), where its platform has one."""
-        form = TASK_ASSETS.get(ref.platform) if ref is not None else None
-        if ref is None or form is None:
+        """The asset URI of the task the run ran (its platform's first asset form), where it has one."""
+        if ref is None or ref.platform not in TASK_ASSET_PLATFORMS:
+            return []
+        declaration = by_platform_name(ref.platform)
+        if declaration is None or declaration.assets is None:
             return []
         try:
             host = urlsplit(self.hook.platform.api_origin).netloc.rpartition("@")[2]
-            return [form.format(host=host, task=task, **ref.scope)]
-        except KeyError:  # a reference from an earlier release, without the scope the form needs
-            return []
         except Exception:  # the connection cannot be read now: the rest of the lineage still goes out
             log.info(
                 "No lineage dataset for the task of run %s: its connection could not be read.", ref.run_id
             )
+            return []
+        values = {**{k: str(v) for k, v in ref.scope.items()}, "host": host, "task": task}
+        try:
+            return [declaration.assets.uri(0, **values)]
+        except ValueError:  # a reference from an earlier release, without the scope the form needs
             return []
 
     def _files_written(self) -> list[str]:
