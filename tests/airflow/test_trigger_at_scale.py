@@ -23,7 +23,7 @@ def test_hundreds_of_triggers_starting_cold_fetch_one_token(flyte_with_auth):
 
     flyte = flyte_with_auth
     flyte.connect(host="", password=api_key(flyte.url, "airflow", "s3cr3t-VALUE-42"))
-    refs = [start_run("demo.say_hello", {"name": str(i)}, f"cold-{i}")[1] for i in range(300)]
+    refs = [start_run("demo.say_hello", {"name": str(i)}, f"cold-{i}")[1] for i in range(200)]
     # A triggerer that just started: no token, no discovery yet, on the connection's one platform object.
     FlyteHook("flyte_default").platform.auth.fetched_token.drop()
     FlyteHook("flyte_default").platform.auth.discovered = None
