@@ -13,7 +13,7 @@ UV := uv
 UV_SETUP := true
 endif
 
-.PHONY: demo test lint typecheck unit lock emulator airflow chromium postgresql bench clean
+.PHONY: demo test lint typecheck unit lock emulator airflow chromium postgresql redis bench clean
 
 $(STAMP): constraints.txt pyproject.toml
 	$(UV_SETUP)
@@ -24,7 +24,7 @@ $(STAMP): constraints.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP) chromium postgresql lint typecheck
+test: $(STAMP) chromium postgresql redis lint typecheck
 	$(BIN)/pytest -q
 
 # Debian's chromium for the browser test; Playwright drives it (its own browser download is not used).
@@ -47,6 +47,16 @@ postgresql:
 			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 		else echo "PostgreSQL not found and no apt-get here: set PG_BIN to its bin directory"; exit 1; fi; }
 
+# Debian's redis-server for the Celery broker of the real-Airflow tests (they start and stop one of their own; the
+# package's own service is not used).
+redis:
+	@command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || { \
+		if command -v apt-get >/dev/null; then \
+			echo "Installing Debian's redis-server for the real-Airflow tests on Celery ..."; \
+			$(SUDO) apt-get update -qq && \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+		else echo "redis-server not found and no apt-get here: the Celery tests need it"; exit 1; fi; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests example_dags scripts benchmarks
 	$(BIN)/ruff format --check src tests example_dags scripts benchmarks
@@ -60,9 +70,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --docs $(BENCH_ARGS)
 
 # A full local Airflow (UI, scheduler, triggerer, DAG processor) with the emulators and their connections.
-# DB=postgresql: on a throw-away PostgreSQL, with two triggerers, as the cluster tests run it.
-airflow: $(STAMP) $(if $(filter postgresql,$(DB)),postgresql)
-	$(BIN)/python scripts/local_airflow.py $(if $(DB),--db $(DB))
+# DB=postgresql: on a throw-away PostgreSQL, with two triggerers. EXECUTOR=celery: on CeleryExecutor (PostgreSQL,
+# a throw-away Redis broker, two schedulers, two Celery workers, two triggerers), as the cluster tests run it.
+airflow: $(STAMP) $(if $(filter postgresql,$(DB))$(filter celery,$(EXECUTOR)),postgresql) $(if $(filter celery,$(EXECUTOR)),redis)
+	$(BIN)/python scripts/local_airflow.py $(if $(DB),--db $(DB)) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 emulator: $(STAMP)
 	$(BIN)/remote-tasks emulator $(or $(PLATFORM),flyte) --port $(or $(PORT),8089)

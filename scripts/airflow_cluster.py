@@ -1,4 +1,5 @@
-"""A real Airflow on loopback: API server, scheduler (LocalExecutor), DAG processor and one or more triggerers.
+"""A real Airflow on loopback: API server, scheduler, DAG processor and one or more triggerers, on LocalExecutor
+or on CeleryExecutor (a Redis broker, two schedulers, two ``airflow celery worker`` processes).
 
 Each component is its own process, started from this environment, logging to ``<home>/logs/<name>.log``.
 It is driven only through Airflow's public REST API, and stops what it started by PID. Used by the tests
@@ -24,6 +25,15 @@ from typing import Any
 import httpx
 
 SERVICES = ("api-server", "scheduler", "dag-processor")
+# What each executor adds to SERVICES: CeleryExecutor as teams run it beyond one machine, with a second scheduler
+# (Airflow's HA scheduler on PostgreSQL) and two workers; LocalExecutor runs tasks in the scheduler's processes.
+EXECUTOR_COMPONENTS = {
+    "local": (),
+    "celery": ("scheduler-2", "celery-worker-1", "celery-worker-2"),
+}
+EXECUTOR_CLASSES = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+# Task slots per Celery worker: with two workers, as many as LocalExecutor's parallelism gives one scheduler.
+CELERY_WORKER_CONCURRENCY = 8
 TERMINAL_RUN_STATES = {"success", "failed"}
 # Shared by every component, or tokens from one are refused by another; 64 bytes as SHA-512 wants.
 JWT_SECRET = "remote-tasks-local-airflow-only-" + "0123456789abcdef" * 2
@@ -33,6 +43,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def celery_settings(broker_url: str, database_url: str) -> dict[str, str]:
+    """Airflow's settings for CeleryExecutor on a Redis broker, with task states kept in PostgreSQL."""
+    return {
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        # SQLAlchemy 2.1 takes a bare postgresql:// to mean psycopg 3, which is not installed: name psycopg2.
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql+psycopg2://" + database_url.split("://", 1)[1],
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_WORKER_CONCURRENCY),
+        # A message a killed worker had taken (prefetched, not started) goes back on the queue after this long,
+        # not after the 24 h default; a longer task's message comes back too, and its second delivery is
+        # dropped by Airflow (the task instance is already running).
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "30",
+        # A task whose worker died (no heartbeat) is failed, and retried, after 30 s instead of 5 minutes.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    }
 
 
 class AirflowCluster:
@@ -46,9 +73,24 @@ class AirflowCluster:
         login: tuple[str, str] = ("admin", "admin"),
         database_url: str | None = None,
         triggerers: int = 1,
+        executor: str = "local",
+        broker_url: str = "",
     ) -> None:
+        """:raises ValueError: an executor other than ``local`` or ``celery``, or ``celery`` without a broker
+        URL or a PostgreSQL ``database_url`` (the result backend and the second scheduler need one)."""
+        if executor not in EXECUTOR_CLASSES:
+            raise ValueError(f"executor {executor!r}: use one of {', '.join(EXECUTOR_CLASSES)}")
+        if executor == "celery" and not (broker_url and (database_url or "").startswith("postgresql")):
+            raise ValueError(
+                "executor 'celery' needs broker_url (a Redis server) and a PostgreSQL database_url"
+            )
         self.home = home
-        self.components = [*SERVICES, *(f"triggerer-{n}" for n in range(1, triggerers + 1))]
+        self.executor = executor
+        self.components = [
+            *SERVICES,
+            *EXECUTOR_COMPONENTS[executor],
+            *(f"triggerer-{n}" for n in range(1, triggerers + 1)),
+        ]
         self.port = port or free_port()
         self.login = login
         self.url = f"http://127.0.0.1:{self.port}"
@@ -59,7 +101,7 @@ class AirflowCluster:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": EXECUTOR_CLASSES[executor],
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "256",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{login[0]}:admin",
@@ -82,6 +124,7 @@ class AirflowCluster:
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             **({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url} if database_url else {}),
+            **(celery_settings(broker_url, database_url or "") if executor == "celery" else {}),
             **(env or {}),
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -106,26 +149,52 @@ class AirflowCluster:
         return self
 
     def start_component(self, name: str) -> None:
-        """Start one component; a triggerer (``triggerer-<n>``) is waited for until its job is alive."""
-        command, env, known = name, self.env, set()
+        """Start one component; a triggerer (``triggerer-<n>``) is waited for until its job is alive, a Celery
+        worker (``celery-worker-<n>``) until it answers a ping."""
+        command, env, known = [name], self.env, set()
         if name.startswith("triggerer-"):
             # Each triggerer serves its trigger logs on a port of its own, as on separate machines.
-            command, env = "triggerer", {**env, "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+            command, env = (
+                ["triggerer"],
+                {**env, "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())},
+            )
             known = {job["id"] for job in self.triggerer_jobs()}
+        elif name.startswith("scheduler-"):
+            command = ["scheduler"]
+        elif name.startswith("celery-worker-"):
+            # Each worker serves its task logs on a port of its own (one port for two would fail the second).
+            command = [
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--pid",
+                str(self.home / f"{name}.pid"),
+            ]
+            env = {**env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
         log = (self.logs / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", command],
+            [sys.executable, "-m", "airflow", *command],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # a SIGINT to the test run does not reach Airflow first
         )
-        if command == "triggerer":
+        if command == ["triggerer"]:
             self.job_ids[name] = self.wait_until(
                 lambda: max((j["id"] for j in self.triggerer_jobs() if j["id"] not in known), default=0),
                 120,
                 f"{name} to start its job",
+            )
+        elif command[0] == "celery":
+            # Celery writes "<name>@<host> ready." once the worker consumes from the queue.
+            start = log.tell()
+            self.wait_until(
+                lambda: f"{name}@" in (text := self.log_text(name)[start:]) and " ready." in text,
+                120,
+                f"{name} to be ready",
+                every=1,
             )
 
     def pause(self, name: str) -> None:
@@ -162,9 +231,12 @@ class AirflowCluster:
         return found
 
     def task_processes(self, ti_id: str) -> list[int]:
-        """The process running one task instance's code (LocalExecutor: ``airflow worker -- <ti id>``)."""
+        """The process running one task instance's code (``airflow worker -- <ti id>``, in the session of the
+        scheduler with LocalExecutor, of a Celery worker with CeleryExecutor)."""
         found = []
-        for pid in self.children(self.processes["scheduler"].pid):
+        prefix = "celery-worker-" if self.executor == "celery" else "scheduler"
+        hosts = [process.pid for name, process in self.processes.items() if name.startswith(prefix)]
+        for pid in (child for host in hosts for child in self.children(host)):
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
@@ -191,18 +263,24 @@ class AirflowCluster:
         return total
 
     def stop(self) -> None:
-        for name in list(self.processes):
-            process = self.processes.pop(name)
+        """SIGTERM to every component at once, then SIGKILL to what has not stopped 20 s later."""
+        stopping = [self.processes.pop(name) for name in list(self.processes)]
+        for process in stopping:
             self._signal(process.pid, signal.SIGCONT)  # a paused one could not act on SIGTERM
             self._signal(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in stopping:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=20)
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             self._signal(process.pid, signal.SIGKILL)  # whatever did not stop in time
             process.wait(timeout=10)
 
-    def log_tail(self, name: str, lines: int = 40) -> str:
+    def log_text(self, name: str) -> str:
         path = self.logs / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        return "\n".join(self.log_text(name).splitlines()[-lines:])
 
     # -- REST API ------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ UI, scheduler, DAG processor, triggerer) on loopback, creates connections ``flyt
 everything.
 The Airflow home is ``.airflow-local/`` in the repository, kept between runs with its SQLite database; with
 ``--db postgresql`` (``make airflow DB=postgresql``) the metadata goes to a throw-away PostgreSQL server instead,
-and two triggerers share the triggers, as in the cluster tests.
+and two triggerers share the triggers; with ``--executor celery`` (``make airflow EXECUTOR=celery``) tasks run on
+CeleryExecutor, as in the cluster tests: PostgreSQL, a throw-away Redis broker, two schedulers, two Celery workers
+and two triggerers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from airflow_cluster import AirflowCluster, free_port
 from postgres_server import PostgresServer
+from redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = ("admin", "admin")
@@ -51,7 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         default="sqlite",
         help="metadata database: SQLite in the home (kept), or a throw-away PostgreSQL with two triggerers",
     )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "celery"],
+        default="local",
+        help="LocalExecutor, or CeleryExecutor on a throw-away Redis broker (PostgreSQL, two of each component)",
+    )
     options = parser.parse_args(argv)
+    celery = options.executor == "celery"
+    if celery:
+        options.db = "postgresql"  # the result backend and the second scheduler need it
     # A SIGTERM (a closed terminal, a supervisor) stops everything as Ctrl-C does, never leaving orphans.
     signal.signal(signal.SIGTERM, _interrupt)
     from airflow_remote_tasks.emulators.avala import AvalaEmulator
@@ -71,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     labelbox = ServerThread(LabelboxEmulator(task_seconds=5).app, port=port_or_free(8091)).start()
     avala = ServerThread(AvalaEmulator(pace=0.5, job_seconds=10).app, port=port_or_free(8092)).start()
     postgres = PostgresServer().start() if options.db == "postgresql" else None
+    redis = RedisServer().start() if celery else None
     cluster = AirflowCluster(
         home,
         ROOT / "example_dags",
@@ -79,8 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         login=LOGIN,
         database_url=postgres.url if postgres else None,
         triggerers=2 if postgres else 1,
+        executor=options.executor,
+        broker_url=redis.url if redis else "",
     )
     where = f"PostgreSQL on port {postgres.port}" if postgres else "SQLite"
+    if redis:
+        where += f"; CeleryExecutor, Redis on port {redis.port}"
     print(f"Starting Airflow in {home} ({where}; logs in {cluster.logs}) ...", flush=True)
     try:
         cluster.start()
@@ -146,6 +163,8 @@ a remote task's "Remote run" link. Ctrl-C stops everything.""",
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("Stopping Airflow and the emulators ...", flush=True)
         cluster.stop()
+        if redis:
+            redis.stop()
         if postgres:
             postgres.stop()
         for emulator in (flyte, julep, labelbox, avala):

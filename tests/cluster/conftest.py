@@ -1,9 +1,11 @@
 """The real Airflow of the cluster tests: on a throw-away PostgreSQL, with two triggerers, against emulators that
-live as long as the session."""
+live as long as the session. Its executor is ``REMOTE_TASKS_CLUSTER_EXECUTOR``'s: ``celery`` (two schedulers, two
+Celery workers, a throw-away Redis broker) or ``local`` (one scheduler with LocalExecutor)."""
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 from airflow_cluster import AirflowCluster
 from postgres_server import PostgresServer
+from redis_server import RedisServer
 
 from airflow_remote_tasks.emulators.avala import AvalaEmulator
 from airflow_remote_tasks.emulators.flyte import FlyteEmulator
@@ -57,11 +60,30 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
 
 
+# The deployment the cluster tests run on.
+EXECUTOR = os.environ.get("REMOTE_TASKS_CLUSTER_EXECUTOR", "local")
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer | None]:
+    """The Celery broker (Debian's redis-server: `make redis`), recording every command it gets for the
+    secrets scan; None with LocalExecutor."""
+    if EXECUTOR != "celery":
+        yield None
+        return
+    server = RedisServer().start(record_commands=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def airflow(
-    flyte_emulator, labelbox_emulator, julep_emulator, avala_emulator, postgres
+    flyte_emulator, labelbox_emulator, julep_emulator, avala_emulator, postgres, redis
 ) -> Iterator[AirflowCluster]:
-    """A real Airflow on PostgreSQL with two triggerers, as teams run it beyond one machine."""
+    """A real Airflow on PostgreSQL with two triggerers (and, on Celery, two schedulers and two workers), as
+    teams run it beyond one machine."""
     _, url = flyte_emulator
     home = Path(tempfile.mkdtemp(prefix="remote-tasks-cluster-"))
     connection = json.dumps({"conn_type": "remote_tasks_flyte", "password": cluster_api_key(url) + "\n"})
@@ -90,6 +112,8 @@ def airflow(
         },
         database_url=postgres.url,
         triggerers=2,
+        executor=EXECUTOR,
+        broker_url=redis.url if redis else "",
     )
     try:
         yield cluster.start()
