@@ -25,24 +25,32 @@ DEFAULT_PHASES = ("succeeded",)
 
 
 class EndedRun(BaseModel):
-    """A run of a listing that has ended: where to find it, how it ended, when, and of which task."""
+    """A run of a listing that has ended, or a state change a listing shows (every task of a project done): where
+    to find it (its id is the change's, one per change), how it ended, when, and of which task."""
 
     ref: RunRef
     status: RunStatus
     ended_at: datetime
     task: str = Field(description="The task's name or id, as the filter names it.")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="What a state change carries besides (counts, ids), plain JSON."
+    )
+    summary: str = ""  # a state change's own; empty: the run's, made from the fields above
 
     def to_event(self) -> dict[str, Any]:
-        """The asset event's payload: the run's reference and a small summary, plain JSON."""
+        """The asset event's payload: the run's reference, its details and a small summary, plain JSON."""
+        ended = stamp(self.ended_at)
         return {
             "platform": self.ref.platform,
             "run_id": self.ref.run_id,
             "task": self.task,
             "phase": self.status.phase.value,
             "raw_phase": self.status.raw_phase,
-            "ended_at": stamp(self.ended_at),
+            "ended_at": ended,
             "ref": self.ref.to_json(),
-            "summary": f"{self.task} run {self.ref.run_id} {self.status.phase.value} at {stamp(self.ended_at)}",
+            **self.details,
+            "summary": self.summary
+            or f"{self.task} run {self.ref.run_id} {self.status.phase.value} at {ended}",
         }
 
 
@@ -53,6 +61,9 @@ class EventFilter(BaseModel):
     listing: dict[str, Any] = Field(description="What the platform lists, in its own terms (a project).")
     task: str = ""  # only runs of this task; empty: any
     phases: list[Phase]
+    # One event per poll for all the changes it found, naming up to this many of them (Labelbox's data rows that
+    # reached a workflow status); 0: one event per change, as a run's end is.
+    batch: int = 0
 
     def wants(self, run: EndedRun) -> bool:
         return run.status.phase in self.phases and (not self.task or run.task == self.task)
@@ -71,6 +82,20 @@ class Changes(BaseModel):
 
     events: list[EndedRun]
     watermark: Watermark
+
+
+def batched(events: list[EndedRun], bound: int) -> dict[str, Any]:
+    """The one event of a poll that found ``events`` (oldest first, at least one): the newest's payload, with
+    their ``count`` and the ``ids`` of the first ``bound`` of them."""
+    newest = events[-1].to_event()
+    ids = [run.ref.run_id for run in events[:bound]]
+    more = f" (the first {bound} named)" if len(events) > bound else ""
+    return {
+        **newest,
+        "count": len(events),
+        "ids": ids,
+        "summary": f"{len(events)} {newest['task']} changes{more}, the newest at {newest['ended_at']}",
+    }
 
 
 def stamp(moment: datetime) -> str:

@@ -274,6 +274,8 @@ class AvalaEmulator:
         if name == "drift" and method == "POST":
             self.state.drift_per_page = int((payload or {}).get("per_page", 0))
             return {"per_page": self.state.drift_per_page}
+        if name == "tasks" and method == "POST":
+            return self.state.change_tasks(payload or {})
         if name == "rate-limit" and method == "POST":
             return self._set_rate_limit(payload or {})
         raise KeyError(name)

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -84,14 +85,48 @@ class AvalaState:
         ]
 
     def task_view(self, task: dict[str, Any]) -> dict[str, Any]:
-        """A task as the API shows it: its status set by a test (``status``), or by the time people take."""
+        """A task as the API shows it: its status set by a test (``status``, changed at ``updated_at``), or by
+        the time people take (changed when it got there)."""
         elapsed = (time.time() - self.started) / max(self.pace, 1e-9)
         order = task["order"]
         status = "completed" if elapsed >= order + 1 else "active" if elapsed >= order else "pending"
+        steps = {"completed": order + 1, "active": order}
+        changed = STAMP if status not in steps else _stamp(self.started + steps[status] * self.pace)
         return {k: v for k, v in task.items() if k != "order"} | {
             "status": task.get("status") or status,
-            "updated_at": STAMP,
+            "updated_at": task.get("updated_at") or changed,
         }
+
+    def change_tasks(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Tests: ``add`` new pending tasks to ``project`` (made if new), then move ``count`` of its tasks not
+        in ``status`` to it (all of them when no count is given), changed now. Answers the project's counts.
+
+        :raises ValueError: no project named (answered 400)."""
+        project = str(payload.get("project") or "")
+        if not project:
+            raise ValueError("name the 'project' whose tasks change")
+        now = _stamp(time.time())
+        self.projects.setdefault(
+            project, {"uid": project, "name": project, "status": "active", "created_at": now}
+        )
+        owned = [t for t in self.tasks.values() if t["project"] == project]
+        for index in range(len(owned), len(owned) + int(payload.get("add", 0))):
+            uid = f"task-{project}-{index:04d}"
+            self.tasks[uid] = {"uid": uid, "type": "annotation", "name": f"Label image {index}"}
+            self.tasks[uid] |= {"project": project, "order": index, "created_at": now}
+            self.tasks[uid] |= {"status": "pending", "updated_at": now}
+        if "status" in payload:
+            status = str(payload["status"])
+            moving = [t for t in self.tasks.values() if t["project"] == project]
+            moving = [t for t in moving if self.task_view(t)["status"] != status]
+            for task in moving[: int(payload.get("count", len(moving)))]:
+                task["status"], task["updated_at"] = status, now
+        counts: dict[str, int] = {}
+        for task in self.tasks.values():
+            if task["project"] == project:
+                word = self.task_view(task)["status"]
+                counts[word] = counts.get(word, 0) + 1
+        return {"project": project, "counts": counts}
 
     def drift(self, served: list[str]) -> None:
         for uid in served[: self.drift_per_page]:
@@ -129,3 +164,8 @@ class AvalaState:
             "skipped_items": 0,
             "completed_at": STAMP if status == "completed" else None,
         }
+
+
+def _stamp(moment: float) -> str:
+    """An epoch time as the API writes times (RFC 3339, UTC, microseconds)."""
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

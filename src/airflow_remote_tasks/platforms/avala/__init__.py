@@ -40,7 +40,13 @@ PLATFORM = PlatformDeclaration(
         ),
     ),
     capabilities=frozenset(
-        {Capability.ABORT, Capability.LIST_RUNS, Capability.STREAMED_OUTPUTS, Capability.RATE_LIMIT}
+        {
+            Capability.ABORT,
+            Capability.LIST_RUNS,
+            Capability.STREAMED_OUTPUTS,
+            Capability.RATE_LIMIT,
+            Capability.EVENTS,
+        }
     ),
     emulator="airflow_remote_tasks.emulators.avala.command",
     # One service, where a project's or a dataset's uid names it.

@@ -9,6 +9,7 @@ job.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from airflow_remote_tasks.core.arguments import invalid_inputs
 from airflow_remote_tasks.core.auth import HeaderAuth
 from airflow_remote_tasks.core.errors import ConfigurationError, InvalidInputsError
+from airflow_remote_tasks.core.events import EndedRun, EventFilter
 from airflow_remote_tasks.core.models import (
     InputSpec,
     ListedRun,
@@ -27,7 +29,7 @@ from airflow_remote_tasks.core.models import (
 from airflow_remote_tasks.core.operation import Operation, Sink, returns
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.avala import PLATFORM, auto_label, exports, tasks
+from airflow_remote_tasks.platforms.avala import PLATFORM, auto_label, events, exports, tasks
 from airflow_remote_tasks.platforms.avala.api import AvalaApi
 from airflow_remote_tasks.platforms.avala.auto_label import AutoLabel
 from airflow_remote_tasks.platforms.avala.config import AvalaConfig
@@ -139,6 +141,15 @@ class AvalaPlatform(Platform):
 
     def list_runs(self, selector: Mapping[str, Any]) -> Operation[list[ListedRun]]:
         return self.task_listings.list_runs(selector)
+
+    # -- events -------------------------------------------------------------------------------------
+
+    @classmethod
+    def check_event_filter(cls, event_filter: Mapping[str, Any]) -> EventFilter:
+        return events.check_event_filter(event_filter)
+
+    def ended_runs(self, listing: Mapping[str, Any], since: datetime) -> Operation[list[EndedRun]]:
+        return events.task_changes(self.api, listing, since)
 
 
 def _parse(kind: str, inputs: Mapping[str, Any]) -> Export | AutoLabel:
