@@ -1,17 +1,21 @@
 """The labeling-to-training example, run for real: one dag.test() of the pipeline against the Avala and Flyte
 emulators exports the project's labels to object storage, gives the Flyte training run the export's path, and
 records the trained model's file as an asset event with the run's summary, which makes the evaluating DAG due;
-the watched asset that schedules the pipeline parses with its filter checked."""
+the watched asset that schedules the pipeline parses with its filter checked; and its watcher, against the
+Avala emulator, fires once when people have completed the project's tasks, an event from which the scheduler's
+own code makes an asset-triggered run of the pipeline."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import os
 import sys
+import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,14 +39,30 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleT
     sys.modules.pop("example_labeling_to_training", None)  # the next import reads its storage again
 
 
+class Labelling:
+    """An Avala emulator whose people finish the example project's 20 tasks when the test says (none by
+    itself), and the task listings it has been asked for."""
+
+    def __init__(self) -> None:
+        self.emulator = AvalaEmulator(api_key=AVALA_KEY, tasks=20, pace=3600.0)  # an hour a task: none done
+        self.listings = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The emulator's app, counting the task listings."""
+        if scope["type"] == "http" and scope["path"].endswith("/tasks/"):
+            self.listings += 1
+        await self.emulator.app(scope, receive, send)
+
+    def finish(self, project: str) -> None:
+        self.emulator.state.change_tasks({"project": project, "status": "completed"})
+
+
 @pytest.fixture
-def labelling() -> Iterator[AvalaEmulator]:
-    """An Avala emulator whose people finish the example project's 20 tasks 4 s after it starts (one every
-    0.2 s), so that a watcher started at once sees them all become completed: the change it fires on."""
-    emulator = AvalaEmulator(api_key=AVALA_KEY, tasks=20, pace=0.2)
-    with ServerThread(emulator.app) as server:
+def labelling() -> Iterator[Labelling]:
+    labelling = Labelling()
+    with ServerThread(labelling) as server:
         set_connection("avala_default", "remote_tasks_avala", server.url + "/api/v1", AVALA_KEY, {})
-        yield emulator
+        yield labelling
     os.environ.pop("AIRFLOW_CONN_AVALA_DEFAULT", None)
 
 
@@ -82,6 +102,34 @@ def asset_events(uri: str) -> list[tuple[str | None, dict[str, Any]]]:
     with create_session() as session:
         events = session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
         return [(e.source_task_id, dict(e.extra)) for e in events.filter(AssetModel.uri == uri)]
+
+
+async def until(check: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not so after {seconds} s"
+        await asyncio.sleep(0.05)
+
+
+def asset_triggered_runs(dag_id: str) -> list[Any]:
+    """The DAG runs the scheduler makes for ``dag_id`` from its queued asset events (its own method, as each
+    scheduler loop calls it), with the events each consumed loaded."""
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.dag import DagModel
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunType
+    from sqlalchemy.orm import selectinload
+
+    with create_session() as session:
+        due, _ = DagModel.dags_needing_dagruns(session)
+        SchedulerJobRunner(job=Job())._create_dag_runs_asset_triggered(
+            dag_models=[model for model in due if model.dag_id == dag_id], session=session
+        )
+    with create_session() as session:
+        runs = session.query(DagRun).filter_by(dag_id=dag_id, run_type=DagRunType.ASSET_TRIGGERED)
+        return list(runs.options(selectinload(DagRun.consumed_asset_events)))
 
 
 def test_labels_are_exported_trained_on_and_the_model_file_is_an_asset_event(avala, flyte, example, tmp_path):
@@ -154,10 +202,11 @@ def test_the_pipeline_is_scheduled_on_the_watched_asset_whose_filter_was_checked
 def test_the_projects_tasks_all_completed_is_one_event_on_the_watched_asset_and_a_pipeline_run_is_due(
     labelling, example
 ):
-    """The step before the pipeline: the watcher, run against the emulator while people finish the project,
-    fires once when the last task is completed, and the event, handed to Airflow as the triggerer hands it
-    (Trigger.submit_event on the trigger the DAG processor made for the watcher), queues a run of the pipeline.
-    A real triggerer and scheduler doing the same is tests/cluster/test_event_scheduling.py's part."""
+    """The step before the pipeline: the watcher, run against the emulator, fires once people have completed
+    every task of the project, and the event, handed to Airflow as the triggerer hands it
+    (Trigger.submit_event on the trigger the DAG processor made for the watcher), queues a run of the pipeline,
+    which the scheduler's own method makes. A running triggerer and scheduler doing the same is
+    tests/cluster/test_event_scheduling.py's part."""
     from airflow.models.asset import AssetDagRunQueue, AssetModel
     from airflow.models.dag import DagModel
     from airflow.models.trigger import Trigger
@@ -175,9 +224,18 @@ def test_the_projects_tasks_all_completed_is_one_event_on_the_watched_asset_and_
 
     async def first_event() -> Any:
         events = watcher.run()
+        waiting = asyncio.ensure_future(anext(events))
         try:
-            return await asyncio.wait_for(anext(events), timeout=30)
+            # A second listing is made only once the first was read: the watcher's starting point, the
+            # project's tasks not all completed. People finish them after it.
+            await until(lambda: labelling.listings >= 2 or waiting.done(), seconds=30)
+            assert not waiting.done(), "an event before any task was completed"
+            labelling.finish(example.PROJECT)
+            return await asyncio.wait_for(waiting, timeout=30)
         finally:
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting  # the generator is free to be closed only once its step has ended
             await events.aclose()
             await close_shared_clients()
 
@@ -193,3 +251,6 @@ def test_the_projects_tasks_all_completed_is_one_event_on_the_watched_asset_and_
         queued = {row.target_dag_id for row in session.query(AssetDagRunQueue)}
         _, triggered = DagModel.dags_needing_dagruns(session)
     assert pipeline.dag_id in queued and pipeline.dag_id in triggered
+    # The scheduler's own step: the asset-triggered run it makes consumes the watcher's event.
+    [run] = asset_triggered_runs(pipeline.dag_id)
+    assert [dict(event.extra) for event in run.consumed_asset_events] == [extra]
