@@ -9,7 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from test_event_triggers import Triggerer, states, until, watcher
+from test_event_triggers import Triggerer, run_ids, states, until, watcher
+
+from airflow_remote_tasks.emulators.labelbox.catalog import DEMO_PROJECT_ID
+from airflow_remote_tasks.platforms.labelbox.queries import EXPORT_PROJECT
+from support import LABELBOX_KEY
 
 pytestmark = [pytest.mark.airflow]
 __all__ = ["states"]  # the fixture, used by name
@@ -53,3 +57,45 @@ def test_an_avala_watcher_fires_once_each_time_every_task_of_the_project_is_comp
         first[0]["project"] == "proj-ev" and "every task of Avala project proj-ev (3)" in first[0]["summary"]
     )
     assert first[0]["run_id"] != after[0]["run_id"]
+
+
+def export_project(labelbox: Any, project_id: str = DEMO_PROJECT_ID) -> str:
+    body = {"query": EXPORT_PROJECT, "variables": {"input": {"filters": {"projectId": project_id}}}}
+    headers = {"Authorization": f"Bearer {LABELBOX_KEY}"}
+    response = httpx.post(labelbox.url, json=body, headers=headers).raise_for_status()
+    return str(response.json()["data"]["exportDataRowsInProject"]["taskId"])
+
+
+@pytest.mark.parametrize("metadata_names_project", [True, False], ids=["metadata-project", "no-metadata"])
+def test_a_labelbox_watcher_fires_once_per_export_of_the_project_that_completes(
+    labelbox, states, metadata_names_project
+):
+    httpx.post(f"{labelbox.server.url}/_emulator/task-metadata", json={"projects": metadata_names_project})
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], str, str]:
+        triggerer = Triggerer()
+        triggerer.start(1, watcher("exported", "labelbox", project_id=DEMO_PROJECT_ID, watch="exports"))
+        await until(lambda: states.watermark("exported"), 10, "the first listing")
+        first = await asyncio.to_thread(export_project, labelbox)
+        if metadata_names_project:
+            await until(lambda: triggerer.events.get(1), 10, "the export's end")
+        await asyncio.sleep(2.5)  # more polls list it again: no event repeats
+        before = list(triggerer.events.get(1, []))
+        await triggerer.stop(1)
+        missed = await asyncio.to_thread(export_project, labelbox)  # ends while no triggerer runs the watcher
+        await asyncio.sleep(1)
+        again = Triggerer()
+        again.start(2, watcher("exported", "labelbox", project_id=DEMO_PROJECT_ID, watch="exports"))
+        if metadata_names_project:
+            await until(lambda: again.events.get(2), 10, "the export that ended while down")
+        await asyncio.sleep(2.2)
+        await again.stop_all()
+        await triggerer.stop_all()
+        return before, again.events.get(2, []), first, missed
+
+    before, after, first, missed = asyncio.run(scenario())
+    if not metadata_names_project:  # the guess answered the other way: the project's exports cannot be told
+        assert before == [] and after == []
+        return
+    assert run_ids(before) == [first] and run_ids(after) == [missed]
+    assert before[0]["phase"] == "succeeded" and before[0]["raw_phase"] == "COMPLETE"

@@ -61,9 +61,6 @@ class EventFilter(BaseModel):
     listing: dict[str, Any] = Field(description="What the platform lists, in its own terms (a project).")
     task: str = ""  # only runs of this task; empty: any
     phases: list[Phase]
-    # One event per poll for all the changes it found, naming up to this many of them (Labelbox's data rows that
-    # reached a workflow status); 0: one event per change, as a run's end is.
-    batch: int = 0
 
     def wants(self, run: EndedRun) -> bool:
         return run.status.phase in self.phases and (not self.task or run.task == self.task)
@@ -82,20 +79,6 @@ class Changes(BaseModel):
 
     events: list[EndedRun]
     watermark: Watermark
-
-
-def batched(events: list[EndedRun], bound: int) -> dict[str, Any]:
-    """The one event of a poll that found ``events`` (oldest first, at least one): the newest's payload, with
-    their ``count`` and the ``ids`` of the first ``bound`` of them."""
-    newest = events[-1].to_event()
-    ids = [run.ref.run_id for run in events[:bound]]
-    more = f" (the first {bound} named)" if len(events) > bound else ""
-    return {
-        **newest,
-        "count": len(events),
-        "ids": ids,
-        "summary": f"{len(events)} {newest['task']} changes{more}, the newest at {newest['ended_at']}",
-    }
 
 
 def stamp(moment: datetime) -> str:

@@ -31,7 +31,6 @@ from airflow_remote_tasks.core.events import (
     Changes,
     EndedRun,
     Watermark,
-    batched,
     caught_up,
     changes,
     first_since,
@@ -60,7 +59,7 @@ class RemoteEventTrigger(BaseEventTrigger):
 
     An event's payload: ``platform``, ``run_id``, ``task``, ``phase``, ``raw_phase``, ``ended_at``, ``ref``
     (the run's reference) and ``summary``; a state change adds its platform's details (an Avala project's task
-    counts), and a filter that batches (Labelbox's labels) fires one event per poll with ``count`` and ``ids``.
+    counts).
 
     :raises ConfigurationError: an unknown platform, one that fires no events, a filter it refuses, or a poll
         interval under :data:`MIN_POLL_INTERVAL`.
@@ -199,20 +198,14 @@ class RemoteEventTrigger(BaseEventTrigger):
             found = changes(runs, self.checked, watermark)
             if gap:  # listed from its own since on: from now on the shared listings hold what it needs
                 found = Changes(events=found.events, watermark=caught_up(found.watermark, since))
-            for payload in self._payloads(found.events):
-                self.log.info("%s: %s", self._what, payload["summary"])
-                yield TriggerEvent(payload)
+            for run in found.events:
+                self.log.info("%s: %s", self._what, run.to_event()["summary"])
+                yield TriggerEvent(run.to_event())
             if found.events:
                 self._pending, self._pending_at = found.watermark, time.monotonic()
             elif found.watermark != watermark:
                 await self._save(found.watermark)
             watermark = found.watermark
-
-    def _payloads(self, events: list[EndedRun]) -> list[dict[str, Any]]:
-        """One event per change, or one for all of a poll's where the filter batches them."""
-        if self.checked.batch and events:
-            return [batched(events, self.checked.batch)]
-        return [run.to_event() for run in events]
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Alone (no shared poll): the same listing and filter, polled for this watcher only."""

@@ -159,6 +159,9 @@ class LabelboxEmulator:
             return self.state.summary()
         if name == "operations":
             return [{"query": o["query"], "variables": o["variables"]} for o in self.operations]
+        if name == "task-metadata" and method == "POST":
+            self.state.task_metadata_projects = bool((payload or {}).get("projects", True))
+            return {"projects": self.state.task_metadata_projects}
         if name == "outcomes" and method == "POST":
             self.state.fail_next = int((payload or {}).get("fail_next", 0))
             return {"fail_next": self.state.fail_next}

@@ -121,7 +121,8 @@ class Root:
         project = self.state.projects.get(project_id)
         if project is None:
             raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
-        return self._export(input, build_export(self.state, project_id, project["dataset_id"], filters))
+        lines = build_export(self.state, project_id, project["dataset_id"], filters)
+        return self._export(input, lines, project_id)
 
     def exportDataRowsInCatalog(self, info: Any, input: dict[str, Any]) -> dict[str, Any]:
         filters = input.get("filters") or {}
@@ -132,10 +133,10 @@ class Root:
             raise LabelboxError("Resource not found", "RESOURCE_NOT_FOUND")
         return self._export(input, build_export(self.state, None, dataset_id, filters))
 
-    def _export(self, input: dict[str, Any], lines: ExportStream) -> dict[str, Any]:
-        task = self.state.start_task(
-            str(input.get("taskName") or "Export v2"), "export-data-rows", {"RESULT": lines, "ERRORS": b""}
-        )
+    def _export(self, input: dict[str, Any], lines: ExportStream, project_id: str = "") -> dict[str, Any]:
+        streams: dict[str, ExportStream | bytes] = {"RESULT": lines, "ERRORS": b""}
+        name = str(input.get("taskName") or "Export v2")
+        task = self.state.start_task(name, "export-data-rows", streams, project_id=project_id)
         return {"taskId": task.id, "isStreamable": bool(input.get("streamable"))}
 
     def successesfulDataRowImports(self, info: Any, data: dict[str, Any]) -> dict[str, Any]:

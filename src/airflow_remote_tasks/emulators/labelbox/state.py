@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_remote_tasks.emulators.labelbox.catalog import USER_ID, Catalog, new_id, now_text
@@ -31,6 +32,15 @@ class Task:
     failed: list[dict[str, Any]] = field(default_factory=list)
     cancelled_at: float | None = None
     created_at: str = field(default_factory=now_text)
+    project_id: str = ""  # an export's project, where it is a project's
+
+    def ended_at(self, at: float) -> float | None:
+        """When it ended (None: not yet)."""
+        if self.cancelled_at is not None:
+            ended = self.cancelled_at + CANCEL_SECONDS
+        else:
+            ended = self.created + self.seconds
+        return ended if at >= ended else None
 
     def status(self, at: float) -> str:
         if self.cancelled_at is not None:
@@ -54,6 +64,9 @@ class LabelboxState(Catalog):
         self.lock = threading.Lock()
         self.tasks: dict[str, Task] = {}
         self.fail_next = 0  # the next N tasks end FAILED
+        # GUESS (Labelbox documents no task metadata): whether a project export's task names its project in
+        # its metadata ({"projectId": ...}). The provider is tested against both answers.
+        self.task_metadata_projects = True
         self.uploads: dict[str, bytes] = {}  # uploaded files by id (the URL's last part)
         # label and prediction imports by (kind, project, name): Labelbox polls them by project and name
         self.imports: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -74,16 +87,31 @@ class LabelboxState(Catalog):
             "status": status,
             "completionPercentage": task.percent(at),
             "createdAt": task.created_at,
-            "updatedAt": now_text(),
+            "updatedAt": self._updated_at(task, at),
             "errors": f"https://storage.example.com/errors/{task.id}.json" if status == "FAILED" else None,
             "result": None,
-            "metadata": None,
+            "metadata": {"projectId": task.project_id}
+            if self.task_metadata_projects and task.project_id
+            else None,
         }
+
+    @staticmethod
+    def _updated_at(task: Task, at: float) -> str:
+        """A running task changes as it goes (now); an ended one last changed when it ended."""
+        ended = task.ended_at(at)
+        if ended is None:
+            return now_text()
+        return datetime.fromtimestamp(ended, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
     # -- tasks -------------------------------------------------------------------------------------
 
     def start_task(
-        self, name: str, kind: str, streams: dict[str, ExportStream | bytes], owner: str = USER_ID
+        self,
+        name: str,
+        kind: str,
+        streams: dict[str, ExportStream | bytes],
+        owner: str = USER_ID,
+        project_id: str = "",
     ) -> Task:
         with self.lock:
             outcome = "COMPLETE"
@@ -98,6 +126,7 @@ class LabelboxState(Catalog):
                 created=time.time(),
                 seconds=self.task_seconds,
                 outcome=outcome,
+                project_id=project_id,
                 streams={
                     k: v if isinstance(v, ExportStream) else ExportStream.of_bytes(v)
                     for k, v in streams.items()

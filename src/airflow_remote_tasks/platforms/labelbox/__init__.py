@@ -31,7 +31,7 @@ PLATFORM = PlatformDeclaration(
             kind="url",
         ),
     ),
-    capabilities=frozenset({Capability.ABORT, Capability.STREAMED_OUTPUTS}),
+    capabilities=frozenset({Capability.ABORT, Capability.STREAMED_OUTPUTS, Capability.EVENTS}),
     why_not={
         Capability.LIST_RUNS: "Labelbox filters its task listing by status only, and a set chosen by status "
         "changes as its tasks finish, so it cannot be waited on until all are done"

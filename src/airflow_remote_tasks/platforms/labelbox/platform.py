@@ -9,15 +9,25 @@ of NDJSON chunks: ``outputs`` answers a :class:`~airflow_remote_tasks.core.model
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from airflow_remote_tasks.core.auth import HeaderAuth
 from airflow_remote_tasks.core.errors import ConfigurationError, NotFoundError
+from airflow_remote_tasks.core.events import EndedRun, EventFilter
 from airflow_remote_tasks.core.models import RunOrigin, RunRef, RunStatus, TaskInterface
 from airflow_remote_tasks.core.operation import Operation, Sink, returns
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.labelbox import PLATFORM, exports, imports, items, queries, upserts
+from airflow_remote_tasks.platforms.labelbox import (
+    PLATFORM,
+    events,
+    exports,
+    imports,
+    items,
+    queries,
+    upserts,
+)
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.graphql import call
 from airflow_remote_tasks.platforms.labelbox.jobs import (
@@ -158,6 +168,13 @@ class LabelboxPlatform(Platform):
 
     def download(self, ref: RunRef, stream: str, sink: Sink) -> Operation[None]:
         return (yield from exports.download(self.config, ref, stream, sink))
+
+    @classmethod
+    def check_event_filter(cls, event_filter: Mapping[str, Any]) -> EventFilter:
+        return events.check_event_filter(event_filter)
+
+    def ended_runs(self, listing: Mapping[str, Any], since: datetime) -> Operation[list[EndedRun]]:
+        return events.ended_exports(self.config, listing, since)
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         """Cancel the task where Labelbox can; False where it cannot (imports, some task types): it goes on."""
