@@ -1,9 +1,9 @@
 """The labeling-to-training example, run for real: one dag.test() of the pipeline against the Avala and Flyte
 emulators exports the project's labels to object storage, gives the Flyte training run the export's path, and
-records the trained model's file as an asset event with the run's summary, which makes the evaluating DAG due;
-the watched asset that schedules the pipeline parses with its filter checked; and its watcher, against the
-Avala emulator, fires once when people have completed the project's tasks, an event from which the scheduler's
-own code makes an asset-triggered run of the pipeline."""
+records the trained model's file as an asset event with the run's summary, from which the scheduler's own code
+makes a run of the evaluating DAG, whose task reads that model. The watched asset that schedules the pipeline
+parses with its filter checked, and its watcher, against the Avala emulator, fires once when people have
+completed the project's tasks: an event from which the scheduler's own code makes a run of the pipeline."""
 
 from __future__ import annotations
 
@@ -132,7 +132,33 @@ def asset_triggered_runs(dag_id: str) -> list[Any]:
         return list(runs.options(selectinload(DagRun.consumed_asset_events)))
 
 
-def test_labels_are_exported_trained_on_and_the_model_file_is_an_asset_event(avala, flyte, example, tmp_path):
+def run_task_of(dag: DAG, task_id: str, run_id: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run one task of an existing DAG run in this process, as ``airflow tasks test`` does."""
+    import argparse
+
+    from airflow.cli.commands.task_command import task_test
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    monkeypatch.setenv("AIRFLOW_TEST_MODE", "True")  # task_test sets it: put back after the test
+    args = argparse.Namespace(
+        dag_id=dag.dag_id,
+        task_id=task_id,
+        logical_date_or_run_id=run_id,
+        map_index=-1,
+        task_params=None,
+        env_vars=None,
+        post_mortem=False,
+        bundle_name=None,
+    )
+    task_test(args, dag=dag)
+    with create_session() as session:
+        return session.query(TaskInstance).filter_by(dag_id=dag.dag_id, task_id=task_id, run_id=run_id).one()
+
+
+def test_labels_are_exported_trained_on_and_the_model_file_is_an_asset_event_the_evaluation_runs_on(
+    avala, flyte, example, tmp_path, monkeypatch
+):
     from airflow.models.asset import AssetDagRunQueue
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
@@ -176,6 +202,15 @@ def test_labels_are_exported_trained_on_and_the_model_file_is_an_asset_event(ava
         queued = {row.target_dag_id for row in session.query(AssetDagRunQueue)}
         _, triggered = DagModel.dags_needing_dagruns(session)
     assert evaluate.dag_id in queued and evaluate.dag_id in triggered
+    # The run the scheduler makes on it consumes that event, and its task reads the model the event names.
+    [evaluation] = asset_triggered_runs(evaluate.dag_id)
+    assert [dict(event.extra) for event in evaluation.consumed_asset_events] == [extra]
+    ti = run_task_of(evaluate, "evaluate", evaluation.run_id, monkeypatch)
+    assert str(ti.state) == "success"
+    assert ti.xcom_pull(task_ids="evaluate") == {
+        "run_id": training["name"],
+        "model": json.loads(model.read_text()),
+    }
 
 
 def test_the_pipeline_is_scheduled_on_the_watched_asset_whose_filter_was_checked_when_parsed(example):
