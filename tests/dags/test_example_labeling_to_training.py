@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
 from airflow.sdk import DAG
 
@@ -41,28 +42,29 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleT
 
 class Labelling:
     """An Avala emulator whose people finish the example project's 20 tasks when the test says (none by
-    itself), and the task listings it has been asked for."""
+    itself), and how many task listings it has been asked for."""
 
-    def __init__(self) -> None:
-        self.emulator = AvalaEmulator(api_key=AVALA_KEY, tasks=20, pace=3600.0)  # an hour a task: none done
-        self.listings = 0
+    def __init__(self, emulator: AvalaEmulator, url: str) -> None:
+        self.emulator, self.url = emulator, url
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """The emulator's app, counting the task listings."""
-        if scope["type"] == "http" and scope["path"].endswith("/tasks/"):
-            self.listings += 1
-        await self.emulator.app(scope, receive, send)
+    @property
+    def listings(self) -> int:
+        return int(self.emulator.app.calls["/api/v1/tasks/"])
 
     def finish(self, project: str) -> None:
-        self.emulator.state.change_tasks({"project": project, "status": "completed"})
+        """Every task of ``project`` completed now, through the emulator's control route."""
+        answer = httpx.post(
+            f"{self.url}/_emulator/tasks", json={"project": project, "status": "completed"}, trust_env=False
+        )
+        answer.raise_for_status()
 
 
 @pytest.fixture
 def labelling() -> Iterator[Labelling]:
-    labelling = Labelling()
-    with ServerThread(labelling) as server:
+    emulator = AvalaEmulator(api_key=AVALA_KEY, tasks=20, pace=3600.0)  # an hour a task: none done by itself
+    with ServerThread(emulator.app) as server:
         set_connection("avala_default", "remote_tasks_avala", server.url + "/api/v1", AVALA_KEY, {})
-        yield labelling
+        yield Labelling(emulator, server.url)
     os.environ.pop("AIRFLOW_CONN_AVALA_DEFAULT", None)
 
 
