@@ -21,8 +21,10 @@ works offline. Needs connections ``avala_default`` (type ``remote_tasks_avala``)
 ``remote-tasks emulator flyte --port 8089``) and point the connections at them, as ``example_avala.py`` and
 ``example_flyte.py`` say. The emulator's people finish the seeded project's 250 tasks over about eight
 minutes (``--pace``: seconds a task): unpause these DAGs while they are at it, and the last task completed is
-the event. The Flyte emulator's ``demo.describe`` stands in for a training task (it takes a config struct, here
-the dataset's URI and the hyperparameters, and returns what it made of it).
+the event. A new round of labelling on the emulator: ``POST http://127.0.0.1:8092/_emulator/tasks`` with
+``{"project": "proj-001", "add": 5}``, then with ``{"project": "proj-001", "status": "completed"}``. The Flyte
+emulator's ``demo.describe`` stands in for a training task (it takes a config struct, here the dataset's URI
+and the hyperparameters, and returns what it made of it).
 """
 
 from __future__ import annotations
