@@ -110,12 +110,17 @@ class Seen:
     """What the requests of one operation met, for what its error may say (nothing is known otherwise)."""
 
     def __init__(self) -> None:
-        self.endpoint = ""
         # Of the request being sent: why its last try that was sent got no answer of the platform's own ("" when
         # every try so far failed before sending, or a later try got an answer).
         self.lost = ""
         self._request: HttpRequest | None = None
         self._lost_before = False  # a request sent earlier in the operation
+
+    @property
+    def endpoint(self) -> str:
+        """The method and URL (without query) of the request sent last, "" before any: worked out only when an
+        error asks for it (parsing the URL on every request was a measurable share of a status call's CPU)."""
+        return "" if self._request is None else f"{self._request.method} {where(self._request.url)}"
 
     @property
     def answer_lost(self) -> bool:
@@ -127,7 +132,6 @@ class Seen:
     def sending(self, request: HttpRequest) -> None:
         self._lost_before = self.answer_lost
         self._request, self.lost = request, ""
-        self.endpoint = f"{request.method} {where(request.url)}"
 
     def failed(self, error: httpx.HTTPError | None) -> None:
         """A try got no answer (``error``) or a gateway's (``None``)."""
