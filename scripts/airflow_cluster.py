@@ -56,9 +56,12 @@ def celery_settings(broker_url: str, database_url: str) -> dict[str, str]:
         # not after the 24 h default; a longer task's message comes back too, and its second delivery is
         # dropped by Airflow (the task instance is already running).
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "30",
+        # A message lost with a killed worker (taken, not yet marked unacknowledged) leaves its task queued: sent
+        # again after 90 s (queued tasks wait briefly otherwise: the schedulers' parallelism is the workers' slots).
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
         # A task whose worker died (no heartbeat) is failed, and retried, after 30 s instead of 5 minutes.
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
     }
 
 
@@ -81,9 +84,7 @@ class AirflowCluster:
         if executor not in EXECUTOR_CLASSES:
             raise ValueError(f"executor {executor!r}: use one of {', '.join(EXECUTOR_CLASSES)}")
         if executor == "celery" and not (broker_url and (database_url or "").startswith("postgresql")):
-            raise ValueError(
-                "executor 'celery' needs broker_url (a Redis server) and a PostgreSQL database_url"
-            )
+            raise ValueError("executor 'celery' needs broker_url (a Redis server) and a PostgreSQL database")
         self.home = home
         self.executor = executor
         self.components = [
@@ -263,7 +264,6 @@ class AirflowCluster:
         return total
 
     def stop(self) -> None:
-        """SIGTERM to every component at once, then SIGKILL to what has not stopped 20 s later."""
         stopping = [self.processes.pop(name) for name in list(self.processes)]
         for process in stopping:
             self._signal(process.pid, signal.SIGCONT)  # a paused one could not act on SIGTERM
