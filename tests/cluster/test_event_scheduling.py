@@ -1,4 +1,4 @@
-"""Remote runs that end schedule DAGs in a real Airflow (scheduler, DAG processor, two triggerers, PostgreSQL):
+"""Remote runs that end (and an Avala project whose tasks are all done) schedule DAGs in a real Airflow (scheduler, DAG processor, two triggerers, PostgreSQL):
 assets watched by RemoteEventTrigger, DAGs scheduled on them (tests/cluster_dags/event_scheduling.py). Each end
 is one DAG run, across a triggerer killed with SIGKILL and restarted; watchers of one project share a listing."""
 
@@ -19,7 +19,15 @@ from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID
 from support import CLUSTER_DAGS, JULEP_KEY
 
 sys.path.insert(0, str(CLUSTER_DAGS))
-from event_scheduling import JULEP_TASK, POLL, SCHEDULES, WATCHED_TASK, WATCHERS
+from event_scheduling import (
+    AVALA_PROJECT,
+    JULEP_TASK,
+    LABELBOX_PROJECT,
+    POLL,
+    SCHEDULES,
+    WATCHED_TASK,
+    WATCHERS,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 LIST_RUNS = "/flyteidl2.workflow.RunService/ListRuns"
@@ -56,19 +64,35 @@ def dag_runs(airflow, dag_id: str) -> list[dict[str, Any]]:
     return list(airflow.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"])
 
 
+def fired_by(airflow, dag_id: str) -> list[list[str]]:
+    """The run ids of the events each of the DAG's runs was made from, by the scheduler's own record."""
+    found = []
+    for run in dag_runs(airflow, dag_id):
+        events = airflow.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
+        found.append([e["extra"].get("payload", {}).get("run_id") for e in events["asset_events"]])
+    return found
+
+
 class Ends:
     """Remote runs made to end on cue: a Flyte run of the watched task (it ends about a second after it
-    starts), a Julep execution of the watched task."""
+    starts), a Julep execution of the watched task, a Labelbox export of the watched project (three seconds),
+    and an Avala task added to the watched project and done with the rest (every task of it done again)."""
 
-    def __init__(self, flyte_emulator, julep_emulator) -> None:
+    def __init__(self, flyte_emulator, julep_emulator, avala_emulator, labelbox_emulator) -> None:
         self.flyte = flyte_emulator[0].state
+        self.avala = avala_emulator[0].state
+        self.labelbox = labelbox_emulator[0].state
         self.julep_url = julep_emulator[1] + "/api"
         self.headers = {"Authorization": f"Bearer {JULEP_KEY}"}
         definition = {"name": "echo", "main": [{"evaluate": {"said": "$ _.text"}}]}
         url = f"{self.julep_url}/agents/{DEMO_AGENT_ID}/tasks/{JULEP_TASK}"
         httpx.put(url, json=definition, headers=self.headers).raise_for_status()
+        self.avala.change_tasks(
+            {"project": AVALA_PROJECT, "add": 1}
+        )  # not done: its first listing is no edge
 
-    def both(self) -> tuple[str, str]:
+    def all(self) -> dict[str, str]:
+        """One end of each, by the DAG it schedules: the run's id (an Avala change's is the platform's)."""
         task = self.flyte.find_task(WATCHED_TASK, "v1")
         name = "e" + uuid.uuid4().hex[:12]
         self.flyte.create_run(
@@ -85,13 +109,23 @@ class Ends:
             json={"input": {"text": "hi"}},
             headers=self.headers,
         )
-        return name, str(created.raise_for_status().json()["id"])
+        export = self.labelbox.start_task(
+            "events", "export-data-rows", {"RESULT": b"", "ERRORS": b""}, project_id=LABELBOX_PROJECT
+        )
+        self.avala.change_tasks({"project": AVALA_PROJECT, "add": 1})
+        counts = self.avala.change_tasks({"project": AVALA_PROJECT, "status": "completed"})["counts"]
+        return {
+            "e_flyte_events": name,
+            "e_julep_events": str(created.raise_for_status().json()["id"]),
+            "e_labelbox_events": export.id,
+            "e_avala_events": f"{counts['completed']} tasks",
+        }
 
 
 def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
-    airflow, flyte_emulator, julep_emulator, postgres, capsys
+    airflow, flyte_emulator, julep_emulator, avala_emulator, labelbox_emulator, postgres, capsys
 ):
-    ends = Ends(flyte_emulator, julep_emulator)
+    ends = Ends(flyte_emulator, julep_emulator, avala_emulator, labelbox_emulator)
     for dag_id in SCHEDULES:
         airflow.unpause(dag_id)
     assets = [asset.name for schedule in SCHEDULES.values() for asset in schedule]
@@ -101,12 +135,11 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
         airflow.wait_until(
             lambda: set(assets) <= set(watermarks(postgres)), 120, "every watcher's first listing"
         )
-        ended = {"e_flyte_events": [], "e_julep_events": []}
+        ended: dict[str, list[str]] = {dag_id: [] for dag_id in SCHEDULES if dag_id != "e_flyte_watchers"}
 
         def end_both() -> None:
-            flyte_run, execution = ends.both()
-            ended["e_flyte_events"].append(flyte_run)
-            ended["e_julep_events"].append(execution)
+            for dag_id, end in ends.all().items():
+                ended[dag_id].append(end)
 
         def runs_are(count: int) -> bool:
             """Every DAG has ``count`` runs, once each has at least that many (more fail, with their ends)."""
@@ -114,7 +147,10 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
             if all(n >= count for n in counts.values()):
                 time.sleep(2 * POLL)  # a repeat of an event would come within a poll or two
                 counts = {dag_id: len(dag_runs(airflow, dag_id)) for dag_id in ended}
-                assert set(counts.values()) == {count}, f"DAG runs {counts} for the ends {ended}"
+                assert set(counts.values()) == {count}, (
+                    f"DAG runs {counts} for the ends {ended}; the events of each: "
+                    f"{ {dag_id: fired_by(airflow, dag_id) for dag_id in ended} }"
+                )
                 return True
             return False
 
@@ -136,6 +172,8 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
             lambda: (
                 ended["e_flyte_events"][0] in watermarks(postgres)["e_flyte_big_output"]["fired"]
                 and ended["e_julep_events"][0] in watermarks(postgres)["e_julep_echo"]["fired"]
+                and ended["e_labelbox_events"][0] in watermarks(postgres)["e_labelbox_exports"]["fired"]
+                and watermarks(postgres)["e_avala_tasks"]["fired"]
             ),
             30,
             "the first ends in the watermarks",
@@ -159,13 +197,20 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
             recorded = [
                 airflow.xcom(dag_id, run["dag_run_id"], "record") for run in dag_runs(airflow, dag_id)
             ]
+            if dag_id == "e_avala_events":  # the change's id is Avala's: one each, each its own
+                assert len({tuple(r) for r in recorded}) == len(runs) and all(len(r) == 1 for r in recorded)
+                assert [r[0].startswith(f"{AVALA_PROJECT}-completed-") for r in recorded] == [True] * len(
+                    runs
+                )
+                continue
             assert sorted(recorded) == sorted([run] for run in runs), f"{dag_id}: {recorded} for ends {runs}"
     finally:
         for dag_id in SCHEDULES:
             airflow.api("PATCH", f"dags/{dag_id}", json={"is_paused": True})
     with capsys.disabled():
         print(
-            f"\nthree ends each of a Flyte run and a Julep execution: one DAG run each; {', '.join(victims)} "
+            f"\nthree ends each of a Flyte run, a Julep execution, a Labelbox export and an Avala project's "
+            f"tasks all done: one DAG run each; {', '.join(victims)} "
             f"killed (SIGKILL) and restarted between, the ends meanwhile scheduled {taken_over:.0f} s after the "
             f"kill; {WATCHERS + 1} watchers of one project: {listings} ListRuns in {seconds:.1f} s on "
             f"{len(running)} triggerer(s)"
