@@ -249,9 +249,9 @@ def test_a_stopped_watcher_writes_the_watermark_after_the_events_it_sent_on(flyt
         ("julep", {"task_id": "echo"}, 60, r"the task's UUID"),
         (
             "labelbox",
-            {},
+            {"project_id": "ckproj0000000000000000001", "watch": "labels"},
             60,
-            r"Labelbox cannot fire asset events when remote runs change .*; schedule the DAG on",
+            r"'watch': 'labels' is not offered: .* Watch the project's exports",
         ),
         ("lbx", {}, 60, r"Unknown platform 'lbx'; known: flyte, julep, labelbox, avala"),
         (

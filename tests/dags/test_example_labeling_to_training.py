@@ -125,9 +125,12 @@ def asset_triggered_runs(dag_id: str) -> list[Any]:
     from sqlalchemy.orm import selectinload
 
     with create_session() as session:
-        due, _ = DagModel.dags_needing_dagruns(session)
+        # Its query of due DAGs is cut at [scheduler] max_dagruns_to_create_per_loop, and the other tests' DAGs
+        # in this database come first: the DAG's own row, found due by the same method, is handed over.
+        _, triggered = DagModel.dags_needing_dagruns(session)
+        assert dag_id in triggered
         SchedulerJobRunner(job=Job())._create_dag_runs_asset_triggered(
-            dag_models=[model for model in due if model.dag_id == dag_id], session=session
+            dag_models=[session.get(DagModel, dag_id)], session=session
         )
     with create_session() as session:
         runs = session.query(DagRun).filter_by(dag_id=dag_id, run_type=DagRunType.ASSET_TRIGGERED)

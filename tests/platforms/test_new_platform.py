@@ -1,6 +1,7 @@
 """Adding a platform is one package and one registry line: the toy platform (tests/platforms/toy_platform, a
 declaration, one operations module, a trivial hook and a tiny emulator) shows up in provider info, hook lookup,
-the CLI, and a dag.test() run of RemoteTaskOperator."""
+the CLI, and a dag.test() run of RemoteTaskOperator; what it does not declare is refused with the capability's
+own message."""
 
 from __future__ import annotations
 
@@ -55,6 +56,17 @@ def test_the_toy_is_in_provider_info_with_its_form_and_hook(toy):
     assert set(form["conn-fields"]) == {"verify_tls", "ca_bundle", "proxy", "read_timeout", "http2"}
     assert {"integration-name": "Toy", "python-modules": ["toy_platform.hook"]} in info["hooks"]
     assert info["description"].startswith("Run tasks on Flyte 2 / Union, Julep, Labelbox, Avala and Toy from")
+
+
+def test_a_watcher_on_the_toy_is_refused_when_parsed_as_it_declares_no_events(toy):
+    from airflow_remote_tasks import RemoteEventTrigger
+    from airflow_remote_tasks.core.errors import ConfigurationError
+
+    with pytest.raises(
+        ConfigurationError,
+        match=r"Toy cannot fire asset events when remote runs change .*; schedule the DAG on",
+    ):
+        RemoteEventTrigger("toy_default", "toy", {"task": "echo"}, poll_interval=60)
 
 
 def test_the_toys_hook_is_found_by_connection_type_name_and_class_name(toy_server):
