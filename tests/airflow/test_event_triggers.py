@@ -29,7 +29,7 @@ from airflow.triggers.shared_stream import SharedStreamManager
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.transport import close_shared_clients
 from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID
-from airflow_remote_tasks.triggers.events import SENT_AFTER, RemoteEventTrigger
+from airflow_remote_tasks.triggers.events import RemoteEventTrigger
 from support import JULEP_KEY, start_run
 
 pytestmark = [pytest.mark.airflow]
@@ -73,11 +73,15 @@ def watcher(asset: str, platform: str = "flyte", poll_interval: float = 1.0, **e
 
 class Triggerer:
     """Triggers run as the triggerer runs watchers: one shared poll per shared_stream_key, each trigger's
-    filter_shared_stream over it; the payloads each trigger yields, by trigger id."""
+    filter_shared_stream over it; the payloads each trigger yields, by trigger id. Each event is bound to the
+    listing it came from, as the triggerer binds it, and confirmed stored in Airflow's database at once, or,
+    with ``stores=False``, only when :meth:`store` is called (a database that has not stored them yet)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stores: bool = True) -> None:
         self.manager = SharedStreamManager()
+        self.stores = stores
         self.events: dict[int, list[dict[str, Any]]] = {}
+        self.unstored: list[int] = []  # the persist-confirmation seqs of the events not stored yet
         self._running: dict[int, tuple[asyncio.Task[None], Any]] = {}
 
     def start(self, trigger_id: int, trigger: RemoteEventTrigger) -> None:
@@ -86,9 +90,20 @@ class Triggerer:
 
         async def consume() -> None:
             async for event in trigger.filter_shared_stream(stream):
+                # Bound as soon as taken, with no await between, as the triggerer does.
+                seq = self.manager.bind_pending_event(trigger_id=trigger_id, key=key)
                 self.events.setdefault(trigger_id, []).append(event.payload)
+                if seq is not None:
+                    self.unstored.append(seq)
+                if self.stores:
+                    self.store()
 
         self._running[trigger_id] = (asyncio.ensure_future(consume()), key)
+
+    def store(self) -> None:
+        """Airflow's database has stored every event so far: the triggerer's next sync says so."""
+        self.manager.confirm_persisted(self.unstored)
+        self.unstored = []
 
     async def stop(self, trigger_id: int) -> None:
         task, key = self._running.pop(trigger_id)
@@ -101,6 +116,12 @@ class Triggerer:
         for trigger_id in list(self._running):
             await self.stop(trigger_id)
         await close_shared_clients()
+
+    async def kill(self, states: AssetStates) -> None:
+        """SIGKILLed: the asset states stay as they are now; nothing it would do on a stop reaches them."""
+        kept = dict(states.values)
+        await self.stop_all()
+        states.values = kept
 
 
 async def until(check: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -162,7 +183,7 @@ def test_a_restarted_watcher_fires_the_ends_it_missed_and_none_again(flyte, stat
         await until(lambda: states.watermark("trained"), 10, "the first listing")
         first = (await asyncio.to_thread(start_run, "demo.say_hello", {"name": "a"}, "first"))[1].run_id
         await until(lambda: triggerer.events.get(1), 10, "the first end")
-        # the watermark follows its event one poll later
+        # the watermark follows its event once Airflow stored it
         await until(lambda: first in (states.watermark("trained") or {}).get("fired", {}), 5, "the watermark")
         await triggerer.stop(1)
         missed = (await asyncio.to_thread(start_run, "demo.say_hello", {"name": "b"}, "missed"))[1].run_id
@@ -215,31 +236,70 @@ def test_a_julep_watcher_fires_once_per_execution_of_its_task_that_ends(julep, s
     assert events[0]["task"] == task_id and events[0]["phase"] == "succeeded"
 
 
-@pytest.mark.parametrize("sent", [True, False], ids=["events-sent-on", "events-just-handed-over"])
-def test_a_stopped_watcher_writes_the_watermark_after_the_events_it_sent_on(flyte, states, sent):
-    """Airflow stops a watcher it moves to another triggerer (or whose DAG is paused, or a triggerer that stops)
-    at any moment. The watermark after the events it handed over is written then if they were handed over long
-    enough ago to have been sent on (so where it runs next they do not fire again); events handed over just
-    before are left to fire again rather than be lost. The next poll is 30 s away: only the stop writes."""
+def test_a_watermark_stays_before_events_airflow_has_not_stored_and_a_triggerer_killed_then_fires_them_again(
+    flyte, states
+):
+    """The watermark after a watcher's events is not written while Airflow has not stored them, however many
+    polls go by: a triggerer SIGKILLed then leaves them to fire again where the watcher runs next (never
+    lost)."""
 
     async def scenario() -> tuple[list[str], dict[str, Any] | None, str]:
+        triggerer = Triggerer(stores=False)
+        triggerer.start(1, watcher("trained", task_name="demo.say_hello"))
+        await until(lambda: states.watermark("trained"), 10, "the first listing")
+        ended = (await asyncio.to_thread(start_run, "demo.say_hello", {"name": "a"}, "ended"))[1].run_id
+        await until(lambda: triggerer.events.get(1), 10, "the event")
+        listed = flyte.emulator.app.calls[LIST_RUNS]
+        await until(lambda: flyte.emulator.app.calls[LIST_RUNS] >= listed + 4, 10, "four more polls")
+        unstored = states.watermark("trained") or {}
+        assert ended not in unstored["fired"], "the watermark moved past an event Airflow has not stored"
+        await triggerer.kill(states)
+        again = Triggerer()
+        again.start(2, watcher("trained", task_name="demo.say_hello"))
+        await until(lambda: again.events.get(2), 10, "the event again")
+        await until(
+            lambda: ended in (states.watermark("trained") or {})["fired"], 10, "the watermark after it"
+        )
+        await again.stop_all()
+        return run_ids(again.events[2]), states.watermark("trained"), ended
+
+    fired_again, stored, ended = asyncio.run(scenario())
+    assert fired_again == [ended]
+    assert stored is not None and ended in stored["fired"]
+
+
+def test_a_watermark_follows_events_as_soon_as_airflow_stored_them_and_a_triggerer_killed_then_repeats_none(
+    flyte, states
+):
+    """Once Airflow has stored a watcher's events its watermark moves past them, without waiting for the next
+    poll (30 s away here): a triggerer SIGKILLed right after does not fire them again where the watcher runs
+    next."""
+    interval = 30.0
+
+    async def scenario() -> tuple[list[str], list[dict[str, Any]], str]:
         triggerer = Triggerer()
-        triggerer.start(1, watcher("trained", task_name="demo.say_hello", poll_interval=30))
+        triggerer.start(1, watcher("trained", task_name="demo.say_hello", poll_interval=interval))
         await until(lambda: states.watermark("trained"), 10, "the first listing")
         await triggerer.stop(1)  # the next poll would be 30 s away: started again, it lists at once
         ended = (await asyncio.to_thread(start_run, "demo.say_hello", {"name": "a"}, "ended"))[1].run_id
         await until(lambda: flyte.runs[0]["phase"] == "ACTION_PHASE_SUCCEEDED", 10, "the end")
-        triggerer.start(2, watcher("trained", task_name="demo.say_hello", poll_interval=30))
+        triggerer.start(2, watcher("trained", task_name="demo.say_hello", poll_interval=interval))
         await until(lambda: triggerer.events.get(2), 10, "the event")
-        if sent:
-            await asyncio.sleep(SENT_AFTER + 0.2)
-        await triggerer.stop_all()  # within the poll after the event
-        return run_ids(triggerer.events[2]), states.watermark("trained"), ended
+        await until(
+            lambda: ended in (states.watermark("trained") or {})["fired"], 10, "the watermark after it"
+        )
+        await triggerer.kill(states)
+        written = (states.watermark("trained") or {})["since"]
+        again = Triggerer()
+        again.start(3, watcher("trained", task_name="demo.say_hello", poll_interval=interval))
+        # Its first listing done: behind the shared listing's start, it listed alone and moved its watermark up.
+        await until(lambda: (states.watermark("trained") or {})["since"] != written, 10, "its first listing")
+        await again.stop_all()
+        return run_ids(triggerer.events[2]), again.events.get(3, []), ended
 
-    fired, stored, ended = asyncio.run(scenario())
+    fired, fired_again, ended = asyncio.run(scenario())
     assert fired == [ended]
-    assert stored is not None
-    assert (ended in stored["fired"]) is sent
+    assert fired_again == []
 
 
 @pytest.mark.parametrize(

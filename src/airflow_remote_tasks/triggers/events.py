@@ -7,24 +7,27 @@ interval, shares one poll in the triggerer (``shared_stream_key``); each picks i
 A watcher fires on runs that end from its first listing on: what had ended before it started is its starting
 point, not events. Its watermark (where it is, :mod:`airflow_remote_tasks.core.events`) is kept in the watched
 asset's ``asset_state_store``, so a triggerer that restarts, or another that takes the watcher over, goes on
-from there: runs that ended while no triggerer ran it fire then. A watermark is written at the poll after the
-events it follows were handed to the triggerer, or when the triggerer stops the watcher, once they were handed
-over long enough ago to have been sent on (:data:`SENT_AFTER`). A triggerer that dies before may fire those
-events again where the watcher runs next, rather than lose them.
+from there: runs that ended while no triggerer ran it fire then. The shared poll runs in Airflow's ack mode
+(:class:`ListingPoll`): the watermark after a listing's events is written once Airflow has stored them in its
+database. A triggerer that dies before fires those events again where the watcher runs next, rather than lose
+them; one that dies after neither loses nor repeats them. What is left is the moment between Airflow storing
+the events and the write (a sync of the triggerer, about a second).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.shared_stream import AdvanceItem, AdvanceOutcome, SharedStreamProducer
 
 from airflow_remote_tasks.core.errors import ConfigurationError, is_transient
 from airflow_remote_tasks.core.events import (
@@ -35,7 +38,6 @@ from airflow_remote_tasks.core.events import (
     changes,
     first_since,
     next_since,
-    parse_stamp,
     stamp,
     start,
 )
@@ -46,9 +48,6 @@ from airflow_remote_tasks.registry import declaration_named, hook_for_platform, 
 log = logging.getLogger(__name__)
 # Shortest poll interval a watcher takes: one listing a second per shared poll is already a lot to ask of an API.
 MIN_POLL_INTERVAL = 1.0
-# How long after handing events over a watcher takes them as sent on: the triggerer sends its triggers' events
-# to Airflow on each turn of its loop, at least once a second; twice that leaves room for a busy turn.
-SENT_AFTER = 2.0
 WATERMARK_KEY = "airflow_remote_tasks.watermark"  # the prefix of a watcher's key in the asset's state
 
 
@@ -83,8 +82,7 @@ class RemoteEventTrigger(BaseEventTrigger):
             )
         self.checked = platform_class(declaration_named(platform)).check_event_filter(self.event_filter)
         self._hook: RemoteTaskHook | None = None
-        self._pending: Watermark | None = None  # the watermark after the events of the last poll, unwritten
-        self._pending_at = 0.0  # when those events were handed over (monotonic)
+        self._written: Watermark | None = None  # the watermark the asset's state holds, as far as known
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -108,7 +106,7 @@ class RemoteEventTrigger(BaseEventTrigger):
         return json.dumps(self.checked.listing, sort_keys=True)
 
     def shared_stream_key(self) -> Hashable:
-        # open_shared_stream reads only these: the watchers that agree on them share one poll.
+        # The shared poll (ListingPoll) reads only these: the watchers that agree on them share one poll.
         return (
             "airflow_remote_tasks.events",
             self.platform,
@@ -118,98 +116,82 @@ class RemoteEventTrigger(BaseEventTrigger):
         )
 
     @classmethod
-    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> ListingPoll:
+        """The shared poll of the listing, in Airflow's ack mode: it tells the watchers' watermarks when Airflow
+        has stored the events they made of a listing (:class:`ListingPoll`)."""
+        return ListingPoll(cls(**kwargs))
+
+    async def listings(self) -> AsyncIterator[Listing]:
         """The listing's ended runs, polled every ``poll_interval`` (plus what the platform's rate limit asks):
-        each poll yields ``{"since": ..., "runs": [...]}``, the runs that ended since a moment that follows the
-        newest end (:func:`~airflow_remote_tasks.core.events.next_since`). A transient failure is logged and
-        the next poll tries again.
+        each poll is a :class:`Listing` of the runs that ended since a moment that follows the newest end
+        (:func:`~airflow_remote_tasks.core.events.next_since`). A transient failure is logged and the next poll
+        tries again.
 
         :raises RemoteTaskError: a listing failed for good (an unknown project or task, refused credentials).
         """
-        trigger = cls(**kwargs)
         since = first_since(datetime.now(timezone.utc))
         delay = 0.0  # the platform's rate limit, once its platform object is known
         while True:
             try:
                 # Inside the retry: a connection read that fails for a moment must not end every watcher.
-                platform = await trigger.hook.aplatform()
+                platform = await self.hook.aplatform()
                 delay = platform.poll_delay()
-                runs = await trigger.hook.arun(
-                    platform.ended_runs(trigger.checked.listing, since), WAIT_READS
-                )
+                runs = await self.hook.arun(platform.ended_runs(self.checked.listing, since), WAIT_READS)
             except Exception as error:
                 if not is_transient(error):
                     raise
                 log.warning(
-                    "Could not list the ended runs of %s (%s); trying again.", trigger.listing_key, error
+                    "Could not list the ended runs of %s (%s); trying again.", self.listing_key, error
                 )
             else:
-                yield {"since": stamp(since), "runs": [run.model_dump(mode="json") for run in runs]}
+                yield Listing(since=since, runs=runs)
                 since = next_since(since, runs)
-            await asyncio.sleep(trigger.poll_interval + delay)
+            await asyncio.sleep(self.poll_interval + delay)
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
-        """This watcher's events out of the shared listings, and its watermark kept (module docstring)."""
-        try:
-            async for event in self._filtered(shared_stream):
-                yield event
-        except (asyncio.CancelledError, GeneratorExit):
-            # Stopped (the watcher moved to another triggerer, its DAG paused, the triggerer stopping): the
-            # watermark after the events handed over is written now only when they were handed over long
-            # enough ago to have been sent on (the triggerer sends its triggers' events every second), so that
-            # they do not fire again where the watcher runs next. Younger ones may fire again; none is lost.
-            await self._save_sent()
-            raise
-
-    async def _save_sent(self) -> None:
-        """Write the watermark after the events last handed over, once they were handed over long enough ago to
-        have been sent on to Airflow (:data:`SENT_AFTER`); else it stays pending."""
-        pending = self._pending
-        if pending is not None and time.monotonic() - self._pending_at >= SENT_AFTER:
-            self._pending = None
-            await self._save(pending)
-
-    async def _filtered(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
-        watermark = await self._load()
-        async for snapshot in shared_stream:
-            await self._save_sent()
-            since = parse_stamp(snapshot["since"], "A shared listing's start")
-            runs = [EndedRun.model_validate(run) for run in snapshot["runs"]]
-            if watermark is None:
-                watermark = start(runs, since, self.checked)
-                await self._save(watermark)
-                self.log.info("Watching %s from %s on.", self._what, stamp(watermark.since))
+        """This watcher's events out of the shared listings (each a :class:`Listing`); the watermark after each
+        listing is handed to it, to be written once Airflow has stored the events (module docstring)."""
+        watermark = self._written = await self._load()
+        async for listing in shared_stream:
+            found = await self._changes(listing, watermark)
+            if found is None:
                 continue
-            gap = watermark.since < since
-            if gap:
-                # Behind the shared listing (no triggerer ran this watcher for a while): list the gap alone.
-                try:
-                    runs = await self.hook.arun(
-                        (await self.hook.aplatform()).ended_runs(self.checked.listing, watermark.since),
-                        WAIT_READS,
-                    )
-                except Exception as error:
-                    if not is_transient(error):
-                        raise
-                    self.log.warning(
-                        "Could not list the ended runs of %s (%s); trying again.", self._what, error
-                    )
-                    continue
-            found = changes(runs, self.checked, watermark)
-            if gap:  # listed from its own since on: from now on the shared listings hold what it needs
-                found = Changes(events=found.events, watermark=caught_up(found.watermark, since))
             for run in found.events:
                 self.log.info("%s: %s", self._what, run.to_event()["summary"])
                 yield TriggerEvent(run.to_event())
-            if found.events:
-                self._pending, self._pending_at = found.watermark, time.monotonic()
-            elif found.watermark != watermark:
-                await self._save(found.watermark)
+            if watermark is None:
+                self.log.info("Watching %s from %s on.", self._what, stamp(found.watermark.since))
             watermark = found.watermark
+            if watermark != self._written:  # also one whose write failed: written with a later listing
+                listing.writes.append(functools.partial(self._save, watermark))
+
+    async def _changes(self, listing: Listing, watermark: Watermark | None) -> Changes | None:
+        """The events of a listing and the watermark after them: none at the first listing (its starting point);
+        ``None`` when the runs it missed could not be listed now (the next listing tries again)."""
+        if watermark is None:
+            return Changes(events=[], watermark=start(listing.runs, listing.since, self.checked))
+        if watermark.since >= listing.since:
+            return changes(listing.runs, self.checked, watermark)
+        # Behind the shared listing (no triggerer ran this watcher for a while): list the gap alone.
+        try:
+            runs = await self.hook.arun(
+                (await self.hook.aplatform()).ended_runs(self.checked.listing, watermark.since), WAIT_READS
+            )
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            self.log.warning("Could not list the ended runs of %s (%s); trying again.", self._what, error)
+            return None
+        found = changes(runs, self.checked, watermark)
+        # Listed from its own since on: from now on the shared listings hold what it needs.
+        return Changes(events=found.events, watermark=caught_up(found.watermark, listing.since))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Alone (no shared poll): the same listing and filter, polled for this watcher only."""
-        async for event in self.filter_shared_stream(self.open_shared_stream(self.serialize()[1])):
+        """Alone (no shared poll, no word from Airflow of what it stored): the same listing and filter, polled
+        for this watcher only; a listing's watermark is written once whoever runs this took its events (asked
+        for the next)."""
+        poll = ListingPoll(self)
+        async for event in self.filter_shared_stream(poll.taken_listings()):
             yield event
 
     @property
@@ -239,8 +221,8 @@ class RemoteEventTrigger(BaseEventTrigger):
         return None
 
     async def _save(self, watermark: Watermark) -> None:
-        """Write the watermark; one that cannot be written now is written after the next poll (the events
-        since may then fire again, never get lost)."""
+        """Write the watermark; one that cannot be written now is written with a later listing (the events since
+        may then fire again, never get lost)."""
         try:
             for accessor in self._accessors():
                 await accessor.aset(self._key, watermark.model_dump(mode="json"))
@@ -250,4 +232,44 @@ class RemoteEventTrigger(BaseEventTrigger):
             self.log.warning(
                 "Could not keep the watermark of %s (%s); it is written later.", self._what, error
             )
-            self._pending, self._pending_at = watermark, time.monotonic()
+        else:
+            self._written = watermark
+
+
+@dataclass
+class Listing:
+    """One poll of a shared listing, as each of its watchers gets it: the runs that ended from ``since`` on, and
+    the watermark writes the watchers hand back, made once Airflow has stored the events they made of it."""
+
+    since: datetime
+    runs: list[EndedRun]
+    writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+class ListingPoll(SharedStreamProducer):
+    """The poll of one listing that Airflow shares between its watchers, in ack mode: Airflow calls
+    :meth:`advance` once every watcher's events of a listing are stored in its database, in listing order. The
+    watermarks are written then, so that a triggerer killed before fires the events again where the watchers
+    run next (never loses them), and one killed after neither loses nor repeats them."""
+
+    def __init__(self, trigger: RemoteEventTrigger) -> None:
+        self.trigger = trigger
+
+    async def open_stream(self) -> AsyncIterator[tuple[Listing, Listing]]:
+        async for listing in self.trigger.listings():
+            yield listing, listing
+
+    async def advance(self, batch: Sequence[AdvanceItem]) -> None:
+        for item in batch:
+            # Not clean: some watcher's events were not stored (it timed out, it left before taking the
+            # listing) and it keeps its older watermark; the others' next writes carry theirs forward.
+            if item.outcome.is_clean:
+                for write in item.broker_payload.writes:
+                    await write()
+
+    async def taken_listings(self) -> AsyncIterator[Listing]:
+        """The listings for a watcher run alone: each advanced once the watcher asks for the next, its events
+        taken by then."""
+        async for listing, payload in self.open_stream():
+            yield listing
+            await self.advance([AdvanceItem(payload, AdvanceOutcome(acked=1, failed=0))])
