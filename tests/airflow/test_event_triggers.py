@@ -24,7 +24,7 @@ from airflow.sdk.execution_time.comms import (
     SetAssetStateStoreByName,
 )
 from airflow.sdk.execution_time.context import AssetStateStoreAccessors
-from airflow.triggers.shared_stream import SharedStreamManager
+from airflow.triggers.shared_stream import DEFAULT_ACK_TIMEOUT, AckTimeout, SharedStreamManager
 
 from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.transport import close_shared_clients
@@ -77,8 +77,8 @@ class Triggerer:
     listing it came from, as the triggerer binds it, and confirmed stored in Airflow's database at once, or,
     with ``stores=False``, only when :meth:`store` is called (a database that has not stored them yet)."""
 
-    def __init__(self, stores: bool = True) -> None:
-        self.manager = SharedStreamManager()
+    def __init__(self, stores: bool = True, ack_timeout: float = DEFAULT_ACK_TIMEOUT) -> None:
+        self.manager = SharedStreamManager(ack_timeout=ack_timeout)
         self.stores = stores
         self.events: dict[int, list[dict[str, Any]]] = {}
         self.unstored: list[int] = []  # the persist-confirmation seqs of the events not stored yet
@@ -111,6 +111,13 @@ class Triggerer:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await self.manager.unsubscribe(trigger_id, key)
+
+    async def failure(self, trigger_id: int) -> BaseException | None:
+        """How a trigger that failed by itself failed, once it has; then it is gone, as the triggerer drops it."""
+        task, key = self._running.pop(trigger_id)
+        await asyncio.wait([task])
+        await self.manager.unsubscribe(trigger_id, key)
+        return task.exception()
 
     async def stop_all(self) -> None:
         for trigger_id in list(self._running):
@@ -300,6 +307,28 @@ def test_a_watermark_follows_events_as_soon_as_airflow_stored_them_and_a_trigger
     fired, fired_again, ended = asyncio.run(scenario())
     assert fired == [ended]
     assert fired_again == []
+
+
+def test_a_watcher_whose_events_airflow_never_says_it_stored_fails_and_keeps_its_watermark_before_them(
+    flyte, states
+):
+    """Events Airflow does not confirm stored within its ack timeout (a write that failed, a lost sync) fail
+    the watcher, which keeps its watermark before them: where it runs next they fire again."""
+
+    async def scenario() -> tuple[BaseException | None, dict[str, Any] | None, list[str], str]:
+        triggerer = Triggerer(stores=False, ack_timeout=1.0)
+        triggerer.start(1, watcher("trained", task_name="demo.say_hello"))
+        await until(lambda: states.watermark("trained"), 10, "the first listing")
+        ended = (await asyncio.to_thread(start_run, "demo.say_hello", {"name": "a"}, "ended"))[1].run_id
+        await until(lambda: triggerer.events.get(1), 10, "the event")
+        failure = await asyncio.wait_for(triggerer.failure(1), 10)
+        await triggerer.stop_all()
+        return failure, states.watermark("trained"), run_ids(triggerer.events[1]), ended
+
+    failure, stored, fired, ended = asyncio.run(scenario())
+    assert fired == [ended]
+    assert isinstance(failure, AckTimeout)
+    assert stored is not None and ended not in stored["fired"]
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,10 @@ the events and the write (a sync of the triggerer, about a second).
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -131,6 +130,7 @@ class RemoteEventTrigger(BaseEventTrigger):
         """
         since = first_since(datetime.now(timezone.utc))
         delay = 0.0  # the platform's rate limit, once its platform object is known
+        number = 0
         while True:
             try:
                 # Inside the retry: a connection read that fails for a moment must not end every watcher.
@@ -144,7 +144,8 @@ class RemoteEventTrigger(BaseEventTrigger):
                     "Could not list the ended runs of %s (%s); trying again.", self.listing_key, error
                 )
             else:
-                yield Listing(since=since, runs=runs)
+                yield Listing(number=number, since=since, runs=runs)
+                number += 1
                 since = next_since(since, runs)
             await asyncio.sleep(self.poll_interval + delay)
 
@@ -163,7 +164,7 @@ class RemoteEventTrigger(BaseEventTrigger):
                 self.log.info("Watching %s from %s on.", self._what, stamp(found.watermark.since))
             watermark = found.watermark
             if watermark != self._written:  # also one whose write failed: written with a later listing
-                listing.writes.append(functools.partial(self._save, watermark))
+                listing.watermarks.append((self, watermark))
 
     async def _changes(self, listing: Listing, watermark: Watermark | None) -> Changes | None:
         """The events of a listing and the watermark after them: none at the first listing (its starting point);
@@ -220,7 +221,7 @@ class RemoteEventTrigger(BaseEventTrigger):
                 return Watermark.model_validate(stored)
         return None
 
-    async def _save(self, watermark: Watermark) -> None:
+    async def write_watermark(self, watermark: Watermark) -> None:
         """Write the watermark; one that cannot be written now is written with a later listing (the events since
         may then fire again, never get lost)."""
         try:
@@ -239,11 +240,12 @@ class RemoteEventTrigger(BaseEventTrigger):
 @dataclass
 class Listing:
     """One poll of a shared listing, as each of its watchers gets it: the runs that ended from ``since`` on, and
-    the watermark writes the watchers hand back, made once Airflow has stored the events they made of it."""
+    the watermarks the watchers hand back, written once Airflow has stored the events they made of it."""
 
+    number: int  # polls of one shared listing count up from 0
     since: datetime
     runs: list[EndedRun]
-    writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    watermarks: list[tuple[RemoteEventTrigger, Watermark]] = field(default_factory=list)
 
 
 class ListingPoll(SharedStreamProducer):
@@ -254,18 +256,33 @@ class ListingPoll(SharedStreamProducer):
 
     def __init__(self, trigger: RemoteEventTrigger) -> None:
         self.trigger = trigger
+        self.newest = -1  # the number of the newest listing handed to the watchers
+        # Watchers that may have failed, by the newest listing handed out then: a watcher's watermark is written
+        # again only from a listing handed out after that, which a failed watcher never gets.
+        self.suspected: dict[RemoteEventTrigger, int] = {}
 
     async def open_stream(self) -> AsyncIterator[tuple[Listing, Listing]]:
         async for listing in self.trigger.listings():
+            self.newest = listing.number
             yield listing, listing
 
     async def advance(self, batch: Sequence[AdvanceItem]) -> None:
         for item in batch:
-            # Not clean: some watcher's events were not stored (it timed out, it left before taking the
-            # listing) and it keeps its older watermark; the others' next writes carry theirs forward.
-            if item.outcome.is_clean:
-                for write in item.broker_payload.writes:
-                    await write()
+            listing: Listing = item.broker_payload
+            for watcher, watermark in listing.watermarks:
+                if not item.outcome.is_clean:
+                    # Some watcher of this listing failed (its events not confirmed stored in time): Airflow
+                    # does not say which, and a later watermark of the failed one would move past them.
+                    if watcher not in self.suspected:
+                        log.warning(
+                            "Airflow did not confirm the events of a listing of %s stored; their watermarks "
+                            "are kept until the watchers take a new listing.",
+                            self.trigger.listing_key,
+                        )
+                    self.suspected[watcher] = self.newest
+                elif listing.number > self.suspected.get(watcher, -1):
+                    self.suspected.pop(watcher, None)
+                    await watcher.write_watermark(watermark)
 
     async def taken_listings(self) -> AsyncIterator[Listing]:
         """The listings for a watcher run alone: each advanced once the watcher asks for the next, its events
