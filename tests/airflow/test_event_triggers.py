@@ -331,6 +331,33 @@ def test_a_watcher_whose_events_airflow_never_says_it_stored_fails_and_keeps_its
     assert stored is not None and ended not in stored["fired"]
 
 
+def test_a_watcher_run_alone_writes_its_watermark_once_whoever_runs_it_took_its_events(flyte, states):
+    """A watcher run alone (``run()``: no shared poll, no word from Airflow of what it stored) writes the
+    watermark after an event once whoever runs it asks for the next one: not while it holds the event."""
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], str]:
+        events = watcher("trained", task_name="demo.say_hello").run()
+        first = asyncio.ensure_future(anext(events))
+        await until(lambda: states.watermark("trained"), 10, "the first listing")
+        ended = (await asyncio.to_thread(start_run, "demo.say_hello", {"name": "a"}, "ended"))[1].run_id
+        event = await asyncio.wait_for(first, 10)
+        held = dict(states.watermark("trained") or {})  # nothing polls while the event is held
+        second = asyncio.ensure_future(anext(events))
+        await until(
+            lambda: ended in (states.watermark("trained") or {})["fired"], 10, "the watermark after it"
+        )
+        second.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await second
+        await events.aclose()
+        await close_shared_clients()
+        return event.payload, held, ended
+
+    payload, held, ended = asyncio.run(scenario())
+    assert payload["run_id"] == ended
+    assert ended not in held["fired"]
+
+
 @pytest.mark.parametrize(
     ("platform", "event_filter", "poll", "says"),
     [

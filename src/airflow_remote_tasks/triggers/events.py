@@ -151,7 +151,10 @@ class RemoteEventTrigger(BaseEventTrigger):
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """This watcher's events out of the shared listings (each a :class:`Listing`); the watermark after each
-        listing is handed to it, to be written once Airflow has stored the events (module docstring)."""
+        listing is handed to it, to be written once Airflow has stored the events (module docstring).
+
+        :raises RemoteTaskError: the runs it missed while no triggerer ran it could not be listed for good.
+        """
         watermark = self._written = await self._load()
         async for listing in shared_stream:
             found = await self._changes(listing, watermark)
