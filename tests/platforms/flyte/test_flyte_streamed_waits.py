@@ -195,9 +195,14 @@ def test_a_run_that_ended_while_the_stream_was_down_is_read_when_it_is_back(flyt
     assert app.calls[f"{RUNS}/ListRuns"] == 2  # when the stream opened, and when it was back
 
 
-def test_a_stream_that_is_silent_until_a_run_changes_still_serves(flyte):
-    # A server that sends its headers only with its first message, and nothing before a run changes.
+@pytest.mark.parametrize(
+    "headers_first", [False, True], ids=["headers-with-first-message", "headers-at-once"]
+)
+def test_a_stream_that_is_silent_until_a_run_changes_still_serves(flyte, headers_first):
+    # A server that sends nothing before a run changes: not even its headers (connect-go, connect-python),
+    # or its headers at once. Either way the stream is taken as open a second after it was asked for.
     flyte.emulator.watches.faults.first_state = False
+    flyte.emulator.watches.faults.headers_first = headers_first
     refs = sleeping_runs(flyte, 2, lambda i: 600.0, "silent")
 
     async def body() -> None:
@@ -210,6 +215,8 @@ def test_a_stream_that_is_silent_until_a_run_changes_still_serves(flyte):
 
     scenario(body)
     assert flyte.emulator.app.calls.get(f"{RUNS}/GetRunDetails", 0) == 0
+    # The read when it was taken as open, and none when the first message came.
+    assert flyte.emulator.app.calls[f"{RUNS}/ListRuns"] == 1
 
 
 def test_a_failed_run_s_message_is_read_once_since_the_stream_carries_none(flyte):

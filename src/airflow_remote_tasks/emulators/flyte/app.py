@@ -67,6 +67,19 @@ def _noticing_hang_up(receive: Receive) -> Receive:
     return received
 
 
+async def _headers_sent_at_once(send: Send) -> Send:
+    """Send a stream's headers now, as a server that flushes them before its first message does; ``send``,
+    which leaves out the app's own (a Connect stream's answer is 200 whatever comes in it)."""
+    headers = [(b"content-type", b"application/connect+json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] != "http.response.start":
+            await send(message)
+
+    return sending
+
+
 class FlyteEmulator:
     """A Flyte control plane on loopback. ``client_id``/``client_secret`` turn on OAuth2 like Union's."""
 
@@ -127,6 +140,8 @@ class FlyteEmulator:
             return
         if path.endswith("/WatchRuns"):
             receive = _noticing_hang_up(receive)
+            if self.watches.faults.headers_first:
+                send = await _headers_sent_at_once(send)
         try:
             await app(scope, receive, send)
         except ConnectError as error:

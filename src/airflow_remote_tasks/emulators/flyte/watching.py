@@ -40,13 +40,19 @@ class WatchFaults:
     # GUESS: WatchActionDetails starts with the current state (brief §12); for WatchRuns it is not verified,
     # so clients must not need it, and a test turns it off.
     first_state: bool = True
+    # Send a stream's headers at once, before any message (connect-python sends them with the first), as a
+    # server or proxy that flushes them does: a client must not wait for a message to take the stream as open.
+    headers_first: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         """:raises ValueError: for a key that is no fault of WatchRuns."""
         for key, value in changes.items():
-            if key not in ("refuse", "drop_after", "first_state"):
-                raise ValueError(f"unknown WatchRuns fault {key!r}; known: refuse, drop_after, first_state")
+            if key not in KNOWN_FAULTS:
+                raise ValueError(f"unknown WatchRuns fault {key!r}; known: {', '.join(KNOWN_FAULTS)}")
             setattr(self, key, type(getattr(self, key))(value))
+
+
+KNOWN_FAULTS = ("refuse", "drop_after", "first_state", "headers_first")
 
 
 @dataclass
@@ -84,7 +90,8 @@ class RunWatches:
         return len(self._open)
 
     def control(self, payload: dict[str, Any] | None) -> dict[str, Any]:
-        """``POST /_emulator/watch-runs``: ``{"refuse"?, "drop_after"?, "first_state"?, "drop_now"?}``.
+        """``POST /_emulator/watch-runs``: ``{"refuse"?, "drop_after"?, "first_state"?, "headers_first"?,
+        "drop_now"?}``.
 
         :raises ValueError: for an unknown key."""
         payload = dict(payload or {})
@@ -94,6 +101,7 @@ class RunWatches:
             "refuse": self.faults.refuse,
             "drop_after": self.faults.drop_after,
             "first_state": self.faults.first_state,
+            "headers_first": self.faults.headers_first,
             "open_streams": self.open_streams,
             "dropped": dropped,
         }
