@@ -9,10 +9,10 @@ Routes (each platform's real path and body shape):
 
 - Flyte: ``POST /flyteidl2.workflow.RunService/GetRunDetails`` and ``ListRuns`` filtered by ``run_name``
   (Connect, JSON), and ``WatchRuns`` for the project ``STREAMED_PROJECT`` only (another project's stream is
-  refused, so its waits poll): a Connect server stream that tells of each run polled once, when it ends. The answers are built from flyteidl2's own ``GetRunDetailsResponse`` and
-  ``ListRunsResponse`` messages, as the Flyte emulator builds them, so they are protocol-identical; the
-  emulator itself (connect-python on uvicorn) is not used because at 1,000 calls a second it, not the
-  client, would be what is measured.
+  refused, so its waits poll): a Connect server stream that tells of each run polled once, when it ends. The
+  answers are built from flyteidl2's own ``GetRunDetailsResponse`` and ``ListRunsResponse`` messages, as the
+  Flyte emulator builds them, so they are protocol-identical; the emulator itself (connect-python on uvicorn)
+  is not used because at 1,000 calls a second it, not the client, would be what is measured.
 - Databricks: ``GET /api/2.2/jobs/runs/get`` with a JSON body ``{"run_id": ...}``, as the hook sends it.
 - dbt Cloud: ``GET /api/v2/accounts/<account>/runs/<run>/``.
 """

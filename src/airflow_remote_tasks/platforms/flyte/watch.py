@@ -2,10 +2,10 @@
 
 One stream per project and domain of a connection's platform object on each event loop (the triggerer's one
 loop), fanned out to every wait on a run there: while it is healthy the waits read their runs' status from it
-and make no calls, and a wait's pause ends as soon as the stream shows its run ended (:meth:`pause`). When the server refuses the stream or it drops, the waits
-poll as they would without it, and the stream is asked for again after a pause; once it is back, one batched
-read of every followed run catches what ended meanwhile, since the stream tells only of changes. A stream
-with no waits left closes.
+and make no calls, and a wait's pause ends as soon as the stream shows its run ended (:meth:`pause`). When
+the server refuses the stream or it drops, the waits poll as they would without it, and the stream is asked
+for again after a pause; once it is back, one batched read of every followed run catches what ended
+meanwhile, since the stream tells only of changes. A stream with no waits left closes.
 
 What goes over the wire is sans-I/O as everywhere (:mod:`~airflow_remote_tasks.platforms.flyte.run_stream`);
 the executors read a stream only whole, so the one request of a stream is answered here, its messages handed
@@ -53,8 +53,9 @@ log = logging.getLogger(__name__)
 # headers come with its first message) must not hold the wait longer.
 CONNECT_WAIT_SECONDS = 5.0
 # A stream neither refused nor ended this long after it was asked for is taken as subscribed: a server that
-# sends its headers only with its first message (connect-go's servers do) and has nothing to tell keeps silent,
-# another flushes its headers and then keeps silent, while a refusal comes at once. A run that ends before a slower server subscribed is read after TRUSTED_SECONDS.
+# sends its headers only with its first message (connect-go's servers do) and has nothing to tell keeps
+# silent, another flushes its headers and then keeps silent, while a refusal comes at once. A run that ends
+# before a slower server subscribed is read after TRUSTED_SECONDS.
 OPEN_GRACE_SECONDS = 1.0
 # After a stream dropped: the first pause before asking again, doubled on each drop in a row up to the cap.
 # The SDK starts at 0.5 s too (brief §12); the cap keeps a triggerer from asking a struggling server more than
