@@ -151,3 +151,56 @@ def test_flyte_declares_its_streamed_waits_and_other_platforms_poll():
     streaming = {d.name for d in DECLARATIONS if Capability.WATCH_RUNS in d.capabilities}
     assert streaming == {"flyte"}
     assert isinstance(platform().run_updates(), watch.FlyteRunUpdates)
+
+
+def test_a_message_reaches_every_wait_on_its_runs_and_ends_their_pauses():
+    """The fan-out, with no server: a message's runs update the runs followed, wake the waits paused on those
+    that ended, and leave the rest (and runs no wait follows) alone."""
+    import asyncio
+    import time
+
+    from airflow_remote_tasks.core.models import RunStatus
+
+    flyte = platform()
+    stream = watch.ProjectStream(flyte, "acme", "ml", "development")
+    polled: list[str] = []
+
+    async def never_polled() -> RunStatus:
+        polled.append("poll")
+        raise AssertionError("the stream answers: no poll")
+
+    async def body() -> None:
+        refs = {name: flyte.ref_for(name) for name in ("r1", "r2")}
+        for name, ref in refs.items():
+            stream.followed[name] = watch.FollowedRun(ref, never_polled, expires=time.monotonic() + 60)
+        stream.state = watch.State.STREAMING
+        slept: list[float] = []
+
+        async def hour(seconds: float) -> None:
+            slept.append(seconds)
+            await asyncio.sleep(seconds)
+
+        paused = [asyncio.ensure_future(stream.pause(refs["r1"], 3600, hour)) for _ in range(3)]
+        other = asyncio.ensure_future(stream.pause(refs["r2"], 3600, hour))
+        await asyncio.sleep(0)
+        stream._apply(
+            {
+                "runs": [
+                    run("r1", "ACTION_PHASE_SUCCEEDED"),
+                    run("r2", "ACTION_PHASE_RUNNING"),
+                    run("unfollowed", "ACTION_PHASE_FAILED"),
+                ]
+            }
+        )
+        await asyncio.wait_for(asyncio.gather(*paused), 5)  # the three waits on r1 woke, not an hour later
+        assert not other.done() and slept == [3600] * 4
+        other.cancel()
+        assert (await stream.read(refs["r1"], never_polled)).phase is Phase.SUCCEEDED
+        assert (await stream.read(refs["r2"], never_polled)).phase is Phase.RUNNING
+        assert set(stream.followed) == {"r1", "r2"} and not polled
+        # A failure comes with no message in the stream: it is not trusted, so its wait reads it once.
+        stream._apply({"runs": [run("r2", "ACTION_PHASE_FAILED")]})
+        assert stream.followed["r2"].ended.is_set() and not stream.followed["r2"].fresh
+        stream.close()
+
+    asyncio.run(body())
