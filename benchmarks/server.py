@@ -8,10 +8,11 @@ charged to the waits being measured.
 Routes (each platform's real path and body shape):
 
 - Flyte: ``POST /flyteidl2.workflow.RunService/GetRunDetails`` and ``ListRuns`` filtered by ``run_name``
-  (Connect, JSON). The answers are built from flyteidl2's own ``GetRunDetailsResponse`` and
-  ``ListRunsResponse`` messages, as the Flyte emulator builds them, so they are protocol-identical; the
-  emulator itself (connect-python on uvicorn) is not used because at 1,000 calls a second it, not the
-  client, would be what is measured.
+  (Connect, JSON), and ``WatchRuns`` for the project ``STREAMED_PROJECT`` only (another project's stream is
+  refused, so its waits poll): a Connect server stream that tells of each run polled once, when it ends. The
+  answers are built from flyteidl2's own ``GetRunDetailsResponse`` and ``ListRunsResponse`` messages, as the
+  Flyte emulator builds them, so they are protocol-identical; the emulator itself (connect-python on uvicorn)
+  is not used because at 1,000 calls a second it, not the client, would be what is measured.
 - Databricks: ``GET /api/2.2/jobs/runs/get`` with a JSON body ``{"run_id": ...}``, as the hook sends it.
 - dbt Cloud: ``GET /api/v2/accounts/<account>/runs/<run>/``.
 """
@@ -24,6 +25,7 @@ import json
 import os
 import resource
 import ssl
+import struct
 import sys
 import time
 from collections import Counter
@@ -34,6 +36,9 @@ import h11
 
 FLYTE_PATH = "/flyteidl2.workflow.RunService/GetRunDetails"
 FLYTE_LIST_PATH = "/flyteidl2.workflow.RunService/ListRuns"
+FLYTE_WATCH_PATH = "/flyteidl2.workflow.RunService/WatchRuns"
+STREAMED_PROJECT = "streamed"
+WATCH_LOOK_SECONDS = 0.05  # how often a stream looks for runs that ended: well below the client's 1 s
 DATABRICKS_PATH = "/api/2.2/jobs/runs/get"
 DBT_PREFIX = "/api/v2/accounts/"
 RUN_PLACEHOLDER = "__RUN__"
@@ -176,6 +181,9 @@ class BenchServer:
         self.open_connections = 0
         self.calls: Counter[str] = Counter()  # HTTP calls
         self.reads = 0  # run statuses answered (a listing answers several)
+        # Flyte runs read while running, by name, with their end: what a WatchRuns stream tells of when it
+        # comes (one stream at a time: one triggerer's).
+        self.running: dict[str, float] = {}
         self.flyte = flyte_templates()
 
     def stats(self) -> dict[str, Any]:
@@ -198,6 +206,7 @@ class BenchServer:
             self.calls["flyte"] += 1
             self.reads += 1
             name = json.loads(body)["runId"]["name"]
+            self._read(name, now)
             return 200, self.flyte["details", now >= end_of(name)].replace(placeholder, name.encode())
         if path == FLYTE_LIST_PATH and method == "POST":
             self.calls["flyte"] += 1
@@ -205,6 +214,8 @@ class BenchServer:
                 f["values"] for f in json.loads(body)["request"]["filters"] if f["field"] == "run_name"
             ]
             self.reads += len(names)
+            for name in names:
+                self._read(name, now)
             runs = [self.flyte["listed", now >= end_of(n)].replace(placeholder, n.encode()) for n in names]
             return 200, b'{"runs":[' + b",".join(runs) + b"]}"
         if path == DATABRICKS_PATH and method == "GET":
@@ -219,6 +230,42 @@ class BenchServer:
             return 200, dbt_body(int(account), int(run), now >= end_of(int(run)))
         self.calls["unknown"] += 1
         return 404, b'{"error": "not a benchmark route"}'
+
+    def _read(self, name: str, now: float) -> None:
+        if now < end_of(name):
+            self.running[name] = end_of(name)
+
+    def watches(self, target: str, body: bytes) -> bool:
+        """Whether the request is a WatchRuns of the streamed project (served by :meth:`stream`)."""
+        if target != FLYTE_WATCH_PATH or len(body) < 5:
+            return False
+        request = json.loads(body[5:])
+        return bool(request.get("projectId", {}).get("name") == STREAMED_PROJECT)
+
+    async def stream(
+        self, connection: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """A WatchRuns answer: its headers at once, then a message of the runs that ended at each look, until
+        the client hangs up (seen at the next look, so a stream left behind takes no later run's end).
+
+        :raises ConnectionError: once the client is gone."""
+        self.calls["flyte-watch"] += 1
+        headers = [("content-type", "application/connect+json")]  # no length: chunked
+        writer.write(connection.send(h11.Response(status_code=200, headers=headers)))
+        await writer.drain()
+        placeholder = RUN_PLACEHOLDER.encode()
+        while not reader.at_eof():
+            await asyncio.sleep(WATCH_LOOK_SECONDS)
+            now = time.time()
+            ended = [name for name, end in self.running.items() if end <= now]
+            if not ended:
+                continue
+            for name in ended:
+                del self.running[name]
+            runs = [self.flyte["listed", True].replace(placeholder, n.encode()) for n in ended]
+            message = b'{"runs":[' + b",".join(runs) + b"]}"
+            writer.write(connection.send(h11.Data(data=struct.pack(">BI", 0, len(message)) + message)))
+            await writer.drain()
 
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.open_connections += 1
@@ -248,6 +295,9 @@ class BenchServer:
                 if first and request.target != b"/_stats":  # the harness's own calls are not counted
                     self.connections += 1
                 first = False
+                if self.watches(request.target.decode(), bytes(body)):
+                    await self.stream(connection, reader, writer)
+                    return
                 status, payload = self.answer(request.method.decode(), request.target.decode(), bytes(body))
                 headers = [("content-type", "application/json"), ("content-length", str(len(payload)))]
                 writer.write(connection.send(h11.Response(status_code=status, headers=headers)))

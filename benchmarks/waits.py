@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from benchmarks.server import raise_fd_limit, run_id_for, run_name_for
+from benchmarks.server import STREAMED_PROJECT, raise_fd_limit, run_id_for, run_name_for
 
-PROVIDERS = ("ours", "databricks", "dbt")
+# "ours-stream" is ours on the project whose runs the bench server streams (WatchRuns); "ours" polls.
+PROVIDERS = ("ours", "ours-stream", "databricks", "dbt")
 ACCOUNT = 4242
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # How long the harness's own cost is measured idle: 3 s, or as long as the shortest run when that is shorter (a
@@ -38,12 +39,12 @@ CALIBRATION_MIN_SECONDS = 0.5
 def connect(provider: str, url: str, ca: str | None) -> str:
     """Put the provider's connection into the environment; returns its conn id."""
     parts = urlsplit(url)
-    if provider == "ours":
+    if provider.startswith("ours"):
         extra: dict[str, Any] = {
             "access_token": "bench-token",
             "auth_header": "authorization",
             "org": "bench",
-            "project": "flytesnacks",
+            "project": project_of(provider),
             "domain": "development",
         }
         if ca:
@@ -73,12 +74,16 @@ def connect(provider: str, url: str, ca: str | None) -> str:
     return conn_id
 
 
+def project_of(provider: str) -> str:
+    return STREAMED_PROJECT if provider == "ours-stream" else "flytesnacks"
+
+
 def make_trigger(provider: str, conn_id: str, index: int, end: float, poll: float) -> Any:
-    if provider == "ours":
+    if provider.startswith("ours"):
         from airflow_remote_tasks.core.models import RunRef
         from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
 
-        scope = {"org": "bench", "project": "flytesnacks", "domain": "development", "action": "a0"}
+        scope = {"org": "bench", "project": project_of(provider), "domain": "development", "action": "a0"}
         ref = RunRef(platform="flyte", run_id=run_name_for(index, end), scope=scope)
         return RemoteRunTrigger(conn_id=conn_id, ref=ref.to_json(), poll_interval=poll)
     if provider == "databricks":
@@ -99,7 +104,7 @@ def make_trigger(provider: str, conn_id: str, index: int, end: float, poll: floa
 
 
 def succeeded(provider: str, payload: dict[str, Any]) -> bool:
-    if provider == "ours":
+    if provider.startswith("ours"):
         return bool(payload.get("status", {}).get("phase") == "succeeded")
     if provider == "databricks":
         return bool(json.loads(payload["run_state"])["result_state"] == "SUCCESS")

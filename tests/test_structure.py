@@ -106,6 +106,10 @@ NAMED_STATE: dict[str, str] = {
     "airflow_remote_tasks.core.secrets._MASKER_MESSAGES": (
         "PerLoop: the messages to the supervisor's masker in flight, each dropped once sent"
     ),
+    "airflow_remote_tasks.platforms.flyte.watch._STREAMS": (
+        "PerLoop: one WatchRuns stream per platform object, project and domain, dropped when it closes (no "
+        "wait read or paused on any of its runs for LEASE_SECONDS)"
+    ),
     "airflow_remote_tasks.hooks.connection_reads.RECENT_PLATFORMS": (
         "SingleFlight: a connection read is kept CONNECTION_TTL, dropped when a caller asks after that"
     ),

@@ -57,7 +57,9 @@ def test_own_timeout_aborts_the_run(flyte, mode, capfd):
 
 @pytest.mark.parametrize("mode", ["deferred", "worker"])
 def test_retry_reattaches_without_a_second_run(flyte, mode):
-    # Try 1 submits, then every status read fails: with no error budget the try fails.
+    # Try 1 submits, then every status read fails: with no error budget the try fails. (Reads, so no stream
+    # of run updates, which would leave the deferred wait no read to fail.)
+    flyte.emulator.watches.faults.refuse = True
     flyte.emulator.app.faults.update({"fail_method": "GetRunDetails", "fail_method_next": 5})
     result = run_dag(f"t_retry_{mode}")
     assert result.state == "success"

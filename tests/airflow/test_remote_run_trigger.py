@@ -52,6 +52,7 @@ def test_trigger_yields_exactly_one_event_and_is_plain_json(flyte):
 
 def test_transient_errors_inside_the_budget_do_not_fail_the_wait(flyte):
     _, ref = start_run("demo.say_hello", {"name": "t"}, "transient")
+    flyte.emulator.watches.faults.refuse = True  # the polls' errors are tested: no stream of run updates
     # more failures than one call's retries: the wait itself must ride them out
     flyte.emulator.app.faults.update({"fail_method": "GetRunDetails", "fail_method_next": 7})
     trigger = RemoteRunTrigger(
@@ -145,6 +146,7 @@ def test_status_reads_of_many_waits_share_calls(flyte):
     refs = [start_run("demo.say_hello", {"name": str(i)}, f"batched-{i}")[1] for i in range(30)]
     failing = start_run("demo.fail", {"message": "boom in a batch"}, "batched-fail")[1]
     missing = refs[0].model_copy(update={"run_id": "no-such-run"})
+    flyte.emulator.watches.faults.refuse = True  # polls are tested (streamed: test_flyte_streamed_waits.py)
     before = dict(flyte.emulator.app.calls)
 
     *succeeded, failed, lost = wait_together([*refs, failing, missing], poll_interval=0.2)
@@ -156,8 +158,9 @@ def test_status_reads_of_many_waits_share_calls(flyte):
     calls = {k: v - before.get(k, 0) for k, v in flyte.emulator.app.calls.items()}
     listed = calls.get("/flyteidl2.workflow.RunService/ListRuns", 0)
     singles = calls.get("/flyteidl2.workflow.RunService/GetRunDetails", 0)
-    # 32 waits of several polls each: a handful of ListRuns rounds, single reads only for the two odd runs
-    assert 2 <= listed <= 12, calls
+    # 32 waits of several polls each: a handful of ListRuns rounds (one when the runs, of half a second, all
+    # ended before the first read), single reads only for the two odd runs
+    assert 1 <= listed <= 12, calls
     assert singles <= 4, calls
 
 

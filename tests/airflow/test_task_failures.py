@@ -53,6 +53,8 @@ def test_transient_error_budget_is_honoured_and_explained(flyte, mode, capfd):
             time.sleep(0.05)
         flyte.emulator.app.faults.update({"fail_method": "GetRunDetails", "fail_method_next": 10_000})
 
+    # Reads fail, so no stream of run updates, which would leave the deferred wait no read to fail.
+    flyte.emulator.watches.faults.refuse = True
     threading.Thread(target=break_reads_once_started, daemon=True).start()
     result = run_dag(f"t_budget_{mode}")
     assert result.task_state("remote") == "failed"

@@ -6,6 +6,7 @@ No timing is asserted here: figures come from ``make bench`` and are compared wi
 from __future__ import annotations
 
 import json
+import struct
 import time
 
 import pytest
@@ -14,6 +15,8 @@ from benchmarks.server import (
     DATABRICKS_PATH,
     FLYTE_LIST_PATH,
     FLYTE_PATH,
+    FLYTE_WATCH_PATH,
+    STREAMED_PROJECT,
     BenchServer,
     run_id_for,
     run_name_for,
@@ -61,6 +64,30 @@ def test_smoke_run_writes_a_report(tmp_path):
     assert saved["waits"] == report["waits"]
     markdown = (tmp_path / "report.md").read_text()
     assert "| tls | 50 | ours | 50 |" in markdown and "Targets:" in markdown
+
+
+def test_a_smoke_run_of_streamed_waits_polls_each_run_once(tmp_path):
+    # the same timeline, plain HTTP: ours polling beside ours on the project the bench server streams
+    argv = ["--n", "50", "--scale", "0.02", "--import-runs", "1", "--transports", "plain"]
+    report = run.main([*argv, "--providers", "ours,ours-stream", "--out", str(tmp_path)])
+
+    waits = {w["provider"]: w for w in report["waits"]}
+    assert all("error" not in wait and wait["completed"] == 50 for wait in waits.values()), waits
+    # each streamed wait's first read (batched), then nothing but the stream, which ends every wait
+    assert waits["ours-stream"]["polls"] == 50, waits["ours-stream"]
+    assert waits["ours"]["polls_per_wait"] > 1, waits["ours"]
+    assert "| plain | 50 | ours-stream | 50 |" in (tmp_path / "report.md").read_text()
+
+
+def test_the_bench_server_streams_only_its_streamed_project():
+    server = BenchServer()
+    asked = {"projectId": {"organization": "bench", "name": STREAMED_PROJECT, "domain": "development"}}
+    envelope = json.dumps(asked).encode()
+    assert server.watches(FLYTE_WATCH_PATH, struct.pack(">BI", 0, len(envelope)) + envelope)
+    other = json.dumps({"projectId": {**asked["projectId"], "name": "flytesnacks"}}).encode()
+    assert not server.watches(FLYTE_WATCH_PATH, struct.pack(">BI", 0, len(other)) + other)
+    status, _ = server.answer("POST", FLYTE_WATCH_PATH, other)
+    assert status == 404  # refused: that project's waits poll
 
 
 def test_the_bench_server_answers_as_flyte_databricks_and_dbt_do():

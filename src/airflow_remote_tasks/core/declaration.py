@@ -31,6 +31,7 @@ class Capability(enum.Enum):
     RATE_LIMIT = "slow its polls down to the API's rate limit"
     ENV = "take environment variables for a run"
     EVENTS = "fire asset events when remote runs change (an AssetWatcher's trigger)"
+    WATCH_RUNS = "stream its runs' updates to the waits in the triggerer"
 
 
 # How a connection field is typed in Airflow's form (its JSON schema): "secret" is masked in the form and in

@@ -32,6 +32,21 @@ class PerLoop(Generic[V]):
                 self._entries[slot] = entry
             return entry[1]
 
+    def find(self, key: object) -> V | None:
+        """The running loop's value for ``key``, if one was made (none is made here)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._entries.get((id(loop), key))
+        return entry[1] if entry is not None and entry[0] is loop else None
+
+    def discard(self, key: object, value: V) -> None:
+        """Drop the running loop's value for ``key`` if it is ``value`` (not one made since in its place)."""
+        slot = (id(asyncio.get_running_loop()), key)
+        with self._lock:
+            entry = self._entries.get(slot)
+            if entry is not None and entry[1] is value:
+                del self._entries[slot]
+
     def pop_running_loop(self) -> list[V]:
         """Take out the running loop's values (to close them)."""
         loop = asyncio.get_running_loop()

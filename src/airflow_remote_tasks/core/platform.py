@@ -8,10 +8,10 @@ the capabilities it lacks.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from airflow_remote_tasks.core.auth import Auth
 from airflow_remote_tasks.core.declaration import Capability, PlatformDeclaration
@@ -34,6 +34,7 @@ CAPABILITY_MEMBERS: Mapping[Capability, tuple[str, ...]] = MappingProxyType(
         Capability.RATE_LIMIT: ("poll_delay",),
         Capability.ENV: (),  # submit takes env; one that cannot is refused by check_env, before any call
         Capability.EVENTS: ("check_event_filter", "ended_runs"),
+        Capability.WATCH_RUNS: ("run_updates",),
     }
 )
 
@@ -45,8 +46,25 @@ INSTEAD: Mapping[Capability, str] = MappingProxyType(
         Capability.STREAMED_OUTPUTS: "its runs return values, not streams: they reach XCom as outputs",
         Capability.ENV: "pass the values as inputs instead",
         Capability.EVENTS: "schedule the DAG on an asset that a task updates instead",
+        Capability.WATCH_RUNS: "its waits poll their runs' status instead",
     }
 )
+
+
+class RunUpdates(Protocol):
+    """A platform's stream of run updates on the running event loop, shared by every wait on it."""
+
+    async def read(self, ref: RunRef, poll: Callable[[], Awaitable[RunStatus]]) -> RunStatus:
+        """The run's status as the stream last showed it, or, where the stream cannot say (it is down, or has
+        not shown the run since it opened), ``poll()``: the wait's read without the stream.
+
+        :raises Exception: what ``poll()`` raises.
+        """
+        ...
+
+    async def pause(self, ref: RunRef, seconds: float, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """``sleep(seconds)`` between a wait's reads of ``ref``, ended early once the stream shows it ended."""
+        ...
 
 
 class Platform(ABC):
@@ -176,6 +194,11 @@ class Platform(ABC):
         """Seconds a wait should add before its next poll: more than 0 when the API said its rate limit is
         nearly used up (Avala's ``X-RateLimit-Remaining``). (RATE_LIMIT)"""
         return 0.0  # no rate-limit headers to go by: 429 answers are waited out by the executors
+
+    def run_updates(self) -> RunUpdates | None:
+        """The stream of run updates the triggerer's waits read their runs' status from, or None where the
+        platform streams none (its waits poll). (WATCH_RUNS)"""
+        return None
 
     @classmethod
     def check_event_filter(cls, event_filter: Mapping[str, Any]) -> EventFilter:

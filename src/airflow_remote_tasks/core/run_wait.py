@@ -101,7 +101,7 @@ def wait_for_run(
         pause = poll_interval + platform.poll_delay()
         if deadline is not None:
             pause = max(min(pause, deadline - time.time()), 0.0)
-        yield Sleep(pause)
+        yield Sleep(pause, watch=ref)
 
 
 def run_line(ref: RunRef, status: RunStatus) -> str:

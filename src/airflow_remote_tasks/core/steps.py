@@ -21,6 +21,9 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Sleep:
     seconds: float
+    # The run a wait pauses between reads of: the triggerer may end the pause as soon as a stream of run
+    # updates shows the run ended (``pause`` of :func:`astep_runner`). The worker just sleeps.
+    watch: RunRef | None = None
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,16 @@ def astep_runner(
     sleep: Callable[[float], Awaitable[None]],
     read_status: StatusReader | None = None,
     list_runs: Callable[[ListRuns], Awaitable[list[ListedRun]]] | None = None,
+    pause: Callable[[RunRef, float], Awaitable[None]] | None = None,
 ) -> Callable[[Step], Awaitable[Any]]:
-    """How the triggerer answers a procedure's steps; ``read_status`` may batch status reads and
-    ``list_runs`` share listings between waits on one selector."""
+    """How the triggerer answers a procedure's steps; ``read_status`` may batch status reads (or answer them
+    from a stream of run updates), ``list_runs`` share listings between waits on one selector, and ``pause``
+    take a wait's pause between reads of a run (one a stream may end early)."""
 
     async def respond(step: Step) -> Any:
         if isinstance(step, Sleep):
+            if pause is not None and step.watch is not None:
+                return await pause(step.watch, step.seconds)
             return await sleep(step.seconds)
         if isinstance(step, ListRuns):
             if list_runs is None:

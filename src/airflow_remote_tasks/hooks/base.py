@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, ClassVar, TypeVar
@@ -144,15 +144,23 @@ class RemoteTaskHook(BaseHook):
         return await self.arun((await self.aplatform()).find_run(checked))
 
     async def aread_status(self, ref: RunRef, gather_for: float) -> RunStatus:
-        """A wait's read of a run's status, batched with other waits' reads on this platform due within
-        ``gather_for`` s."""
+        """A wait's read of a run's status: from the platform's stream of run updates where it has one and the
+        stream can say; otherwise polled, batched with other waits' reads on this platform due within
+        ``gather_for`` s. Raises what the poll raises."""
         platform = await self.aplatform()
         with explained(self.conn_id, self.declaration.label):
-            if platform.status_batch_limit < 2:
-                return await arun_on(platform, platform.status(ref), WAIT_READS)
-            return await status_batcher(platform, partial(arun_on, platform, policy=WAIT_READS)).read(
-                ref, gather_for
-            )
+            updates = platform.run_updates()
+            if updates is None:
+                return await apoll_status(platform, ref, gather_for)
+            return await updates.read(ref, partial(apoll_status, platform, ref, gather_for))
+
+    async def apause(self, ref: RunRef, seconds: float, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """A wait's pause between reads of ``ref``: ``sleep(seconds)``, ended early where the platform's stream
+        of run updates shows the run ended. Raises what ``sleep`` raises."""
+        updates = (await self.aplatform()).run_updates()
+        if updates is None:
+            return await sleep(seconds)
+        return await updates.pause(ref, seconds, sleep)
 
     async def alist_runs(self, step: ListRuns, fresh_for: float) -> list[ListedRun]:
         """A wait's listing of a selector's runs, shared with the other waits on it polling within ``fresh_for``."""
@@ -199,6 +207,13 @@ def forget_connections() -> None:
 async def arun_on(platform: Platform, operation: Operation[T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
     client = shared_async_client(platform.client_settings)
     return await aexecute(authorized(operation, platform.auth, platform.api_origin), client, policy)
+
+
+async def apoll_status(platform: Platform, ref: RunRef, gather_for: float) -> RunStatus:
+    """The run's status read now, batched with other reads on ``platform`` due within ``gather_for`` s."""
+    if platform.status_batch_limit < 2:
+        return await arun_on(platform, platform.status(ref), WAIT_READS)
+    return await status_batcher(platform, partial(arun_on, platform, policy=WAIT_READS)).read(ref, gather_for)
 
 
 @contextmanager

@@ -178,6 +178,7 @@ class RemoteRunTrigger(BaseTrigger):
                 jittered_sleep,
                 # Gathering reads for a tenth of the interval adds that much to the wait at most.
                 partial(hook.aread_status, gather_for=min(self.poll_interval / 10, 1.0)),
+                pause=partial(hook.apause, sleep=jittered_sleep),
             )
             outcome = await adrive(
                 wait_for_run(

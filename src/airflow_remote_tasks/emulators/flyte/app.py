@@ -6,6 +6,7 @@ error envelopes), so the emulator is right by construction on the wire; the serv
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -29,6 +30,7 @@ from airflow_remote_tasks.emulators.flyte.control_plane import ControlPlane
 from airflow_remote_tasks.emulators.flyte.data_plane import DataPlane
 from airflow_remote_tasks.emulators.flyte.pages import CONSOLE_PREFIX, console_page
 from airflow_remote_tasks.emulators.flyte.state import FlyteState, Rejected
+from airflow_remote_tasks.emulators.flyte.watching import HUNG_UP, RunWatches
 from airflow_remote_tasks.emulators.server import (
     ASGIApp,
     EmulatorApp,
@@ -48,6 +50,34 @@ class Services(ControlPlane, DataPlane, Identity, Unimplemented):
     def __init__(self, state: FlyteState, auth: dict[str, Any]) -> None:
         self.state = state
         self.auth = auth
+        self.watches = RunWatches(state)
+
+
+def _noticing_hang_up(receive: Receive) -> Receive:
+    """``receive``, which also tells the stream being served (:data:`HUNG_UP`) once its client hangs up."""
+    hung_up = asyncio.Event()
+    HUNG_UP.set(hung_up)
+
+    async def received() -> dict[str, Any]:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            hung_up.set()
+        return message
+
+    return received
+
+
+async def _headers_sent_at_once(send: Send) -> Send:
+    """Send a stream's headers now, as a server that flushes them before its first message does; ``send``,
+    which leaves out the app's own (a Connect stream's answer is 200 whatever comes in it)."""
+    headers = [(b"content-type", b"application/connect+json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] != "http.response.start":
+            await send(message)
+
+    return sending
 
 
 class FlyteEmulator:
@@ -73,6 +103,7 @@ class FlyteEmulator:
         services.label_filters = label_filters
         services.data_plane_url = data_plane_url
         self.services = services
+        self.watches = services.watches  # WatchRuns' open streams and faults
         apps = [
             RunServiceASGIApplication(services),
             TaskServiceASGIApplication(services),
@@ -107,6 +138,10 @@ class FlyteEmulator:
             content_type, body = connect_error_body(401, "unauthenticated", "missing or invalid bearer token")
             await send_bytes(send, 401, content_type, body)
             return
+        if path.endswith("/WatchRuns"):
+            receive = _noticing_hang_up(receive)
+            if self.watches.faults.headers_first:
+                send = await _headers_sent_at_once(send)
         try:
             await app(scope, receive, send)
         except ConnectError as error:
@@ -141,6 +176,8 @@ class FlyteEmulator:
     def _control(self, method: str, name: str, payload: Any) -> Any:
         if name == "runs":
             return self.state.summary()
+        if name == "watch-runs":
+            return self.watches.control(payload if method == "POST" else None)
         if name == "revoke-tokens":
             self.tokens.clear()
             return {"revoked": True}

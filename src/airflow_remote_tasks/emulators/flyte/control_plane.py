@@ -27,6 +27,7 @@ from airflow_remote_tasks.emulators.flyte.connect import (
 )
 from airflow_remote_tasks.emulators.flyte.state import PROJECTS, FlyteState
 from airflow_remote_tasks.emulators.flyte.tasks import SeedTask, task_spec
+from airflow_remote_tasks.emulators.flyte.watching import RunWatches
 
 WATCH_INTERVAL = 0.05  # seconds between a watched action's looks at its run: phases change on the clock
 
@@ -35,6 +36,7 @@ class ControlPlane:
     """The methods of the control plane's services (the generated applications call them by name)."""
 
     state: FlyteState
+    watches: RunWatches
     # Open-source Flyte rejects labels.* filters in ListRuns; Union is said to accept them (unverified): off
     # by default, as open-source Flyte does, and a test covers both answers.
     label_filters = False
@@ -159,6 +161,9 @@ class ControlPlane:
             if run.is_terminal():
                 return
             await asyncio.sleep(WATCH_INTERVAL)
+
+    def watch_runs(self, request: rs.WatchRunsRequest, ctx: Any) -> AsyncIterator[rs.WatchRunsResponse]:
+        return self.watches.watch(request)
 
     async def abort_run(self, request: rs.AbortRunRequest, ctx: Any) -> rs.AbortRunResponse:
         run_id = to_dict(request.run_id)

@@ -145,6 +145,7 @@ class FlyteState:
         self.lock = threading.Lock()
         self.tasks: list[SeedTask] = seed_tasks()
         self.runs: dict[tuple[str, str, str], EmulatedRun] = {}
+        self.created: list[EmulatedRun] = []  # the runs in the order they were made, for WatchRuns streams
         self.uploads: dict[str, list[dict[str, Any]]] = {}
         # AbortRun requests by run name, those for finished runs too (which change nothing).
         self.abort_requests: Counter[str] = Counter()
@@ -227,6 +228,7 @@ class FlyteState:
             if key in self.runs:
                 raise Rejected("already_exists", f"run {name} already exists")
             self.runs[key] = run
+            self.created.append(run)
         return run
 
     def _read_inputs(

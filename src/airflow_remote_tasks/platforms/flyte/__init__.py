@@ -99,6 +99,7 @@ PLATFORM = PlatformDeclaration(
             Capability.LOGS,
             Capability.ENV,
             Capability.EVENTS,
+            Capability.WATCH_RUNS,
         }
     ),
     emulator="airflow_remote_tasks.emulators.flyte.command",

@@ -151,6 +151,34 @@ def split_envelopes(data: bytes) -> tuple[list[dict[str, Any]], dict[str, Any] |
     return messages, end
 
 
+class EnvelopeReader:
+    """Envelopes out of a server stream's bytes as they arrive: the messages, then the end-of-stream envelope."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self.end: bytes | None = None  # the end-of-stream envelope, as it came
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """The messages ``chunk`` completes; a partial envelope waits for the next chunk.
+
+        :raises ValueError: a message that is not JSON (as :func:`split_envelopes`).
+        :raises TransportError: a compressed message (none is asked for).
+        """
+        self._buffer += chunk
+        messages: list[dict[str, Any]] = []
+        while self.end is None and len(self._buffer) >= 5:
+            length = int.from_bytes(self._buffer[1:5], "big")
+            if len(self._buffer) < 5 + length:
+                break
+            whole = bytes(self._buffer[: 5 + length])
+            del self._buffer[: 5 + length]
+            if whole[0] & END_STREAM:
+                self.end = whole
+                break
+            messages += split_envelopes(whole)[0]
+        return messages
+
+
 def error_from_response(
     method: str, response: HttpResponse, url: str = "", refused: str = CREDENTIALS_REFUSED
 ) -> Exception:

@@ -1,5 +1,6 @@
 """Flyte 2 / Union as a platform: what every platform does, and its capabilities (abort, listing runs, batched
-status reads, logs, asset events of runs that end), each answered by the module of its responsibility."""
+status reads, logs, asset events of runs that end, run updates streamed to the triggerer's waits), each
+answered by the module of its responsibility."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from airflow_remote_tasks.core.models import ListedRun, RunOrigin, RunRef, RunSt
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.core.platform import Platform
 from airflow_remote_tasks.core.transport import ClientSettings
-from airflow_remote_tasks.platforms.flyte import PLATFORM, check, data, events, run_sets, runs, tasks
+from airflow_remote_tasks.platforms.flyte import PLATFORM, check, data, events, run_sets, runs, tasks, watch
 from airflow_remote_tasks.platforms.flyte.api import LIST_RUNS_LIMIT, ROOT_ACTION, FlyteApi
 from airflow_remote_tasks.platforms.flyte.auth import FlyteAuth
 from airflow_remote_tasks.platforms.flyte.config import FlyteConfig
@@ -38,6 +39,7 @@ class FlytePlatform(Platform):
         self.api_origin = config.endpoint  # the only origin credentials go to (core.auth)
         self.api = FlyteApi(config, self.auth)
         self.run_sets = run_sets.RunSets(self.api)
+        self.updates = watch.FlyteRunUpdates(self)
 
     def ref_for(self, name: str, action: str = ROOT_ACTION) -> RunRef:
         return self.api.ref_for(name, action)
@@ -92,6 +94,9 @@ class FlytePlatform(Platform):
     def ended_runs(self, listing: Mapping[str, Any], since: datetime) -> Operation[list[EndedRun]]:
         # An unknown project lists no runs: looked up as set waits' listings are, not watched forever.
         return self.run_sets.in_known_project(listing, lambda: events.ended_runs(self.api, listing, since))
+
+    def run_updates(self) -> watch.FlyteRunUpdates:
+        return self.updates
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         return runs.abort(self.api, ref, reason)
