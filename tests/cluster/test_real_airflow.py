@@ -1,5 +1,6 @@
 """A real Airflow against the Flyte emulator, deployed as teams run it beyond one machine: PostgreSQL for its
-metadata, an API server, a scheduler with LocalExecutor, a DAG processor and two triggerers.
+metadata, an API server, a DAG processor, two triggerers, and on CeleryExecutor two schedulers and two Celery
+workers on a Redis broker (on LocalExecutor, one scheduler that runs the tasks).
 
 Airflow starts once per test session (the ``airflow`` fixture in conftest); each test triggers DAG runs through
 the REST API and reads their state from the API and the emulator. These carry the ``cluster`` marker. The
@@ -8,10 +9,13 @@ figures they print (takeover time, peak memory) are reported, not asserted.
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -150,19 +154,53 @@ def take_over(airflow, dag_id: str, run_id: str, survivor: str) -> float:
     return time.monotonic() - started
 
 
-def test_three_hundred_deferred_tasks_survive_a_killed_triggerer_and_scheduler(
+def kill_a_worker_while_tasks_submit(airflow, runs: Runs, count: int) -> str:
+    """SIGKILL the Celery worker (and its task processes) that runs tasks once a tenth of the runs exist, and
+    start it again; its name. Its tasks' heartbeats stop, so Airflow fails and retries them, and the messages it
+    had taken come back to the queue after the broker's visibility timeout."""
+
+    def busy_worker() -> str | None:
+        if len(runs.new()) < count // 10:
+            return None
+        for name in ("celery-worker-1", "celery-worker-2"):
+            pid = airflow.processes[name].pid
+            if any(b"airflow worker -- " in cmdline(child) for child in airflow.children(pid)):
+                return name
+        return None
+
+    victim = airflow.wait_until(busy_worker, 600, "a Celery worker running tasks", every=0.2)
+    airflow.kill(victim, signal.SIGKILL)
+    airflow.start_component(victim)
+    return str(victim)
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
+def test_mapped_deferred_tasks_survive_killed_workers_triggerer_and_scheduler(
     airflow, flyte_emulator, capsys
 ):
-    """300 deferred tasks over both triggerers; one is killed (SIGKILL): the other takes its triggers over
-    after ``[triggerer] triggerer_health_check_threshold`` (10 s here). Then the scheduler (and the
-    LocalExecutor's workers with it) dies with SIGKILL while they wait in the triggerers; restarted, it resumes
-    them. Every task completes with its outputs, one remote run each, none aborted."""
+    """Many deferred tasks over both triggerers. On Celery, a worker dies (SIGKILL) while the tasks submit, and
+    the emulator loses the answers of some CreateRun calls it carried out: the retries attach to the runs.
+    Then a triggerer is killed (SIGKILL): the other takes its triggers over after
+    ``[triggerer] triggerer_health_check_threshold`` (10 s here). Then a scheduler dies with SIGKILL while they
+    wait in the triggerers (on Celery the other scheduler goes on; on LocalExecutor its workers die with it and
+    it resumes them once restarted). Every task completes with its outputs, one remote run each, none aborted."""
     emulator, _ = flyte_emulator
     runs = Runs(emulator)
-    count, seconds = 300, 3600  # the runs outlast both kills: they are ended once the kills are survived
+    count, seconds = 300, 3600  # the runs outlast the kills: they are ended once the kills are survived
+    celery = airflow.executor == "celery"
+    lost_answers = 5 if celery else 0
+    emulator.app.faults.update({"lose_answer": "CreateRun", "lose_answer_next": lost_answers})
     started = time.monotonic()
     run_id = airflow.trigger("c_mapped", {"count": count, "seconds": seconds})
+    killed_worker = kill_a_worker_while_tasks_submit(airflow, runs, count) if celery else ""
     held = all_deferred(airflow, "c_mapped", run_id, count, 600, triggerers=2)
+    assert emulator.app.faults.lose_answer_next == 0  # every lost answer was given
     deferred_after = time.monotonic() - started
     victim = next(name for name, job in airflow.job_ids.items() if job == held.most_common()[0][0])
     survivor = next(name for name in airflow.job_ids if name != victim)
@@ -182,9 +220,13 @@ def test_three_hundred_deferred_tasks_survive_a_killed_triggerer_and_scheduler(
     assert len(waits) == count and all(r["phase"] == "ACTION_PHASE_SUCCEEDED" for r in waits)
     assert runs.abort_calls == 0
     retried = sum(ti["try_number"] > 1 for ti in airflow.task_instances("c_mapped", run_id, limit=1000))
+    if celery:
+        assert retried >= 1  # the killed worker's tasks, retried by Airflow, attached to their runs
     with capsys.disabled():
         print(
-            f"\n{count} deferred tasks over two triggerers ({dict(held)} triggers by triggerer job), all "
+            f"\n{count} deferred tasks over two triggerers ({dict(held)} triggers by triggerer job) on "
+            f"{airflow.executor} ({killed_worker or 'no worker'} killed while they submitted, {lost_answers} "
+            f"CreateRun answers lost), all "
             f"deferred {deferred_after:.0f} s after the trigger; {victim} killed, {survivor} ran all its "
             f"triggers {took:.1f} s later (health check threshold 10 s); {wall:.0f} s from trigger to "
             f"success, the scheduler killed and restarted between; {retried} tasks retried by Airflow, "
@@ -347,12 +389,41 @@ def as_text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def test_no_secret_in_logs_or_metadata_database(airflow, flyte_emulator, postgres):
+BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{24,}={0,2}")
+
+
+def with_decoded_base64(text: bytes) -> str:
+    """``text``, then the text of each base64 run in it that decodes to UTF-8 (a Celery message's body, in
+    the broker, is base64 inside kombu's JSON envelope)."""
+    decoded = []
+    for run in BASE64_RUN.findall(text):
+        try:
+            decoded.append(base64.b64decode(run + b"=" * (-len(run) % 4), validate=True).decode())
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return "\n".join([text.decode(errors="replace"), *decoded])
+
+
+def broker_texts(redis) -> dict[str, str]:
+    """Every command the broker was sent during the session (each Celery message among them) and every key
+    and value it holds now, their base64 bodies decoded; nothing without a broker."""
+    if redis is None:
+        return {}
+    texts = {"the broker's commands": with_decoded_base64(redis.recorded_commands().encode())}
+    for key, value in redis.contents().items():
+        texts[f"broker key {key}"] = with_decoded_base64(key.encode() + b" " + value)
+    # the messages are among what is searched: a workload's body names the task instance it runs
+    assert "execute_workload" in texts["the broker's commands"]
+    assert '"ti":' in texts["the broker's commands"]
+    return texts
+
+
+def test_no_secret_in_logs_metadata_database_or_broker(airflow, flyte_emulator, postgres, redis):
     """Runs last in this file: everything the tests above made Airflow write is searched for every form of
     the connection's key, the client secret inside it, the Basic credential built from that, and every
-    token the emulator issued: task logs, the components' logs (scheduler.log...), and every table of the
-    metadata database (XCom, rendered fields, trigger rows, task state store)."""
-    import base64
+    token the emulator issued: task logs, the components' logs (scheduler.log...), every table of the
+    metadata database (XCom, rendered fields, trigger rows, task state store, Celery's results) and, on Celery,
+    every message and key of the broker."""
     from urllib.parse import quote_plus
 
     from airflow_remote_tasks.core.secrets import derived_forms
@@ -371,6 +442,7 @@ def test_no_secret_in_logs_or_metadata_database(airflow, flyte_emulator, postgre
     for table, rows in postgres.tables().items():
         texts[f"table {table}"] = "\n".join(" ".join(map(as_text, row)) for row in rows)
     assert "remote_run" in texts["table task_state_store"]  # the tests' own rows are among those searched
+    texts |= broker_texts(redis)
     for where, text in texts.items():
         for secret in secrets:
             for form in derived_forms(secret):
