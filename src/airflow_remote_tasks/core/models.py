@@ -71,7 +71,9 @@ def run_name(key: str) -> str:
 
 
 class RunStatus(BaseModel):
-    """One observation of a run."""
+    """One observation of a run. Immutable, so the runs of one answer that are in the same state share one."""
+
+    model_config = ConfigDict(frozen=True)
 
     phase: Phase
     raw_phase: str = Field(description="The platform's own word for the phase.")

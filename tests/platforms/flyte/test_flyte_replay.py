@@ -257,6 +257,26 @@ def test_statuses_are_one_listing_per_project_and_leave_out_failures_without_a_m
     assert (first["projectId"]["name"], second["projectId"]["name"]) == ("ml", "x")
 
 
+def test_runs_in_the_same_state_in_one_listing_share_one_status():
+    """Thousands of waits each hold their last status between polls: one object per state, not one per run."""
+    refs = [run_ref(f"af-{i}") for i in range(4)]
+
+    def listed(name: str, phase: str, **extra: Any) -> dict[str, Any]:
+        return {"action": {**action(phase, **extra), "id": {"run": {"name": name}}}}
+
+    runs = [
+        listed("af-0", "ACTION_PHASE_RUNNING"),
+        listed("af-1", "ACTION_PHASE_RUNNING"),
+        listed("af-2", "ACTION_PHASE_ABORTED", abortInfo={"reason": "stopped by ada"}),
+        listed("af-3", "ACTION_PHASE_ABORTED", abortInfo={"reason": "stopped by bob"}),
+    ]
+    found = Replay([reply(json={"runs": runs})]).run(platform().statuses(refs))
+    assert found["af-0"] is found["af-1"]
+    assert (found["af-2"].message, found["af-3"].message) == ("stopped by ada", "stopped by bob")
+    with pytest.raises(ValueError, match="frozen"):
+        found["af-0"].message = "changed for every run that shares it"
+
+
 def test_find_run_names_the_run_and_project_it_did_not_find():
     assert Replay([reply(json={"details": {}})]).run(platform().find_run("af-1")).run_id == "af-1"
     with pytest.raises(

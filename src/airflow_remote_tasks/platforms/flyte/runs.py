@@ -116,6 +116,8 @@ def statuses(api: FlyteApi, refs: Sequence[RunRef]) -> Operation[dict[str, RunSt
         key = (scope.get("org", ""), scope["project"], scope["domain"])
         by_project.setdefault(key, []).append(ref.run_id)
     found: dict[str, RunStatus] = {}
+    # Thousands of waits each hold the status of their last poll: runs in the same state share one object.
+    alike: dict[tuple[Any, ...], RunStatus] = {}
     for (org, project, domain), names in by_project.items():
         body = yield from api.call(
             f"{RUN_SERVICE}/ListRuns",
@@ -128,8 +130,7 @@ def statuses(api: FlyteApi, refs: Sequence[RunRef]) -> Operation[dict[str, RunSt
             },
         )
         for run in body.get("runs", []):
-            action = run.get("action", {})
-            status = parse_action_status(action)
+            status = parse_action_status(run.get("action", {}), alike)
             if status.phase in FAILURES and not status.message:
                 continue
             found[listed_name(run)] = status
@@ -153,7 +154,10 @@ def listed_name(run: Mapping[str, Any]) -> str:
     return str(run.get("action", {}).get("id", {}).get("run", {}).get("name", ""))
 
 
-def parse_action_status(action: dict[str, Any]) -> RunStatus:
+def parse_action_status(
+    action: dict[str, Any], alike: dict[tuple[Any, ...], RunStatus] | None = None
+) -> RunStatus:
+    """The status of an action; the one in ``alike`` when a status equal to it is there (else it is added)."""
     status = action.get("status", {})
     raw = phase_name(status.get("phase"))
     error = action.get("errorInfo") or {}
@@ -161,12 +165,25 @@ def parse_action_status(action: dict[str, Any]) -> RunStatus:
     if not error and attempts:
         error = attempts[-1].get("errorInfo") or {}
     abort = action.get("abortInfo") or {}
-    message = str(error.get("message") or abort.get("reason") or "")
-    return RunStatus(
+    fields = (
+        raw,
+        str(error.get("message") or abort.get("reason") or ""),
+        str(error.get("kind", "")),
+        str(error.get("code", "")),
+        int(status.get("attempts") or 0),
+    )
+    shared = alike.get(fields) if alike is not None else None
+    if shared is not None:
+        return shared
+    raw, message, kind, code, tries = fields
+    parsed = RunStatus(
         phase=phase_of_word(raw, PHASES, "Flyte action phase"),
         raw_phase=raw,
         message=message,
-        error_kind=str(error.get("kind", "")),
-        error_code=str(error.get("code", "")),
-        attempts=int(status.get("attempts") or 0),
+        error_kind=kind,
+        error_code=code,
+        attempts=tries,
     )
+    if alike is not None:
+        alike[fields] = parsed
+    return parsed
