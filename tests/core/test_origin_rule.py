@@ -20,7 +20,7 @@ from loopback_servers import (
     rehosted,
 )
 
-from airflow_remote_tasks.core.auth import HeaderAuth, authorized
+from airflow_remote_tasks.core.auth import HeaderAuth, authorized, on_origin
 from airflow_remote_tasks.core.errors import ConfigurationError, TransportError
 from airflow_remote_tasks.core.operation import HttpRequest, HttpResponse, origin
 from airflow_remote_tasks.emulators.avala import AvalaEmulator
@@ -218,6 +218,22 @@ def test_a_trailing_dot_names_the_same_origin():
     )
     assert origin("https://api.example.com./x") != origin("https://api.example.com.evil/x")
     assert origin("https://[::1]:443/") == "https://[::1]"  # IPv6 forms are left as they are
+
+
+@pytest.mark.parametrize(
+    ("url", "same"),
+    [
+        ("https://api.example.com/x?q=1", True),
+        ("https://API.example.com:443/x", True),  # written otherwise: parsed
+        ("https://api.example.com?x", True),
+        ("https://api.example.com@evil.example/x", False),  # user info: the host is evil.example
+        ("https://api.example.com.evil.example/x", False),
+        ("https://api.example.com:8443/x", False),
+        ("http://api.example.com/x", False),
+    ],
+)
+def test_a_url_is_on_the_api_origin_exactly_when_its_origin_is(url: str, same: bool) -> None:
+    assert on_origin(url, "https://api.example.com") is same is (origin(url) == "https://api.example.com")
 
 
 def test_an_avala_download_gets_the_key_on_the_api_origin_only():

@@ -77,8 +77,14 @@ def authorized(operation: Operation[T], auth: Auth | None, api_origin: str) -> O
     return (yield from relayed(operation, partial(_signed_exchange, auth=auth, home=origin(api_origin))))
 
 
+def on_origin(url: str, home: str) -> bool:
+    """Whether ``url`` is on the origin ``home`` (as :func:`origin` writes it). A URL that begins with ``home``
+    and then its path is, without parsing it (each call of every poll asks); any other is parsed."""
+    return (url.startswith(home) and url[len(home) : len(home) + 1] == "/") or origin(url) == home
+
+
 def _signed_exchange(request: HttpRequest, *, auth: Auth, home: str) -> Operation[HttpResponse]:
-    if not request.authenticate or origin(request.url) != home:
+    if not request.authenticate or not on_origin(request.url, home):
         return (yield request)
     signing = partial(_kept_on_tls, home=home)  # the auth's own calls carry a secret too
     response: HttpResponse = yield (yield from relayed(auth.sign(request), signing))

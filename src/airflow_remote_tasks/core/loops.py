@@ -23,6 +23,11 @@ class PerLoop(Generic[V]):
     def get(self, key: object, make: Callable[[], V], usable: Callable[[V], bool] = lambda _: True) -> V:
         loop = asyncio.get_running_loop()
         slot = (id(loop), key)
+        # Found without the lock (a dict read is atomic): every poll of every wait asks, and only a miss changes
+        # the entries.
+        entry = self._entries.get(slot)
+        if entry is not None and entry[0] is loop and usable(entry[1]):
+            return entry[1]
         with self._lock:
             entry = self._entries.get(slot)
             if entry is None or entry[0] is not loop or not usable(entry[1]):
