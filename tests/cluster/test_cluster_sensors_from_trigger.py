@@ -25,12 +25,16 @@ from sensors_from_trigger import MEASURED_SENSORS, STATIC_SENSORS, static_run_id
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
-EVENT = re.compile(r"Received executor event with state \w+ for task instance TaskInstanceKey\((.*?)\)")
+# A task process's end, as a scheduler logs it (Celery also reports a task queued: not a process that ran).
+EVENT = re.compile(
+    r"Received executor event with state (?!queued\b|running\b)\w+ for task instance TaskInstanceKey\((.*?)\)"
+)
 
 
 def worker_processes(airflow: Any, dag_id: str, run_id: str) -> Counter[str]:
-    """How many task processes the executor ran for each task of one DAG run, from the scheduler's log."""
-    text = (airflow.logs / "scheduler.log").read_text(errors="replace")
+    """How many task processes the executor ran for each task of one DAG run, from the schedulers' logs (on
+    Celery each scheduler hears of the tasks it sent)."""
+    text = "\n".join(log.read_text(errors="replace") for log in sorted(airflow.logs.glob("scheduler*.log")))
     counted: Counter[str] = Counter()
     for key in EVENT.findall(text):
         if f"dag_id='{dag_id}'" in key and f"run_id='{run_id}'" in key:
