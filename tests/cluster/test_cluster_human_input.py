@@ -12,14 +12,31 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
 
 def asked(airflow, dag_id: str, run_id: str) -> dict[str, Any] | None:
-    """The run's human-in-the-loop request still waiting for an answer, once its task waits for one."""
+    """The run's human-in-the-loop request still waiting for an answer, once its task waits for one and the
+    executor has told the scheduler that the task's process ended. A person takes seconds to answer; an answer
+    within the second would race that report, and Airflow fails a task whose process's end it hears of after
+    the answer queued it again ("the task instance's state attribute is queued")."""
     body = airflow.api(
         "GET", f"dags/{dag_id}/dagRuns/{run_id}/hitlDetails", params={"response_received": False}
     )
     pending = body["hitl_details"]
-    if pending and airflow.task_state(dag_id, run_id, "decide") == "awaiting_input":
+    if (
+        pending
+        and airflow.task_state(dag_id, run_id, "decide") == "awaiting_input"
+        and process_ended(airflow, dag_id, run_id)
+    ):
         return dict(pending[0])
     return None
+
+
+def process_ended(airflow, dag_id: str, run_id: str) -> bool:
+    """Whether a scheduler logged the executor's report of the end of the decide task's first process."""
+    key = f"TaskInstanceKey(dag_id='{dag_id}', task_id='decide', run_id='{run_id}', try_number=1"
+    return any(
+        f"Received executor event with state success for task instance {key}"
+        in log.read_text(errors="replace")
+        for log in airflow.logs.glob("scheduler*.log")
+    )
 
 
 def answer(airflow, dag_id: str, run_id: str, option: str, params: dict[str, Any]) -> dict[str, Any]:
