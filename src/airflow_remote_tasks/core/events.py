@@ -8,12 +8,14 @@ runs that already fired since then are kept with it: a run listed again is not a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from airflow_remote_tasks.core.errors import ConfigurationError
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase, parse_phases
 
@@ -98,20 +100,37 @@ def parse_stamp(text: Any, what: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def check_phases(phases: object) -> list[Phase]:
-    """The phases a watcher fires on (default :data:`DEFAULT_PHASES`).
+def check_phases(event_filter: Mapping[str, Any]) -> list[Phase]:
+    """The phases a watcher's filter fires on (its ``phases``, default :data:`DEFAULT_PHASES`).
 
-    :raises ValueError: an unknown phase, or one a run does not end in (a watcher fires on ends, not on
+    :raises ConfigurationError: an unknown phase, or one a run does not end in (a watcher fires on ends, not on
         states that last), naming the phases it takes.
     """
-    chosen = parse_phases(DEFAULT_PHASES if phases is None else phases)
+    phases = event_filter.get("phases")
+    try:
+        chosen = parse_phases(DEFAULT_PHASES if phases is None else phases)
+    except ValueError as error:
+        raise ConfigurationError(f"The event filter's 'phases': {error}") from None
     lasting = sorted(p.value for p in chosen - TERMINAL_PHASES)
     if lasting:
         ends = ", ".join(sorted(p.value for p in TERMINAL_PHASES))
-        raise ValueError(
-            f"A watcher fires when a run ends; {', '.join(lasting)} is not an end. Use phases among: {ends}."
+        raise ConfigurationError(
+            f"The event filter's 'phases': A watcher fires when a run ends; {', '.join(lasting)} is not an "
+            f"end. Use phases among: {ends}."
         )
     return sorted(chosen, key=lambda p: p.value)
+
+
+def checked_id(event_filter: Mapping[str, Any], field: str, pattern: str, needs: str) -> str:
+    """The filter's ``field``, an id of the platform's ``pattern``, stripped.
+
+    :raises ConfigurationError: it is missing or no such id; the message is ``needs`` (what the filter needs,
+        with an example) and the value given.
+    """
+    value = event_filter.get(field)
+    if not isinstance(value, str) or not re.fullmatch(pattern, value.strip()):
+        raise ConfigurationError(f"{needs}, not {value!r}.")
+    return value.strip()
 
 
 def first_since(now: datetime) -> datetime:

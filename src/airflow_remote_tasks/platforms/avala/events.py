@@ -14,13 +14,12 @@ Avala lists no exports (it reads one by uid, ``GET /exports/{uid}/``): a watcher
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from airflow_remote_tasks.core.errors import ConfigurationError, UnexpectedAnswerError
-from airflow_remote_tasks.core.events import EndedRun, EventFilter, parse_stamp, stamp
+from airflow_remote_tasks.core.events import EndedRun, EventFilter, checked_id, parse_stamp, stamp
 from airflow_remote_tasks.core.listing import check_selector_fields
 from airflow_remote_tasks.core.models import RunRef, RunStatus
 from airflow_remote_tasks.core.operation import Operation
@@ -45,11 +44,12 @@ def check_event_filter(event_filter: Mapping[str, Any]) -> EventFilter:
     """:raises ConfigurationError: an unknown field, no project uid, a watch other than ``tasks`` (exports
     cannot be listed), or a status that is not a word."""
     check_selector_fields(event_filter, FILTER_FIELDS, "Avala event filters")
-    project = event_filter.get("project")
-    if not isinstance(project, str) or not re.fullmatch(PLATFORM.run_id_pattern, project.strip()):
-        raise ConfigurationError(
-            f"An Avala event filter needs 'project', the project's uid (such as 'proj-001'), not {project!r}."
-        )
+    project = checked_id(
+        event_filter,
+        "project",
+        PLATFORM.run_id_pattern,
+        "An Avala event filter needs 'project', the project's uid (such as 'proj-001')",
+    )
     watch = event_filter.get("watch")
     if watch == "exports":
         raise ConfigurationError(NO_EXPORT_LISTING)
@@ -64,7 +64,7 @@ def check_event_filter(event_filter: Mapping[str, Any]) -> EventFilter:
             f"An Avala event filter's 'status' is the task status every task must reach, such as "
             f"'{DEFAULT_STATUS}', not {status!r}."
         )
-    listing = {"project": project.strip(), "watch": "tasks", "status": status.strip()}
+    listing = {"project": project, "watch": "tasks", "status": status.strip()}
     return EventFilter(listing=listing, phases=[Phase.SUCCEEDED])
 
 

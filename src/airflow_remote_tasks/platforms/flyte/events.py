@@ -49,10 +49,7 @@ def check_event_filter(event_filter: Mapping[str, Any]) -> EventFilter:
         raise ConfigurationError(
             f"The event filter's 'labels' must map label names to strings, not {labels!r}."
         )
-    try:
-        phases = check_phases(event_filter.get("phases"))
-    except ValueError as error:
-        raise ConfigurationError(f"The event filter's 'phases': {error}") from None
+    phases = check_phases(event_filter)
     listing = {
         "project": event_filter.get("project", ""),
         "domain": event_filter.get("domain", ""),

@@ -8,13 +8,12 @@ execution that changed before the moment asked.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from airflow_remote_tasks.core.errors import ConfigurationError, NotFoundError, UnexpectedAnswerError
-from airflow_remote_tasks.core.events import EndedRun, EventFilter, check_phases, parse_stamp
+from airflow_remote_tasks.core.errors import NotFoundError, UnexpectedAnswerError
+from airflow_remote_tasks.core.events import EndedRun, EventFilter, check_phases, checked_id, parse_stamp
 from airflow_remote_tasks.core.listing import check_selector_fields
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.platforms.julep import PLATFORM, rest
@@ -27,17 +26,13 @@ FILTER_FIELDS = ("task_id", "phases")
 def check_event_filter(event_filter: Mapping[str, Any]) -> EventFilter:
     """:raises ConfigurationError: an unknown field, a task id that is no UUID, or phases a run does not end in."""
     check_selector_fields(event_filter, FILTER_FIELDS, "Julep event filters")
-    task_id = event_filter.get("task_id")
-    if not isinstance(task_id, str) or not re.fullmatch(PLATFORM.run_id_pattern, task_id.strip()):
-        raise ConfigurationError(
-            f"A Julep event filter needs 'task_id', the task's UUID (Julep lists executions per task, by id), "
-            f"not {task_id!r}."
-        )
-    try:
-        phases = check_phases(event_filter.get("phases"))
-    except ValueError as error:
-        raise ConfigurationError(f"The event filter's 'phases': {error}") from None
-    task_id = task_id.strip().lower()
+    task_id = checked_id(
+        event_filter,
+        "task_id",
+        PLATFORM.run_id_pattern,
+        "A Julep event filter needs 'task_id', the task's UUID (Julep lists executions per task, by id)",
+    ).lower()
+    phases = check_phases(event_filter)
     return EventFilter(listing={"task_id": task_id}, task=task_id, phases=phases)
 
 

@@ -10,13 +10,12 @@ no metadata contents); an export whose metadata names no project fires no watche
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from airflow_remote_tasks.core.errors import ConfigurationError, UnexpectedAnswerError
-from airflow_remote_tasks.core.events import EndedRun, EventFilter, check_phases, parse_stamp
+from airflow_remote_tasks.core.events import EndedRun, EventFilter, check_phases, checked_id, parse_stamp
 from airflow_remote_tasks.core.listing import check_selector_fields
 from airflow_remote_tasks.core.operation import Operation
 from airflow_remote_tasks.platforms.labelbox import PLATFORM
@@ -49,12 +48,12 @@ def check_event_filter(event_filter: Mapping[str, Any]) -> EventFilter:
     """:raises ConfigurationError: an unknown field, no project id, a watch other than ``exports``, or phases an
     export does not end in."""
     check_selector_fields(event_filter, FILTER_FIELDS, "Labelbox event filters")
-    project_id = event_filter.get("project_id")
-    if not isinstance(project_id, str) or not re.fullmatch(PLATFORM.run_id_pattern, project_id.strip()):
-        raise ConfigurationError(
-            f"A Labelbox event filter needs 'project_id', the project's id (such as "
-            f"'ckproj0000000000000000001'), not {project_id!r}."
-        )
+    project_id = checked_id(
+        event_filter,
+        "project_id",
+        PLATFORM.run_id_pattern,
+        "A Labelbox event filter needs 'project_id', the project's id (such as 'ckproj0000000000000000001')",
+    )
     watch = event_filter.get("watch")
     if watch == "labels":
         raise ConfigurationError(NO_LABELS_WATCH)
@@ -62,11 +61,7 @@ def check_event_filter(event_filter: Mapping[str, Any]) -> EventFilter:
         raise ConfigurationError(
             f"A Labelbox event filter's 'watch' is 'exports' (the project's export tasks that end), not {watch!r}."
         )
-    try:
-        phases = check_phases(event_filter.get("phases"))
-    except ValueError as error:
-        raise ConfigurationError(f"The event filter's 'phases': {error}") from None
-    project_id = project_id.strip()
+    phases = check_phases(event_filter)
     statuses = sorted(STATUS_OF_PHASE[phase.value] for phase in phases if phase.value in STATUS_OF_PHASE)
     if not statuses:
         ends = ", ".join(sorted(STATUS_OF_PHASE))
