@@ -62,3 +62,30 @@ class DagResult:
 def run_dag(dag_id: str, conf: dict[str, Any] | None = None) -> DagResult:
     dag = load_dag(dag_id)
     return DagResult(dag.test(run_conf=conf))
+
+
+def write_to_db(*dags: DAG, unpaused: bool = False) -> None:
+    """Write the DAGs to Airflow's database as the DAG processor does, so that their assets and schedules are
+    known (dag.test() writes only the DAG it runs). ``unpaused``: unpause them and parse them again, as the DAG
+    processor adds the triggers of an asset's watchers only for an unpaused DAG."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.models.dag import DagModel
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.utils.session import create_session
+
+    DagBundlesManager().sync_bundles_to_db()
+    for parse in ("first", "unpaused") if unpaused else ("first",):
+        with create_session() as session:
+            update_dag_parsing_results_in_db(
+                "dags-folder",
+                None,
+                [LazyDeserializedDAG.from_dag(d) for d in dags],
+                {},
+                None,
+                set(),
+                session=session,
+            )
+            if unpaused and parse == "first":
+                for model in session.query(DagModel).filter(DagModel.dag_id.in_([d.dag_id for d in dags])):
+                    model.is_paused = False

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, Asset
 
+from airflow_helpers import write_to_db
 from airflow_remote_tasks.operators.asset_events import (
     output_path_alias,
 )
@@ -84,27 +85,6 @@ def producer(folder: str) -> DAG:
             **common,
         )
     return dag
-
-
-def write_to_db(*dags: DAG) -> None:
-    """Write the DAGs to Airflow's database as the DAG processor does, so that their assets and schedules are
-    known (dag.test() writes only the DAGs of the dags folder)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    DagBundlesManager().sync_bundles_to_db()
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder",
-            None,
-            [LazyDeserializedDAG.from_dag(d) for d in dags],
-            {},
-            None,
-            set(),
-            session=session,
-        )
 
 
 def events_by_uri() -> dict[str, list[tuple[str, dict[str, Any]]]]:

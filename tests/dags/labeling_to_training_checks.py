@@ -24,6 +24,7 @@ import httpx
 import pytest
 from airflow.sdk import DAG
 
+from airflow_helpers import write_to_db
 from airflow_remote_tasks.emulators.avala import AvalaEmulator
 from airflow_remote_tasks.emulators.server import ServerThread
 from support import AVALA_KEY, set_connection
@@ -66,33 +67,6 @@ def labelling() -> Iterator[Labelling]:
         set_connection("avala_default", "remote_tasks_avala", server.url + "/api/v1", AVALA_KEY, {})
         yield Labelling(emulator, server.url)
     os.environ.pop("AIRFLOW_CONN_AVALA_DEFAULT", None)
-
-
-def write_to_db(*dags: DAG) -> None:
-    """Write the DAGs to Airflow's database as the DAG processor does, so that the assets they are scheduled on
-    are known, unpaused, and parsed again: the DAG processor adds the triggers of an asset's watchers only for
-    an unpaused DAG (dag.test() writes only the DAG it runs)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.models.dag import DagModel
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    DagBundlesManager().sync_bundles_to_db()
-    for parse in ("first", "unpaused"):
-        with create_session() as session:
-            update_dag_parsing_results_in_db(
-                "dags-folder",
-                None,
-                [LazyDeserializedDAG.from_dag(d) for d in dags],
-                {},
-                None,
-                set(),
-                session=session,
-            )
-            if parse == "first":
-                for model in session.query(DagModel).filter(DagModel.dag_id.in_([d.dag_id for d in dags])):
-                    model.is_paused = False
 
 
 def asset_events(uri: str) -> list[tuple[str | None, dict[str, Any]]]:
@@ -172,7 +146,7 @@ def test_labels_are_exported_trained_on_and_the_model_file_is_an_asset_event_the
         example.example_labeling_to_training_dag,
         example.example_labeling_to_training_evaluate_dag,
     )
-    write_to_db(pipeline, evaluate)
+    write_to_db(pipeline, evaluate, unpaused=True)
     for operator in pipeline.tasks:  # the emulators end within a second: no need to wait the example's polls
         operator.poll_interval = 0.2
 
@@ -256,7 +230,7 @@ def test_the_projects_tasks_all_completed_is_one_event_on_the_watched_asset_and_
     from airflow_remote_tasks.core.transport import close_shared_clients
 
     pipeline = example.example_labeling_to_training_dag
-    write_to_db(pipeline)
+    write_to_db(pipeline, unpaused=True)
     with create_session() as session:
         [row] = session.query(AssetModel).filter_by(name=example.labelled.name).one().triggers
         row_id, kwargs = row.id, dict(row.kwargs)
