@@ -92,6 +92,22 @@ def fired_by(airflow, dag_id: str) -> list[list[str]]:
     return found
 
 
+def holds_each_end(
+    before: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]], ended: dict[str, list[str]]
+) -> bool:
+    """Each ended DAG's watcher has written the watermark after its latest end: the end's run id among the
+    watermark's fired runs (an Avala change, whose id is Avala's, as a run id fired since ``before``)."""
+    for dag_id, ends in ended.items():
+        asset = SCHEDULES[dag_id][0].name
+        fired = set(now.get(asset, {}).get("fired", {}))
+        if dag_id == "e_avala_events":
+            if not fired - set(before.get(asset, {}).get("fired", {})):
+                return False
+        elif ends[-1] not in fired:
+            return False
+    return True
+
+
 class Ends:
     """Remote runs made to end on cue: a Flyte run of the watched task (it ends about a second after it
     starts), a Julep execution of the watched task, a Labelbox export of the watched project (three seconds),
@@ -184,14 +200,20 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
         assert listings <= len(running) * (seconds / POLL + 2), (
             f"{listings} ListRuns in {seconds:.1f} s for {WATCHERS + 1} watchers on {len(running)} triggerers"
         )
+        before = watermarks(postgres)
         end_both()
-        # The triggerers running the watchers die (SIGKILL) as soon as each end's DAG run is there, however soon
-        # after Airflow stored its event: the watermarks are not waited for. Two more ends come while they are
-        # down; a triggerer left takes the watchers over, else the restarted ones do.
+        # The triggerers running the watchers die (SIGKILL) between ends: once each end's DAG run is there and
+        # its watcher's watermark holds it, at once (polled every 0.1 s). A kill within the second between
+        # Airflow storing an event and that write fires the event again (README: Changes, not states): the
+        # one repeat the watermark does not rule out. Two more ends come while they are down; a triggerer left
+        # takes the watchers over, else the restarted ones do.
         airflow.wait_until(
-            lambda: all(len(dag_runs(airflow, dag_id)) >= 1 for dag_id in ended),
+            lambda: (
+                all(len(dag_runs(airflow, dag_id)) >= 1 for dag_id in ended)
+                and holds_each_end(before, watermarks(postgres), ended)
+            ),
             60,
-            "a DAG run per end",
+            "a DAG run per end, and each watcher's watermark after it",
             every=0.1,
         )
         victims = [name for name, job in airflow.job_ids.items() if job in running]
