@@ -52,3 +52,41 @@ def test_a_refused_batch_read_falls_back_to_single_reads(flyte):
     calls = {k: v - before.get(k, 0) for k, v in flyte.emulator.app.calls.items()}
     assert calls["/flyteidl2.workflow.RunService/ListRuns"] == 1, calls  # refused once, then not asked again
     assert calls["/flyteidl2.workflow.RunService/GetRunDetails"] >= len(refs), calls
+
+
+def test_waits_that_started_apart_share_one_status_call_per_poll(flyte):
+    """Forty waits deferred apart over one poll interval, as tasks reach the triggerer: after their first
+    pauses they poll at one beat (core/batching.Pace), so the runs' status costs one ListRuns a poll, not one
+    per gathering window of the interval."""
+    import asyncio
+
+    from airflow_remote_tasks.core.transport import close_shared_clients
+    from airflow_remote_tasks.triggers.remote_run import RemoteRunTrigger
+    from support import start_run
+
+    interval, count, seconds = 0.5, 40, 6.0
+    flyte.emulator.watches.faults.refuse = True  # no stream of run updates: the waits poll
+    refs = [start_run("demo.sleep", {"seconds": seconds}, f"apart-{i}")[1] for i in range(count)]
+    list_runs = "/flyteidl2.workflow.RunService/ListRuns"
+
+    async def wait(i: int) -> list[dict]:
+        await asyncio.sleep(i * interval / count)
+        trigger = RemoteRunTrigger(conn_id="flyte_default", ref=refs[i].to_json(), poll_interval=interval)
+        return [event.payload async for event in trigger.run()]
+
+    async def steady_calls() -> int:
+        """ListRuns over eight polls, from the third interval on (the first reads come apart)."""
+        await asyncio.sleep(3 * interval)
+        before = flyte.emulator.app.calls[list_runs]
+        await asyncio.sleep(8 * interval)
+        return flyte.emulator.app.calls[list_runs] - before
+
+    async def scenario() -> tuple[list[list[dict]], int]:
+        counting = asyncio.ensure_future(steady_calls())
+        results = await asyncio.gather(*(wait(i) for i in range(count)))
+        await close_shared_clients()
+        return results, await counting
+
+    results, calls = asyncio.run(scenario())
+    assert all(events[0]["status"]["phase"] == "succeeded" for events in results)
+    assert calls <= 8 + 1, f"{calls} ListRuns over 8 polls of {count} waits"

@@ -2,14 +2,18 @@
 
 Ten thousand deferred tasks polling every 10 s are a thousand status reads a second. Where the platform can
 read several runs in one call (``Platform.statuses``), the reads that fall due within a short window share
-one call. Waits that shared a call then sleep the same interval, so they stay together on later polls.
+one call. Between reads, the waits sleep to beats of their poll interval (:class:`Pace`): each wait keeps its
+place in the interval, and the places are as many as half-full calls need, so a hundred waits make one call per
+interval rather than one per gathering window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,12 +31,53 @@ Runner = Callable[[Operation[Any]], Awaitable[Any]]
 Pending = tuple[RunRef, "asyncio.Future[RunStatus]"]
 
 
+class Pace:
+    """When the waits of one platform on one event loop poll: at beats that split each poll interval into
+    places, as many as calls half full of runs need (a power of two, so the beats of fewer places stay beats of
+    more). A wait's place comes from its run id, so the waits spread evenly over the interval however they
+    started (a triggerer restart starts them all together), and the same waits meet at every poll: their reads
+    fall due in one loop turn and share a call. Jitter, which it replaces here, spread the waits too, but also
+    parted the waits of one call again on every poll."""
+
+    def __init__(self, batch_limit: int) -> None:
+        # Half a batch a place: places fill unevenly, and an overfull one costs a second call, not a delay.
+        self._per_place = max(batch_limit // 2, 1)
+        self._waits: dict[str, float] = {}  # the run ids read or slept on, with when last (loop time)
+        self._kept_for = 0.0  # twice the longest pause asked: a wait not seen for that long has ended
+        self._pruned_at = 0.0
+
+    def saw(self, ref: RunRef) -> None:
+        """A wait reads ``ref``: it counts among the waits from its first read (before its first pause)."""
+        self._waits[ref.run_id] = asyncio.get_running_loop().time()
+
+    def next_pause(self, ref: RunRef, seconds: float) -> float:
+        """How long the wait on ``ref`` pauses: to its place's next beat, at most ``seconds`` (a pause is never
+        longer than asked: deadlines and backoffs hold), and more than 0."""
+        now = asyncio.get_running_loop().time()
+        self._waits[ref.run_id] = now
+        self._kept_for = max(self._kept_for, 2 * seconds)
+        if now - self._pruned_at > self._kept_for:
+            self._waits = {run_id: at for run_id, at in self._waits.items() if now - at <= self._kept_for}
+            self._pruned_at = now
+        places = 1 << max(math.ceil(len(self._waits) / self._per_place) - 1, 0).bit_length()
+        beat = seconds / places
+        offset = (zlib.crc32(ref.run_id.encode()) % places) * beat
+        # The latest beat of the wait's place within the pause asked: one lies in every span of ``seconds``.
+        wake = offset + math.floor((now + seconds - offset) / seconds) * seconds
+        return wake - now if wake > now else seconds
+
+    async def sleep(self, ref: RunRef, seconds: float) -> None:
+        await asyncio.sleep(self.next_pause(ref, seconds))
+
+
 class StatusBatcher:
-    """Gathers status reads for one platform on one event loop and answers them from batched calls."""
+    """Gathers status reads for one platform on one event loop and answers them from batched calls; its
+    :attr:`pace` says when the waits read next."""
 
     def __init__(self, platform: Platform, run: Runner) -> None:
         self._platform = platform
         self._run = run
+        self.pace = Pace(platform.status_batch_limit)
         self._pending: list[Pending] = []
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # strong references until each call is done
@@ -43,6 +88,7 @@ class StatusBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[RunStatus] = loop.create_future()
         self._pending.append((ref, future))
+        self.pace.saw(ref)
         when = loop.time() + gather_for
         if self._timer is None or when < self._timer.when():
             if self._timer is not None:

@@ -11,7 +11,7 @@ import httpx
 from airflow.sdk import BaseHook
 
 from airflow_remote_tasks.core.auth import authorized
-from airflow_remote_tasks.core.batching import shared_listing, status_batcher
+from airflow_remote_tasks.core.batching import StatusBatcher, shared_listing, status_batcher
 from airflow_remote_tasks.core.declaration import PlatformDeclaration
 from airflow_remote_tasks.core.errors import (
     ApiError,
@@ -155,9 +155,16 @@ class RemoteTaskHook(BaseHook):
             return await updates.read(ref, partial(apoll_status, platform, ref, gather_for))
 
     async def apause(self, ref: RunRef, seconds: float, sleep: Callable[[float], Awaitable[None]]) -> None:
-        """A wait's pause between reads of ``ref``: ``sleep(seconds)``, ended early where the platform's stream
-        of run updates shows the run ended. Raises what ``sleep`` raises."""
-        updates = (await self.aplatform()).run_updates()
+        """A wait's pause between reads of ``ref``: ``sleep(seconds)``, or on a platform that batches status
+        reads up to the wait's next beat (:class:`~airflow_remote_tasks.core.batching.Pace`: never longer,
+        maybe shorter, once);
+        ended early where the platform's stream of run updates shows the run ended. Raises what ``sleep``
+        raises."""
+        platform = await self.aplatform()
+        # Not while the platform asks for a longer pause (its rate limit): a beat may come sooner than asked.
+        if platform.status_batch_limit >= 2 and platform.poll_delay() == 0:
+            sleep = partial(_status_batcher(platform).pace.sleep, ref)
+        updates = platform.run_updates()
         if updates is None:
             return await sleep(seconds)
         return await updates.pause(ref, seconds, sleep)
@@ -213,7 +220,11 @@ async def apoll_status(platform: Platform, ref: RunRef, gather_for: float) -> Ru
     """The run's status read now, batched with other reads on ``platform`` due within ``gather_for`` s."""
     if platform.status_batch_limit < 2:
         return await arun_on(platform, platform.status(ref), WAIT_READS)
-    return await status_batcher(platform, partial(arun_on, platform, policy=WAIT_READS)).read(ref, gather_for)
+    return await _status_batcher(platform).read(ref, gather_for)
+
+
+def _status_batcher(platform: Platform) -> StatusBatcher:
+    return status_batcher(platform, partial(arun_on, platform, policy=WAIT_READS))
 
 
 @contextmanager
