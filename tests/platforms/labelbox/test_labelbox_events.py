@@ -103,8 +103,29 @@ def test_a_task_without_a_time_is_an_unexpected_answer():
     ("event_filter", "says"),
     [
         ({"watch": "exports"}, r"needs 'project_id', the project's id .* not None"),
-        ({"project_id": PROJECT, "watch": "labels"}, r"'labels' is not offered: .* workflow status only"),
-        ({"project_id": PROJECT, "watch": "tasks"}, r"'watch' is 'exports' .* not 'tasks'"),
+        ({"project_id": PROJECT, "watch": "tasks"}, r"'watch' is 'exports' .* or 'labels' .* not 'tasks'"),
+        (
+            {"project_id": PROJECT, "watch": "labels", "phases": ["succeeded"]},
+            r"'labels' event filters take project_id, watch, workflow_status, activity; 'phases'",
+        ),
+        (
+            {"project_id": PROJECT, "watch": "labels", "workflow_status": "done"},
+            r"'workflow_status' is one of ToLabel, InReview, InRework, Done \(default Done\), not 'done'",
+        ),
+        (
+            {"project_id": PROJECT, "watch": "labels", "activity": "updated_at"},
+            r"'activity' is one of last_activity_at, label_created_at \(default last_activity_at\)",
+        ),
+        (
+            {
+                "project_id": PROJECT,
+                "watch": "labels",
+                "workflow_status": "ToLabel",
+                "activity": "label_created_at",
+            },
+            r"rows to label cannot time them by their label's creation",
+        ),
+        ({"project_id": "a/b", "watch": "labels"}, r"needs 'project_id', the project's id"),
         ({"project_id": PROJECT, "watch": "exports", "phases": ["running"]}, r"running is not an end"),
         ({"project_id": PROJECT, "watch": "exports", "phases": ["timed_out"]}, r"ends in one of: "),
         (
