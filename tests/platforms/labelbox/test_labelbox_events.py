@@ -15,6 +15,7 @@ from airflow_remote_tasks.core.events import EndedRun, Watermark, changes, start
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.replay import Replay
 from airflow_remote_tasks.platforms.labelbox.events import PAGE_SIZE
+from airflow_remote_tasks.platforms.labelbox.labels import PREFIX
 from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -91,6 +92,12 @@ def test_a_restart_from_a_stored_watermark_fires_what_ended_while_down_and_not_w
 def test_an_export_whose_metadata_names_no_project_fires_no_watcher_of_a_project():
     found, _ = listed(tasks_page(task(1, 30, project=None)))
     assert found == []
+
+
+def test_the_exports_a_labels_watcher_starts_fire_no_exports_watcher():
+    own = task(1, 30) | {"name": f"{PREFIX}0123456789ab-20260301T120000Z-20260301T121500Z"}
+    found, _ = listed(tasks_page(own, task(2, 20)))
+    assert [run.ref.run_id[-1] for run in found] == ["2"]
 
 
 def test_a_task_without_a_time_is_an_unexpected_answer():

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk.configuration import conf
@@ -53,7 +53,7 @@ PREFIX = "airflow-labels-"  # the name of every export a labels watcher starts (
 # The pauses between reads of a running export: soon for a small one, then every 15 s (the SDK reads every 2 s
 # at the least), for up to about 10 minutes in all (well within the shortest poll interval's 15); then the
 # next poll attaches to it.
-EXPORT_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, *(15.0,) * 39)
+EXPORT_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, *(15.0,) * 38)
 NAME_TIME = "%Y%m%dT%H%M%SZ"
 
 
@@ -176,9 +176,9 @@ def _ended(tasks: Tasks, ref: RunRef) -> Operation[dict[str, Any]]:
                     f"({parse_task_status(task).message}); the next poll starts another."
                 )
             return task
-    waited = timedelta(seconds=sum(EXPORT_PAUSES))
+    waited = round(sum(EXPORT_PAUSES))
     raise _again(
-        f"Labelbox export {ref.run_id} of a labels watcher still runs after {waited}; the next poll attaches to it."
+        f"Labelbox export {ref.run_id} of a labels watcher still runs after {waited} s; the next poll attaches to it."
     )
 
 
