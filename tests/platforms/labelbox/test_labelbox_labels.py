@@ -147,19 +147,34 @@ def test_rows_to_label_are_the_rows_in_no_task_queue():
     assert query[-1] == {"type": "task_queue_not_exist"}
 
 
-def test_a_retried_poll_attaches_to_the_export_of_its_window_and_keeps_that_windows_end():
+def exports_of(name: str, *ends: str) -> list[dict[str, Any]]:
+    """The key's user's exports of ``name``'s window start, ending at each of ``ends``."""
+    prefix = name[: -len("20260301T121530Z")]
+    return [
+        export_task("COMPLETE", "airflow-other"),
+        *(export_task("COMPLETE", prefix + end) for end in ends),
+    ]
+
+
+def test_a_retried_poll_attaches_to_the_latest_export_of_its_window_and_keeps_that_windows_end():
     listing = checked().listing
     first, replay = poll(answers([line("ckdr1", 40)]), listing)
     name = variables(replay.requests[2])["input"]["taskName"]
-    earlier = name[: -len("20260301T121530Z")] + "20260301T120500Z"
-    routes = answers(
-        [line("ckdr1", 40)],
-        found=[export_task("COMPLETE", "airflow-other"), export_task("COMPLETE", earlier)],
-    )
+    routes = answers([line("ckdr1", 40)], found=exports_of(name, "20260301T120700Z", "20260301T121000Z"))
     (again,), replay = poll(routes, listing)
     assert "exportDataRowsInProjectPyApi" not in names(replay)
-    assert again.ended_at == datetime(2026, 3, 1, 12, 5, tzinfo=timezone.utc)
+    assert again.ended_at == datetime(2026, 3, 1, 12, 10, tzinfo=timezone.utc)
     assert again.items == first[0].items
+
+
+def test_an_export_of_the_window_that_would_not_move_the_listing_on_is_not_attached_to():
+    """A first window is the listing's lag long: attached to at every poll, the watcher would stay in it."""
+    listing = checked().listing
+    _, replay = poll(answers([]), listing)
+    name = variables(replay.requests[2])["input"]["taskName"]
+    routes = answers([], found=exports_of(name, "20260301T120500Z"))  # since + LAG: reading it moves nothing
+    _, replay = poll(routes, listing)
+    assert names(replay).count("exportDataRowsInProjectPyApi") == 1
 
 
 def test_a_lost_answer_to_the_export_is_looked_up_by_its_windows_name_and_attached_to():

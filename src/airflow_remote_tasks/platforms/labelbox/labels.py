@@ -6,10 +6,12 @@ reads its rows as they stream, and answers one change standing for them: the row
 which the watermark keeps (:class:`~airflow_remote_tasks.core.events.EndedRun` ``items``), so a row read
 again in the next window's overlap does not fire again.
 
-An export is a costly call. It is named after its window (the listing, and the window's start: a retried or
-restarted poll from the same moment finds it by that name and attaches, with its end read from the name) and
-started with :func:`~airflow_remote_tasks.core.create_once.create_once`; and the watcher's poll interval is at
-least ``[remote_tasks] costly_watch_min_poll_interval``, checked when the DAG is parsed.
+An export is a costly call. It is named after its window (the listing, and the window's start and end: a
+retried or restarted poll from the same start finds it by that name and attaches, with its end read from the
+name, where reading it moves the listing on) and started with
+:func:`~airflow_remote_tasks.core.create_once.create_once`; and the watcher's poll interval is at least
+``[remote_tasks] costly_watch_min_poll_interval``, checked when the DAG is parsed. (A watcher's first window is
+the listing's lag long: reading it again would not move the listing on, so a first poll retried starts another.)
 
 Which time marks "reached the status" is a guess: the filter's ``activity`` picks the data row's last activity
 (the default) or its label's creation. Reaching a workflow status is a workflow action on the row, which Labelbox
@@ -30,7 +32,7 @@ from airflow.sdk.exceptions import AirflowConfigException
 
 from airflow_remote_tasks.core.create_once import create_once
 from airflow_remote_tasks.core.errors import ApiError, ConfigurationError, UnexpectedAnswerError
-from airflow_remote_tasks.core.events import EndedRun, EventFilter, parse_stamp, stamp
+from airflow_remote_tasks.core.events import LAG, EndedRun, EventFilter, parse_stamp, stamp
 from airflow_remote_tasks.core.listing import check_selector_fields
 from airflow_remote_tasks.core.models import RunRef
 from airflow_remote_tasks.core.operation import Operation
@@ -115,14 +117,21 @@ def reached(
     link = config.project_url(project_id)
 
     def found() -> Operation[tuple[RunRef, datetime] | None]:
-        task = yield from tasks.named(prefix, prefix=True)
-        if task is None:
+        """The window's export with the latest end, if reading it moves the listing on (its end is more than
+        the listing's lag past ``since``): else a poll would attach to it again and again."""
+        windows = []
+        for task in (yield from tasks.created()):
+            name = str(task.get("name") or "")
+            if name.startswith(prefix):
+                try:
+                    ends = datetime.strptime(name[len(prefix) :], NAME_TIME).replace(tzinfo=timezone.utc)
+                except ValueError:
+                    continue  # not a name this module makes
+                windows.append((ends, str(task["id"])))
+        if not windows or max(windows)[0] - LAG <= since:
             return None
-        try:
-            ends = datetime.strptime(str(task["name"])[len(prefix) :], NAME_TIME).replace(tzinfo=timezone.utc)
-        except ValueError:
-            return None  # not a name this module makes
-        return task_ref(config, str(task["id"]), via="user", url=link), ends
+        ends, task_id = max(windows)
+        return task_ref(config, task_id, via="user", url=link), ends
 
     def created() -> Operation[tuple[RunRef, datetime]]:
         window = (start.isoformat(), until.isoformat())

@@ -69,19 +69,20 @@ class Tasks:
             self._user_id = str((yield from call(self.config, queries.GET_USER, {}))["user"]["id"])
         return self._user_id
 
-    def named(self, name: str, *, prefix: bool = False) -> Operation[dict[str, Any] | None]:
-        """The key's user's task called ``name`` (with ``prefix``: whose name starts with it) that has not failed
-        or been cancelled, if any."""
+    def named(self, name: str) -> Operation[dict[str, Any] | None]:
+        """The key's user's task called ``name`` that has not failed or been cancelled, if any."""
+        found = [task for task in (yield from self.created()) if task.get("name") == name]
+        return found[0] if found else None
+
+    def created(self) -> Operation[list[dict[str, Any]]]:
+        """The key's user's tasks (the listing's first page) that have not failed or been cancelled."""
         user = yield from self.user()
         data = yield from call(self.config, queries.LIST_CREATED_TASKS, {"param_0": user})
-        for task in data["user"]["createdTasks"] or []:
-            called = str(task.get("name") or "")
-            if (called.startswith(name) if prefix else called == name) and task.get("status") not in (
-                "FAILED",
-                "CANCELED",
-            ):
-                return dict(task)
-        return None
+        return [
+            dict(task)
+            for task in data["user"]["createdTasks"] or []
+            if task.get("status") not in ("FAILED", "CANCELED")
+        ]
 
     def get(self, task_id: str, via: str, *, pause: float = 0.0) -> Operation[dict[str, Any] | None]:
         """The task, among the key's user's (``via="user"``) or the organization's; None when it is not there.
