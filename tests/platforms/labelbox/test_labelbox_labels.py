@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from labelbox_replies import PROJECT, TASK, USER, data, names, platform, routed, user_task, variables
 
-from airflow_remote_tasks.core.errors import ApiError, UnexpectedAnswerError, is_transient
+from airflow_remote_tasks.core.errors import ApiError, ConfigurationError, UnexpectedAnswerError, is_transient
 from airflow_remote_tasks.core.events import MAX_EVENT_ITEMS, EndedRun, changes, start
 from airflow_remote_tasks.core.replay import Replay, Reply, reply
 from airflow_remote_tasks.platforms.labelbox import labels
@@ -202,7 +202,9 @@ def test_an_export_still_running_after_the_pauses_is_left_for_the_next_poll_to_a
     routes = answers([])
     running = user_task(export_task("IN_PROGRESS"))
     routes["GetUserCreatedTasksPyApi"] = [user_task(), *[running] * (len(labels.EXPORT_PAUSES) + 1)]
-    with pytest.raises(ApiError, match=r"still runs after 586 s; the next poll attaches to it") as raised:
+    with pytest.raises(
+        ApiError, match=r"still runs after 586 s; a later poll of its window attaches to it"
+    ) as raised:
         poll(routes, checked().listing)
     assert is_transient(raised.value) and 540 < sum(labels.EXPORT_PAUSES) <= 600  # within the 15 min
 
@@ -255,3 +257,19 @@ def test_an_event_of_many_rows_names_the_first_and_counts_them_all():
     payload = run.to_event()
     assert payload["data_row_ids"] == sorted(many)[:MAX_EVENT_ITEMS]
     assert payload["data_row_count"] == MAX_EVENT_ITEMS + 7 and len(json.dumps(payload)) < 4096
+
+
+def test_a_labels_watcher_polls_no_more_often_than_the_setting_says(monkeypatch):
+    assert checked().min_poll_interval == labels.DEFAULT_MIN_POLL == 900
+    monkeypatch.setenv("AIRFLOW__REMOTE_TASKS__COSTLY_WATCH_MIN_POLL_INTERVAL", "120")
+    checked().check_poll_interval(120)
+    with pytest.raises(
+        ConfigurationError, match=r"use 120 s or more .*\[remote_tasks\] costly_watch_min_poll"
+    ):
+        checked().check_poll_interval(119)
+    LabelboxPlatform.check_event_filter({"project_id": PROJECT, "watch": "exports"}).check_poll_interval(1)
+    monkeypatch.setenv("AIRFLOW__REMOTE_TASKS__COSTLY_WATCH_MIN_POLL_INTERVAL", "soon")
+    with pytest.raises(
+        ConfigurationError, match=r"costly_watch_min_poll_interval must be a number of seconds"
+    ):
+        checked()

@@ -162,8 +162,12 @@ def reached(
             task=project_id,
             items=rows.items,
             item_name="data_row",
-            details={"export_id": ref.run_id, "workflow_status": status, "activity": listing["activity"]}
-            | {"window": window},
+            details={
+                "export_id": ref.run_id,
+                "workflow_status": status,
+                "activity": listing["activity"],
+                "window": window,
+            },
             summary=f"Labelbox project {project_id}: rows reached {status} ({listing['activity']} "
             f"{window['from']} to {window['to']})",
         )
@@ -187,7 +191,7 @@ def _ended(tasks: Tasks, ref: RunRef) -> Operation[dict[str, Any]]:
             return task
     waited = round(sum(EXPORT_PAUSES))
     raise _again(
-        f"Labelbox export {ref.run_id} of a labels watcher still runs after {waited} s; the next poll attaches to it."
+        f"Labelbox export {ref.run_id} of a labels watcher still runs after {waited} s; a later poll of its window attaches to it."
     )
 
 
