@@ -5,6 +5,7 @@ and date ranges on the rows' last activity and their labels' creation (BETWEEN, 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -112,3 +113,36 @@ def test_a_move_names_an_existing_row_and_status(labelbox):
         f"{labelbox.server.url}/_emulator/workflow", json={"data_row_ids": [row(1)], "status": "Finished"}
     )
     assert answer.status_code >= 400
+
+
+@pytest.mark.parametrize(
+    ("query", "lines"),
+    [
+        # the 75 labelled seeded rows but 8 and 40 (active since)
+        ([between("data_row_last_activity_at", "2024-12-31", "2025-01-01"), status("Done")], 73),
+        ([between("data_row_last_activity_at", "2026-03-01", "2026-03-01")], 4),  # the rows moved
+        ([between("labeled_at", "2025-01-01", "2025-01-01")], 75),  # 8's and 40's seeded labels too
+        ([between("labeled_at", "2025-01-01", "2025-01-01"), status("ToLabel")], 0),
+        ([between("labeled_at", "2026-03-01 09:00:00", "2026-03-01 12:00:00"), status("Done")], 2),  # 3, 40
+        ([status("InRework")], 2),
+    ],
+)
+def test_seeded_rows_counted_in_bulk_are_filtered_as_each_row_is(query: list[dict[str, Any]], lines: int):
+    """A lazy export (seeded rows counted by runs) holds the bytes of one that names every row by id (each row
+    filtered on its own), with rows moved since seeding among them."""
+    from airflow_remote_tasks.emulators.labelbox.exports import build
+    from airflow_remote_tasks.emulators.labelbox.state import LabelboxState
+
+    state = LabelboxState(rows=150)
+    state.add_rows(DEMO_DATASET_ID, 30)  # seeded after the project: not labelled
+    state.set_workflow(DEMO_PROJECT_ID, [row(3), row(40)], "Done", at=_at(T1), label_at=_at(T0))
+    state.set_workflow(DEMO_PROJECT_ID, [row(8), row(160)], "InRework", at=_at(T1))
+    lazy = build(state, DEMO_PROJECT_ID, DEMO_DATASET_ID, {"searchQuery": {"query": query}})
+    named = [{"ids": state.rows_of(DEMO_DATASET_ID), "operator": "is", "type": "data_row_id"}, *query]
+    each = build(state, DEMO_PROJECT_ID, DEMO_DATASET_ID, {"searchQuery": {"query": named}})
+    assert lazy.size == each.size and lazy.lines == each.lines == lines
+    assert lazy.size == 0 or lazy.read(0, lazy.size - 1) == each.read(0, each.size - 1)
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -49,9 +49,8 @@ class EndedRun(BaseModel):
         "not fired before, or whose time moved on, make it an event, which holds only those; an empty dict is "
         "no event (it still moves the listing on). None: the run itself is the event.",
     )
-    item_name: str = (
-        "item"  # in the payload: "<item_name>_ids" (the first MAX_EVENT_ITEMS), "<item_name>_count"
-    )
+    # What an item is, in the payload: "<item_name>_ids" (the first MAX_EVENT_ITEMS) and "<item_name>_count".
+    item_name: str = "item"
 
     def to_event(self) -> dict[str, Any]:
         """The asset event's payload: the run's reference, its details and a small summary, plain JSON."""

@@ -59,7 +59,6 @@ def build(state: Catalog, project_id: str | None, dataset_id: str, filters: dict
         changed |= {(state.row(r) or {}).get("seed") for (p, r) in state.labels if p == project_id} - {None}
         changed |= {(state.row(r) or {}).get("seed") for (p, r) in state.workflow if p == project_id} - {None}
     changed |= {(state.row(r) or {}).get("seed") for r in state.activity} - {None}
-    changed.discard(None)
     labelled_below = state.projects[project_id]["labelled_below"] if project_id is not None else 0
     seeded = state.seeded[dataset_id]
     # Rows still as seeded, in runs where a line's size depends only on its index's parity: split where
@@ -73,10 +72,11 @@ def build(state: Catalog, project_id: str | None, dataset_id: str, filters: dict
     }
     status = None if project_id is None else wanted_status or ("ToLabel" if unlabelled_only else None)
     part = parts.get(status, lambda a, b, below: range(a, b))
+    none = parts["InReview"]
     if not all(_within(window, STAMP) for window in windows.values()):
-        part = parts["InReview"]  # seeded rows were last active, and labelled, then: none is in the window
+        part = none  # seeded rows were last active, and labelled, then: none of them is in the window
     elif "labeled_at" in windows and project_id is not None:
-        part = parts["Done"] if status in (None, "Done") else parts["InReview"]  # only the labelled ones
+        part = parts["Done"] if status in (None, "Done") else none  # only the labelled ones, all Done
     splits = sorted({10**d for d in range(1, len(str(seeded)) + 1)} | {labelled_below} | changed)
     start = 0
     for stop in [*(x for x in splits if 0 <= x < seeded), seeded]:
