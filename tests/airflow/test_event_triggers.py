@@ -367,7 +367,8 @@ def test_a_watcher_run_alone_writes_its_watermark_once_whoever_runs_it_took_its_
             "labelbox",
             {"project_id": "ckproj0000000000000000001", "watch": "labels"},
             60,
-            r"'watch': 'labels' is not offered: .* Watch the project's exports",
+            r"poll_interval=60 is too short for this watcher: use 900 s or more \(each poll starts a Labelbox "
+            r"export; \[remote_tasks\] costly_watch_min_poll_interval sets the minimum\)",
         ),
         ("lbx", {}, 60, r"Unknown platform 'lbx'; known: flyte, julep, labelbox, avala"),
         (

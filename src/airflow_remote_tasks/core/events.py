@@ -3,7 +3,9 @@ watermark, and the watermark that follows. No I/O: the platforms list, the trigg
 
 A listing asks for the runs that ended at or after a moment (``since``). A run's end can be recorded a little
 after that of a run that ended later, so ``since`` trails the newest end seen by :data:`LAG`, and the ids of the
-runs that already fired since then are kept with it: a run listed again is not an event again.
+runs that already fired since then are kept with it: a run listed again is not an event again. A change that
+stands for several items (the data rows of a project that reached a workflow status) keeps its items there
+instead: an item listed again fires again only once its time has moved on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from airflow_remote_tasks.core.phases import TERMINAL_PHASES, Phase, parse_phase
 LAG = timedelta(minutes=5)
 # The phases an event fires on when the filter names none: what "a run finished" usually means.
 DEFAULT_PHASES = ("succeeded",)
+# The item ids an event of several items names (it counts them all): enough to act on a few, and the payload
+# stays well within Airflow's trigger event size.
+MAX_EVENT_ITEMS = 50
 
 
 class EndedRun(BaseModel):
@@ -38,10 +43,28 @@ class EndedRun(BaseModel):
         default_factory=dict, description="What a state change carries besides (counts, ids), plain JSON."
     )
     summary: str = ""  # a state change's own; empty: the run's, made from the fields above
+    items: dict[str, datetime] | None = Field(
+        default=None,
+        description="A change standing for several items (data rows), by id with each one's time: only items "
+        "not fired before, or whose time moved on, make it an event, which holds only those; an empty dict is "
+        "no event (it still moves the listing on). None: the run itself is the event.",
+    )
+    # What an item is, in the payload: "<item_name>_ids" (the first MAX_EVENT_ITEMS) and "<item_name>_count".
+    item_name: str = "item"
 
     def to_event(self) -> dict[str, Any]:
         """The asset event's payload: the run's reference, its details and a small summary, plain JSON."""
         ended = stamp(self.ended_at)
+        counted: dict[str, Any] = {}
+        summary = self.summary
+        items = self.items
+        if items is not None:
+            first = sorted(items, key=lambda key: (items[key], key))  # oldest first
+            counted = {
+                f"{self.item_name}_ids": first[:MAX_EVENT_ITEMS],
+                f"{self.item_name}_count": len(first),
+            }
+            summary = f"{summary or self.task}: {len(first)} {self.item_name.replace('_', ' ')}s"
         return {
             "platform": self.ref.platform,
             "run_id": self.ref.run_id,
@@ -51,8 +74,8 @@ class EndedRun(BaseModel):
             "ended_at": ended,
             "ref": self.ref.to_json(),
             **self.details,
-            "summary": self.summary
-            or f"{self.task} run {self.ref.run_id} {self.status.phase.value} at {ended}",
+            **counted,
+            "summary": summary or f"{self.task} run {self.ref.run_id} {self.status.phase.value} at {ended}",
         }
 
 
@@ -63,6 +86,17 @@ class EventFilter(BaseModel):
     listing: dict[str, Any] = Field(description="What the platform lists, in its own terms (a project).")
     task: str = ""  # only runs of this task; empty: any
     phases: list[Phase]
+    # A listing that costs the platform much (an export per poll) is polled no more often than this, in seconds.
+    min_poll_interval: float = 0.0
+    min_poll_reason: str = ""  # why, naming the setting that sets it
+
+    def check_poll_interval(self, poll_interval: float) -> None:
+        """:raises ConfigurationError: ``poll_interval`` is under :attr:`min_poll_interval`, saying why."""
+        if poll_interval < self.min_poll_interval:
+            raise ConfigurationError(
+                f"poll_interval={poll_interval:g} is too short for this watcher: use "
+                f"{self.min_poll_interval:g} s or more ({self.min_poll_reason})."
+            )
 
     def wants(self, run: EndedRun) -> bool:
         return run.status.phase in self.phases and (not self.task or run.task == self.task)
@@ -148,7 +182,12 @@ def start(runs: Iterable[EndedRun], since: datetime, wanted: EventFilter) -> Wat
     """The watermark of a watcher's first listing (listed from ``since``): what it holds has happened already,
     so none of it fires; the watcher fires on the runs that end from now on."""
     runs = list(runs)
-    fired = {run.ref.run_id: run.ended_at for run in runs if wanted.wants(run) and run.ended_at >= since}
+    fired: dict[str, datetime] = {}
+    for run in runs:
+        if wanted.wants(run) and run.ended_at >= since:
+            fired.update(
+                _fresh(run.items, since, {}) if run.items is not None else {run.ref.run_id: run.ended_at}
+            )
     return _kept(Watermark(since=next_since(since, runs), fired=fired))
 
 
@@ -157,12 +196,21 @@ def changes(runs: Iterable[EndedRun], wanted: EventFilter, watermark: Watermark)
     ``since``, and not seen before; and the watermark after them."""
     runs = list(runs)
     new: dict[str, EndedRun] = {}
+    fired = dict(watermark.fired)
     for run in runs:
         run_id = run.ref.run_id
-        if wanted.wants(run) and run.ended_at >= watermark.since and run_id not in watermark.fired:
-            new.setdefault(run_id, run)  # a run on two pages (one ended while paging) is one event
+        if not wanted.wants(run) or run.ended_at < watermark.since or run_id in new:
+            continue  # (a run on two pages, one ended while paging, is one event)
+        if run.items is None:
+            if run_id not in fired:
+                new[run_id] = run
+                fired[run_id] = run.ended_at
+            continue
+        items = _fresh(run.items, watermark.since, fired)
+        if items:
+            new[run_id] = run.model_copy(update={"items": items})
+            fired.update(items)
     events = sorted(new.values(), key=lambda run: (run.ended_at, run.ref.run_id))
-    fired = {**watermark.fired, **{run.ref.run_id: run.ended_at for run in events}}
     after = Watermark(since=next_since(watermark.since, runs), fired=fired)
     return Changes(events=events, watermark=_kept(after))
 
@@ -172,6 +220,17 @@ def caught_up(watermark: Watermark, since: datetime) -> Watermark:
     ``since`` has begun: moved up to it, so that the watcher reads the shared listings from then on instead of
     listing alone from an older moment until some run ends."""
     return _kept(Watermark(since=max(watermark.since, since), fired=watermark.fired))
+
+
+def _fresh(
+    items: Mapping[str, datetime], since: datetime, fired: Mapping[str, datetime]
+) -> dict[str, datetime]:
+    """The items timed at or after ``since`` that did not fire, or fired at an earlier time."""
+    return {
+        key: moment
+        for key, moment in items.items()
+        if moment >= since and (key not in fired or moment > fired[key])
+    }
 
 
 def _kept(watermark: Watermark) -> Watermark:

@@ -60,7 +60,7 @@ class RemoteEventTrigger(BaseEventTrigger):
     counts).
 
     :raises ConfigurationError: an unknown platform, one that fires no events, a filter it refuses, or a poll
-        interval under :data:`MIN_POLL_INTERVAL`.
+        interval under :data:`MIN_POLL_INTERVAL` or under the filter's own minimum (a costly listing's).
     """
 
     def __init__(
@@ -80,6 +80,7 @@ class RemoteEventTrigger(BaseEventTrigger):
                 f"poll_interval={poll_interval!r} is too short for a watcher: use {MIN_POLL_INTERVAL:g} s or more."
             )
         self.checked = platform_class(declaration_named(platform)).check_event_filter(self.event_filter)
+        self.checked.check_poll_interval(self.poll_interval)  # a costly listing's own minimum
         self._hook: RemoteTaskHook | None = None
         self._written: Watermark | None = None  # the watermark the asset's state holds, as far as known
 

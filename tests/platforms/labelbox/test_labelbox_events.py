@@ -15,6 +15,7 @@ from airflow_remote_tasks.core.events import EndedRun, Watermark, changes, start
 from airflow_remote_tasks.core.phases import Phase
 from airflow_remote_tasks.core.replay import Replay
 from airflow_remote_tasks.platforms.labelbox.events import PAGE_SIZE
+from airflow_remote_tasks.platforms.labelbox.labels import PREFIX
 from airflow_remote_tasks.platforms.labelbox.platform import LabelboxPlatform
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -93,6 +94,12 @@ def test_an_export_whose_metadata_names_no_project_fires_no_watcher_of_a_project
     assert found == []
 
 
+def test_the_exports_a_labels_watcher_starts_fire_no_exports_watcher():
+    own = task(1, 30) | {"name": f"{PREFIX}0123456789ab-20260301T120000Z-20260301T121500Z"}
+    found, _ = listed(tasks_page(own, task(2, 20)))
+    assert [run.ref.run_id[-1] for run in found] == ["2"]
+
+
 def test_a_task_without_a_time_is_an_unexpected_answer():
     broken = task(1, 30) | {"updatedAt": None}
     with pytest.raises(UnexpectedAnswerError, match=r"Labelbox task 'cktask0+1' updatedAt None is not"):
@@ -103,8 +110,29 @@ def test_a_task_without_a_time_is_an_unexpected_answer():
     ("event_filter", "says"),
     [
         ({"watch": "exports"}, r"needs 'project_id', the project's id .* not None"),
-        ({"project_id": PROJECT, "watch": "labels"}, r"'labels' is not offered: .* workflow status only"),
-        ({"project_id": PROJECT, "watch": "tasks"}, r"'watch' is 'exports' .* not 'tasks'"),
+        ({"project_id": PROJECT, "watch": "tasks"}, r"'watch' is 'exports' .* or 'labels' .* not 'tasks'"),
+        (
+            {"project_id": PROJECT, "watch": "labels", "phases": ["succeeded"]},
+            r"'labels' event filters take project_id, watch, workflow_status, activity; 'phases'",
+        ),
+        (
+            {"project_id": PROJECT, "watch": "labels", "workflow_status": "done"},
+            r"'workflow_status' is one of ToLabel, InReview, InRework, Done \(default Done\), not 'done'",
+        ),
+        (
+            {"project_id": PROJECT, "watch": "labels", "activity": "updated_at"},
+            r"'activity' is one of last_activity_at, label_created_at \(default last_activity_at\)",
+        ),
+        (
+            {
+                "project_id": PROJECT,
+                "watch": "labels",
+                "workflow_status": "ToLabel",
+                "activity": "label_created_at",
+            },
+            r"rows to label cannot time them by their label's creation",
+        ),
+        ({"project_id": "a/b", "watch": "labels"}, r"needs 'project_id', the project's id"),
         ({"project_id": PROJECT, "watch": "exports", "phases": ["running"]}, r"running is not an end"),
         ({"project_id": PROJECT, "watch": "exports", "phases": ["timed_out"]}, r"ends in one of: "),
         (

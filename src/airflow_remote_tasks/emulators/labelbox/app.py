@@ -11,12 +11,13 @@ import email.parser
 import email.policy
 import json
 import re
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from graphql import GraphQLError, graphql_sync
 
-from airflow_remote_tasks.emulators.labelbox.catalog import new_id
+from airflow_remote_tasks.emulators.labelbox.catalog import DEMO_PROJECT_ID, new_id
 from airflow_remote_tasks.emulators.labelbox.resolvers import Root
 from airflow_remote_tasks.emulators.labelbox.schema import served_schema
 from airflow_remote_tasks.emulators.labelbox.state import LabelboxState
@@ -179,10 +180,27 @@ class LabelboxEmulator:
             # the open question of a GKEY spec naming no row: refused (default) or created
             self.state.gkey_creates = bool(payload["gkey_creates"])
             return {"gkey_creates": self.state.gkey_creates}
+        if name == "workflow" and method == "POST":
+            # rows reach a workflow status (and so have activity, and a label past ToLabel) at a time
+            return self.state.set_workflow(
+                str(payload.get("project_id") or DEMO_PROJECT_ID),
+                [str(x) for x in payload["data_row_ids"]],
+                str(payload["status"]),
+                at=_time(payload.get("at")),
+                label_at=_time(payload.get("label_at")),
+            )
         if name == "rows" and method == "POST":
             self.state.add_rows(str(payload["dataset_id"]), int(payload["count"]))
             return {"rows": len(self.state.rows_of(str(payload["dataset_id"])))}
         raise KeyError(name)
+
+
+def _time(text: Any) -> datetime | None:
+    """A control call's ISO 8601 time (UTC without an offset), or None."""
+    if not text:
+        return None
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def operation_of(query: str) -> str:

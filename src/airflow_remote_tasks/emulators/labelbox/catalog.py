@@ -1,7 +1,9 @@
 """The Labelbox emulator's catalog: one organization and user, projects, datasets, data rows and their labels.
 
 Seeded rows are not stored: row i of a dataset is made from i when asked for (a million rows cost nothing).
-What is stored: rows created or changed since, by id, and their global keys.
+What is stored: rows created or changed since, by id, and their global keys; each row's workflow status in a
+project and its last activity, where they changed since (seeded: labelled rows are Done, the others ToLabel,
+all last active at :data:`STAMP`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ USER_ID = "ckuser0000000000000000001"
 DEMO_PROJECT_ID = "ckproj0000000000000000001"
 DEMO_DATASET_ID = "ckds000000000000000000001"
 STAMP = "2025-01-01T00:00:00.000Z"  # when everything seeded was made
+WORKFLOW_STATUSES = ("ToLabel", "InReview", "InRework", "Done")  # as the export filters name them
 
 
 def now_text() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"
+
+
+def time_text(moment: datetime) -> str:
+    """A time as Labelbox writes one, to the millisecond."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def new_id(prefix: str) -> str:
@@ -67,6 +75,10 @@ class Catalog:
         self.keys: dict[str, str] = {}  # global key -> id, for the rows in data_rows
         self.created: dict[str, list[str]] = {}  # dataset -> ids of the rows created in it, in order
         self.labels: dict[tuple[str, str], list[dict[str, Any]]] = {}  # imported labels: (project, row)
+        self.workflow: dict[
+            tuple[str, str], str
+        ] = {}  # (project, row) -> a workflow status set since seeding
+        self.activity: dict[str, str] = {}  # row -> its last activity, where it had any since seeding
         self.add_dataset(DEMO_DATASET_ID, "emulator-dataset", rows)
         self.add_project(DEMO_PROJECT_ID, "emulator-project", DEMO_DATASET_ID)
 
@@ -168,6 +180,46 @@ class Catalog:
         imported = {r for (p, r), labels in self.labels.items() if p == project_id and labels}
         unseeded = [r for r in imported if not self._seed_labelled(project_id, self.row(r) or {})]
         return (self.projects[project_id]["labelled_below"] + 1) // 2 + len(unseeded)
+
+    def status_of(self, project_id: str, row: dict[str, Any]) -> str:
+        """A row's workflow status in a project: as set, else Done once labelled, else ToLabel."""
+        set_to = self.workflow.get((project_id, row["id"]))
+        return set_to or ("Done" if self.labels_of(project_id, row) else "ToLabel")
+
+    def last_activity(self, row: dict[str, Any]) -> str:
+        return self.activity.get(row["id"], STAMP)
+
+    def set_workflow(
+        self,
+        project_id: str,
+        row_ids: list[str],
+        status: str,
+        at: datetime | None = None,
+        label_at: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Move rows of a project to ``status`` at ``at`` (default now: their last activity). A row moved past
+        ToLabel without a label gets one, made at ``label_at`` (default ``at``); with ``label_at`` it gets one
+        anyway. The rows as they are then (id, status, last activity).
+
+        :raises KeyError: no such project or row, or status."""
+        if status not in WORKFLOW_STATUSES or project_id not in self.projects:
+            raise KeyError(status if project_id in self.projects else project_id)
+        moment = at or datetime.now(timezone.utc)
+        changed = []
+        for row_id in row_ids:
+            row = self.row(row_id)
+            if row is None:
+                raise KeyError(row_id)
+            if label_at is not None or (status != "ToLabel" and not self.labels_of(project_id, row)):
+                label = {
+                    "id": new_id("cklabel"),
+                    "label_details": {"created_at": time_text(label_at or moment)},
+                }
+                self.labels.setdefault((project_id, row_id), []).append(label)
+            self.workflow[project_id, row_id] = status
+            self.activity[row_id] = time_text(moment)
+            changed.append({"id": row_id, "status": status, "last_activity_at": self.activity[row_id]})
+        return changed
 
     # -- views -------------------------------------------------------------------------------------
 

@@ -236,9 +236,11 @@ class LabelboxState(Catalog):
             else:
                 entry["status"] = "SUCCESS"
                 store = self.labels if kind == "label" else self.predictions
-                store.setdefault((project_id, row["id"]), []).append(
-                    {"id": new_id("cklabel"), "annotation": item}
-                )
+                made: dict[str, Any] = {"id": new_id("cklabel"), "annotation": item}
+                if kind == "label":  # a label made now: activity on its row
+                    made["label_details"] = {"created_at": now_text()}
+                    self.activity[row["id"]] = now_text()
+                store.setdefault((project_id, row["id"]), []).append(made)
             statuses.append(entry)
         status_id, error_id, input_id = new_id("status"), new_id("errors"), new_id("input")
         self.uploads[status_id] = "".join(json.dumps(e) + "\n" for e in statuses).encode()

@@ -1,11 +1,13 @@
-"""Labelbox export tasks that end, for asset watchers: a filter (a project's id, phases) checked at DAG-parse time,
-and the organization's export tasks that ended since a moment.
+"""Labelbox events for asset watchers: a project's export tasks that end (``'watch': 'exports'``, here), or its
+data rows that reach a workflow status (``'watch': 'labels'``, :mod:`.labels`); the filter checked at DAG-parse
+time.
 
 Labelbox lists the organization's tasks filtered by status (``organization.tasks(where: {status})``, the SDK's
 own query), with literal ``skip``/``first`` paging, newest first (a guess the provider already makes to find an
 export by name). An ended task's ``updatedAt`` is taken as its end. A task names no project in its documented
 fields: a task counts as the project's when its ``metadata`` says ``projectId`` (a guess: Labelbox documents
-no metadata contents); an export whose metadata names no project fires no watcher of a project.
+no metadata contents); an export whose metadata names no project fires no watcher of a project. The exports a
+labels watcher starts are its own means, not the project's exports: they fire no exports watcher.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from airflow_remote_tasks.core.errors import ConfigurationError, UnexpectedAnswe
 from airflow_remote_tasks.core.events import EndedRun, EventFilter, check_phases, checked_id, parse_stamp
 from airflow_remote_tasks.core.listing import check_selector_fields
 from airflow_remote_tasks.core.operation import Operation
-from airflow_remote_tasks.platforms.labelbox import PLATFORM
+from airflow_remote_tasks.platforms.labelbox import PLATFORM, labels
 from airflow_remote_tasks.platforms.labelbox.config import LabelboxConfig
 from airflow_remote_tasks.platforms.labelbox.graphql import call
 from airflow_remote_tasks.platforms.labelbox.queries import TASK_FIELDS
@@ -29,11 +31,6 @@ EXPORT_TYPE = "export-data-rows"
 PAGE_SIZE = 100  # the SDK's page of the task listing
 # Each phase an export ends in, as the listing's status filter takes it.
 STATUS_OF_PHASE = {phase.value: word for word, phase in PHASES.items() if phase.is_terminal}
-NO_LABELS_WATCH = (
-    "A Labelbox event filter's 'watch': 'labels' is not offered: Labelbox lists a project's data rows by "
-    "workflow status only through an export, which a watcher would start on every poll. Watch the project's "
-    "exports ({'project_id': ..., 'watch': 'exports'}) and export the rows with workflow_status='Done' there."
-)
 
 
 def list_tasks_query(skip: int) -> str:
@@ -45,22 +42,27 @@ def list_tasks_query(skip: int) -> str:
 
 
 def check_event_filter(event_filter: Mapping[str, Any]) -> EventFilter:
-    """:raises ConfigurationError: an unknown field, no project id, a watch other than ``exports``, or phases an
-    export does not end in."""
-    check_selector_fields(event_filter, FILTER_FIELDS, "Labelbox event filters")
+    """:raises ConfigurationError: an unknown field, no project id, a watch other than ``exports`` or
+    ``labels``, or phases an export does not end in (and what :func:`.labels.check_filter` raises)."""
+    watch = event_filter.get("watch")
+    if watch not in ("exports", "labels"):
+        raise ConfigurationError(
+            "A Labelbox event filter's 'watch' is 'exports' (the project's export tasks that end) or 'labels' "
+            f"(its data rows that reach a workflow status), not {watch!r}."
+        )
+    check_selector_fields(
+        event_filter,
+        FILTER_FIELDS if watch == "exports" else labels.FIELDS,
+        f"Labelbox {watch!r} event filters",
+    )
     project_id = checked_id(
         event_filter,
         "project_id",
         PLATFORM.run_id_pattern,
         "A Labelbox event filter needs 'project_id', the project's id (such as 'ckproj0000000000000000001')",
     )
-    watch = event_filter.get("watch")
     if watch == "labels":
-        raise ConfigurationError(NO_LABELS_WATCH)
-    if watch != "exports":
-        raise ConfigurationError(
-            f"A Labelbox event filter's 'watch' is 'exports' (the project's export tasks that end), not {watch!r}."
-        )
+        return labels.check_filter(event_filter, project_id)
     phases = check_phases(event_filter)
     statuses = sorted(STATUS_OF_PHASE[phase.value] for phase in phases if phase.value in STATUS_OF_PHASE)
     if not statuses:
@@ -103,7 +105,8 @@ def ended_exports(
 def _is_projects_export(task: Mapping[str, Any], project_id: str) -> bool:
     metadata = task.get("metadata")
     named = metadata.get("projectId") if isinstance(metadata, Mapping) else None
-    return str(task.get("type", "")).lower() == EXPORT_TYPE and named == project_id
+    own = str(task.get("name") or "").startswith(labels.PREFIX)  # a labels watcher's means
+    return str(task.get("type", "")).lower() == EXPORT_TYPE and named == project_id and not own
 
 
 def _ended_at(task: Mapping[str, Any]) -> datetime:

@@ -3,7 +3,8 @@ Labelbox task waited on, exports streamed.
 
 A Labelbox "run" is a Task object (:mod:`.tasks`), or an import (:mod:`.imports`). An export's result is a stream
 of NDJSON chunks: ``outputs`` answers a :class:`~airflow_remote_tasks.core.models.StreamedOutput` and
-``download`` writes it, chunk by chunk (:mod:`.exports`).
+``download`` writes it, chunk by chunk (:mod:`.exports`). Asset watchers see a project's exports that end, or
+its data rows that reach a workflow status, read from an export a poll (:mod:`.events`, :mod:`.labels`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from airflow_remote_tasks.platforms.labelbox import (
     exports,
     imports,
     items,
+    labels,
     queries,
     upserts,
 )
@@ -174,7 +176,9 @@ class LabelboxPlatform(Platform):
         return events.check_event_filter(event_filter)
 
     def ended_runs(self, listing: Mapping[str, Any], since: datetime) -> Operation[list[EndedRun]]:
-        return events.ended_exports(self.config, listing, since)
+        if listing.get("watch") == "labels":
+            return (yield from labels.reached(self.tasks, listing, since))
+        return (yield from events.ended_exports(self.config, listing, since))
 
     def abort(self, ref: RunRef, reason: str) -> Operation[bool]:
         """Cancel the task where Labelbox can; False where it cannot (imports, some task types): it goes on."""

@@ -71,23 +71,32 @@ class Tasks:
 
     def named(self, name: str) -> Operation[dict[str, Any] | None]:
         """The key's user's task called ``name`` that has not failed or been cancelled, if any."""
+        found = [task for task in (yield from self.created()) if task.get("name") == name]
+        return found[0] if found else None
+
+    def created(self) -> Operation[list[dict[str, Any]]]:
+        """The key's user's tasks (the listing's first page) that have not failed or been cancelled."""
         user = yield from self.user()
         data = yield from call(self.config, queries.LIST_CREATED_TASKS, {"param_0": user})
-        for task in data["user"]["createdTasks"] or []:
-            if task.get("name") == name and task.get("status") not in ("FAILED", "CANCELED"):
-                return dict(task)
-        return None
+        return [
+            dict(task)
+            for task in data["user"]["createdTasks"] or []
+            if task.get("status") not in ("FAILED", "CANCELED")
+        ]
 
-    def get(self, task_id: str, via: str) -> Operation[dict[str, Any] | None]:
-        """The task, among the key's user's (``via="user"``) or the organization's; None when it is not there."""
+    def get(self, task_id: str, via: str, *, pause: float = 0.0) -> Operation[dict[str, Any] | None]:
+        """The task, among the key's user's (``via="user"``) or the organization's; None when it is not there.
+        ``pause``: seconds to wait before reading it (it was still running at the last read)."""
         try:
             if via == "user":
                 user = yield from self.user()
                 variables = {"param_0": task_id, "param_1": user}
-                data = yield from call(self.config, queries.GET_CREATED_TASK, variables)
+                data = yield from call(self.config, queries.GET_CREATED_TASK, variables, pause=pause)
                 tasks = (data.get("user") or {}).get("createdTasks") or []
             else:
-                data = yield from call(self.config, queries.GET_ORGANIZATION_TASK, {"param_0": task_id})
+                data = yield from call(
+                    self.config, queries.GET_ORGANIZATION_TASK, {"param_0": task_id}, pause=pause
+                )
                 tasks = (data.get("organization") or {}).get("tasks") or []
         except NotFoundError:
             return None
