@@ -104,6 +104,22 @@ def provider_info() -> dict[str, Any]:
         "extra-links": ["airflow_remote_tasks.links.remote_run.RemoteRunLink"],
         "connection-types": [connection_type(d) for d in DECLARATIONS],
         "asset-uris": asset_uris(list(DECLARATIONS)),
+        "config": {
+            "remote_tasks": {
+                "description": "Settings of the Remote Tasks provider.",
+                "options": {
+                    "costly_watch_min_poll_interval": {
+                        "description": "Shortest poll interval, in seconds, of an asset watcher whose every "
+                        "poll is costly to the platform (a Labelbox 'labels' watcher starts an export on each "
+                        "poll); a shorter one is refused when the DAG is parsed.",
+                        "version_added": None,
+                        "type": "float",
+                        "example": "900",
+                        "default": "900",
+                    }
+                },
+            }
+        },
     }
 
 

@@ -271,3 +271,21 @@ def test_on_paused_must_be_a_known_policy():
         RemoteTaskOperator(task_id="t", conn_id="c", task="x", on_paused="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="on_paused must be"):
         RemoteRunSensor(task_id="s", conn_id="c", run_id="r", on_paused="later")  # type: ignore[arg-type]
+
+
+def test_provider_info_is_valid_for_airflow_and_declares_the_settings_it_reads():
+    import json
+    from pathlib import Path
+
+    import airflow
+    import jsonschema
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_remote_tasks.platforms.labelbox.labels import DEFAULT_MIN_POLL, SETTING
+    from airflow_remote_tasks.provider_info import provider_info
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(provider_info(), schema)
+    configs = dict(ProvidersManager().provider_configs)
+    option = configs["airflow-provider-remote-tasks"][SETTING[0]]["options"][SETTING[1]]
+    assert float(option["default"]) == DEFAULT_MIN_POLL
