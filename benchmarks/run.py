@@ -1,8 +1,10 @@
 """``make bench``: the provider's trigger against the Databricks and dbt Cloud triggers, and import costs.
 
-For each transport (TLS with a throw-away CA, and plain HTTP) one bench server process is started; for each N
-and provider one process runs N waits in one event loop (``benchmarks.waits``). The report (markdown and JSON)
-goes to ``--out``; ``--docs`` also rewrites the results section of ``docs/benchmarks.md``.
+``--mode harness``: for each transport (TLS with a throw-away CA, and plain HTTP) one bench server process is
+started; for each N and provider one process runs N waits in one event loop (``benchmarks.waits``).
+``--mode triggerer``: N deferred tasks of each provider in one real Airflow triggerer (``benchmarks.triggerer``).
+``both`` (the default) runs the two. The report (markdown and JSON) goes to ``--out``; ``--docs`` also rewrites
+the results section of ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import imports
+from benchmarks import imports, triggerer_report
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORS = ("databricks", "dbt")
@@ -208,8 +210,20 @@ def _at_least(what: str, value: float | None, target: float) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     out = [
-        f"Run {report['started']} on {report['machine']['cpus']} CPUs, Python {report['machine']['python']}; "
-        f"timeline: runs end {report['timeline']['min_end']:g}-{report['timeline']['max_end']:g} s after the "
+        f"Run {report['started']} on {report['machine']['cpus']} CPUs, Python {report['machine']['python']}.",
+        "",
+    ]
+    if report["waits"]:
+        out += harness_markdown(report)
+    out += triggerer_report.markdown(report)
+    out += ["Targets:", "", *report["targets"], ""]
+    return "\n".join(out)
+
+
+def harness_markdown(report: dict[str, Any]) -> list[str]:
+    """The harness mode's tables, and the import costs."""
+    out = [
+        f"Harness: runs end {report['timeline']['min_end']:g}-{report['timeline']['max_end']:g} s after the "
         f"start, polled every {report['timeline']['poll']:g} s.",
         "",
         "| transport | N | provider | done | KB/wait | CPU s/1k polls | lag p50/p99 ms | TCP conns | API calls/wait | polls/wait | end→event p50/p99 s | wall s |",
@@ -251,8 +265,8 @@ def markdown(report: dict[str, Any]) -> str:
         out.append(
             f"| {name} | {figures['median_ms']} | {figures['min_ms']}-{figures['max_ms']} | {figures['runs']} |"
         )
-    out += ["", "Targets:", "", *report["targets"], ""]
-    return "\n".join(out)
+    out.append("")
+    return out
 
 
 def update_docs(table: str) -> None:
@@ -263,9 +277,47 @@ def update_docs(table: str) -> None:
     docs.write_text(f"{head}{DOCS_BEGIN}\n{table}\n{DOCS_END}{tail}")
 
 
+def run_harness(
+    args: argparse.Namespace, sizes: list[int], providers: list[str], logs: Path
+) -> list[dict[str, Any]]:
+    """Every (transport, N, provider) row of the harness mode."""
+    waits = []
+    with tempfile.TemporaryDirectory() as workdir:
+        ca, chain = certificates(Path(workdir))
+        for transport in args.transports.split(","):
+            tls = transport == "tls"
+            server = Server(chain if tls else None, logs / f"server-{transport}.log")
+            try:
+                for n in sizes:
+                    for provider in providers:
+                        if provider == "dbt" and not tls:
+                            continue  # the dbt Cloud hook always uses https
+                        log = logs / f"{transport}-{n}-{provider}.log"
+                        print(f"{transport} N={n:,} {provider} ...", end=" ", flush=True)
+                        result = run_waits(provider, n, server, ca if tls else None, args.scale, log)
+                        result.setdefault("transport", transport)
+                        waits.append(result)
+                        print(result.get("error") or f"{result['wall_seconds']} s", flush=True)
+            finally:
+                server.stop()
+    return waits
+
+
+def airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=("harness", "triggerer", "both"), default="both")
     parser.add_argument("--n", default="100,1000,5000,10000", help="comma-separated numbers of waits")
+    # 1,000: Airflow's default [triggerer] capacity, and as many tasks as two cores start in about an hour
+    parser.add_argument("--triggerer-n", default="1000", help="comma-separated numbers of deferred tasks")
+    parser.add_argument(
+        "--triggerer-poll", type=float, default=10.0, help="seconds between each task's polls"
+    )
     parser.add_argument("--transports", default="tls,plain")
     parser.add_argument("--providers", default="ours,databricks,dbt")
     parser.add_argument(
@@ -291,27 +343,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "timeline": {"poll": 10 * args.scale, "min_end": 30 * args.scale, "max_end": 120 * args.scale},
         "waits": [],
     }
-    with tempfile.TemporaryDirectory() as workdir:
-        ca, chain = certificates(Path(workdir))
-        for transport in args.transports.split(","):
-            tls = transport == "tls"
-            server = Server(chain if tls else None, logs / f"server-{transport}.log")
-            try:
-                for n in sizes:
-                    for provider in providers:
-                        if provider == "dbt" and not tls:
-                            continue  # the dbt Cloud hook always uses https
-                        log = logs / f"{transport}-{n}-{provider}.log"
-                        print(f"{transport} N={n:,} {provider} ...", end=" ", flush=True)
-                        result = run_waits(provider, n, server, ca if tls else None, args.scale, log)
-                        result.setdefault("transport", transport)
-                        report["waits"].append(result)
-                        print(result.get("error") or f"{result['wall_seconds']} s", flush=True)
-            finally:
-                server.stop()
-    report["imports"] = imports.measure(args.import_runs)
+    if args.mode in ("harness", "both"):
+        report["waits"] = run_harness(args, sizes, providers, logs)
+        report["imports"] = imports.measure(args.import_runs)
+    if args.mode in ("triggerer", "both"):
+        from benchmarks import triggerer
+
+        report["triggerer_setup"] = {
+            "airflow": airflow_version(),
+            "poll": args.triggerer_poll,
+            "window_polls": triggerer.WINDOW_POLLS,
+        }
+        report["triggerer"] = triggerer.run(
+            providers, [int(n) for n in args.triggerer_n.split(",")], args.triggerer_poll, logs
+        )
+        report["triggerer_comparisons"] = triggerer_report.comparisons(report["triggerer"])
     report["comparisons"] = comparisons(report["waits"])
-    report["targets"] = targets(report["waits"], report["comparisons"], report["imports"])
+    report["targets"] = targets(report["waits"], report["comparisons"], report.get("imports", {}))
+    report["targets"] += triggerer_report.targets(report.get("triggerer_comparisons", []))
     table = markdown(report)
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     (args.out / "report.md").write_text(f"# Benchmark report\n\n{table}")
