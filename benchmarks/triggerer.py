@@ -40,6 +40,7 @@ BLOCKED = "Triggerer's async thread was blocked for"
 WINDOW_POLLS = 3  # polls per trigger in the measured window: enough to average over the jitter of each
 END_WINDOW = (0.5, 2.0)  # runs end this many poll intervals after the release: spread, as real runs end
 TASK = "wait"
+PROVIDERS = ("ours", "databricks", "dbt")  # a DAG each in benchmarks/dags (ours polls: no streamed project)
 
 
 class Triggerer:

@@ -74,7 +74,7 @@ def test_a_missed_goal_says_by_how_much_and_a_figure_in_the_noise_has_no_ratio()
     ]
 
 
-def test_the_triggerer_rows_go_into_the_report_beside_the_harness_rows():
+def test_the_triggerer_rows_go_into_the_report_beside_the_harness_rows(tmp_path):
     measured = {
         "provider": "ours",
         "n": 5,
@@ -105,7 +105,8 @@ def test_the_triggerer_rows_go_into_the_report_beside_the_harness_rows():
         "triggerer": rows,
         "triggerer_setup": {"airflow": "3.3.0", "poll": 2.0, "window_polls": 3},
         "triggerer_comparisons": triggerer_report.comparisons(rows),
-        "targets": ["- met: something"],
+        "targets": [],
+        "triggerer_targets": ["- met: something"],
     }
     text = run.markdown(report)
 
@@ -113,7 +114,20 @@ def test_the_triggerer_rows_go_into_the_report_beside_the_harness_rows():
     assert "| 5 | databricks | error: boom |" in text
     assert "| 5 | 10.0x (dbt) | 1.0x (dbt) | 1; dbt 1 |" in text
     assert "Harness:" not in text  # the harness did not run: no empty tables
-    assert text.index("Real triggerer") < text.index("Targets:")
+    assert text.index("Real triggerer") < text.index("Targets:") < text.index("- met: something")
+
+    # the docs: the triggerer's block is rewritten, the harness's left as the last harness run wrote it
+    docs = tmp_path / "benchmarks.md"
+    harness, triggerer = run.DOCS_BLOCKS["harness"], run.DOCS_BLOCKS["triggerer"]
+    docs.write_text(
+        f"intro\n{harness[0]}\nold harness\n{harness[1]}\n{triggerer[0]}\nold\n{triggerer[1]}\nend\n"
+    )
+    run.update_docs(report, docs)
+    written = docs.read_text()
+    assert (
+        "old harness" in written and "\nold\n" not in written and written.endswith(f"{triggerer[1]}\nend\n")
+    )
+    assert "| 5 | ours | 5 | 12.5 |" in written.split(triggerer[0])[1]
 
 
 def test_held_runs_end_only_once_their_batch_is_released():
@@ -219,6 +233,6 @@ def test_triggerer_mode_runs_end_to_end(tmp_path):
         assert rows[provider]["calls_window"] == rows[provider]["polls_window"], rows[provider]
     [compared] = report["triggerer_comparisons"]
     assert compared["n"] == 5 and compared["cpu_ms_per_poll"]["anchor"] in ("databricks", "dbt")
-    assert any("triggerer N=5" in line for line in report["targets"])
+    assert any("triggerer N=5" in line for line in report["triggerer_targets"])
     assert "Real triggerer" in (tmp_path / "report.md").read_text()
     assert json.loads((tmp_path / "report.json").read_text())["triggerer"] == report["triggerer"]
