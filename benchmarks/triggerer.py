@@ -262,6 +262,8 @@ def run(providers: list[str], sizes: list[int], poll: float, logs: Path) -> list
                     except AssertionError as error:
                         row = {"provider": provider, "n": n, "error": str(error).splitlines()[0]}
                     rows.append(row)
+                    with (logs / "triggerer-rows.jsonl").open("a") as kept:  # kept if the run is stopped
+                        kept.write(json.dumps(row) + "\n")
                     print(row.get("error") or f"{row['drain_seconds']} s to drain", flush=True)
         finally:
             cluster.stop()
