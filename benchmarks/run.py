@@ -332,6 +332,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--triggerer-poll", type=float, default=10.0, help="seconds between each task's polls"
     )
+    parser.add_argument(
+        "--triggerer-rows", type=Path, help="report these rows (a run's logs/triggerer-rows.jsonl) instead"
+    )
     parser.add_argument("--transports", default="tls,plain")
     parser.add_argument("--providers", default="ours,databricks,dbt")
     parser.add_argument(
@@ -369,9 +372,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "window_polls": triggerer.WINDOW_POLLS,
         }
         chosen = [name for name in providers if name in triggerer.PROVIDERS]  # each has its DAG
-        report["triggerer"] = triggerer.run(
-            chosen, [int(n) for n in args.triggerer_n.split(",")], args.triggerer_poll, logs
-        )
+        if args.triggerer_rows:  # a stopped run's rows, reported without measuring again
+            lines = args.triggerer_rows.read_text().splitlines()
+            report["triggerer"] = [json.loads(line) for line in lines if line.strip()]
+        else:
+            sizes_t = [int(n) for n in args.triggerer_n.split(",")]
+            report["triggerer"] = triggerer.run(chosen, sizes_t, args.triggerer_poll, logs)
         report["triggerer_comparisons"] = triggerer_report.comparisons(report["triggerer"])
     report["comparisons"] = comparisons(report["waits"])
     report["targets"] = targets(report["waits"], report["comparisons"], report.get("imports", {}))

@@ -242,3 +242,34 @@ def test_triggerer_mode_runs_end_to_end(tmp_path):
     assert any("triggerer N=5" in line for line in report["triggerer_targets"])
     assert "Real triggerer" in (tmp_path / "report.md").read_text()
     assert json.loads((tmp_path / "report.json").read_text())["triggerer"] == report["triggerer"]
+
+
+def test_a_stopped_runs_kept_rows_are_reported_without_measuring(tmp_path):
+    kept = [
+        {**row("ours", 100, 3.0, 0.5), "completed": 100},
+        {**row("databricks", 100, 30.0, 10.0), "completed": 100},
+    ]
+    for measured in kept:
+        measured.update(
+            seconds_to_defer_all=60.0,
+            idle_rss_mb=500.0,
+            polls_window=300,
+            calls_window=30,
+            connections_window=0,
+            calls_total=500,
+            connections_total=200,
+            end_to_queued_s={"p50": 5.0, "p99": 9.0},
+            end_to_resume_s={"p50": 20.0, "p99": 40.0},
+            drain_seconds=50.0,
+        )
+    rows = tmp_path / "triggerer-rows.jsonl"
+    rows.write_text("".join(json.dumps(measured) + "\n" for measured in kept))
+
+    report = run.main(["--mode", "triggerer", "--triggerer-rows", str(rows), "--out", str(tmp_path / "out")])
+
+    assert report["triggerer"] == kept and report["waits"] == []
+    assert report["triggerer_targets"][:2] == [
+        "- met: triggerer N=100: added RSS per task, times less than databricks: 10x (target 3x)",
+        "- met: triggerer N=100: CPU per poll, times less than databricks: 20x (target 3x)",
+    ]
+    assert "| 100 | ours | 100 | 60.0 |" in (tmp_path / "out" / "report.md").read_text()
