@@ -206,6 +206,8 @@ class Bench:
             "idle_rss_mb": round(idle_rss / 1e6, 1),
             "idle_cpu_per_second": round(idle_rate, 4),
             "rss_kb_per_task": round((statistics.median(rss_samples) - idle_rss) / n / 1000, 1),
+            # the peak too: a trigger that builds a client per poll holds it only while it polls
+            "rss_peak_kb_per_task": round((max(rss_samples) - idle_rss) / n / 1000, 1),
             "window_seconds": round(window, 1),
             "cpu_seconds_window": round(net_cpu, 3),
             "polls_window": polls,

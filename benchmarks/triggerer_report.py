@@ -85,7 +85,7 @@ def markdown(report: dict[str, Any]) -> list[str]:
         f"{setup['window_polls']} polls with all N deferred and their runs held; idle triggerer subtracted. "
         "Loop-block warnings: in the window / from the trigger to the end of the run.",
         "",
-        "| N | provider | done | defer all s | idle MB | KB/task | CPU ms/poll | polls | API calls | TCP conns "
+        "| N | provider | done | defer all s | idle MB | KB/task median/peak | CPU ms/poll | polls | API calls | TCP conns "
         "| calls/conns total | loop-block warnings | end→queued p50/p99 s | end→resume p50/p99 s | drain s |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -95,7 +95,8 @@ def markdown(report: dict[str, Any]) -> list[str]:
             continue
         out.append(
             f"| {row['n']:,} | {row['provider']} | {row['completed']:,} | {row['seconds_to_defer_all']} | "
-            f"{row['idle_rss_mb']} | {row['rss_kb_per_task']} | {row['cpu_ms_per_poll']} | "
+            f"{row['idle_rss_mb']} | {row['rss_kb_per_task']}/{row.get('rss_peak_kb_per_task', 'n/a')} | "
+            f"{row['cpu_ms_per_poll']} | "
             f"{row['polls_window']:,} | {row['calls_window']:,} | {row['connections_window']:,} | "
             f"{row['calls_total']:,}/{row['connections_total']:,} | "
             f"{row['blocked_warnings_window']}/{row['blocked_warnings']} | "

@@ -83,6 +83,7 @@ def test_the_triggerer_rows_go_into_the_report_beside_the_harness_rows(tmp_path)
         "seconds_to_defer_all": 12.5,
         "idle_rss_mb": 210.0,
         "rss_kb_per_task": 3.1,
+        "rss_peak_kb_per_task": 4.0,
         "cpu_ms_per_poll": 0.2,
         "polls_window": 15,
         "calls_window": 3,
@@ -113,7 +114,7 @@ def test_the_triggerer_rows_go_into_the_report_beside_the_harness_rows(tmp_path)
     text = run.markdown(report)
 
     assert (
-        "| 5 | ours | 5 | 12.5 | 210.0 | 3.1 | 0.2 | 15 | 3 | 0 | 40/12 | 0/1 | 0.9/1.8 | 1.5/2.5 | 6.0 |"
+        "| 5 | ours | 5 | 12.5 | 210.0 | 3.1/4.0 | 0.2 | 15 | 3 | 0 | 40/12 | 0/1 | 0.9/1.8 | 1.5/2.5 | 6.0 |"
         in text
     )
     assert "| 5 | databricks | error: boom |" in text
@@ -272,4 +273,5 @@ def test_a_stopped_runs_kept_rows_are_reported_without_measuring(tmp_path):
         "- met: triggerer N=100: added RSS per task, times less than databricks: 10x (target 3x)",
         "- met: triggerer N=100: CPU per poll, times less than databricks: 20x (target 3x)",
     ]
-    assert "| 100 | ours | 100 | 60.0 |" in (tmp_path / "out" / "report.md").read_text()
+    # rows kept before the peak was measured show none
+    assert "| 100 | ours | 100 | 60.0 | 500.0 | 3.0/n/a |" in (tmp_path / "out" / "report.md").read_text()
