@@ -64,9 +64,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The trigger against the Databricks and dbt Cloud triggers, and import costs; writes bench-results/ and the
-# results in docs/benchmarks.md. BENCH_ARGS="--n 100,1000 --scale 0.5" for a shorter run.
-bench: $(STAMP)
+# The trigger against the Databricks and dbt Cloud triggers, and import costs, in the harness and in a real
+# Airflow triggerer on PostgreSQL (make postgresql); writes bench-results/ and the results in docs/benchmarks.md.
+# BENCH_ARGS="--n 100,1000 --scale 0.5 --triggerer-n 100" for a shorter run, "--mode harness" for the harness only.
+bench: $(STAMP) postgresql
 	$(BIN)/python -m benchmarks.run --docs $(BENCH_ARGS)
 
 # A full local Airflow (UI, scheduler, triggerer, DAG processor) with the emulators and their connections.

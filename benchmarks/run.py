@@ -1,8 +1,10 @@
 """``make bench``: the provider's trigger against the Databricks and dbt Cloud triggers, and import costs.
 
-For each transport (TLS with a throw-away CA, and plain HTTP) one bench server process is started; for each N
-and provider one process runs N waits in one event loop (``benchmarks.waits``). The report (markdown and JSON)
-goes to ``--out``; ``--docs`` also rewrites the results section of ``docs/benchmarks.md``.
+``--mode harness``: for each transport (TLS with a throw-away CA, and plain HTTP) one bench server process is
+started; for each N and provider one process runs N waits in one event loop (``benchmarks.waits``).
+``--mode triggerer``: N deferred tasks of each provider in one real Airflow triggerer (``benchmarks.triggerer``).
+``both`` (the default) runs the two. The report (markdown and JSON) goes to ``--out``; ``--docs`` also rewrites
+the results section of ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import imports
+from benchmarks import imports, triggerer_report
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORS = ("databricks", "dbt")
-DOCS_BEGIN = "<!-- results: written by make bench -->"
-DOCS_END = "<!-- end of results -->"
+# Each mode's results have a block of their own in the docs: a run of one mode leaves the other's in place.
+DOCS_BLOCKS = {
+    "harness": ("<!-- results: written by make bench -->", "<!-- end of results -->"),
+    "triggerer": ("<!-- triggerer results: written by make bench -->", "<!-- end of triggerer results -->"),
+}
 # Targets the report checks (docs/benchmarks.md explains them).
 MAX_LAG_P99_MS = 100.0
 MAX_BYTES_PER_WAIT = 20_000
@@ -207,9 +212,29 @@ def _at_least(what: str, value: float | None, target: float) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    """The whole report: each mode that ran, with its targets."""
+    return "\n".join(section(report, mode) for mode in DOCS_BLOCKS if ran(report, mode))
+
+
+def ran(report: dict[str, Any], mode: str) -> bool:
+    return bool(report["waits"] if mode == "harness" else report.get("triggerer"))
+
+
+def section(report: dict[str, Any], mode: str) -> str:
+    """One mode's tables and targets, headed by the run's date and machine."""
+    machine = report["machine"]
+    out = [f"Run {report['started']} on {machine['cpus']} CPUs, Python {machine['python']}.", ""]
+    if mode == "harness":
+        out += [*harness_markdown(report), "Targets:", "", *report["targets"], ""]
+    else:
+        out += [*triggerer_report.markdown(report), "Targets:", "", *report["triggerer_targets"], ""]
+    return "\n".join(out)
+
+
+def harness_markdown(report: dict[str, Any]) -> list[str]:
+    """The harness mode's tables, and the import costs."""
     out = [
-        f"Run {report['started']} on {report['machine']['cpus']} CPUs, Python {report['machine']['python']}; "
-        f"timeline: runs end {report['timeline']['min_end']:g}-{report['timeline']['max_end']:g} s after the "
+        f"Harness: runs end {report['timeline']['min_end']:g}-{report['timeline']['max_end']:g} s after the "
         f"start, polled every {report['timeline']['poll']:g} s.",
         "",
         "| transport | N | provider | done | KB/wait | CPU s/1k polls | lag p50/p99 ms | TCP conns | API calls/wait | polls/wait | end→event p50/p99 s | wall s |",
@@ -251,21 +276,65 @@ def markdown(report: dict[str, Any]) -> str:
         out.append(
             f"| {name} | {figures['median_ms']} | {figures['min_ms']}-{figures['max_ms']} | {figures['runs']} |"
         )
-    out += ["", "Targets:", "", *report["targets"], ""]
-    return "\n".join(out)
+    out.append("")
+    return out
 
 
-def update_docs(table: str) -> None:
-    docs = ROOT / "docs" / "benchmarks.md"
+def update_docs(report: dict[str, Any], docs: Path = ROOT / "docs" / "benchmarks.md") -> None:
+    """Rewrite the results block of each mode that ran."""
     text = docs.read_text()
-    head, rest = text.split(DOCS_BEGIN, 1)
-    _, tail = rest.split(DOCS_END, 1)
-    docs.write_text(f"{head}{DOCS_BEGIN}\n{table}\n{DOCS_END}{tail}")
+    for mode, (begin, end) in DOCS_BLOCKS.items():
+        if ran(report, mode):
+            head, rest = text.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            text = f"{head}{begin}\n{section(report, mode)}\n{end}{tail}"
+    docs.write_text(text)
+
+
+def run_harness(
+    args: argparse.Namespace, sizes: list[int], providers: list[str], logs: Path
+) -> list[dict[str, Any]]:
+    """Every (transport, N, provider) row of the harness mode."""
+    waits = []
+    with tempfile.TemporaryDirectory() as workdir:
+        ca, chain = certificates(Path(workdir))
+        for transport in args.transports.split(","):
+            tls = transport == "tls"
+            server = Server(chain if tls else None, logs / f"server-{transport}.log")
+            try:
+                for n in sizes:
+                    for provider in providers:
+                        if provider == "dbt" and not tls:
+                            continue  # the dbt Cloud hook always uses https
+                        log = logs / f"{transport}-{n}-{provider}.log"
+                        print(f"{transport} N={n:,} {provider} ...", end=" ", flush=True)
+                        result = run_waits(provider, n, server, ca if tls else None, args.scale, log)
+                        result.setdefault("transport", transport)
+                        waits.append(result)
+                        print(result.get("error") or f"{result['wall_seconds']} s", flush=True)
+            finally:
+                server.stop()
+    return waits
+
+
+def airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=("harness", "triggerer", "both"), default="both")
     parser.add_argument("--n", default="100,1000,5000,10000", help="comma-separated numbers of waits")
+    # 1,000: Airflow's default [triggerer] capacity, and as many tasks as two cores start in about an hour
+    parser.add_argument("--triggerer-n", default="1000", help="comma-separated numbers of deferred tasks")
+    parser.add_argument(
+        "--triggerer-poll", type=float, default=10.0, help="seconds between each task's polls"
+    )
+    parser.add_argument(
+        "--triggerer-rows", type=Path, help="report these rows (a run's logs/triggerer-rows.jsonl) instead"
+    )
     parser.add_argument("--transports", default="tls,plain")
     parser.add_argument("--providers", default="ours,databricks,dbt")
     parser.add_argument(
@@ -291,32 +360,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "timeline": {"poll": 10 * args.scale, "min_end": 30 * args.scale, "max_end": 120 * args.scale},
         "waits": [],
     }
-    with tempfile.TemporaryDirectory() as workdir:
-        ca, chain = certificates(Path(workdir))
-        for transport in args.transports.split(","):
-            tls = transport == "tls"
-            server = Server(chain if tls else None, logs / f"server-{transport}.log")
-            try:
-                for n in sizes:
-                    for provider in providers:
-                        if provider == "dbt" and not tls:
-                            continue  # the dbt Cloud hook always uses https
-                        log = logs / f"{transport}-{n}-{provider}.log"
-                        print(f"{transport} N={n:,} {provider} ...", end=" ", flush=True)
-                        result = run_waits(provider, n, server, ca if tls else None, args.scale, log)
-                        result.setdefault("transport", transport)
-                        report["waits"].append(result)
-                        print(result.get("error") or f"{result['wall_seconds']} s", flush=True)
-            finally:
-                server.stop()
-    report["imports"] = imports.measure(args.import_runs)
+    if args.mode in ("harness", "both"):
+        report["waits"] = run_harness(args, sizes, providers, logs)
+        report["imports"] = imports.measure(args.import_runs)
+    if args.mode in ("triggerer", "both"):
+        from benchmarks import triggerer
+
+        report["triggerer_setup"] = {
+            "airflow": airflow_version(),
+            "poll": args.triggerer_poll,
+            "window_polls": triggerer.WINDOW_POLLS,
+        }
+        chosen = [name for name in providers if name in triggerer.PROVIDERS]  # each has its DAG
+        if args.triggerer_rows:  # a stopped run's rows, reported without measuring again
+            lines = args.triggerer_rows.read_text().splitlines()
+            report["triggerer"] = [json.loads(line) for line in lines if line.strip()]
+        else:
+            sizes_t = [int(n) for n in args.triggerer_n.split(",")]
+            report["triggerer"] = triggerer.run(chosen, sizes_t, args.triggerer_poll, logs)
+        report["triggerer_comparisons"] = triggerer_report.comparisons(report["triggerer"])
     report["comparisons"] = comparisons(report["waits"])
-    report["targets"] = targets(report["waits"], report["comparisons"], report["imports"])
+    report["targets"] = targets(report["waits"], report["comparisons"], report.get("imports", {}))
+    report["triggerer_targets"] = triggerer_report.targets(report.get("triggerer_comparisons", []))
     table = markdown(report)
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     (args.out / "report.md").write_text(f"# Benchmark report\n\n{table}")
     if args.docs:
-        update_docs(table)
+        update_docs(report)
     print(table)
     return report
 

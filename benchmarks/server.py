@@ -1,7 +1,9 @@
-"""A small API server for the benchmarks: the three status endpoints the waits poll, nothing else.
+"""A small API server for the benchmarks: the three status endpoints the waits poll, and (``benchmarks.held``)
+the submit calls of the three operators, for the real-Airflow mode.
 
-Each run's end time is written into its id, so the server keeps no state per run: before that moment the run
-is running, after it the run has succeeded. It counts the TCP connections it accepts and the calls it
+A run the harness made has its end time written into its id, so the server keeps no state for it: before that
+moment the run is running, after it the run has succeeded. A run an operator submitted is held running until
+the harness releases its batch (``POST /_release``). It counts the TCP connections it accepts and the calls it
 answers, and serves HTTP/1.1 (h11) over plain TCP or TLS. It runs in its own process, so its CPU is not
 charged to the waits being measured.
 
@@ -31,8 +33,11 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qs
 
 import h11
+
+from benchmarks.held import HeldRuns, submit
 
 FLYTE_PATH = "/flyteidl2.workflow.RunService/GetRunDetails"
 FLYTE_LIST_PATH = "/flyteidl2.workflow.RunService/ListRuns"
@@ -185,6 +190,7 @@ class BenchServer:
         # comes (one stream at a time: one triggerer's).
         self.running: dict[str, float] = {}
         self.flyte = flyte_templates()
+        self.held = HeldRuns()  # runs submitted by the operators (the real-Airflow mode)
 
     def stats(self) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -194,12 +200,25 @@ class BenchServer:
             "calls": dict(self.calls),
             "reads": self.reads,
             "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "held": {batch: self.held.count(batch) for batch in {b for b, _ in self.held.runs.values()}},
         }
+
+    def ended(self, run: str | int, now: float) -> bool:
+        """Whether the run has ended: a held run once its batch's release gave it an end, another by its id."""
+        held = self.held.end(str(run))
+        return now >= (end_of(run) if held is None else held)
 
     def answer(self, method: str, target: str, body: bytes) -> tuple[int, bytes]:
         path = target.split("?", 1)[0]
         if path == "/_stats":
             return 200, json.dumps(self.stats()).encode()
+        if path == "/_release" and method == "POST":
+            asked = json.loads(body)
+            return 200, json.dumps(self.held.release(asked["batch"], asked["low"], asked["high"])).encode()
+        if (submitted := submit(self.held, path, body, dbt_body)) is not None:
+            counter, status, payload = submitted
+            self.calls[counter] += 1
+            return status, payload
         now = time.time()
         placeholder = RUN_PLACEHOLDER.encode()
         if path == FLYTE_PATH and method == "POST":
@@ -207,7 +226,7 @@ class BenchServer:
             self.reads += 1
             name = json.loads(body)["runId"]["name"]
             self._read(name, now)
-            return 200, self.flyte["details", now >= end_of(name)].replace(placeholder, name.encode())
+            return 200, self.flyte["details", self.ended(name, now)].replace(placeholder, name.encode())
         if path == FLYTE_LIST_PATH and method == "POST":
             self.calls["flyte"] += 1
             [names] = [
@@ -216,24 +235,27 @@ class BenchServer:
             self.reads += len(names)
             for name in names:
                 self._read(name, now)
-            runs = [self.flyte["listed", now >= end_of(n)].replace(placeholder, n.encode()) for n in names]
+            runs = [self.flyte["listed", self.ended(n, now)].replace(placeholder, n.encode()) for n in names]
             return 200, b'{"runs":[' + b",".join(runs) + b"]}"
         if path == DATABRICKS_PATH and method == "GET":
             self.calls["databricks"] += 1
             self.reads += 1
-            run_id = int(json.loads(body)["run_id"])
-            return 200, databricks_body(run_id, now >= end_of(run_id))
+            # the async hook (the trigger) sends a JSON body, the sync one (the operator) a query string
+            query = parse_qs(target.partition("?")[2])
+            run_id = int(query["run_id"][0] if "run_id" in query else json.loads(body)["run_id"])
+            return 200, databricks_body(run_id, self.ended(run_id, now))
         if path.startswith(DBT_PREFIX) and method == "GET":
             self.calls["dbt"] += 1
             self.reads += 1
             account, _, run = path[len(DBT_PREFIX) :].strip("/").split("/")
-            return 200, dbt_body(int(account), int(run), now >= end_of(int(run)))
+            return 200, dbt_body(int(account), int(run), self.ended(int(run), now))
         self.calls["unknown"] += 1
         return 404, b'{"error": "not a benchmark route"}'
 
     def _read(self, name: str, now: float) -> None:
-        if now < end_of(name):
-            self.running[name] = end_of(name)
+        if not self.ended(name, now):
+            held = self.held.end(name)
+            self.running[name] = end_of(name) if held is None else held
 
     def watches(self, target: str, body: bytes) -> bool:
         """Whether the request is a WatchRuns of the streamed project (served by :meth:`stream`)."""
@@ -257,7 +279,7 @@ class BenchServer:
         while not reader.at_eof():
             await asyncio.sleep(WATCH_LOOK_SECONDS)
             now = time.time()
-            ended = [name for name, end in self.running.items() if end <= now]
+            ended = [name for name in self.running if self.ended(name, now)]
             if not ended:
                 continue
             for name in ended:

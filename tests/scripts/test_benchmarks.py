@@ -34,6 +34,8 @@ def test_smoke_run_writes_a_report(tmp_path):
     # runs end 0.6-2.4 s after the start, polled every 0.2 s; over TLS, the transport every provider takes part
     # in (plain HTTP is the same harness without the certificate)
     argv = [
+        "--mode",
+        "harness",  # the real-triggerer mode has its own smoke test (test_benchmarks_triggerer.py)
         "--n",
         "50",
         "--scale",
