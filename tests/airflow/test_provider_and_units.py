@@ -277,10 +277,10 @@ def test_provider_info_is_valid_for_airflow_and_declares_the_settings_it_reads()
     import json
     from pathlib import Path
 
-    import airflow
     import jsonschema
     from airflow.providers_manager import ProvidersManager
 
+    import airflow
     from airflow_remote_tasks.platforms.labelbox.labels import DEFAULT_MIN_POLL, SETTING
     from airflow_remote_tasks.provider_info import provider_info
 
