@@ -219,7 +219,9 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
             """Every DAG has ``count`` runs, once each has at least that many (more fail, with their ends)."""
             counts = {dag_id: len(dag_runs(airflow, dag_id)) for dag_id in ended}
             if all(n >= count for n in counts.values()):
-                time.sleep(2 * POLL)  # a repeat of an event would come within a poll or two
+                # a repeat of an event would come within a poll or two; a labels watcher's poll waits for
+                # its export besides
+                time.sleep(2 * POLL + ends.labelbox.task_seconds)
                 counts = {dag_id: len(dag_runs(airflow, dag_id)) for dag_id in ended}
                 assert set(counts.values()) == {count}, (
                     f"DAG runs {counts} for the ends {ended}; the events of each: "
