@@ -143,7 +143,8 @@ def labels_windows(labelbox) -> list[tuple[datetime, datetime]]:
 def exported_twice(windows: list[tuple[datetime, datetime]]) -> dict[datetime, int]:
     """The starts of more than one export that moves the listing on (ends more than the lag after it): a poll
     retried, or rerun where the watcher went, attaches to that export instead. A watcher's first window is just
-    the lag long, and the poll after it exports from the same start (labels.py): not twice."""
+    the lag long and does not move the listing on (labels.py): the poll after it exports from the same start,
+    which is not twice."""
     counts = Counter(start for start, end in windows if end - start > LAG)
     return {start: n for start, n in counts.items() if n > 1}
 
