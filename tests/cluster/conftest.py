@@ -109,6 +109,9 @@ def airflow(
             "AIRFLOW_CONN_LABELBOX_DEFAULT": labelbox,
             "AIRFLOW_CONN_JULEP_DEFAULT": julep,
             "AIRFLOW_CONN_AVALA_DEFAULT": avala,
+            # The DAG processor checks a Labelbox labels watcher's poll interval against it and the triggerers
+            # again: one second, as short as the other watchers', so that the event tests wait on no export.
+            "AIRFLOW__REMOTE_TASKS__COSTLY_WATCH_MIN_POLL_INTERVAL": "1",
         },
         database_url=postgres.url,
         triggerers=2,

@@ -1,33 +1,47 @@
-"""Remote runs that end (and an Avala project whose tasks are all done) schedule DAGs in a real Airflow (scheduler, DAG processor, two triggerers, PostgreSQL):
-assets watched by RemoteEventTrigger, DAGs scheduled on them (tests/cluster_dags/event_scheduling.py). Each end
-is one DAG run, across a triggerer killed with SIGKILL and restarted; watchers of one project share a listing."""
+"""Remote runs that end (and an Avala project whose tasks are all done, a Labelbox project's data rows that reach
+Done) schedule DAGs in a real Airflow (scheduler, DAG processor, two triggerers, PostgreSQL): assets watched by
+RemoteEventTrigger, DAGs scheduled on them (tests/cluster_dags/event_scheduling.py). Each end is one DAG run,
+across a triggerer killed with SIGKILL and restarted; watchers of one project share a listing; a labels watcher
+exports no window twice."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
 import uuid
+from collections import Counter
+from datetime import datetime
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
 
+from airflow_remote_tasks.core.events import LAG
 from airflow_remote_tasks.emulators.flyte.literals import write
 from airflow_remote_tasks.emulators.julep import DEMO_AGENT_ID
+from airflow_remote_tasks.platforms.labelbox.labels import NAME_TIME, PREFIX
 from support import CLUSTER_DAGS, JULEP_KEY
 
 sys.path.insert(0, str(CLUSTER_DAGS))
-from event_scheduling import (
-    AVALA_PROJECT,
-    JULEP_TASK,
-    LABELBOX_PROJECT,
-    POLL,
-    SCHEDULES,
-    WATCHED_TASK,
-    WATCHERS,
-)
+# The labels watcher's poll interval is checked as the DAGs are made: against the deployment's setting
+# (conftest), here too.
+with mock.patch.dict(os.environ, {"AIRFLOW__REMOTE_TASKS__COSTLY_WATCH_MIN_POLL_INTERVAL": "1"}):
+    from event_scheduling import (
+        AVALA_PROJECT,
+        JULEP_TASK,
+        LABELBOX_PROJECT,
+        LABELS_DATASET,
+        LABELS_PROJECT,
+        POLL,
+        SCHEDULES,
+        WATCHED_TASK,
+        WATCHERS,
+        end_of,
+    )
 
 # The deployment's start counts in the timeout when this test runs alone: two minutes and more on a loaded machine.
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
@@ -83,40 +97,76 @@ def dag_runs(airflow, dag_id: str) -> list[dict[str, Any]]:
     return list(airflow.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"])
 
 
-def fired_by(airflow, dag_id: str) -> list[list[str]]:
-    """The run ids of the events each of the DAG's runs was made from, by the scheduler's own record."""
+def fired_by(airflow, dag_id: str) -> list[list[Any]]:
+    """The ends of the events each of the DAG's runs was made from (run ids, or data rows), by the scheduler's own
+    record."""
     found = []
     for run in dag_runs(airflow, dag_id):
         events = airflow.api("GET", f"dags/{dag_id}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
-        found.append([e["extra"].get("payload", {}).get("run_id") for e in events["asset_events"]])
+        found.append([end_of(e["extra"].get("payload", {"run_id": None})) for e in events["asset_events"]])
     return found
 
 
 def holds_each_end(
-    before: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]], ended: dict[str, list[str]]
+    before: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]], ended: dict[str, list[Any]]
 ) -> bool:
     """Each ended DAG's watcher has written the watermark after its latest end: the end's run id among the
-    watermark's fired runs (an Avala change, whose id is Avala's, as a run id fired since ``before``)."""
+    watermark's fired runs (an Avala change, whose id is Avala's, as a run id fired since ``before``; a labels
+    change's data rows, which the watermark keeps instead of the change, each among them)."""
     for dag_id, ends in ended.items():
         asset = SCHEDULES[dag_id][0].name
         fired = set(now.get(asset, {}).get("fired", {}))
         if dag_id == "e_avala_events":
             if not fired - set(before.get(asset, {}).get("fired", {})):
                 return False
+        elif dag_id == "e_labelbox_labels":
+            if not set(ends[-1]) <= fired:
+                return False
         elif ends[-1] not in fired:
             return False
     return True
 
 
+def labels_windows(labelbox) -> list[tuple[datetime, datetime]]:
+    """The windows of the labels watcher's exports of :data:`LABELS_PROJECT`, as their names give them (the
+    watcher's digest, the window's start and end)."""
+    with labelbox.lock:  # tasks are added under it, by the emulator's thread
+        names = [t.name for t in labelbox.tasks.values() if t.project_id == LABELS_PROJECT]
+    windows = []
+    for name in names:
+        if name.startswith(PREFIX):
+            start, end = name.rsplit("-", 2)[1:]
+            windows.append((datetime.strptime(start, NAME_TIME), datetime.strptime(end, NAME_TIME)))
+    return windows
+
+
+def exported_twice(windows: list[tuple[datetime, datetime]]) -> dict[datetime, int]:
+    """The starts of more than one export that moves the listing on (ends more than the lag after it): a poll
+    retried, or rerun where the watcher went, attaches to that export instead. A watcher's first window is just
+    the lag long and does not move the listing on (labels.py): the poll after it exports from the same start,
+    which is not twice."""
+    counts = Counter(start for start, end in windows if end - start > LAG)
+    return {start: n for start, n in counts.items() if n > 1}
+
+
 class Ends:
     """Remote runs made to end on cue: a Flyte run of the watched task (it ends about a second after it
     starts), a Julep execution of the watched task, a Labelbox export of the watched project (three seconds),
-    and an Avala task added to the watched project and done with the rest (every task of it done again)."""
+    an Avala task added to the watched project and done with the rest (every task of it done again), and two
+    data rows of the labels project moved to Done now (their last activity, in the watcher's window)."""
+
+    LABELS_ROWS = 12  # seeded: the even ones Done long ago (outside any window), the odd ones to label
 
     def __init__(self, flyte_emulator, julep_emulator, avala_emulator, labelbox_emulator) -> None:
         self.flyte = flyte_emulator[0].state
         self.avala = avala_emulator[0].state
         self.labelbox = labelbox_emulator[0].state
+        self.labelbox_url = labelbox_emulator[1].removesuffix("/graphql")
+        self.labelbox.add_dataset(LABELS_DATASET, "events-labels", self.LABELS_ROWS)
+        self.labelbox.add_project(LABELS_PROJECT, "events-labels", LABELS_DATASET)
+        self.to_label = [
+            self.labelbox.seeded_row(LABELS_DATASET, seed)["id"] for seed in range(1, self.LABELS_ROWS, 2)
+        ]
         self.julep_url = julep_emulator[1] + "/api"
         self.headers = {"Authorization": f"Bearer {JULEP_KEY}"}
         definition = {"name": "echo", "main": [{"evaluate": {"said": "$ _.text"}}]}
@@ -126,8 +176,9 @@ class Ends:
             {"project": AVALA_PROJECT, "add": 1}
         )  # not done: its first listing is no edge
 
-    def all(self) -> dict[str, str]:
-        """One end of each, by the DAG it schedules: the run's id (an Avala change's is the platform's)."""
+    def all(self) -> dict[str, Any]:
+        """One end of each, by the DAG it schedules: the run's id (an Avala change's is the platform's; a labels
+        change's, its data rows)."""
         task = self.flyte.find_task(WATCHED_TASK, "v1")
         name = "e" + uuid.uuid4().hex[:12]
         self.flyte.create_run(
@@ -149,11 +200,16 @@ class Ends:
         )
         self.avala.change_tasks({"project": AVALA_PROJECT, "add": 1})
         counts = self.avala.change_tasks({"project": AVALA_PROJECT, "status": "completed"})["counts"]
+        rows, self.to_label = sorted(self.to_label[:2]), self.to_label[2:]
+        # Through the control endpoint: the emulator's thread serializes it with the exports it answers.
+        body = {"project_id": LABELS_PROJECT, "data_row_ids": rows, "status": "Done"}
+        httpx.post(f"{self.labelbox_url}/_emulator/workflow", json=body).raise_for_status()
         return {
             "e_flyte_events": name,
             "e_julep_events": str(created.raise_for_status().json()["id"]),
             "e_labelbox_events": export.id,
             "e_avala_events": f"{counts['completed']} tasks",
+            "e_labelbox_labels": rows,
         }
 
 
@@ -170,7 +226,7 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
         airflow.wait_until(
             lambda: set(assets) <= set(watermarks(postgres)), 120, "every watcher's first listing"
         )
-        ended: dict[str, list[str]] = {dag_id: [] for dag_id in SCHEDULES if dag_id != "e_flyte_watchers"}
+        ended: dict[str, list[Any]] = {dag_id: [] for dag_id in SCHEDULES if dag_id != "e_flyte_watchers"}
 
         def end_both() -> None:
             for dag_id, end in ends.all().items():
@@ -180,7 +236,9 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
             """Every DAG has ``count`` runs, once each has at least that many (more fail, with their ends)."""
             counts = {dag_id: len(dag_runs(airflow, dag_id)) for dag_id in ended}
             if all(n >= count for n in counts.values()):
-                time.sleep(2 * POLL)  # a repeat of an event would come within a poll or two
+                # a repeat of an event would come within a poll or two; a labels watcher's poll waits for
+                # its export besides
+                time.sleep(2 * POLL + ends.labelbox.task_seconds)
                 counts = {dag_id: len(dag_runs(airflow, dag_id)) for dag_id in ended}
                 assert set(counts.values()) == {count}, (
                     f"DAG runs {counts} for the ends {ended}; the events of each: "
@@ -248,14 +306,18 @@ def test_each_remote_end_is_one_dag_run_across_a_killed_triggerer(
                 )
                 continue
             assert sorted(recorded) == sorted([run] for run in runs), f"{dag_id}: {recorded} for ends {runs}"
+        # Each poll exports one window; a poll retried, or rerun by the triggerer that took the watcher over,
+        # attaches to its window's export by name instead of starting another.
+        windows = labels_windows(ends.labelbox)
+        assert windows and not exported_twice(windows), f"labels windows exported twice: {sorted(windows)}"
     finally:
         for dag_id in SCHEDULES:
             airflow.api("PATCH", f"dags/{dag_id}", json={"is_paused": True})
     with capsys.disabled():
         print(
-            f"\nthree ends each of a Flyte run, a Julep execution, a Labelbox export and an Avala project's "
-            f"tasks all done: one DAG run each; {', '.join(victims)} "
+            f"\nthree ends each of a Flyte run, a Julep execution, a Labelbox export, an Avala project's "
+            f"tasks all done and two Labelbox rows Done: one DAG run each; {', '.join(victims)} "
             f"killed (SIGKILL) and restarted between, the ends meanwhile scheduled {taken_over:.0f} s after the "
             f"kill; {WATCHERS + 1} watchers of one project: {listings} ListRuns in {seconds:.1f} s on "
-            f"{len(running)} triggerer(s)"
+            f"{len(running)} triggerer(s); {len(windows)} labels exports, no window twice"
         )

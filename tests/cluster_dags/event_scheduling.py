@@ -1,5 +1,5 @@
-"""DAGs scheduled on assets whose watchers fire when remote runs end, or an Avala project's tasks are all done
-(tests/cluster/test_event_scheduling.py).
+"""DAGs scheduled on assets whose watchers fire when remote runs end, an Avala project's tasks are all done, or a
+Labelbox project's data rows reach Done (tests/cluster/test_event_scheduling.py).
 
 Paused until that test unpauses them: a watcher is registered only for an asset an unpaused DAG is scheduled on.
 """
@@ -20,6 +20,10 @@ JULEP_TASK = "0e7e0000-0000-4000-8000-0000000000e1"  # created under this id by 
 WATCHERS = 10  # watchers of one project besides the one above, sharing its poll
 AVALA_PROJECT = "proj-events"  # made by the test: no other cluster test changes its tasks
 LABELBOX_PROJECT = "ckprojevents0000000000001"  # its exports are started by the test only
+# Added by the test on a dataset of its own: only the test moves its rows. The deployment lowers
+# [remote_tasks] costly_watch_min_poll_interval to POLL, so that its watcher may poll as often as the others.
+LABELS_PROJECT = "ckprojlabels0000000000001"
+LABELS_DATASET = "ckdslabels000000000000042"
 
 
 def watched(name: str, platform: str, event_filter: dict[str, Any]) -> Asset:
@@ -27,12 +31,17 @@ def watched(name: str, platform: str, event_filter: dict[str, Any]) -> Asset:
     return Asset(name, watchers=[AssetWatcher(name=f"{name}_ended", trigger=trigger)])
 
 
+def end_of(payload: dict[str, Any]) -> str | list[str]:
+    """What an event's payload says ended: the remote run's id (or the state change's), or the ids of the data
+    rows it stands for (a labels watcher's, sorted)."""
+    rows = payload.get("data_row_ids")
+    return sorted(rows) if rows is not None else str(payload["run_id"])
+
+
 @task
-def record(triggering_asset_events: Any = None) -> list[str]:
-    """The remote runs (or state changes) whose events scheduled this DAG run."""
-    return [
-        event.extra["payload"]["run_id"] for events in triggering_asset_events.values() for event in events
-    ]
+def record(triggering_asset_events: Any = None) -> list[str | list[str]]:
+    """The remote runs (or state changes, or data rows) whose events scheduled this DAG run."""
+    return [end_of(event.extra["payload"]) for events in triggering_asset_events.values() for event in events]
 
 
 SCHEDULES = {
@@ -43,6 +52,13 @@ SCHEDULES = {
     ],
     "e_labelbox_events": [
         watched("e_labelbox_exports", "labelbox", {"project_id": LABELBOX_PROJECT, "watch": "exports"})
+    ],
+    "e_labelbox_labels": [
+        watched(
+            "e_labelbox_done_rows",
+            "labelbox",
+            {"project_id": LABELS_PROJECT, "watch": "labels", "workflow_status": "Done"},
+        )
     ],
     # tasks that never run: only the listings they share are counted
     "e_flyte_watchers": [
